@@ -98,7 +98,7 @@ fn mem_size(code: u8) -> MemSize {
 
 /// Decodes a program from little-endian bytes.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Decoded>, DecodeError> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(DecodeError {
             index: bytes.len() / 8,
             kind: DecodeErrorKind::RaggedLength(bytes.len()),
@@ -186,7 +186,10 @@ fn decode_alu(r: RawInsn) -> Result<Insn, DecodeErrorKind> {
     };
     let dst = reg(r.dst)?;
     let x = r.code & SRC_X != 0;
-    let src = if x {
+    // Byte swaps use the source bit as to-big-endian and imm as the width: checked below.
+    let src = if r.code & 0xf0 == ALU_END {
+        Operand::Imm(r.imm)
+    } else if x {
         zero(r.code, "imm", r.imm as i64)?;
         Operand::Reg(reg(r.src)?)
     } else {
