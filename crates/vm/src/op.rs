@@ -1,0 +1,176 @@
+//! The pre-decoded, slot-indexed form the interpreter executes.
+//!
+//! One flat enum with one variant per (operation, width, operand kind), so executing an
+//! instruction is a single dispatch. Immediates are pre-extended (`u64` for 64-bit operations,
+//! `u32` for 32-bit ones), register fields are plain indices, and jump/call targets are absolute
+//! slot indices checked at load. Naming: `Add64K` = 64-bit add of an immediate (`K`),
+//! `Add32X` = 32-bit add of a register (`X`), as in the kernel's `BPF_K`/`BPF_X`.
+
+use bpfkit_isa::{AtomicOp, MemSize};
+
+/// A register index (0..=10).
+pub(crate) type R = u8;
+/// An absolute slot index.
+pub(crate) type T = u32;
+
+/// One executable slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    Add64K(R, u64),
+    Add64X(R, R),
+    Sub64K(R, u64),
+    Sub64X(R, R),
+    Mul64K(R, u64),
+    Mul64X(R, R),
+    Div64K(R, u64),
+    Div64X(R, R),
+    SDiv64K(R, u64),
+    SDiv64X(R, R),
+    Mod64K(R, u64),
+    Mod64X(R, R),
+    SMod64K(R, u64),
+    SMod64X(R, R),
+    Or64K(R, u64),
+    Or64X(R, R),
+    And64K(R, u64),
+    And64X(R, R),
+    Lsh64K(R, u64),
+    Lsh64X(R, R),
+    Rsh64K(R, u64),
+    Rsh64X(R, R),
+    Arsh64K(R, u64),
+    Arsh64X(R, R),
+    Xor64K(R, u64),
+    Xor64X(R, R),
+    Mov64K(R, u64),
+    Mov64X(R, R),
+    Neg64(R),
+    /// dst = sign-extend the low `u8` bits of src.
+    MovSx64(R, R, u8),
+
+    Add32K(R, u32),
+    Add32X(R, R),
+    Sub32K(R, u32),
+    Sub32X(R, R),
+    Mul32K(R, u32),
+    Mul32X(R, R),
+    Div32K(R, u32),
+    Div32X(R, R),
+    SDiv32K(R, u32),
+    SDiv32X(R, R),
+    Mod32K(R, u32),
+    Mod32X(R, R),
+    SMod32K(R, u32),
+    SMod32X(R, R),
+    Or32K(R, u32),
+    Or32X(R, R),
+    And32K(R, u32),
+    And32X(R, R),
+    Lsh32K(R, u32),
+    Lsh32X(R, R),
+    Rsh32K(R, u32),
+    Rsh32X(R, R),
+    Arsh32K(R, u32),
+    Arsh32X(R, R),
+    Xor32K(R, u32),
+    Xor32X(R, R),
+    Mov32K(R, u32),
+    Mov32X(R, R),
+    Neg32(R),
+    MovSx32(R, R, u8),
+
+    /// Keep the low 16 / 32 bits (host-order conversions that need no swap).
+    Zext16(R),
+    Zext32(R),
+    Bswap16(R),
+    Bswap32(R),
+    Bswap64(R),
+    /// A 64-bit conversion that needs no swap (`le64` on a little-endian host).
+    Nop,
+
+    Ja(T),
+    Jeq64K(R, u64, T),
+    Jeq64X(R, R, T),
+    Jne64K(R, u64, T),
+    Jne64X(R, R, T),
+    Jgt64K(R, u64, T),
+    Jgt64X(R, R, T),
+    Jge64K(R, u64, T),
+    Jge64X(R, R, T),
+    Jlt64K(R, u64, T),
+    Jlt64X(R, R, T),
+    Jle64K(R, u64, T),
+    Jle64X(R, R, T),
+    Jset64K(R, u64, T),
+    Jset64X(R, R, T),
+    Jsgt64K(R, u64, T),
+    Jsgt64X(R, R, T),
+    Jsge64K(R, u64, T),
+    Jsge64X(R, R, T),
+    Jslt64K(R, u64, T),
+    Jslt64X(R, R, T),
+    Jsle64K(R, u64, T),
+    Jsle64X(R, R, T),
+    Jeq32K(R, u32, T),
+    Jeq32X(R, R, T),
+    Jne32K(R, u32, T),
+    Jne32X(R, R, T),
+    Jgt32K(R, u32, T),
+    Jgt32X(R, R, T),
+    Jge32K(R, u32, T),
+    Jge32X(R, R, T),
+    Jlt32K(R, u32, T),
+    Jlt32X(R, R, T),
+    Jle32K(R, u32, T),
+    Jle32X(R, R, T),
+    Jset32K(R, u32, T),
+    Jset32X(R, R, T),
+    Jsgt32K(R, u32, T),
+    Jsgt32X(R, R, T),
+    Jsge32K(R, u32, T),
+    Jsge32X(R, R, T),
+    Jslt32K(R, u32, T),
+    Jslt32X(R, R, T),
+    Jsle32K(R, u32, T),
+    Jsle32X(R, R, T),
+
+    /// dst = 64-bit constant (first slot of an `lddw`).
+    LdImm64(R, u64),
+    /// Second slot of an `lddw`: never a jump target, never executed.
+    LdImm64Tail,
+
+    /// dst = *(u8/u16/u32/u64 *)(src + off), zero-extended.
+    LdxB(R, R, i16),
+    LdxH(R, R, i16),
+    LdxW(R, R, i16),
+    LdxDW(R, R, i16),
+    /// Sign-extending loads.
+    LdxSB(R, R, i16),
+    LdxSH(R, R, i16),
+    LdxSW(R, R, i16),
+    /// *(size *)(dst + off) = imm (pre-extended to 64 bits, truncated by the store).
+    StB(R, i16, u64),
+    StH(R, i16, u64),
+    StW(R, i16, u64),
+    StDW(R, i16, u64),
+    /// *(size *)(dst + off) = src.
+    StxB(R, i16, R),
+    StxH(R, i16, R),
+    StxW(R, i16, R),
+    StxDW(R, i16, R),
+    Atomic {
+        size: MemSize,
+        op: AtomicOp,
+        dst: R,
+        src: R,
+        off: i16,
+    },
+
+    LdAbs(MemSize, i32),
+    LdInd(MemSize, R, i32),
+
+    CallHelper(i32),
+    CallLocal(T),
+    CallReg(R),
+    Exit,
+}
