@@ -1,0 +1,36 @@
+//! All 313 vectors of the shared bpf_conformance suite on the reference interpreter.
+//! The oracle is each file's expected r0 (from the suite, measured against uBPF and Linux).
+
+use bpfkit_conformance::{default_dir, run_dir, Engine, Interpreter};
+
+const EXPECTED_FILES: usize = 313;
+
+fn run_all(engine: &dyn Engine) {
+    let Some(dir) = default_dir() else {
+        eprintln!("skipping: shared/conformance/tests not found beside the repository");
+        return;
+    };
+    let report = run_dir(&dir, engine).expect("read the vector directory");
+    for (name, why) in &report.failed {
+        eprintln!("FAIL {name}: {why}");
+    }
+    println!(
+        "conformance ({}): {} passed, {} failed",
+        engine.name(),
+        report.passed.len(),
+        report.failed.len()
+    );
+    assert_eq!(report.total(), EXPECTED_FILES, "number of vector files");
+    assert!(
+        report.failed.is_empty(),
+        "{} of {} vectors failed: {:?}",
+        report.failed.len(),
+        report.total(),
+        report.failed.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn interpreter_passes_every_vector() {
+    run_all(&Interpreter::default());
+}
