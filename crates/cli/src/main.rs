@@ -1,0 +1,41 @@
+//! The `bpfkit` command: glue only. Flags are parsed here and each subcommand
+//! hands its work to the library crates.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// bpfkit: an eBPF toolkit — instruction set, objects, verifier, interpreter, JIT and pcap filters.
+#[derive(Parser)]
+#[command(name = "bpfkit", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an eBPF program on a memory buffer and print r0.
+    Run(cmd::run::Args),
+    /// Assemble eBPF assembly into raw bytecode.
+    Asm(cmd::asm::Args),
+    /// Disassemble an eBPF program.
+    Disasm(cmd::disasm::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Run(a) => cmd::run::run(a),
+        Command::Asm(a) => cmd::asm::run(a),
+        Command::Disasm(a) => cmd::disasm::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("bpfkit: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
