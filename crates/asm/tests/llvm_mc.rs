@@ -3,9 +3,9 @@
 //! exactly as [`format_insn`] prints it in LLVM syntax.
 //!
 //! LLVM 14 (`llvm-mc`) is the reference; the instructions it does not know (`mod`, `jset` and
-//! the v4 ones: sign-extending
-//! moves and loads, signed division, `bswap`, `gotol`, store-immediate, `callx` with the
-//! register in dst) are checked against LLVM 19 (`/usr/lib/llvm-19/bin/llvm-mc`) when present.
+//! the v4 ones: sign-extending moves and loads, signed division, `bswap`, `gotol`,
+//! store-immediate, `callx` with the register in dst) are checked against LLVM 19
+//! (`/usr/lib/llvm-19/bin/llvm-mc`) when present.
 //! 32-bit atomics other than a plain add are checked against `-mattr=+alu32`, the only mode in
 //! which LLVM decodes them (see `print_llvm.rs`).
 
