@@ -52,7 +52,7 @@ pub const SKF_LL_OFF: u32 = 0xffe0_0000;
 /// Whether `n` (an offset relative to [`SKF_AD_OFF`]) names an ancillary
 /// field the Linux kernel knows (its `bpf_anc_helper` list).
 pub const fn is_known_ancillary(n: u32) -> bool {
-    n < SKF_AD_MAX && n % 4 == 0
+    n < SKF_AD_MAX && n.is_multiple_of(4)
 }
 
 /// Socket-buffer metadata for the Linux ancillary loads, supplied by the caller.

@@ -113,7 +113,10 @@ pub fn image(ins: &Insn, n: usize) -> String {
         ST_MEM => ("st", format!("M[{signed}]")),
         STX_MEM => ("stx", format!("M[{signed}]")),
         // libpcap adds in unsigned int and prints with %d.
-        JMP_JA => ("ja", format!("{}", (n as u32).wrapping_add(1).wrapping_add(k) as i32)),
+        JMP_JA => (
+            "ja",
+            format!("{}", (n as u32).wrapping_add(1).wrapping_add(k) as i32),
+        ),
         JMP_JGT_K => ("jgt", format!("#{k:#x}")),
         JMP_JGE_K => ("jge", format!("#{k:#x}")),
         JMP_JEQ_K => ("jeq", format!("#{k:#x}")),

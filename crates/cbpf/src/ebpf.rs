@@ -273,7 +273,10 @@ impl Translator {
             off: 2,
         });
         self.emit(alu32(AluOp::Mov, A, Operand::Imm(0)));
-        self.emit(Insn::Ja { off: 1, long: false });
+        self.emit(Insn::Ja {
+            off: 1,
+            long: false,
+        });
         self.emit(alu32(op, A, Operand::Reg(X)));
     }
 
@@ -339,9 +342,7 @@ impl Translator {
             }
             LD_IMM => self.emit(alu32(AluOp::Mov, A, imm)),
             LDX_IMM => self.emit(alu32(AluOp::Mov, X, imm)),
-            LD_MEM | LDX_MEM | ST_MEM | STX_MEM if k >= MEMWORDS => {
-                self.jump(None, Label::Reject)
-            }
+            LD_MEM | LDX_MEM | ST_MEM | STX_MEM if k >= MEMWORDS => self.jump(None, Label::Reject),
             LD_MEM | LDX_MEM => {
                 self.emit(Insn::Ldx {
                     size: MemSize::W,
@@ -461,7 +462,10 @@ fn layout(items: &[Item], starts: &[usize], reject: usize) -> Vec<Insn> {
                 match test {
                     Some(t) if far[i] => {
                         out.push(jmp(t, 1));
-                        out.push(Insn::Ja { off: 1, long: false });
+                        out.push(Insn::Ja {
+                            off: 1,
+                            long: false,
+                        });
                         out.push(ja(target - (here + 3)));
                     }
                     Some(t) => out.push(jmp(t, (target - (here + 1)) as i16)),
@@ -522,7 +526,13 @@ mod tests {
             .iter()
             .position(|i| matches!(i, Insn::Ja { long: true, .. }))
             .unwrap();
-        assert!(matches!(ebpf[first_far - 1], Insn::Ja { off: 1, long: false }));
+        assert!(matches!(
+            ebpf[first_far - 1],
+            Insn::Ja {
+                off: 1,
+                long: false
+            }
+        ));
         assert!(matches!(ebpf[first_far - 2], Insn::Jmp { off: 1, .. }));
         // A far unconditional jump is a single gotol.
         let mut prog = vec![Cbpf::stmt(JMP_JA, 5000)];

@@ -327,7 +327,10 @@ mod tests {
         let prog = [s(LD_H_ABS, SKF_AD_OFF + SKF_AD_PROTOCOL), s(RET_A, 0)];
         assert_eq!(run(&prog, &[0; 64], 64), 0);
         assert_eq!(run_with_ancillary(&prog, &[0; 64], 64, &anc), 0x86dd);
-        let prog = [s(LD_B_ABS, SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT), s(RET_A, 0)];
+        let prog = [
+            s(LD_B_ABS, SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT),
+            s(RET_A, 0),
+        ];
         assert_eq!(run_with_ancillary(&prog, &[], 0, &anc), 1);
         let prog = [
             s(LD_IMM, 0xf0),

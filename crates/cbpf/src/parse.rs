@@ -51,15 +51,15 @@ fn number(text: &str, max: u64, line: usize, column: usize) -> Result<u64, Parse
     match parsed {
         Ok(v) if v <= max => Ok(v),
         Ok(_) => Err(err(line, column, format!("{text} does not fit in {max}"))),
-        Err(_) => Err(err(line, column, format!("expected a number, found {text:?}"))),
+        Err(_) => Err(err(
+            line,
+            column,
+            format!("expected a number, found {text:?}"),
+        )),
     }
 }
 
-fn insn_from(
-    values: &[(usize, &str)],
-    line: usize,
-    eol_column: usize,
-) -> Result<Insn, ParseError> {
+fn insn_from(values: &[(usize, &str)], line: usize, eol_column: usize) -> Result<Insn, ParseError> {
     if values.len() != 4 {
         let column = values.get(4).map_or(eol_column, |v| v.0);
         return Err(err(

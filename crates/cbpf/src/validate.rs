@@ -97,7 +97,10 @@ impl fmt::Display for ValidateErrorKind {
         match *self {
             ValidateErrorKind::Empty => write!(f, "the program is empty"),
             ValidateErrorKind::TooLong { len } => {
-                write!(f, "the program has {len} instructions, more than {MAXINSNS}")
+                write!(
+                    f,
+                    "the program has {len} instructions, more than {MAXINSNS}"
+                )
             }
             ValidateErrorKind::UnknownOpcode { code } => write!(f, "unknown opcode {code:#x}"),
             ValidateErrorKind::JumpOutOfRange { target } => {
@@ -188,7 +191,9 @@ fn check_insn(pc: usize, ins: &Insn, len: usize) -> Result<(), ValidateErrorKind
                 Ok(())
             }
         }
-        LD_W_ABS | LD_H_ABS | LD_B_ABS if k >= SKF_AD_OFF && !is_known_ancillary(k - SKF_AD_OFF) => {
+        LD_W_ABS | LD_H_ABS | LD_B_ABS
+            if k >= SKF_AD_OFF && !is_known_ancillary(k - SKF_AD_OFF) =>
+        {
             Err(UnknownAncillary { k })
         }
         _ => Ok(()),
@@ -205,13 +210,11 @@ fn check_loads_after_stores(prog: &[Insn]) -> Result<(), ValidateError> {
         valid &= masks[pc];
         match ins.code {
             ST_MEM | STX_MEM => valid |= 1 << ins.k,
-            LD_MEM | LDX_MEM => {
-                if valid & (1 << ins.k) == 0 {
-                    return Err(ValidateError::at(
-                        pc,
-                        ValidateErrorKind::ScratchReadBeforeWrite { k: ins.k },
-                    ));
-                }
+            LD_MEM | LDX_MEM if valid & (1 << ins.k) == 0 => {
+                return Err(ValidateError::at(
+                    pc,
+                    ValidateErrorKind::ScratchReadBeforeWrite { k: ins.k },
+                ));
             }
             JMP_JA => {
                 masks[pc + 1 + ins.k as usize] &= valid;
@@ -298,7 +301,10 @@ mod tests {
             kind(&[s(LD_B_ABS, SKF_AD_OFF + 2), s(RET_K, 0)]),
             Some((Some(0), UnknownAncillary { k: SKF_AD_OFF + 2 }))
         );
-        assert_eq!(kind(&[s(LD_B_ABS, SKF_AD_OFF + SKF_AD_VLAN_TPID), s(RET_K, 0)]), None);
+        assert_eq!(
+            kind(&[s(LD_B_ABS, SKF_AD_OFF + SKF_AD_VLAN_TPID), s(RET_K, 0)]),
+            None
+        );
         assert_eq!(kind(&[s(LD_IMM, 0)]), Some((Some(0), LastNotReturn)));
     }
 
@@ -313,10 +319,7 @@ mod tests {
             s(LD_MEM, 2),
             s(RET_A, 0),
         ];
-        assert_eq!(
-            kind(&bad),
-            Some((Some(2), ScratchReadBeforeWrite { k: 2 }))
-        );
+        assert_eq!(kind(&bad), Some((Some(2), ScratchReadBeforeWrite { k: 2 })));
         // The kernel's quirk: `ret` does not clear the valid set.
         let quirk = [s(ST_MEM, 1), s(RET_K, 0), s(LD_MEM, 1), s(RET_A, 0)];
         assert_eq!(kind(&quirk), None);
