@@ -1,0 +1,231 @@
+//! `ARRAY_OF_MAPS` and `HASH_OF_MAPS`: slots holding handles to inner maps.
+//!
+//! Every inner map must match the template given at creation (the kernel's
+//! `inner_map_fd`): same type, key size, value size, flags and spin lock, and the
+//! same `max_entries` unless the template has `BPF_F_INNER_MAP`. Programs get an
+//! inner map with [`MapOfMaps::lookup_inner`]; a replaced or deleted inner map stays
+//! alive as long as someone (e.g. a running program) holds its handle.
+
+use std::collections::BTreeMap;
+use parking_lot::RwLock;
+
+use crate::error::{check_len, MapError, EINVAL};
+use crate::map::{check_host_read, check_host_write, next_map_id, Map, MapRef, ValuePtr};
+use crate::rcu::RcuGuard;
+use crate::spec::{map_flags, MapSpec, MapType, BPF_ANY, BPF_EXIST, BPF_NOEXIST};
+
+/// A map of maps (array or hash flavour).
+pub struct MapOfMaps {
+    spec: MapSpec,
+    id: u32,
+    ncpus: usize,
+    inner: MapSpec,
+    slots: RwLock<BTreeMap<Vec<u8>, MapRef>>,
+}
+
+impl std::fmt::Debug for MapOfMaps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MapOfMaps")
+            .field("spec", &self.spec)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl MapOfMaps {
+    /// Creates the map; `spec` must have passed [`crate::validate`].
+    pub(crate) fn new(spec: MapSpec, ncpus: usize) -> Result<Self, MapError> {
+        let inner = spec.inner_map.as_deref().cloned().ok_or(MapError::NoInnerMap)?;
+        Ok(MapOfMaps {
+            inner,
+            slots: RwLock::new(BTreeMap::new()),
+            id: next_map_id(),
+            ncpus,
+            spec,
+        })
+    }
+
+    fn is_array(&self) -> bool {
+        self.spec.map_type == MapType::ArrayOfMaps
+    }
+
+    fn not_found(&self) -> MapError {
+        MapError::NotFound {
+            map_type: self.spec.map_type,
+        }
+    }
+
+    /// Checks the key length and, for arrays, the index range (`E2BIG`).
+    fn check_key(&self, key: &[u8]) -> Result<(), MapError> {
+        check_len("key", key.len(), self.spec.key_size as usize)?;
+        if self.is_array() {
+            let index = u32::from_ne_bytes([key[0], key[1], key[2], key[3]]);
+            if index >= self.spec.max_entries {
+                return Err(MapError::TooBig(format!(
+                    "index {index} out of range (max_entries = {})",
+                    self.spec.max_entries
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `map` may be stored here (the kernel's `bpf_map_meta_equal`).
+    pub fn accepts(&self, map: &dyn Map) -> bool {
+        let (t, m) = (&self.inner, map.spec());
+        t.map_type == m.map_type
+            && t.key_size == m.key_size
+            && t.value_size == m.value_size
+            && t.flags == m.flags
+            && t.spin_lock_offset == m.spin_lock_offset
+            && (t.flags & map_flags::BPF_F_INNER_MAP != 0 || t.max_entries == m.max_entries)
+    }
+
+    /// The inner map for `key` (what `bpf_map_lookup_elem` gives a program).
+    pub fn lookup_inner(&self, key: &[u8]) -> Option<MapRef> {
+        self.slots.read().get(key).cloned()
+    }
+
+    /// Stores `map` under `key` with the usual update flags (arrays: `BPF_ANY` only).
+    pub fn set_inner(&self, key: &[u8], map: MapRef, flags: u64) -> Result<(), MapError> {
+        check_host_write(&self.spec)?;
+        if self.is_array() {
+            if flags != BPF_ANY {
+                return Err(MapError::Invalid(format!(
+                    "array of maps update flags {flags:#x} (must be BPF_ANY)"
+                )));
+            }
+        } else if flags > BPF_EXIST {
+            return Err(MapError::Invalid(format!("update flags {flags:#x}")));
+        }
+        self.check_key(key)?;
+        if !self.accepts(map.as_ref()) {
+            return Err(MapError::Invalid(format!(
+                "inner map {:?} does not match the template {:?}",
+                map.spec(),
+                self.inner
+            )));
+        }
+        let mut slots = self.slots.write();
+        let exists = slots.contains_key(key);
+        if exists && flags == BPF_NOEXIST {
+            return Err(MapError::Exists {
+                map_type: self.spec.map_type,
+            });
+        }
+        if !exists && flags == BPF_EXIST {
+            return Err(self.not_found());
+        }
+        if !exists && !self.is_array() && slots.len() >= self.spec.max_entries as usize {
+            return Err(MapError::TooBig(format!(
+                "hash of maps is full (max_entries = {})",
+                self.spec.max_entries
+            )));
+        }
+        slots.insert(key.to_vec(), map);
+        Ok(())
+    }
+
+    fn inner_id(&self, key: &[u8]) -> Result<Vec<u8>, MapError> {
+        self.slots
+            .read()
+            .get(key)
+            .map(|m| m.id().to_ne_bytes().to_vec())
+            .ok_or_else(|| self.not_found())
+    }
+}
+
+impl Map for MapOfMaps {
+    fn spec(&self) -> &MapSpec {
+        &self.spec
+    }
+
+    fn ncpus(&self) -> usize {
+        self.ncpus
+    }
+
+    fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Inner maps are handles, not memory: use [`MapOfMaps::lookup_inner`].
+    fn lookup_ptr<'g>(
+        &self,
+        _key: &[u8],
+        _cpu: usize,
+        _guard: &'g RcuGuard,
+    ) -> Result<Option<ValuePtr<'g>>, MapError> {
+        Err(MapError::not_supported(
+            "lookup_ptr (use lookup_inner)",
+            self.spec.map_type,
+            EINVAL,
+        ))
+    }
+
+    fn update(&self, _key: &[u8], _value: &[u8], _flags: u64, _cpu: usize) -> Result<(), MapError> {
+        Err(MapError::not_supported("update from programs", self.spec.map_type, EINVAL))
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
+        self.check_key(key)?;
+        let removed = self.slots.write().remove(key);
+        removed.map(|_| ()).ok_or_else(|| self.not_found())
+    }
+
+    /// Returns the inner map's 4-byte id, as the kernel does.
+    fn lookup_with_flags(&self, key: &[u8], flags: u64) -> Result<Vec<u8>, MapError> {
+        check_host_read(&self.spec)?;
+        check_len("key", key.len(), self.spec.key_size as usize)?;
+        if flags != 0 {
+            return Err(MapError::Invalid(format!("lookup flags {flags:#x}")));
+        }
+        self.inner_id(key)
+    }
+
+    /// Raw ids cannot be resolved to maps here: use [`MapOfMaps::set_inner`].
+    fn update_host(&self, _key: &[u8], _value: &[u8], _flags: u64) -> Result<(), MapError> {
+        Err(MapError::Invalid(
+            "maps of maps are updated with set_inner(key, map, flags)".into(),
+        ))
+    }
+
+    fn get_next_key(&self, key: Option<&[u8]>) -> Result<Vec<u8>, MapError> {
+        check_host_read(&self.spec)?;
+        if let Some(k) = key {
+            check_len("key", k.len(), self.spec.key_size as usize)?;
+        }
+        if self.is_array() {
+            let index = key
+                .map(|k| u32::from_ne_bytes([k[0], k[1], k[2], k[3]]))
+                .unwrap_or(u32::MAX);
+            let max = self.spec.max_entries;
+            return match index {
+                i if i >= max => Ok(0u32.to_ne_bytes().to_vec()),
+                i if i == max - 1 => Err(self.not_found()),
+                i => Ok((i + 1).to_ne_bytes().to_vec()),
+            };
+        }
+        let slots = self.slots.read();
+        let next = match key {
+            Some(k) if slots.contains_key(k) => slots
+                .range::<[u8], _>((std::ops::Bound::Excluded(k), std::ops::Bound::Unbounded))
+                .next(),
+            _ => slots.iter().next(),
+        };
+        next.map(|(k, _)| k.clone()).ok_or_else(|| self.not_found())
+    }
+
+    fn iter(&self) -> std::vec::IntoIter<(Vec<u8>, Vec<u8>)> {
+        let out: Vec<_> = self
+            .slots
+            .read()
+            .iter()
+            .map(|(k, m)| (k.clone(), m.id().to_ne_bytes().to_vec()))
+            .collect();
+        out.into_iter()
+    }
+
+    fn as_map_of_maps(&self) -> Option<&MapOfMaps> {
+        Some(self)
+    }
+}
