@@ -158,10 +158,6 @@ impl Map for BloomFilter {
         self.push(value, flags)
     }
 
-    fn lookup_and_delete(&self, _key: &[u8]) -> Result<Vec<u8>, MapError> {
-        Err(self.unsupported("lookup_and_delete"))
-    }
-
     fn get_next_key(&self, _key: Option<&[u8]>) -> Result<Vec<u8>, MapError> {
         Err(self.unsupported("get_next_key"))
     }

@@ -132,6 +132,9 @@ impl LpmTrie {
 
     /// The kernel's lookup walk: the deepest real node whose prefix matches.
     fn longest_match<'t>(&self, trie: &'t Trie, data: &[u8], plen: u32) -> Option<&'t Node> {
+        if plen > self.max_prefixlen {
+            return None;
+        }
         let mut found = None;
         let mut cur = trie.root.as_deref();
         while let Some(node) = cur {
@@ -338,7 +341,11 @@ impl LpmTrie {
             let mut hit = true;
             loop {
                 let m = match_len(node, data, plen);
-                if node.prefixlen != m || node.prefixlen == plen {
+                if node.prefixlen != m {
+                    hit = false;
+                    break;
+                }
+                if node.prefixlen == plen {
                     break;
                 }
                 match node.child[bit(data, node.prefixlen)].as_deref() {
@@ -352,8 +359,7 @@ impl LpmTrie {
                     }
                 }
             }
-            // Like the kernel, a node with the key's prefix length counts as the
-            // key even if its data differs in the prefix bits.
+            // Only an exact, real node continues the walk; anything else restarts.
             if hit && node.prefixlen == plen && node.value.is_some() {
                 let mut cur = stack.pop().unwrap_or(root);
                 while let Some(parent) = stack.pop() {

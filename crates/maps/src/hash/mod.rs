@@ -257,6 +257,8 @@ impl Map for HashMap {
 
     fn update_host(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         check_host_write(&self.spec)?;
+        // The syscall rejects BPF_F_LOCK without a spin lock before the map sees it.
+        self.codec.check_lock_flag(flags)?;
         if !self.percpu() {
             return self.update(key, value, flags, 0);
         }
