@@ -1,11 +1,12 @@
 //! The assembler driver: splits lines, records labels, picks the syntax of each line,
 //! and resolves label references into slot offsets once every line is parsed.
 
+use crate::branch::with_offset;
 use crate::cursor::{Cursor, Stmt};
 use crate::error::AsmError;
 use crate::lexer::{strip_comment, tokenize, Tok, Token};
 use crate::{parse_llvm, parse_ubpf, Syntax};
-use bpfkit_isa::{CallTarget, Insn};
+use bpfkit_isa::Insn;
 use std::collections::HashMap;
 
 /// Assembles a program written in either syntax; each line's syntax is detected on its own.
@@ -116,35 +117,6 @@ fn detect(c: &Cursor) -> Syntax {
     } else {
         Syntax::Ubpf
     }
-}
-
-/// The instruction with its jump or local-call offset set, if the offset fits its field.
-pub(crate) fn with_offset(insn: Insn, off: i64) -> Option<Insn> {
-    Some(match insn {
-        Insn::Ja { long: false, .. } => Insn::Ja {
-            off: i16::try_from(off).ok()? as i32,
-            long: false,
-        },
-        Insn::Ja { long: true, .. } => Insn::Ja {
-            off: i32::try_from(off).ok()?,
-            long: true,
-        },
-        Insn::Jmp {
-            width,
-            cond,
-            dst,
-            src,
-            ..
-        } => Insn::Jmp {
-            width,
-            cond,
-            dst,
-            src,
-            off: i16::try_from(off).ok()?,
-        },
-        Insn::Call(CallTarget::Local(_)) => Insn::Call(CallTarget::Local(i32::try_from(off).ok()?)),
-        other => other,
-    })
 }
 
 fn resolve(parsed: Vec<Parsed>, labels: &HashMap<String, usize>) -> Result<Vec<Insn>, AsmError> {

@@ -7,17 +7,35 @@
 //! - [`Syntax::Ubpf`]: the uBPF / bpf_conformance syntax (`mov %r0, 1`, `ldxw %r0, [%r1+4]`,
 //!   `jeq %r1, 5, +3`, `lock fetch add [%r10-8], %r1`, `call local func`).
 //!
-//! [`format_insn`] prints one [`Insn`](bpfkit_isa::Insn); [`disassemble`] prints a decoded program, optionally
-//! with slot numbers and generated labels. [`assemble`] reads either syntax (even mixed, line
-//! by line) with labels, comments (`#`, `;`, `//`) and blank lines; errors carry a line and
-//! column.
+//! # API
 //!
-//! Both printers are faithful: parsing printed text gives back the same instruction, with one
-//! exception forced by LLVM's syntax, which writes helper, local and kfunc calls all as
-//! `call N`. [`assemble`] reads `call N` as a helper call; a local call is written
-//! `call <label>` in LLVM syntax (what [`disassemble`] prints with
-//! [`DisasmOptions::labels`]) or `call local +N` in uBPF syntax, and a kfunc call
-//! `call runtime N` in uBPF syntax.
+//! - [`format_insn`] prints one [`Insn`](bpfkit_isa::Insn) with numeric offsets.
+//! - [`disassemble`] prints decoded instructions ([`bpfkit_isa::Decoded`]), one line each,
+//!   optionally with `llvm-objdump`-style slot numbers and with generated `L<pc>` labels
+//!   ([`DisasmOptions`]); [`disassemble_bytes`] decodes raw program bytes first.
+//! - [`assemble`] reads either syntax, detected line by line (so they can be mixed);
+//!   [`assemble_with`] insists on one. Both accept labels (`name:`) usable as jump and
+//!   local-call targets, `+N`/`-N` offsets, comments (`#`, `;`, `//`), blank lines, decimal
+//!   and hex immediates, and 64-bit immediates for `lddw` / `... ll`. Errors are
+//!   [`AsmError`]s that name the line and column.
+//!
+//! # Faithfulness
+//!
+//! Printing then assembling gives back the same instruction, in both syntaxes, with one
+//! exception forced by LLVM's syntax: `llvm-objdump` writes helper, local and kfunc calls all
+//! as `call N`, and [`assemble`] reads `call N` as a helper call. Local calls survive when
+//! printed with [`DisasmOptions::labels`] (`call L7`); the uBPF syntax has `call local +N`
+//! and `call runtime N` (kfunc). Where `llvm-objdump`'s own text loses information the LLVM
+//! printer departs from it, only in those cases:
+//! - 32-bit atomics other than a plain add print as `llvm-objdump --mattr=+alu32` does
+//!   (`w1 = atomic_fetch_add((u32 *)(r2 + 0), w1)`); the default mode prints `<unknown>` or
+//!   drops the fetch flag;
+//! - `ld_pseudo` shows the whole 64-bit immediate (objdump shows the low 32 bits);
+//! - an indirect packet load keeps a non-zero immediate: `r0 = *(u8 *)skb[r1 + 4]`.
+//!
+//! The uBPF syntax has no spelling for pseudo `lddw` forms; this crate uses
+//! `lddw %r1, map_fd 0x5` (also `map_value`, `btf_id`, `func`, `map_idx`, `map_idx_value`),
+//! and `ldabs{b,h,w} imm` / `ldind{b,h,w} %rS, imm` for the legacy packet loads.
 //!
 //! ```
 //! use bpfkit_asm::{assemble, disassemble, DisasmOptions, Syntax};
@@ -53,11 +71,13 @@
 #![deny(missing_docs)]
 
 mod assemble;
+mod branch;
 mod cursor;
 mod disasm;
 mod error;
 mod lexer;
 mod parse_llvm;
+mod parse_llvm_atomic;
 mod parse_ubpf;
 mod print_llvm;
 mod print_ubpf;

@@ -1,12 +1,13 @@
 //! Parser for the LLVM (`llvm-objdump` / clang inline asm) syntax: `r0 = *(u32 *)(r1 + 4)`,
 //! `if w1 s< 5 goto +3`, `lock *(u64 *)(r1 + 0) += r2`...
 
+use crate::branch::{jump_stmt, parse_call};
 use crate::cursor::{width_mismatch, Cursor, Stmt};
 use crate::error::AsmError;
 use crate::lexer::Tok;
-use crate::parse_ubpf::{jump_stmt, parse_call};
+use crate::parse_llvm_atomic::{atomic_call, lock};
 use bpfkit_isa::{
-    AluOp, AtomicOp, CallTarget, Endian, Insn, JmpCond, LdImm64Kind, MemSize, Operand, Reg, Width,
+    AluOp, CallTarget, Endian, Insn, JmpCond, LdImm64Kind, MemSize, Operand, Reg, Width,
 };
 
 /// Parses one LLVM-syntax instruction (the whole line).
@@ -54,7 +55,7 @@ pub(crate) fn parse(c: &mut Cursor) -> Result<Stmt, AsmError> {
 }
 
 /// `(u32 *)` — the size inside a cast; `signed` says whether `s8`/`s16`/`s32` are allowed.
-fn cast_size(c: &mut Cursor, allow_signed: bool) -> Result<(MemSize, bool), AsmError> {
+pub(crate) fn cast_size(c: &mut Cursor, allow_signed: bool) -> Result<(MemSize, bool), AsmError> {
     c.expect_punct("(")?;
     let col = c.col();
     let (word, _) = c.ident("a size (u8, u16, u32, u64)")?;
@@ -79,7 +80,7 @@ fn cast_size(c: &mut Cursor, allow_signed: bool) -> Result<(MemSize, bool), AsmE
 }
 
 /// `(rN + off)`.
-fn paren_addr(c: &mut Cursor) -> Result<(Reg, i16), AsmError> {
+pub(crate) fn paren_addr(c: &mut Cursor) -> Result<(Reg, i16), AsmError> {
     c.expect_punct("(")?;
     let a = c.llvm_addr()?;
     c.expect_punct(")")?;
@@ -161,48 +162,6 @@ fn operand(c: &mut Cursor, width: Width) -> Result<Operand, AsmError> {
         Ok(Operand::Reg(c.llvm_reg_w(width)?))
     } else {
         Ok(Operand::Imm(c.imm32()?))
-    }
-}
-
-/// Builds an atomic operation from its fetch flag.
-type AtomicCtor = fn(bool) -> AtomicOp;
-
-const ATOMIC_OPS: &[(&str, AtomicCtor)] = &[
-    ("+=", |fetch| AtomicOp::Add { fetch }),
-    ("|=", |fetch| AtomicOp::Or { fetch }),
-    ("&=", |fetch| AtomicOp::And { fetch }),
-    ("^=", |fetch| AtomicOp::Xor { fetch }),
-];
-
-/// `*(u64 *)(r1 + 0) += r2` (after `lock`).
-fn lock(c: &mut Cursor) -> Result<Insn, AsmError> {
-    c.expect_punct("*")?;
-    let size = atomic_size(c)?;
-    let (dst, off) = paren_addr(c)?;
-    let op = match c.peek() {
-        Some(Tok::Punct(p)) => ATOMIC_OPS
-            .iter()
-            .find(|(n, _)| n == p)
-            .map(|(_, f)| f(false)),
-        _ => None,
-    }
-    .ok_or_else(|| c.expected("`+=`, `|=`, `&=` or `^=`"))?;
-    c.bump();
-    let (src, _) = c.llvm_reg()?;
-    Ok(Insn::Atomic {
-        size,
-        op,
-        dst,
-        src,
-        off,
-    })
-}
-
-fn atomic_size(c: &mut Cursor) -> Result<MemSize, AsmError> {
-    let col = c.col();
-    match cast_size(c, false)? {
-        (s @ (MemSize::W | MemSize::DW), _) => Ok(s),
-        _ => Err(c.err_at(col, "atomic operations are 32 or 64 bits wide")),
     }
 }
 
@@ -347,7 +306,7 @@ fn mov(width: Width, dst: Reg, src: Operand) -> Insn {
 }
 
 /// Expects the register `dst` again (operations that read and write one register).
-fn same_reg(c: &mut Cursor, dst: Reg, width: Width) -> Result<(), AsmError> {
+pub(crate) fn same_reg(c: &mut Cursor, dst: Reg, width: Width) -> Result<(), AsmError> {
     let col = c.col();
     let r = c.llvm_reg_w(width)?;
     if r != dst {
@@ -407,83 +366,6 @@ fn load(c: &mut Cursor, dst: Reg, dst_col: usize) -> Result<Insn, AsmError> {
     Ok(Insn::Ldx {
         size,
         signed,
-        dst,
-        src,
-        off,
-    })
-}
-
-const FETCH_OPS: &[(&str, AtomicCtor)] = &[
-    ("atomic_fetch_add", |fetch| AtomicOp::Add { fetch }),
-    ("atomic_fetch_or", |fetch| AtomicOp::Or { fetch }),
-    ("atomic_fetch_and", |fetch| AtomicOp::And { fetch }),
-    ("atomic_fetch_xor", |fetch| AtomicOp::Xor { fetch }),
-];
-
-/// `rS = atomic_fetch_add((u64 *)(rD + off), rS)`, `rS = xchg_64(rD + off, rS)`,
-/// `r0 = cmpxchg_64(rD + off, r0, rS)` and their 32-bit forms.
-fn atomic_call(
-    c: &mut Cursor,
-    word: &str,
-    col: usize,
-    result: Reg,
-    width: Width,
-) -> Result<Insn, AsmError> {
-    if let Some((_, f)) = FETCH_OPS.iter().find(|(n, _)| *n == word) {
-        c.expect_punct("(")?;
-        let size = atomic_size(c)?;
-        let (dst, off) = paren_addr(c)?;
-        c.expect_punct(",")?;
-        same_reg(c, result, width)?;
-        c.expect_punct(")")?;
-        return Ok(Insn::Atomic {
-            size,
-            op: f(true),
-            dst,
-            src: result,
-            off,
-        });
-    }
-    let (size, cmp) = match word {
-        "xchg_64" => (MemSize::DW, false),
-        "xchg32_32" => (MemSize::W, false),
-        "cmpxchg_64" => (MemSize::DW, true),
-        "cmpxchg32_32" => (MemSize::W, true),
-        _ => {
-            return Err(c.err_at(
-                col,
-                format!(
-                    "expected a register, an immediate, a load or an operation, found `{word}`"
-                ),
-            ))
-        }
-    };
-    c.expect_punct("(")?;
-    let (dst, off) = c.llvm_addr()?;
-    c.expect_punct(",")?;
-    let op = if cmp {
-        // The comparand is always r0, and so is the result.
-        if result != Reg::R0 {
-            return Err(c.err_at(col, "cmpxchg always writes r0"));
-        }
-        same_reg(c, Reg::R0, width)?;
-        c.expect_punct(",")?;
-        AtomicOp::Cmpxchg
-    } else {
-        AtomicOp::Xchg
-    };
-    let src_col = c.col();
-    let (src, _) = c.llvm_reg()?;
-    if !cmp && src != result {
-        return Err(c.err_at(
-            src_col,
-            format!("expected the destination register {result} here"),
-        ));
-    }
-    c.expect_punct(")")?;
-    Ok(Insn::Atomic {
-        size,
-        op,
         dst,
         src,
         off,

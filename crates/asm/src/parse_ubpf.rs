@@ -1,12 +1,11 @@
 //! Parser for the uBPF / bpf_conformance syntax: `mnemonic operand, operand...`
 //! with `%rN` registers and `[%rN+off]` memory operands.
 
-use crate::cursor::{size_suffix, Cursor, Stmt, Target};
+use crate::branch::{jump_stmt, parse_call};
+use crate::cursor::{size_suffix, Cursor, Stmt};
 use crate::error::AsmError;
 use crate::lexer::Tok;
-use bpfkit_isa::{
-    AluOp, AtomicOp, CallTarget, Endian, Insn, JmpCond, LdImm64Kind, MemSize, Operand, Width,
-};
+use bpfkit_isa::{AluOp, AtomicOp, Endian, Insn, JmpCond, LdImm64Kind, MemSize, Operand, Width};
 
 /// Parses one instruction whose mnemonic (already consumed) is `mnemonic` at column `mcol`.
 pub(crate) fn parse(c: &mut Cursor, mnemonic: &str, mcol: usize) -> Result<Stmt, AsmError> {
@@ -29,60 +28,6 @@ pub(crate) fn parse(c: &mut Cursor, mnemonic: &str, mcol: usize) -> Result<Stmt,
     };
     c.end()?;
     Ok(stmt)
-}
-
-/// `call N`, `call helper N`, `call local <target>`, `call runtime|kfunc N`, `call %rN`,
-/// and LLVM's `call <label>` / `callx rN` (shared by both syntaxes).
-pub(crate) fn parse_call(c: &mut Cursor) -> Result<Stmt, AsmError> {
-    if matches!(c.peek(), Some(Tok::Punct("%"))) {
-        return Ok(Stmt::plain(Insn::Call(CallTarget::Reg(c.ubpf_reg()?))));
-    }
-    if c.at_int() {
-        return Ok(Stmt::plain(Insn::Call(CallTarget::Helper(c.imm32()?))));
-    }
-    let (word, col) = c.ident("a helper number, `local`, `%rN` or a label")?;
-    match word {
-        "helper" => Ok(Stmt::plain(Insn::Call(CallTarget::Helper(c.imm32()?)))),
-        "runtime" | "kfunc" => Ok(Stmt::plain(Insn::Call(CallTarget::Kfunc(c.imm32()?)))),
-        "local" => {
-            let t = c.target()?;
-            local_call(c, t)
-        }
-        label => local_call(c, Target::Label(label.to_string(), col)),
-    }
-}
-
-fn local_call(c: &Cursor, t: Target) -> Result<Stmt, AsmError> {
-    match t {
-        Target::Offset(off, col) => {
-            let off = i32::try_from(off)
-                .map_err(|_| c.err_at(col, format!("call offset {off} does not fit in 32 bits")))?;
-            Ok(Stmt::plain(Insn::Call(CallTarget::Local(off))))
-        }
-        Target::Label(name, col) => Ok(Stmt {
-            insn: Insn::Call(CallTarget::Local(0)),
-            label: Some((name, col)),
-        }),
-    }
-}
-
-/// Builds a `Ja`/`Jmp` statement from a target, checking the offset range.
-pub(crate) fn jump_stmt(c: &Cursor, insn: Insn, t: Target) -> Result<Stmt, AsmError> {
-    match t {
-        Target::Label(name, col) => Ok(Stmt {
-            insn,
-            label: Some((name, col)),
-        }),
-        Target::Offset(off, col) => {
-            let insn = crate::assemble::with_offset(insn, off).ok_or_else(|| {
-                c.err_at(
-                    col,
-                    format!("jump offset {off} out of range for this instruction"),
-                )
-            })?;
-            Ok(Stmt::plain(insn))
-        }
-    }
 }
 
 fn jump_always(c: &mut Cursor, long: bool) -> Result<Stmt, AsmError> {
