@@ -347,8 +347,9 @@ fn load(c: &mut Cursor, dst: Reg, dst_col: usize) -> Result<Insn, AsmError> {
         c.expect_punct("[")?;
         let insn = if c.peek_llvm_reg().is_some() {
             let (src, _) = c.llvm_reg()?;
-            let imm = if c.eat_punct("]") {
-                return Ok(Insn::LdInd { size, src, imm: 0 });
+            // `skb[rS]`, or `skb[rS + imm]` when the constant part is not zero.
+            let imm = if matches!(c.peek(), Some(Tok::Punct("]"))) {
+                0
             } else {
                 c.imm32()?
             };
