@@ -1,0 +1,209 @@
+//! Classic pcap files, read the way libpcap 1.10 reads them.
+
+use crate::error::{ReadError, ReadErrorKind};
+use crate::linktype::{Dlt, LinkType};
+use crate::pseudo::post_process;
+use crate::reader::{Format, Found, Input, Interface, Order, Precision, SavefileHeader, Timestamp};
+use std::io::Read;
+
+/// The magic numbers libpcap reads, by file byte order.
+#[derive(Clone, Copy)]
+pub(crate) struct Magic {
+    order: Order,
+    precision: Precision,
+    /// Alexey Kuznetzov's patched format: 24-byte record headers.
+    modified: bool,
+}
+
+const MICRO: u32 = 0xa1b2_c3d4;
+const NANO: u32 = 0xa1b2_3c4d;
+const MODIFIED: u32 = 0xa1b2_cd34;
+
+impl Magic {
+    pub fn detect(bytes: [u8; 4]) -> Option<Magic> {
+        for big in [false, true] {
+            let order = Order { big };
+            let (precision, modified) = match order.u32(&bytes) {
+                MICRO => (Precision::Micro, false),
+                NANO => (Precision::Nano, false),
+                MODIFIED => (Precision::Micro, true),
+                _ => continue,
+            };
+            return Some(Magic {
+                order,
+                precision,
+                modified,
+            });
+        }
+        None
+    }
+}
+
+/// How old files store caplen and len (libpcap's `lengths_swapped`).
+#[derive(Clone, Copy)]
+enum Lengths {
+    Normal,
+    /// Before 2.3 the two were written in the other order.
+    Swapped,
+    /// In 2.3 it depends on the writer: swap when caplen > len.
+    Maybe,
+}
+
+pub(crate) struct State {
+    order: Order,
+    precision: Precision,
+    record_header: usize,
+    lengths: Lengths,
+    dlt: Dlt,
+    link_type: LinkType,
+    snapshot: u32,
+    pub interface: Interface,
+}
+
+impl State {
+    /// Reads the rest of the 24-byte file header (the magic is consumed).
+    pub fn open<R: Read>(
+        input: &mut Input<R>,
+        magic: Magic,
+    ) -> Result<(State, Format, SavefileHeader), ReadError> {
+        let mut rest = [0u8; 20];
+        let got = input.fill(&mut rest)?;
+        if got < rest.len() {
+            return Err(ReadError {
+                offset: 0,
+                kind: ReadErrorKind::Truncated {
+                    what: "pcap file header",
+                    needed: 24,
+                    got: 4 + got as u64,
+                },
+            });
+        }
+        let o = magic.order;
+        let (major, minor) = (o.u16(&rest[0..]), o.u16(&rest[2..]));
+        let snaplen = o.u32(&rest[12..]);
+        let raw_link = o.u32(&rest[16..]);
+        // libpcap: version 2.x up to 2.4, or the odd 543.0.
+        if !((major == 2 && minor <= 4) || (major == 543 && minor == 0)) {
+            return Err(ReadError {
+                offset: 4,
+                kind: ReadErrorKind::UnsupportedVersion {
+                    format: "pcap",
+                    major,
+                    minor,
+                },
+            });
+        }
+        let lengths = match (major, minor) {
+            (2, m) if m < 3 => Lengths::Swapped,
+            (2, 3) => Lengths::Maybe,
+            (543, _) => Lengths::Swapped,
+            _ => Lengths::Normal,
+        };
+        let link_type = LinkType(raw_link & 0x03ff_ffff);
+        let dlt = link_type.to_dlt();
+        let mut snapshot = dlt.adjust_snaplen(snaplen);
+        if magic.modified && dlt == Dlt::EN10MB {
+            // Captures in this format may carry a fake 14-byte Ethernet header.
+            snapshot = snapshot.saturating_add(14).min(i32::MAX as u32);
+        }
+        let state = State {
+            order: o,
+            precision: magic.precision,
+            record_header: if magic.modified { 24 } else { 16 },
+            lengths,
+            dlt,
+            link_type,
+            snapshot,
+            interface: Interface {
+                link_type,
+                snaplen,
+                ts_units_per_sec: magic.precision.units_per_sec(),
+                ts_offset: 0,
+                name: None,
+            },
+        };
+        let format = Format::Pcap {
+            big_endian: o.big,
+            precision: magic.precision,
+            modified: magic.modified,
+            version: (major, minor),
+        };
+        let header = SavefileHeader {
+            dlt,
+            link_type_ext: raw_link & 0xfc00_0000,
+            snaplen: snapshot,
+            precision: Precision::Micro,
+        };
+        Ok((state, format, header))
+    }
+
+    /// Reads one record into `buf`.
+    pub fn next<R: Read>(
+        &mut self,
+        input: &mut Input<R>,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<Found>, ReadError> {
+        let start = input.pos;
+        let truncated = |what, needed: u64, got: u64| ReadError {
+            offset: start,
+            kind: ReadErrorKind::Truncated { what, needed, got },
+        };
+        let mut header = [0u8; 24];
+        let header = &mut header[..self.record_header];
+        match input.fill(header)? {
+            0 => return Ok(None),
+            n if n < header.len() => {
+                return Err(truncated(
+                    "packet record header",
+                    header.len() as u64,
+                    n as u64,
+                ))
+            }
+            _ => {}
+        }
+        let o = self.order;
+        let sec = i64::from(o.u32(&header[0..]) as i32);
+        let frac = u64::from(o.u32(&header[4..]));
+        let (mut caplen, mut wirelen) = (o.u32(&header[8..]), o.u32(&header[12..]));
+        match self.lengths {
+            Lengths::Normal => {}
+            Lengths::Maybe if caplen <= wirelen => {}
+            Lengths::Maybe | Lengths::Swapped => std::mem::swap(&mut caplen, &mut wirelen),
+        }
+        if caplen > self.dlt.max_snaplen() {
+            return Err(ReadError {
+                offset: start,
+                kind: ReadErrorKind::CaplenTooLarge {
+                    caplen,
+                    max: self.dlt.max_snaplen().min(self.snapshot),
+                    dlt: self.dlt,
+                },
+            });
+        }
+        // Like libpcap, keep at most the snapshot length and skip the rest.
+        let keep = caplen.min(self.snapshot);
+        buf.clear();
+        let got = input.append(keep.into(), buf)?;
+        if got < u64::from(keep) {
+            return Err(truncated("packet data", caplen.into(), got));
+        }
+        if caplen > keep {
+            let skipped = input.skip(u64::from(caplen - keep))?;
+            if skipped < u64::from(caplen - keep) {
+                return Err(truncated("packet data", caplen.into(), got + skipped));
+            }
+        }
+        post_process(self.dlt, o.swapped(), &mut wirelen, buf);
+        Ok(Some(Found {
+            ts: Timestamp {
+                sec,
+                frac,
+                units_per_sec: self.precision.units_per_sec(),
+            },
+            wirelen,
+            interface: 0,
+            link_type: self.link_type,
+            data: 0..buf.len(),
+        }))
+    }
+}

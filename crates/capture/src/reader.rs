@@ -1,0 +1,415 @@
+//! The streaming capture-file reader: format detection and what it yields.
+
+use crate::error::{ReadError, ReadErrorKind};
+use crate::linktype::{Dlt, LinkType};
+use crate::{pcap, pcapng};
+use std::io::{self, Read};
+use std::ops::Range;
+
+/// When a packet was captured: `sec` seconds plus `frac / units_per_sec`.
+///
+/// The fraction is kept in the file's own unit (microseconds, nanoseconds,
+/// or a pcapng interface's `if_tsresol`), so converting to any precision
+/// rounds exactly once, the way libpcap does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Timestamp {
+    /// Seconds since the epoch (pcap's signed 32-bit field, sign-extended).
+    pub sec: i64,
+    /// Fraction of a second, in `units_per_sec`.
+    pub frac: u64,
+    /// Units of `frac` per second (10^6, 10^9, or the interface's resolution).
+    pub units_per_sec: u64,
+}
+
+impl Timestamp {
+    /// The fraction in `units` per second, truncated (libpcap's scaling).
+    pub fn subsec(&self, units: u64) -> u64 {
+        if units == self.units_per_sec {
+            return self.frac;
+        }
+        (u128::from(self.frac) * u128::from(units) / u128::from(self.units_per_sec.max(1))) as u64
+    }
+
+    /// The fraction in microseconds.
+    pub fn micros(&self) -> u64 {
+        self.subsec(1_000_000)
+    }
+
+    /// The fraction in nanoseconds.
+    pub fn nanos(&self) -> u64 {
+        self.subsec(1_000_000_000)
+    }
+}
+
+/// One packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// Capture time.
+    pub ts: Timestamp,
+    /// Captured length: `data.len()`.
+    pub caplen: u32,
+    /// Length on the wire (`orig_len`).
+    pub wirelen: u32,
+    /// Index of the interface in its pcapng section (0 for pcap files).
+    pub interface: u32,
+    /// The interface's link type.
+    pub link_type: LinkType,
+    /// The captured bytes, after libpcap's pseudo-header fix-ups.
+    pub data: &'a [u8],
+}
+
+impl Record<'_> {
+    /// A copy that owns its data.
+    pub fn to_owned(&self) -> OwnedRecord {
+        OwnedRecord {
+            ts: self.ts,
+            wirelen: self.wirelen,
+            interface: self.interface,
+            link_type: self.link_type,
+            data: self.data.to_vec(),
+        }
+    }
+}
+
+/// A packet that owns its bytes (see [`Record`]; `caplen` is `data.len()`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedRecord {
+    /// Capture time.
+    pub ts: Timestamp,
+    /// Length on the wire.
+    pub wirelen: u32,
+    /// Interface index.
+    pub interface: u32,
+    /// The interface's link type.
+    pub link_type: LinkType,
+    /// The captured bytes.
+    pub data: Vec<u8>,
+}
+
+impl OwnedRecord {
+    /// The borrowed view.
+    pub fn as_record(&self) -> Record<'_> {
+        Record {
+            ts: self.ts,
+            caplen: self.data.len() as u32,
+            wirelen: self.wirelen,
+            interface: self.interface,
+            link_type: self.link_type,
+            data: &self.data,
+        }
+    }
+}
+
+/// A capture interface (pcapng IDB; a pcap file has one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    /// Its link type as stored.
+    pub link_type: LinkType,
+    /// Its snapshot length as stored (0 = unlimited).
+    pub snaplen: u32,
+    /// Timestamp units per second (`if_tsresol`).
+    pub ts_units_per_sec: u64,
+    /// Seconds added to every timestamp (`if_tsoffset`).
+    pub ts_offset: u64,
+    /// `if_name`, if given.
+    pub name: Option<String>,
+}
+
+/// Timestamp precision of a pcap file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// Microseconds (magic `0xa1b2c3d4`), what tcpdump writes by default.
+    #[default]
+    Micro,
+    /// Nanoseconds (magic `0xa1b23c4d`).
+    Nano,
+}
+
+impl Precision {
+    /// Units per second.
+    pub fn units_per_sec(self) -> u64 {
+        match self {
+            Precision::Micro => 1_000_000,
+            Precision::Nano => 1_000_000_000,
+        }
+    }
+}
+
+/// Which file format is being read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Classic pcap.
+    Pcap {
+        /// Fields are big-endian.
+        big_endian: bool,
+        /// Timestamp precision of the file.
+        precision: Precision,
+        /// The modified format with 24-byte record headers (magic `0xa1b2cd34`).
+        modified: bool,
+        /// (major, minor) version.
+        version: (u16, u16),
+    },
+    /// pcapng.
+    Pcapng,
+}
+
+/// What libpcap knows of an opened file and puts in the header of a pcap
+/// file it writes from it (`tcpdump -r IN -w OUT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SavefileHeader {
+    /// The link type in libpcap's terms (the first interface's, for pcapng).
+    pub dlt: Dlt,
+    /// Upper bits of the pcap link-type field (FCS length), kept as read.
+    pub link_type_ext: u32,
+    /// The snapshot length as libpcap adjusts it ([`Dlt::adjust_snaplen`]).
+    pub snaplen: u32,
+    /// Timestamp precision to write (libpcap's default, microseconds).
+    pub precision: Precision,
+}
+
+/// Reads packets one at a time from a pcap or pcapng stream.
+///
+/// Damage stops the reader: every packet before it is returned, then one
+/// error naming the byte offset, then nothing (`Ok(None)`). Lengths read
+/// from the file never cause an allocation larger than the data actually
+/// present.
+///
+/// ```
+/// use bpfkit_capture::{Reader, LinkType};
+/// // A little-endian microsecond pcap with one 2-byte packet.
+/// let mut file = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+/// file.extend([0xff, 0xff, 0, 0, 1, 0, 0, 0]); // snaplen 65535, Ethernet
+/// file.extend([10, 0, 0, 0, 7, 0, 0, 0, 2, 0, 0, 0, 60, 0, 0, 0, 0xab, 0xcd]);
+/// let mut reader = Reader::new(&file[..]).unwrap();
+/// let rec = reader.next_record().unwrap().unwrap();
+/// assert_eq!((rec.ts.sec, rec.ts.micros(), rec.caplen, rec.wirelen), (10, 7, 2, 60));
+/// assert_eq!((rec.data, rec.link_type), (&[0xab, 0xcd][..], LinkType::ETHERNET));
+/// assert!(reader.next_record().unwrap().is_none());
+/// ```
+pub struct Reader<R> {
+    input: Input<R>,
+    format: Format,
+    header: SavefileHeader,
+    body: Body,
+    buf: Vec<u8>,
+    finished: bool,
+}
+
+enum Body {
+    Pcap(pcap::State),
+    Pcapng(pcapng::State),
+}
+
+/// Where the bytes of the next packet are and what describes them.
+pub(crate) struct Found {
+    pub ts: Timestamp,
+    pub wirelen: u32,
+    pub interface: u32,
+    pub link_type: LinkType,
+    pub data: Range<usize>,
+}
+
+impl<R: Read> Reader<R> {
+    /// Opens a stream, reading the file header (and, for pcapng, the blocks
+    /// up to the first Interface Description Block).
+    pub fn new(inner: R) -> Result<Reader<R>, ReadError> {
+        let mut input = Input { inner, pos: 0 };
+        let mut magic = [0u8; 4];
+        let got = input.fill(&mut magic)?;
+        let mut buf = Vec::new();
+        if got == 4 && magic == pcapng::SHB_MAGIC {
+            let (state, header) = pcapng::State::open(&mut input, &mut buf)?;
+            return Ok(Reader {
+                input,
+                format: Format::Pcapng,
+                header,
+                body: Body::Pcapng(state),
+                buf,
+                finished: false,
+            });
+        }
+        if got == 4 {
+            if let Some(kind) = pcap::Magic::detect(magic) {
+                let (state, format, header) = pcap::State::open(&mut input, kind)?;
+                return Ok(Reader {
+                    input,
+                    format,
+                    header,
+                    body: Body::Pcap(state),
+                    buf,
+                    finished: false,
+                });
+            }
+        }
+        Err(ReadError {
+            offset: 0,
+            kind: ReadErrorKind::UnknownFormat(magic[..got].to_vec()),
+        })
+    }
+
+    /// The file format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The header tcpdump would write for this input (see [`crate::PcapWriter`]).
+    pub fn savefile_header(&self) -> SavefileHeader {
+        self.header
+    }
+
+    /// The link type of the first interface (the file's, for pcap).
+    pub fn link_type(&self) -> LinkType {
+        self.header
+            .dlt
+            .to_linktype()
+            .unwrap_or(LinkType(self.header.dlt.0))
+    }
+
+    /// The interfaces of the current section (the one of a pcap file).
+    pub fn interfaces(&self) -> &[Interface] {
+        match &self.body {
+            Body::Pcap(s) => std::slice::from_ref(&s.interface),
+            Body::Pcapng(s) => &s.interfaces,
+        }
+    }
+
+    /// Bytes consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.input.pos
+    }
+
+    /// The next packet, `Ok(None)` at the end or after an error.
+    pub fn next_record(&mut self) -> Result<Option<Record<'_>>, ReadError> {
+        if self.finished {
+            return Ok(None);
+        }
+        let found = match &mut self.body {
+            Body::Pcap(s) => s.next(&mut self.input, &mut self.buf),
+            Body::Pcapng(s) => s.next(&mut self.input, &mut self.buf),
+        };
+        match found {
+            Ok(Some(f)) => {
+                let data = &self.buf[f.data];
+                Ok(Some(Record {
+                    ts: f.ts,
+                    caplen: data.len() as u32,
+                    wirelen: f.wirelen,
+                    interface: f.interface,
+                    link_type: f.link_type,
+                    data,
+                }))
+            }
+            Ok(None) => {
+                self.finished = true;
+                Ok(None)
+            }
+            Err(e) => {
+                self.finished = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Owned records, for convenience: `for rec in reader { let rec = rec?; }`.
+impl<R: Read> Iterator for Reader<R> {
+    type Item = Result<OwnedRecord, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_record()
+            .map(|r| r.map(|r| r.to_owned()))
+            .transpose()
+    }
+}
+
+/// Byte order of the fields being parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Order {
+    pub big: bool,
+}
+
+impl Order {
+    pub fn u16(self, b: &[u8]) -> u16 {
+        let a = [b[0], b[1]];
+        if self.big {
+            u16::from_be_bytes(a)
+        } else {
+            u16::from_le_bytes(a)
+        }
+    }
+
+    pub fn u32(self, b: &[u8]) -> u32 {
+        let a = [b[0], b[1], b[2], b[3]];
+        if self.big {
+            u32::from_be_bytes(a)
+        } else {
+            u32::from_le_bytes(a)
+        }
+    }
+
+    pub fn u64(self, b: &[u8]) -> u64 {
+        let a: [u8; 8] = b[..8].try_into().unwrap();
+        if self.big {
+            u64::from_be_bytes(a)
+        } else {
+            u64::from_le_bytes(a)
+        }
+    }
+
+    /// Whether this differs from the machine's order (libpcap's "swapped").
+    pub fn swapped(self) -> bool {
+        self.big != cfg!(target_endian = "big")
+    }
+}
+
+/// The input stream and how far into it we are.
+pub(crate) struct Input<R> {
+    inner: R,
+    pub pos: u64,
+}
+
+impl<R: Read> Input<R> {
+    fn io_error(&self, e: io::Error) -> ReadError {
+        ReadError {
+            offset: self.pos,
+            kind: ReadErrorKind::Io(e),
+        }
+    }
+
+    /// Reads until `buf` is full or the stream ends; returns the count.
+    pub fn fill(&mut self, buf: &mut [u8]) -> Result<usize, ReadError> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.inner.read(&mut buf[done..]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    done += n;
+                    self.pos += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.io_error(e)),
+            }
+        }
+        Ok(done)
+    }
+
+    /// Appends up to `n` bytes to `out`, growing it only as data arrives.
+    pub fn append(&mut self, n: u64, out: &mut Vec<u8>) -> Result<u64, ReadError> {
+        let got = match (&mut self.inner).take(n).read_to_end(out) {
+            Ok(got) => got as u64,
+            Err(e) => return Err(self.io_error(e)),
+        };
+        self.pos += got;
+        Ok(got)
+    }
+
+    /// Skips up to `n` bytes; returns how many there were.
+    pub fn skip(&mut self, n: u64) -> Result<u64, ReadError> {
+        let got = match io::copy(&mut (&mut self.inner).take(n), &mut io::sink()) {
+            Ok(got) => got,
+            Err(e) => return Err(self.io_error(e)),
+        };
+        self.pos += got;
+        Ok(got)
+    }
+}
