@@ -1,7 +1,51 @@
-//! bpfkit's eBPF verifier (work in progress).
+//! bpfkit's eBPF verifier: proves a program safe before it runs, in the style of the
+//! Linux kernel's verifier, with the kernel's rejection messages.
+//!
+//! # Overview
+//! - [`cfg`]: structural checks (jump ranges, unreachable code, function boundaries).
+//! - [`tnum`], [`bounds`], [`scalar_ops`], [`branch`]: the abstract domains — known bits
+//!   and signed/unsigned 64/32-bit bounds — with transfer functions for every ALU operation
+//!   and refinement for every jump condition.
+//! - [`state`]: registers (scalars and typed pointers), stack bytes, call frames.
+//! - The engine ([`verify`], [`verify_with`]): explores every path with state pruning,
+//!   checks memory accesses (stack, context, packet, map values, memory regions), pointer
+//!   arithmetic, helper calls, references and loops.
+//! - [`env`]: the [`ProgramEnv`] trait through which a program type supplies its context
+//!   layout, helpers, maps and return-value rules; [`envs`] has the socket filter, XDP,
+//!   tc and raw-memory environments.
+//!
+//! # Example
+//! ```
+//! use bpfkit_isa::{Insn, MemSize, Reg};
+//! use bpfkit_verifier::{envs::RawMemoryEnv, verify};
+//!
+//! // r0 = *(u32 *)(r1 + 4): fine for 8 bytes of memory, out of bounds for 6.
+//! let prog = [
+//!     Insn::Ldx { size: MemSize::W, signed: false, dst: Reg::R0, src: Reg::R1, off: 4 },
+//!     Insn::Exit,
+//! ];
+//! assert!(verify(&prog, &RawMemoryEnv { size: 8 }).is_ok());
+//! let err = verify(&prog, &RawMemoryEnv { size: 6 }).unwrap_err();
+//! assert_eq!(err.insn, 0);
+//! assert_eq!(err.message, "invalid access to memory, mem_size=6 off=4 size=4");
+//! ```
 #![deny(missing_docs)]
 
 pub mod bounds;
 pub mod branch;
+pub mod cfg;
+mod check;
+pub mod env;
+pub mod envs;
+mod error;
+pub mod helpers;
+pub mod liveness;
+mod log;
+pub mod names;
 pub mod scalar_ops;
+pub mod state;
 pub mod tnum;
+
+pub use check::{verify, verify_with, Options, Stats, Verdict, COMPLEXITY_LIMIT};
+pub use env::{ArgKind, CtxField, Entry, HelperProto, MapInfo, MapRef, MapType, ProgramEnv, RetKind};
+pub use error::{ErrorKind, VerifyError};

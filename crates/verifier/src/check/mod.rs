@@ -1,0 +1,525 @@
+//! The engine: a depth-first walk over all paths with state pruning.
+//!
+//! Each path carries a [`State`]. Conditional jumps whose direction is unknown fork the
+//! path (the jump target is pushed, the fall-through continues). At *prune points*
+//! (jump targets, fall-throughs, after calls) the current state is compared with
+//! checkpoints saved earlier at the same instruction: if a *complete* checkpoint (every
+//! path from it fully verified) covers the current state, the path stops there. A
+//! checkpoint whose exploration is still under way (an ancestor in a loop) that equals
+//! the current state exactly means the loop cannot make progress: infinite loop.
+
+mod alu;
+mod call;
+mod jmp;
+mod mem;
+mod prune;
+
+use crate::cfg::{self, Cfg};
+use crate::env::{Entry, MapInfo, MapRef, ProgramEnv};
+use crate::error::{ErrorKind, VerifyError};
+use crate::liveness::{self, RegSet};
+use crate::log::Log;
+use crate::state::{Frame, RegState, RegType, State};
+use bpfkit_isa::{Insn, Reg};
+
+/// Most instructions the engine processes (summed over all paths) before giving up.
+pub const COMPLEXITY_LIMIT: u64 = 1_000_000;
+
+/// Verification options.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// 0: no log; 1: instructions on each path and the error; 2: plus the state after each instruction.
+    pub log_level: u32,
+    /// Processed-instruction budget (the kernel's is 1,000,000).
+    pub complexity_limit: u64,
+    /// Let programs read stack bytes they never wrote (the kernel allows it for
+    /// `CAP_PERFMON`); off by default, so such reads are rejected.
+    pub allow_uninit_stack: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            log_level: 0,
+            complexity_limit: COMPLEXITY_LIMIT,
+            allow_uninit_stack: false,
+        }
+    }
+}
+
+/// Statistics of an accepted program (the kernel's summary line).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Instructions processed over all paths.
+    pub insns_processed: u64,
+    /// Checkpoints saved.
+    pub total_states: u64,
+    /// Most checkpoints alive at once.
+    pub peak_states: u64,
+    /// Most checkpoints at one instruction.
+    pub max_states_per_insn: u64,
+    /// Stack bytes used by each function (rounded up to 8).
+    pub stack_depth: Vec<usize>,
+}
+
+impl Stats {
+    /// The kernel's last log line: `processed N insns (limit 1000000) max_states_per_insn ...`.
+    pub fn summary(&self, limit: u64) -> String {
+        format!(
+            "processed {} insns (limit {}) max_states_per_insn {} total_states {} peak_states {} mark_read 0",
+            self.insns_processed, limit, self.max_states_per_insn, self.total_states, self.peak_states
+        )
+    }
+}
+
+/// A saved state at a prune point.
+struct Checkpoint {
+    state: State,
+    /// The checkpoint this one was reached from.
+    parent: Option<u32>,
+    /// Paths from here still being explored; 0 means complete.
+    branches: u32,
+}
+
+/// A path waiting to be explored.
+struct Path {
+    pc: usize,
+    state: State,
+    /// Latest checkpoint on this path.
+    parent: Option<u32>,
+    /// Slot of the branch that created this path (for the log).
+    from: usize,
+}
+
+/// What one instruction did to the path.
+enum Flow {
+    /// Continue at `path.pc`.
+    Next,
+    /// The path ended (program exit or an impossible branch).
+    End,
+}
+
+pub(crate) type Res<T> = Result<T, VerifyError>;
+
+/// The verifier working on one program.
+pub(crate) struct Engine<'a> {
+    cfg: Cfg,
+    env: &'a dyn ProgramEnv,
+    opts: Options,
+    live: Vec<RegSet>,
+    /// Maps referenced by the program, in order of first use.
+    pub(crate) maps: Vec<(MapRef, MapInfo)>,
+    checkpoints: Vec<Checkpoint>,
+    at_pc: Vec<Vec<u32>>,
+    pending: Vec<Path>,
+    processed: u64,
+    next_id: u32,
+    insns_since_cp: u32,
+    jumps_since_cp: u32,
+    stack_depth: Vec<usize>,
+    pub(crate) log: Log,
+    stats: Stats,
+}
+
+fn err(insn: usize, kind: ErrorKind, msg: impl Into<String>) -> VerifyError {
+    VerifyError::new(insn, kind, msg)
+}
+
+impl<'a> Engine<'a> {
+    fn new(insns: &[Insn], env: &'a dyn ProgramEnv, opts: Options) -> Res<Engine<'a>> {
+        let cfg = cfg::build(insns)?;
+        let live = liveness::live_in(&cfg, &|id| {
+            env.helper(id).map(|p| p.args.len()).unwrap_or(5)
+        });
+        let n = cfg.slots.len();
+        let subprogs = cfg.subprogs.len();
+        Ok(Engine {
+            cfg,
+            env,
+            live,
+            maps: Vec::new(),
+            checkpoints: Vec::new(),
+            at_pc: vec![Vec::new(); n],
+            pending: Vec::new(),
+            processed: 0,
+            next_id: 0,
+            insns_since_cp: 0,
+            jumps_since_cp: 0,
+            stack_depth: vec![0; subprogs],
+            log: Log::new(opts.log_level),
+            stats: Stats::default(),
+            opts,
+        })
+    }
+
+    /// A fresh identity for null checks, packet ranges, scalar links and references.
+    pub(crate) fn new_id(&mut self) -> u32 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn initial_state(&self) -> State {
+        let mut frame = Frame::new(0, 0, 0);
+        match self.env.entry() {
+            Entry::Ctx => frame.regs[1] = RegState::pointer(RegType::Ctx, 0),
+            Entry::Memory { size } => {
+                frame.regs[1] = RegState::pointer(
+                    RegType::Mem {
+                        size,
+                        ringbuf: false,
+                    },
+                    0,
+                );
+                frame.regs[2] = RegState::scalar(crate::bounds::Scalar::constant(size as u64));
+            }
+        }
+        State {
+            frames: vec![frame],
+            refs: Vec::new(),
+            lock: None,
+        }
+    }
+
+    fn run(&mut self) -> Res<()> {
+        let init = self.initial_state();
+        self.log.line(|| format!("0: {}", init.describe()));
+        self.pending.push(Path {
+            pc: 0,
+            state: init,
+            parent: None,
+            from: usize::MAX,
+        });
+        let mut first = true;
+        while let Some(mut path) = self.pending.pop() {
+            if !first {
+                let (from, pc) = (path.from, path.pc);
+                let desc = path.state.describe();
+                self.log.line(|| format!("from {from} to {pc}: {desc}"));
+            }
+            first = false;
+            loop {
+                let pc = path.pc;
+                if self.cfg.prune_point[pc] && self.visit(&mut path)? {
+                    self.log.line(|| format!("{pc}: safe"));
+                    break;
+                }
+                self.processed += 1;
+                if self.processed > self.opts.complexity_limit {
+                    return Err(err(
+                        pc,
+                        ErrorKind::TooComplex,
+                        format!("BPF program is too large. Processed {} insn", self.processed),
+                    ));
+                }
+                self.insns_since_cp += 1;
+                let before = if self.log.level() >= 2 {
+                    Some(path.state.cur().regs)
+                } else {
+                    None
+                };
+                let insn = *self.cfg.insn(pc);
+                self.log.insn(pc, &insn);
+                match self.step(&mut path, &insn)? {
+                    Flow::Next => {
+                        if let Some(before) = before {
+                            self.log.changes(&before, &path.state);
+                        }
+                    }
+                    Flow::End => break,
+                }
+            }
+            self.end_path(path.parent);
+        }
+        Ok(())
+    }
+
+    /// Decrements the in-flight counts up the checkpoint chain when a path finishes.
+    fn end_path(&mut self, mut parent: Option<u32>) {
+        while let Some(id) = parent {
+            let cp = &mut self.checkpoints[id as usize];
+            cp.branches -= 1;
+            if cp.branches > 0 {
+                break;
+            }
+            parent = cp.parent;
+        }
+    }
+
+    /// Pushes the other side of a branch as a new path.
+    fn fork(&mut self, path: &Path, pc: usize, state: State) {
+        if let Some(p) = path.parent {
+            self.checkpoints[p as usize].branches += 1;
+        }
+        self.pending.push(Path {
+            pc,
+            state,
+            parent: path.parent,
+            from: path.pc,
+        });
+    }
+
+    /// Prune-point handling; `Ok(true)` when the path is covered by a complete checkpoint.
+    fn visit(&mut self, path: &mut Path) -> Res<bool> {
+        let pc = path.pc;
+        let live = self.live_sets(&path.state, pc);
+        for &id in &self.at_pc[pc] {
+            let cp = &self.checkpoints[id as usize];
+            if cp.branches == 0 {
+                if prune::states_equal(&cp.state, &path.state, &live, false) {
+                    return Ok(true);
+                }
+            } else if self.cfg.loop_head[pc] && prune::states_equal(&cp.state, &path.state, &live, true)
+            {
+                return Err(err(
+                    pc,
+                    ErrorKind::InfiniteLoop,
+                    format!("infinite loop detected at insn {pc}"),
+                ));
+            }
+        }
+        let add = self.cfg.loop_head[pc] || (self.jumps_since_cp >= 2 && self.insns_since_cp >= 8);
+        if add {
+            self.insns_since_cp = 0;
+            self.jumps_since_cp = 0;
+            let id = self.checkpoints.len() as u32;
+            self.checkpoints.push(Checkpoint {
+                state: path.state.clone(),
+                parent: path.parent,
+                branches: 1,
+            });
+            path.parent = Some(id);
+            self.at_pc[pc].push(id);
+            self.stats.total_states += 1;
+            self.stats.peak_states = self.stats.total_states;
+            self.stats.max_states_per_insn =
+                self.stats.max_states_per_insn.max(self.at_pc[pc].len() as u64);
+        }
+        Ok(false)
+    }
+
+    /// Live registers of each frame at `pc` (outer frames: what survives their call).
+    fn live_sets(&self, st: &State, pc: usize) -> Vec<RegSet> {
+        let n = st.frames.len();
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            if i + 1 == n {
+                out.push(self.live[pc]);
+            } else {
+                let ret = st.frames[i + 1].callsite + 1;
+                // r0-r5 are overwritten at the return; only r6-r10 carry over.
+                out.push(self.live[ret] & !0b11_1111);
+            }
+        }
+        out
+    }
+
+    /// Reads a register as a source: it must be initialized.
+    pub(crate) fn read_reg(&self, st: &State, pc: usize, r: Reg) -> Res<RegState> {
+        let reg = st.cur().regs[r.idx()];
+        if reg.ty == RegType::NotInit {
+            return Err(err(pc, ErrorKind::Register, format!("R{} !read_ok", r.num())));
+        }
+        Ok(reg)
+    }
+
+    /// Checks that `r` may be written (r10 may not).
+    pub(crate) fn check_dst(&self, pc: usize, r: Reg) -> Res<()> {
+        if r == Reg::R10 {
+            return Err(err(pc, ErrorKind::Register, "frame pointer is read only"));
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, path: &mut Path, insn: &Insn) -> Res<Flow> {
+        let pc = path.pc;
+        match *insn {
+            Insn::Alu { .. } | Insn::End { .. } => {
+                self.check_alu(&mut path.state, pc, insn)?;
+                path.pc += 1;
+                Ok(Flow::Next)
+            }
+            Insn::LdImm64 { dst, kind, imm } => {
+                self.check_dst(pc, dst)?;
+                let reg = self.ld_imm64(pc, kind, imm)?;
+                path.state.cur_mut().regs[dst.idx()] = reg;
+                path.pc += 2;
+                Ok(Flow::Next)
+            }
+            Insn::Ldx { .. } | Insn::St { .. } | Insn::Stx { .. } | Insn::Atomic { .. } => {
+                self.check_mem_insn(&mut path.state, pc, insn)?;
+                self.note_stack_depth(&path.state);
+                path.pc += 1;
+                Ok(Flow::Next)
+            }
+            Insn::LdAbs { size, .. } | Insn::LdInd { size, .. } => {
+                self.check_ld_abs(&mut path.state, pc, insn, size)?;
+                path.pc += 1;
+                Ok(Flow::Next)
+            }
+            Insn::Ja { off, .. } => {
+                path.pc = (pc as i64 + 1 + off as i64) as usize;
+                Ok(Flow::Next)
+            }
+            Insn::Jmp { .. } => {
+                self.jumps_since_cp += 1;
+                self.check_jmp(path, insn)
+            }
+            Insn::Call(target) => self.check_call(path, target),
+            Insn::Exit => self.check_exit(path),
+        }
+    }
+
+    fn note_stack_depth(&mut self, st: &State) {
+        for f in &st.frames {
+            let d = &mut self.stack_depth[f.subprog];
+            *d = (*d).max(f.depth());
+        }
+    }
+
+    /// The value an `lddw` loads.
+    fn ld_imm64(&mut self, pc: usize, kind: bpfkit_isa::LdImm64Kind, imm: u64) -> Res<RegState> {
+        use bpfkit_isa::LdImm64Kind as K;
+        let map_ref = match kind {
+            K::Imm => return Ok(RegState::scalar(crate::bounds::Scalar::constant(imm))),
+            K::MapFd | K::MapValue => MapRef::Fd(imm as u32 as i32),
+            K::MapIdx | K::MapIdxValue => MapRef::Idx(imm as u32),
+            K::Func => {
+                return Err(err(
+                    pc,
+                    ErrorKind::Unsupported,
+                    "callback functions (ld_imm64 of a function) are not supported yet",
+                ))
+            }
+            K::BtfId => {
+                return Err(err(
+                    pc,
+                    ErrorKind::Unsupported,
+                    "ld_imm64 of a kernel variable (BTF id) is not supported",
+                ))
+            }
+        };
+        let (map, info) = self.resolve_map(pc, map_ref)?;
+        if matches!(kind, K::MapFd | K::MapIdx) {
+            return Ok(RegState::pointer(RegType::MapPtr { map }, 0));
+        }
+        let off = (imm >> 32) as u32;
+        if off >= info.value_size {
+            return Err(err(
+                pc,
+                ErrorKind::MemoryAccess,
+                format!(
+                    "invalid access to map value pointer, value_size={} off={}",
+                    info.value_size, off
+                ),
+            ));
+        }
+        Ok(RegState::pointer(RegType::MapValue { map }, off as i32))
+    }
+
+    fn resolve_map(&mut self, pc: usize, r: MapRef) -> Res<(u32, MapInfo)> {
+        if let Some(i) = self.maps.iter().position(|(m, _)| *m == r) {
+            return Ok((i as u32, self.maps[i].1));
+        }
+        let Some(info) = self.env.map(r) else {
+            let msg = match r {
+                MapRef::Fd(fd) => format!("fd {fd} is not pointing to valid bpf_map"),
+                MapRef::Idx(i) => format!("map index {i} is not a map of this program"),
+            };
+            return Err(err(pc, ErrorKind::Unsupported, msg));
+        };
+        self.maps.push((r, info));
+        Ok(((self.maps.len() - 1) as u32, info))
+    }
+
+    /// Information on the map with table index `map`.
+    pub(crate) fn map_info(&self, map: u32) -> MapInfo {
+        self.maps[map as usize].1
+    }
+
+    fn finish(&mut self) -> Res<Stats> {
+        // Combined stack of the deepest call chain, each frame rounded up like the kernel (32 bytes).
+        let depth = self.max_chain_depth(0, 0);
+        if depth > bpfkit_isa::STACK_SIZE {
+            return Err(err(
+                0,
+                ErrorKind::MemoryAccess,
+                format!("combined stack size of calls is {depth}. Too large"),
+            ));
+        }
+        let mut stats = std::mem::take(&mut self.stats);
+        stats.insns_processed = self.processed;
+        stats.stack_depth = self.stack_depth.clone();
+        Ok(stats)
+    }
+
+    fn max_chain_depth(&self, sp: usize, level: usize) -> usize {
+        let own = self.stack_depth[sp].max(1).div_ceil(32) * 32;
+        if level > bpfkit_isa::MAX_CALL_FRAMES {
+            return own;
+        }
+        let range = self.cfg.subprogs[sp];
+        let mut deepest = 0;
+        for pc in range.start..range.end {
+            if let Some(Insn::Call(bpfkit_isa::CallTarget::Local(off))) = self.cfg.slots[pc] {
+                let callee = (pc as i64 + 1 + off as i64) as usize;
+                if let Some(c) = self.cfg.subprog_at(callee) {
+                    deepest = deepest.max(self.max_chain_depth(c, level + 1));
+                }
+            }
+        }
+        own + deepest
+    }
+}
+
+/// The result of a verification with its log.
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    /// Statistics when accepted, the reason when rejected.
+    pub result: Result<Stats, VerifyError>,
+    /// The log at the requested level (empty at level 0).
+    pub log: String,
+}
+
+/// Verifies `insns` for the program type described by `env`.
+pub fn verify(insns: &[Insn], env: &dyn ProgramEnv) -> Result<Stats, VerifyError> {
+    verify_with(insns, env, &Options::default()).result
+}
+
+/// Verifies with options, returning the log as well.
+pub fn verify_with(insns: &[Insn], env: &dyn ProgramEnv, opts: &Options) -> Verdict {
+    let mut engine = match Engine::new(insns, env, opts.clone()) {
+        Ok(e) => e,
+        Err(e) => {
+            let log = if opts.log_level > 0 {
+                format!("{}\n", e.message)
+            } else {
+                String::new()
+            };
+            return Verdict { result: Err(e), log };
+        }
+    };
+    let result = engine.run().and_then(|()| engine.finish());
+    match &result {
+        Ok(stats) => {
+            let s = stats.summary(opts.complexity_limit);
+            engine.log.line(|| s);
+        }
+        Err(e) => {
+            let msg = e.message.clone();
+            engine.log.line(|| msg);
+            let s = format!(
+                "processed {} insns (limit {}) max_states_per_insn {} total_states {} peak_states {} mark_read 0",
+                engine.processed,
+                opts.complexity_limit,
+                engine.stats.max_states_per_insn,
+                engine.stats.total_states,
+                engine.stats.peak_states
+            );
+            engine.log.line(|| s);
+        }
+    }
+    Verdict {
+        result,
+        log: engine.log.into_string(),
+    }
+}

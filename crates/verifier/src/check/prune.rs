@@ -1,0 +1,156 @@
+//! State comparison for pruning (`states_equal` / `regsafe` / `stacksafe` in kernel terms).
+//!
+//! `old` covers `cur` when every concrete machine state described by `cur` is described by
+//! `old` — as far as the rest of the program can observe: dead registers are ignored,
+//! never-written stack bytes in `old` match anything (the verified paths from `old` did
+//! not read them), and identities (null-check and packet-range groups, linked scalars,
+//! references) must correspond one-to-one.
+
+use crate::bounds::Scalar;
+use crate::liveness::RegSet;
+use crate::state::{ByteKind, Frame, RegState, RegType, StackSlot, State};
+
+/// A partial bijection between the ids of `old` and those of `cur`.
+#[derive(Default)]
+struct IdMap {
+    pairs: Vec<(u32, u32)>,
+    fresh: u32,
+}
+
+impl IdMap {
+    fn check(&mut self, old: u32, cur: u32) -> bool {
+        if old == 0 && cur == 0 {
+            return true;
+        }
+        if old == 0 || cur == 0 {
+            return false;
+        }
+        for &(o, c) in &self.pairs {
+            if o == old || c == cur {
+                return o == old && c == cur;
+            }
+        }
+        self.pairs.push((old, cur));
+        true
+    }
+
+    /// Scalar ids: an id in `old` only constrains `cur` to keep the same grouping.
+    fn check_scalar(&mut self, old: u32, cur: u32) -> bool {
+        if old == 0 {
+            return true;
+        }
+        let cur = if cur == 0 {
+            self.fresh += 1;
+            u32::MAX - self.fresh
+        } else {
+            cur
+        };
+        self.check(old, cur)
+    }
+}
+
+fn scalar_covers(old: &Scalar, cur: &Scalar, exact: bool) -> bool {
+    if exact {
+        old == cur
+    } else {
+        old.includes(cur)
+    }
+}
+
+fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool) -> bool {
+    if old.ty == RegType::NotInit {
+        return !exact || cur.ty == RegType::NotInit;
+    }
+    if old.ty != cur.ty {
+        return false;
+    }
+    if old.ty == RegType::Scalar {
+        return scalar_covers(&old.var, &cur.var, exact) && ids.check_scalar(old.id, cur.id);
+    }
+    if old.nullable != cur.nullable || old.off != cur.off {
+        return false;
+    }
+    if old.ty.is_packet() && (if exact { old.range != cur.range } else { old.range > cur.range }) {
+        return false;
+    }
+    scalar_covers(&old.var, &cur.var, exact)
+        && ids.check(old.id, cur.id)
+        && ids.check(old.ref_id, cur.ref_id)
+}
+
+fn slot_or_empty(f: &Frame, i: usize) -> StackSlot {
+    f.stack.get(i).copied().unwrap_or(StackSlot::EMPTY)
+}
+
+fn slot_safe(old: &StackSlot, cur: &StackSlot, ids: &mut IdMap, exact: bool) -> bool {
+    if exact {
+        return old.bytes == cur.bytes && (!old.is_spill() || regsafe(&old.spill, &cur.spill, ids, true));
+    }
+    if old.is_spill() {
+        if cur.is_spill() {
+            return regsafe(&old.spill, &cur.spill, ids, false);
+        }
+        // A spilled scalar in `old` covers plain data bytes it includes.
+        if old.spill.ty != RegType::Scalar {
+            return false;
+        }
+        let all_zero = cur.bytes.iter().all(|b| *b == ByteKind::Zero);
+        let all_data = cur.bytes.iter().all(|b| matches!(b, ByteKind::Zero | ByteKind::Misc));
+        return (all_zero && old.spill.var.contains(0))
+            || (all_data && old.spill.var.includes(&Scalar::UNKNOWN) && old.spill.id == 0);
+    }
+    for b in 0..8 {
+        let ok = match old.bytes[b] {
+            ByteKind::Invalid => true,
+            ByteKind::Misc => match cur.bytes[b] {
+                ByteKind::Misc | ByteKind::Zero => true,
+                ByteKind::Spill => cur.spill.ty == RegType::Scalar,
+                ByteKind::Invalid => false,
+            },
+            ByteKind::Zero => match cur.bytes[b] {
+                ByteKind::Zero => true,
+                ByteKind::Spill => cur.spill.is_const(0),
+                _ => false,
+            },
+            ByteKind::Spill => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+fn frame_safe(old: &Frame, cur: &Frame, live: RegSet, ids: &mut IdMap, exact: bool) -> bool {
+    if old.callsite != cur.callsite {
+        return false;
+    }
+    for r in 0..11 {
+        if live & (1 << r) != 0 && !regsafe(&old.regs[r], &cur.regs[r], ids, exact) {
+            return false;
+        }
+    }
+    let n = old.stack.len().max(if exact { cur.stack.len() } else { 0 });
+    (0..n).all(|i| slot_safe(&slot_or_empty(old, i), &slot_or_empty(cur, i), ids, exact))
+}
+
+/// Whether `old` covers `cur` (`exact`: they are the same state, up to id renaming).
+/// `live[i]` lists the registers of frame `i` that matter.
+pub(super) fn states_equal(old: &State, cur: &State, live: &[RegSet], exact: bool) -> bool {
+    if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
+        return false;
+    }
+    if old.lock.is_some() != cur.lock.is_some() {
+        return false;
+    }
+    let mut ids = IdMap::default();
+    for (i, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {
+        if !frame_safe(o, c, live[i], &mut ids, exact) {
+            return false;
+        }
+    }
+    old.refs
+        .iter()
+        .zip(&cur.refs)
+        .all(|(o, c)| ids.check(o.id, c.id))
+}
