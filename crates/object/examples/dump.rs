@@ -52,7 +52,7 @@ fn main() {
             p.functions.iter().map(|f| (&f.name, f.start)).collect::<Vec<_>>()
         );
         for r in p.map_refs() {
-            println!("  insn {} -> map {} ({}) offset {:?}", r.insn, r.map, obj.maps[r.map].name, r.value_offset);
+            println!("  pc {} -> map {} ({}) offset {:?}", r.pc, r.map, obj.maps[r.map].name, r.value_offset);
         }
     }
 }

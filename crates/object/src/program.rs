@@ -19,8 +19,10 @@ pub struct LinkedFunction {
 /// A reference from an instruction to a map, as left by the loader.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MapRef {
-    /// Index of the `lddw` in [`Program::insns`] (an instruction index, not a slot).
+    /// Index of the `lddw` in [`Program::insns`].
     pub insn: usize,
+    /// Slot of the `lddw` (the kernel's instruction number, what jump offsets count).
+    pub pc: usize,
     /// Index into [`Object::maps`](crate::Object::maps).
     pub map: usize,
     /// For a reference into a map's value (global data): the byte offset.
@@ -75,31 +77,28 @@ impl Program {
 
     /// Every symbolic map reference, in instruction order.
     pub fn map_refs(&self) -> Vec<MapRef> {
-        self.insns
-            .iter()
-            .enumerate()
-            .filter_map(|(i, insn)| match *insn {
-                Insn::LdImm64 {
-                    kind: LdImm64Kind::MapIdx,
-                    imm,
-                    ..
-                } => Some(MapRef {
+        let mut pc = 0;
+        let mut refs = Vec::new();
+        for (i, insn) in self.insns.iter().enumerate() {
+            if let Insn::LdImm64 { kind, imm, .. } = *insn {
+                let value_offset = match kind {
+                    LdImm64Kind::MapIdx => None,
+                    LdImm64Kind::MapIdxValue => Some((imm >> 32) as u32),
+                    _ => {
+                        pc += 2;
+                        continue;
+                    }
+                };
+                refs.push(MapRef {
                     insn: i,
+                    pc,
                     map: imm as u32 as usize,
-                    value_offset: None,
-                }),
-                Insn::LdImm64 {
-                    kind: LdImm64Kind::MapIdxValue,
-                    imm,
-                    ..
-                } => Some(MapRef {
-                    insn: i,
-                    map: imm as u32 as usize,
-                    value_offset: Some((imm >> 32) as u32),
-                }),
-                _ => None,
-            })
-            .collect()
+                    value_offset,
+                });
+            }
+            pc += insn.slots();
+        }
+        refs
     }
 
     /// The instructions with map references resolved to file descriptors:

@@ -2,7 +2,7 @@
 //! function it reaches, calls and function pointers are re-targeted, and map and
 //! global-data references become `MapIdx`/`MapIdxValue`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use bpfkit_isa::opcode::{PSEUDO_CALL, PSEUDO_FUNC, PSEUDO_MAP_IDX, PSEUDO_MAP_IDX_VALUE};
 use bpfkit_isa::{decode_raw, RawInsn};
@@ -156,7 +156,8 @@ struct Output {
     slots: Vec<RawInsn>,
     functions: Vec<LinkedFunction>,
     placed: HashMap<usize, usize>,
-    queue: VecDeque<(usize, usize)>,
+    /// Functions placed while relocating the current instruction, to relocate next.
+    new: Option<(usize, usize)>,
 }
 
 impl Output {
@@ -172,77 +173,89 @@ impl Output {
             name: funcs.list[f].name.clone(),
             start,
         });
-        self.queue.push_back((f, start));
+        self.new = Some((f, start));
         start
     }
 }
 
+/// Progress through one placed function: (function, start slot, next slot to relocate).
+type Frame = (usize, usize, usize);
+
 impl Linker<'_, '_> {
+    /// Links like libbpf: a callee is appended when first met and relocated at once
+    /// (depth first), so functions land in the same order as under libbpf.
     fn link(&self, entry: usize) -> Result<(Vec<RawInsn>, Vec<LinkedFunction>), ObjectError> {
         let mut out = Output {
             slots: Vec::new(),
             functions: Vec::new(),
             placed: HashMap::new(),
-            queue: VecDeque::new(),
+            new: None,
         };
-        out.place(self.funcs, entry);
-        while let Some((f, base)) = out.queue.pop_front() {
-            self.relocate_function(&mut out, f, base)?;
+        let start = out.place(self.funcs, entry);
+        out.new = None;
+        let mut frames: Vec<Frame> = vec![(entry, start, 0)];
+        while let Some(&(f, base, i)) = frames.last() {
+            if i >= self.funcs.list[f].slots.len() {
+                frames.pop();
+                continue;
+            }
+            let width = self.relocate_insn(&mut out, f, base, i)?;
+            if let Some(top) = frames.last_mut() {
+                top.2 += width;
+            }
+            if let Some((nf, nstart)) = out.new.take() {
+                frames.push((nf, nstart, 0));
+            }
         }
         Ok((out.slots, out.functions))
     }
 
-    fn relocate_function(&self, out: &mut Output, f: usize, base: usize) -> Result<(), ObjectError> {
+    /// Relocates the instruction at slot `i` of function `f` (placed at `base`);
+    /// returns its width in slots.
+    fn relocate_insn(&self, out: &mut Output, f: usize, base: usize, i: usize) -> Result<usize, ObjectError> {
         let func = &self.funcs.list[f];
-        let relocs = self.view.relocs.get(&func.section);
-        let mut i = 0;
-        while i < func.slots.len() {
-            let pc = base + i;
-            let offset = func.offset + i as u64 * SLOT;
-            let reloc = relocs.and_then(|r| r.get(&offset));
-            let insn = out.slots[pc];
-            match insn.code {
-                OP_CALL if insn.src == PSEUDO_CALL => {
-                    let (section, target) = match reloc {
-                        Some(r) => self.call_target(func.section, r, insn.imm)?,
-                        None => (func.section, (offset / SLOT) as i64 + insn.imm as i64 + 1),
-                    };
-                    let callee = self.function_at_slot(section, target).ok_or_else(|| {
-                        ObjectError::program(&func.name, format!("call at offset {offset:#x} does not target the start of a function"))
-                    })?;
-                    let start = out.place(self.funcs, callee);
-                    out.slots[pc].imm = rel_offset(&func.name, start, pc)?;
-                }
-                OP_CALL => {
-                    if let Some(r) = reloc {
-                        return Err(self.reloc_err(func.section, r, "calls to extern functions (kfuncs) are not supported"));
-                    }
-                }
-                OP_LDDW => {
-                    if i + 1 >= func.slots.len() {
-                        return Err(ObjectError::program(&func.name, format!("lddw at offset {offset:#x} is missing its second slot")));
-                    }
-                    match reloc {
-                        Some(r) => self.relocate_lddw(out, func, r, pc)?,
-                        None if matches!(insn.src, 1 | 2 | 4 | 5 | 6) => {
-                            return Err(ObjectError::program(
-                                &func.name,
-                                format!("lddw at offset {offset:#x} has pseudo source {} but no relocation", insn.src),
-                            ))
-                        }
-                        None => {}
-                    }
-                    i += 1;
-                }
-                _ => {
-                    if let Some(r) = reloc {
-                        return Err(self.reloc_err(func.section, r, "relocation on an instruction that is neither call nor lddw"));
-                    }
-                }
+        let pc = base + i;
+        let offset = func.offset + i as u64 * SLOT;
+        let reloc = self.view.relocs.get(&func.section).and_then(|r| r.get(&offset));
+        let insn = out.slots[pc];
+        match insn.code {
+            OP_CALL if insn.src == PSEUDO_CALL => {
+                let (section, target) = match reloc {
+                    Some(r) => self.call_target(func.section, r, insn.imm)?,
+                    None => (func.section, (offset / SLOT) as i64 + insn.imm as i64 + 1),
+                };
+                let callee = self.function_at_slot(section, target).ok_or_else(|| {
+                    ObjectError::program(&func.name, format!("call at offset {offset:#x} does not target the start of a function"))
+                })?;
+                let start = out.place(self.funcs, callee);
+                out.slots[pc].imm = rel_offset(&func.name, start, pc)?;
+                Ok(1)
             }
-            i += 1;
+            OP_CALL => match reloc {
+                Some(r) => Err(self.reloc_err(func.section, r, "calls to extern functions (kfuncs) are not supported")),
+                None => Ok(1),
+            },
+            OP_LDDW => {
+                if i + 1 >= func.slots.len() {
+                    return Err(ObjectError::program(&func.name, format!("lddw at offset {offset:#x} is missing its second slot")));
+                }
+                match reloc {
+                    Some(r) => self.relocate_lddw(out, func, r, pc)?,
+                    None if matches!(insn.src, 1 | 2 | 4 | 5 | 6) => {
+                        return Err(ObjectError::program(
+                            &func.name,
+                            format!("lddw at offset {offset:#x} has pseudo source {} but no relocation", insn.src),
+                        ))
+                    }
+                    None => {}
+                }
+                Ok(2)
+            }
+            _ => match reloc {
+                Some(r) => Err(self.reloc_err(func.section, r, "relocation on an instruction that is neither call nor lddw")),
+                None => Ok(1),
+            },
         }
-        Ok(())
     }
 
     /// (section, slot) a relocated call goes to: the symbol's slot + imm + 1, as libbpf computes it.

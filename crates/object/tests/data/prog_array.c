@@ -3,7 +3,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-SEC("socket/tail")
+SEC("socket")
 int tail_target(struct __sk_buff *skb)
 {
 	return 42;
