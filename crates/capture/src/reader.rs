@@ -23,6 +23,10 @@ pub struct Timestamp {
 
 impl Timestamp {
     /// The fraction in `units` per second, truncated (libpcap's scaling).
+    ///
+    /// One divergence from libpcap, on corrupt files only: libpcap reads a
+    /// pcap fraction field of 2^31 or more in a file of the machine's own
+    /// byte order as negative, and scales it as such.
     pub fn subsec(&self, units: u64) -> u64 {
         if units == self.units_per_sec {
             return self.frac;

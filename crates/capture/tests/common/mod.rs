@@ -54,3 +54,23 @@ pub fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
     std::fs::write(&path, bytes).unwrap();
     path
 }
+
+/// Panics with the first differing offset unless `ours == theirs`.
+pub fn assert_same_bytes(ours: &[u8], theirs: &[u8], what: &str) {
+    if ours == theirs {
+        return;
+    }
+    let at = ours
+        .iter()
+        .zip(theirs)
+        .position(|(a, b)| a != b)
+        .unwrap_or(ours.len().min(theirs.len()));
+    let end = |v: &[u8]| v[at..].iter().take(16).copied().collect::<Vec<u8>>();
+    panic!(
+        "{what}: {} bytes vs tcpdump's {}, first difference at {at}: {:02x?} vs {:02x?}",
+        ours.len(),
+        theirs.len(),
+        end(ours),
+        end(theirs)
+    );
+}
