@@ -1,0 +1,110 @@
+//! Compiler for the pcap-filter language (the expressions of `tcpdump`,
+//! documented in `pcap-filter(7)`) to classic BPF.
+//!
+//! The pipeline is: [`lexer`] → [`parser`] (an [`ast`] with source
+//! positions) → code generation into a control-flow graph ([`cfg`]) →
+//! layout into a `Vec<Insn>`. Code generation reproduces libpcap 1.10's
+//! generator so that the *unoptimized* program is instruction-for-
+//! instruction what `tcpdump -d -O` prints.
+//!
+//! **Optimization is not implemented yet**: with
+//! [`CompileOptions::optimize`] set, [`compile`] currently returns the same
+//! unoptimized program (which accepts exactly the same packets, but is
+//! longer than libpcap's optimized output).
+//!
+//! ```
+//! use bpfkit_pcapfilter::{compile, CompileOptions, LinkType};
+//!
+//! let prog = compile("tcp port 80", LinkType::EN10MB, &CompileOptions::default()).unwrap();
+//! // ldh [12]; jeq #0x86dd ... ; ret #262144; ret #0
+//! assert_eq!(prog.len(), 22);
+//! assert_eq!((prog[0].code, prog[0].k), (0x28, 12));
+//! assert!(compile("tcp port", LinkType::EN10MB, &CompileOptions::default()).is_err());
+//! ```
+#![deny(missing_docs)]
+
+pub mod ast;
+pub mod cfg;
+mod codegen;
+mod error;
+pub mod lexer;
+mod linktype;
+pub mod names;
+pub mod parser;
+pub mod qual;
+
+use bpfkit_cbpf::Insn;
+
+pub use error::{CompileError, Position};
+pub use linktype::LinkType;
+pub use names::{Resolver, StaticResolver, SystemResolver};
+
+/// Netmask value meaning "unknown" (`PCAP_NETMASK_UNKNOWN`): `ip broadcast`
+/// is then refused.
+pub const NETMASK_UNKNOWN: u32 = 0xffff_ffff;
+
+/// Options of a compilation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Run the optimizer. **Not implemented yet: currently ignored** (the
+    /// unoptimized program is returned).
+    pub optimize: bool,
+    /// Bytes of each accepted packet to keep (the value `ret` returns).
+    pub snaplen: u32,
+    /// Netmask of the capture network, used by `ip broadcast`;
+    /// [`NETMASK_UNKNOWN`] disables that primitive.
+    pub netmask: u32,
+}
+
+impl Default for CompileOptions {
+    /// tcpdump's defaults: snaplen 262144, netmask 0 (what tcpdump passes
+    /// when it does not know the interface's netmask), optimization on.
+    fn default() -> Self {
+        CompileOptions {
+            optimize: true,
+            snaplen: 262_144,
+            netmask: 0,
+        }
+    }
+}
+
+/// Compiles `expr` for link type `linktype`, resolving names through the
+/// system ([`SystemResolver`]).
+pub fn compile(
+    expr: &str,
+    linktype: impl Into<LinkType>,
+    opts: &CompileOptions,
+) -> Result<Vec<Insn>, CompileError> {
+    compile_with(expr, linktype, opts, &SystemResolver::new())
+}
+
+/// Compiles `expr`, resolving host/port/protocol/network names with `resolver`.
+pub fn compile_with(
+    expr: &str,
+    linktype: impl Into<LinkType>,
+    opts: &CompileOptions,
+    resolver: &dyn Resolver,
+) -> Result<Vec<Insn>, CompileError> {
+    let (mut cfg, root) = build_cfg(expr, linktype.into(), opts, resolver)?;
+    // The optimizer will run here when it exists; the graph is laid out as is.
+    cfg.linearize(root)
+}
+
+/// Parses and generates code for `expr` without laying it out: the graph
+/// and its entry block (for the optimizer and for inspection).
+pub fn build_cfg(
+    expr: &str,
+    linktype: LinkType,
+    opts: &CompileOptions,
+    resolver: &dyn Resolver,
+) -> Result<(cfg::Cfg, cfg::BlockId), CompileError> {
+    if opts.snaplen == 0 {
+        return Err(CompileError::Options(
+            "snaplen of 0 rejects all packets".into(),
+        ));
+    }
+    let mut gen = codegen::Codegen::new(expr, linktype.0, opts.snaplen, opts.netmask, resolver)?;
+    let ast = parser::parse(expr)?;
+    let root = gen.program(ast.as_ref())?;
+    Ok((gen.cfg, root))
+}
