@@ -21,7 +21,12 @@ fn main() {
             std::process::exit(1);
         }
     };
-    println!("license {:?} version {:?} btf {}", obj.license, obj.kernel_version, obj.btf.is_some());
+    println!(
+        "license {:?} version {:?} btf {}",
+        obj.license,
+        obj.kernel_version,
+        obj.btf.is_some()
+    );
     for (i, m) in obj.maps.iter().enumerate() {
         println!(
             "map {i} {} type={} key={} value={} max={} flags={:#x} pin={:?} origin={:?} btf=({:?},{:?}) data={} inner={:?} slots={:?}",
@@ -49,10 +54,16 @@ fn main() {
             p.section.attach_type,
             p.section.attach_target,
             p.slot_count(),
-            p.functions.iter().map(|f| (&f.name, f.start)).collect::<Vec<_>>()
+            p.functions
+                .iter()
+                .map(|f| (&f.name, f.start))
+                .collect::<Vec<_>>()
         );
         for r in p.map_refs() {
-            println!("  pc {} -> map {} ({}) offset {:?}", r.pc, r.map, obj.maps[r.map].name, r.value_offset);
+            println!(
+                "  pc {} -> map {} ({}) offset {:?}",
+                r.pc, r.map, obj.maps[r.map].name, r.value_offset
+            );
         }
     }
 }

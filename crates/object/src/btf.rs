@@ -99,11 +99,16 @@ impl<'a> BtfReader<'a> {
     /// Parses the header and walks every type record, checking all bounds.
     pub fn parse(raw: &'a [u8]) -> Result<BtfReader<'a>, ObjectError> {
         if raw.len() < HEADER_LEN {
-            return err(format!("section is {} bytes, shorter than the header", raw.len()));
+            return err(format!(
+                "section is {} bytes, shorter than the header",
+                raw.len()
+            ));
         }
         let magic = u16::from_le_bytes([raw[0], raw[1]]);
         if magic != MAGIC {
-            return err(format!("bad magic {magic:#06x} (big-endian BTF is not supported)"));
+            return err(format!(
+                "bad magic {magic:#06x} (big-endian BTF is not supported)"
+            ));
         }
         if raw[2] != 1 {
             return err(format!("unsupported version {}", raw[2]));
@@ -118,7 +123,9 @@ impl<'a> BtfReader<'a> {
             let start = hdr_len + off;
             match start.checked_add(len) {
                 Some(end) if end <= raw.len() => Ok((start, end)),
-                _ => err(format!("{what} section (offset {off}, length {len}) is out of bounds")),
+                _ => err(format!(
+                    "{what} section (offset {off}, length {len}) is out of bounds"
+                )),
             }
         };
         let (type_start, type_end) = region(8, "type")?;
@@ -145,11 +152,17 @@ impl<'a> BtfReader<'a> {
             let kind = ((info >> 24) & 0x1f) as u8;
             let vlen = (info & 0xffff) as usize;
             let Some(extra) = trailing_len(kind, vlen) else {
-                return err(format!("type [{}] at offset {pos}: unknown kind {kind}", types.len()));
+                return err(format!(
+                    "type [{}] at offset {pos}: unknown kind {kind}",
+                    types.len()
+                ));
             };
             let next = pos + 12 + extra;
             if next > type_end {
-                return err(format!("type [{}] at offset {pos} runs past the type section", types.len()));
+                return err(format!(
+                    "type [{}] at offset {pos} runs past the type section",
+                    types.len()
+                ));
             }
             types.push(TypeEntry {
                 kind,
@@ -177,10 +190,9 @@ impl<'a> BtfReader<'a> {
             .strings
             .get(off as usize..)
             .ok_or_else(|| ObjectError::Btf(format!("string offset {off} is out of bounds")))?;
-        let len = tail
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or_else(|| ObjectError::Btf(format!("string at offset {off} is not NUL-terminated")))?;
+        let len = tail.iter().position(|&b| b == 0).ok_or_else(|| {
+            ObjectError::Btf(format!("string at offset {off} is not NUL-terminated"))
+        })?;
         std::str::from_utf8(&tail[..len])
             .map_err(|_| ObjectError::Btf(format!("string at offset {off} is not UTF-8")))
     }
@@ -269,7 +281,11 @@ impl<'a> BtfReader<'a> {
                 Ok(Member {
                     name_off: u32_at(self.raw, p)?,
                     type_id: u32_at(self.raw, p + 4)?,
-                    bit_offset: if t.kind_flag() { raw_off & 0xff_ffff } else { raw_off },
+                    bit_offset: if t.kind_flag() {
+                        raw_off & 0xff_ffff
+                    } else {
+                        raw_off
+                    },
                 })
             })
             .collect()
@@ -319,8 +335,9 @@ impl<'a> BtfReader<'a> {
             let Some(size) = section_size(sec) else {
                 continue;
             };
-            let size = u32::try_from(size)
-                .map_err(|_| ObjectError::Btf(format!("section `{sec}` is too large for a DATASEC")))?;
+            let size = u32::try_from(size).map_err(|_| {
+                ObjectError::Btf(format!("section `{sec}` is too large for a DATASEC"))
+            })?;
             out[t.pos + 8..t.pos + 12].copy_from_slice(&size.to_le_bytes());
             for v in self.datasec_vars(id)? {
                 let var = self.get(v.type_id)?;

@@ -76,4 +76,6 @@ pub use map::{DataKind, MapDef, MapInit, MapOrigin, Pinning};
 pub use object::{Btf, Object};
 pub use program::{LinkedFunction, MapRef, Program};
 pub use section::ProgramSection;
-pub use types::{AttachType, MapType, ProgType, BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG};
+pub use types::{
+    AttachType, MapType, ProgType, BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG,
+};

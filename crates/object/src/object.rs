@@ -84,7 +84,11 @@ impl Object {
             if d.len() != m.value_size as usize {
                 return Err(ObjectError::map(
                     &m.name,
-                    format!("initial data is {} bytes, value_size is {}", d.len(), m.value_size),
+                    format!(
+                        "initial data is {} bytes, value_size is {}",
+                        d.len(),
+                        m.value_size
+                    ),
                 ));
             }
         }
@@ -92,15 +96,24 @@ impl Object {
             if *slot >= m.max_entries {
                 return Err(ObjectError::map(
                     &m.name,
-                    format!("initial slot {slot} is beyond max_entries {}", m.max_entries),
+                    format!(
+                        "initial slot {slot} is beyond max_entries {}",
+                        m.max_entries
+                    ),
                 ));
             }
             match init {
                 MapInit::Map(i) if *i >= self.maps.len() => {
-                    return Err(ObjectError::map(&m.name, format!("slot {slot} refers to map #{i}, which does not exist")))
+                    return Err(ObjectError::map(
+                        &m.name,
+                        format!("slot {slot} refers to map #{i}, which does not exist"),
+                    ))
                 }
                 MapInit::Program(p) if self.program(p).is_none() => {
-                    return Err(ObjectError::map(&m.name, format!("slot {slot} refers to unknown program `{p}`")))
+                    return Err(ObjectError::map(
+                        &m.name,
+                        format!("slot {slot} refers to unknown program `{p}`"),
+                    ))
                 }
                 _ => {}
             }
@@ -114,7 +127,10 @@ impl Object {
             if f.start > 0 && f.start >= slots {
                 return Err(ObjectError::program(
                     &p.name,
-                    format!("function `{}` starts at slot {} of {slots}", f.name, f.start),
+                    format!(
+                        "function `{}` starts at slot {} of {slots}",
+                        f.name, f.start
+                    ),
                 ));
             }
         }
@@ -128,14 +144,20 @@ impl Object {
                     let Some(m) = self.maps.get(idx) else {
                         return Err(ObjectError::program(
                             &p.name,
-                            format!("insn {i}: map index {idx} out of range ({} maps)", self.maps.len()),
+                            format!(
+                                "insn {i}: map index {idx} out of range ({} maps)",
+                                self.maps.len()
+                            ),
                         ));
                     };
                     let off = (imm >> 32) as u32;
                     if kind == LdImm64Kind::MapIdxValue && off > m.value_size {
                         return Err(ObjectError::program(
                             &p.name,
-                            format!("insn {i}: offset {off} beyond value of map `{}` ({} bytes)", m.name, m.value_size),
+                            format!(
+                                "insn {i}: offset {off} beyond value of map `{}` ({} bytes)",
+                                m.name, m.value_size
+                            ),
                         ));
                     }
                     if kind == LdImm64Kind::MapIdx && off != 0 {

@@ -34,7 +34,13 @@ fn objdump_relocs(name: &str) -> Option<Vec<ObjdumpReloc>> {
             let offset = u64::from_str_radix(it.next()?.trim_end_matches(':'), 16).ok()?;
             let r_type = it.next()?.to_string();
             let symbol = it.next()?.to_string();
-            relocs.push(ObjdumpReloc { section: section.clone(), offset, r_type, symbol, imm: last_imm });
+            relocs.push(ObjdumpReloc {
+                section: section.clone(),
+                offset,
+                r_type,
+                symbol,
+                imm: last_imm,
+            });
         } else if let Some((_, rest)) = line.split_once(":\t") {
             // "       4:\t85 10 00 00 ff ff ff ff\tcall -1"
             let hex: Vec<u8> = rest
@@ -85,14 +91,26 @@ fn programs_and_sections_match_readelf() {
                 (sec != ".text").then(|| (s.name.clone(), sec.to_string()))
             })
             .collect();
-        let ours: BTreeSet<(String, String)> =
-            obj.programs.iter().map(|p| (p.name.clone(), p.section.name.clone())).collect();
+        let ours: BTreeSet<(String, String)> = obj
+            .programs
+            .iter()
+            .map(|p| (p.name.clone(), p.section.name.clone()))
+            .collect();
         assert_eq!(ours, expected, "{name}: programs");
         // Each program's own code is its symbol's size, and starts the linked program.
         for p in &obj.programs {
-            let sym = re.symbols.iter().find(|s| s.name == p.name && s.kind == "FUNC").unwrap();
+            let sym = re
+                .symbols
+                .iter()
+                .find(|s| s.name == p.name && s.kind == "FUNC")
+                .unwrap();
             let next = p.functions.get(1).map_or(p.slot_count(), |f| f.start);
-            assert_eq!(next as u64 * 8, sym.size, "{name}/{}: own code size", p.name);
+            assert_eq!(
+                next as u64 * 8,
+                sym.size,
+                "{name}/{}: own code size",
+                p.name
+            );
         }
     }
 }
@@ -103,13 +121,21 @@ fn programs_and_sections_match_readelf() {
 fn relocations_match_objdump() {
     let mut checked = 0;
     for name in OBJECTS {
-        let (Some(re), Some(relocs)) = (readelf(name), objdump_relocs(name)) else { return };
+        let (Some(re), Some(relocs)) = (readelf(name), objdump_relocs(name)) else {
+            return;
+        };
         let obj = load(name);
         for p in &obj.programs {
             for f in &p.functions {
-                let sym = re.symbols.iter().find(|s| s.name == f.name && s.kind == "FUNC").unwrap();
+                let sym = re
+                    .symbols
+                    .iter()
+                    .find(|s| s.name == f.name && s.kind == "FUNC")
+                    .unwrap();
                 let sec = re.section_name(sym.ndx.unwrap()).to_string();
-                for r in relocs.iter().filter(|r| r.section == sec && r.offset >= sym.value && r.offset < sym.value + sym.size) {
+                for r in relocs.iter().filter(|r| {
+                    r.section == sec && r.offset >= sym.value && r.offset < sym.value + sym.size
+                }) {
                     let pc = f.start + ((r.offset - sym.value) / 8) as usize;
                     check_reloc(&obj, p, pc, r, &re, name);
                     checked += 1;
@@ -125,23 +151,59 @@ fn check_reloc(obj: &Object, p: &Program, pc: usize, r: &ObjdumpReloc, re: &Read
     let target_sec = re.section_name(target.ndx.unwrap()).to_string();
     let ctx = format!("{name}/{} slot {pc} ({} {})", p.name, r.r_type, r.symbol);
     match (r.r_type.as_str(), insn_at(p, pc)) {
-        ("R_BPF_64_64", Insn::LdImm64 { kind: LdImm64Kind::MapIdx, imm, .. }) => {
-            assert!(target_sec == ".maps" || target_sec == "maps", "{ctx}: map ref to {target_sec}");
+        (
+            "R_BPF_64_64",
+            Insn::LdImm64 {
+                kind: LdImm64Kind::MapIdx,
+                imm,
+                ..
+            },
+        ) => {
+            assert!(
+                target_sec == ".maps" || target_sec == "maps",
+                "{ctx}: map ref to {target_sec}"
+            );
             assert_eq!(obj.maps[imm as usize].name, r.symbol, "{ctx}");
             assert_eq!(imm >> 32, 0, "{ctx}");
         }
-        ("R_BPF_64_64", Insn::LdImm64 { kind: LdImm64Kind::MapIdxValue, imm, .. }) => {
+        (
+            "R_BPF_64_64",
+            Insn::LdImm64 {
+                kind: LdImm64Kind::MapIdxValue,
+                imm,
+                ..
+            },
+        ) => {
             let m = &obj.maps[imm as u32 as usize];
             assert_eq!(m.name, target_sec, "{ctx}");
-            assert_eq!(imm >> 32, target.value + r.imm as u64, "{ctx}: value offset");
+            assert_eq!(
+                imm >> 32,
+                target.value + r.imm as u64,
+                "{ctx}: value offset"
+            );
         }
-        ("R_BPF_64_64", Insn::LdImm64 { kind: LdImm64Kind::Func, imm, .. }) => {
+        (
+            "R_BPF_64_64",
+            Insn::LdImm64 {
+                kind: LdImm64Kind::Func,
+                imm,
+                ..
+            },
+        ) => {
             let callee = re
                 .symbols
                 .iter()
-                .find(|s| s.kind == "FUNC" && s.ndx == target.ndx && s.value == target.value + r.imm as u64)
+                .find(|s| {
+                    s.kind == "FUNC"
+                        && s.ndx == target.ndx
+                        && s.value == target.value + r.imm as u64
+                })
                 .unwrap();
-            assert_eq!(function_at(p, pc as i64 + 1 + imm as i32 as i64), callee.name, "{ctx}");
+            assert_eq!(
+                function_at(p, pc as i64 + 1 + imm as i32 as i64),
+                callee.name,
+                "{ctx}"
+            );
         }
         ("R_BPF_64_32", Insn::Call(CallTarget::Local(off))) => {
             let slot = (target.value / 8) as i64 + r.imm as i64 + 1;
@@ -150,7 +212,11 @@ fn check_reloc(obj: &Object, p: &Program, pc: usize, r: &ObjdumpReloc, re: &Read
                 .iter()
                 .find(|s| s.kind == "FUNC" && s.ndx == target.ndx && s.value as i64 == slot * 8)
                 .unwrap();
-            assert_eq!(function_at(p, pc as i64 + 1 + off as i64), callee.name, "{ctx}");
+            assert_eq!(
+                function_at(p, pc as i64 + 1 + off as i64),
+                callee.name,
+                "{ctx}"
+            );
         }
         (_, insn) => panic!("{ctx}: unexpected {insn:?}"),
     }
@@ -160,7 +226,10 @@ fn check_reloc(obj: &Object, p: &Program, pc: usize, r: &ObjdumpReloc, re: &Read
 #[test]
 fn legacy_maps_match_readelf_hex_dump() {
     let path = data_path("legacy_maps");
-    let (Some(re), Some(hex)) = (readelf("legacy_maps"), run("llvm-readelf", &["-x", "maps", path.to_str().unwrap()])) else {
+    let (Some(re), Some(hex)) = (
+        readelf("legacy_maps"),
+        run("llvm-readelf", &["-x", "maps", path.to_str().unwrap()]),
+    ) else {
         return;
     };
     // "  0x00000000 02000000 04000000 08000000 10000000 ................"
@@ -178,13 +247,29 @@ fn legacy_maps_match_readelf_hex_dump() {
     }
     let maps_idx = re.section_index("maps").unwrap();
     let obj = load("legacy_maps");
-    let syms: Vec<_> = re.symbols.iter().filter(|s| s.ndx == Some(maps_idx) && s.kind != "SECTION").collect();
-    assert_eq!(obj.maps.iter().filter(|m| m.origin == MapOrigin::Legacy).count(), syms.len());
+    let syms: Vec<_> = re
+        .symbols
+        .iter()
+        .filter(|s| s.ndx == Some(maps_idx) && s.kind != "SECTION")
+        .collect();
+    assert_eq!(
+        obj.maps
+            .iter()
+            .filter(|m| m.origin == MapOrigin::Legacy)
+            .count(),
+        syms.len()
+    );
     for s in syms {
         let w = &words[(s.value / 4) as usize..];
         let m = obj.map(&s.name).unwrap();
         assert_eq!(
-            (m.map_type, m.key_size, m.value_size, m.max_entries, m.map_flags),
+            (
+                m.map_type,
+                m.key_size,
+                m.value_size,
+                m.max_entries,
+                m.map_flags
+            ),
             (w[0], w[1], w[2], w[3], w[4]),
             "{}",
             s.name
@@ -204,11 +289,17 @@ fn global_data_contents_match_readelf() {
             assert!(data.iter().all(|&b| b == 0));
             continue;
         }
-        let Some(hex) = run("llvm-readelf", &["-x", &m.name, path.to_str().unwrap()]) else { return };
+        let Some(hex) = run("llvm-readelf", &["-x", &m.name, path.to_str().unwrap()]) else {
+            return;
+        };
         let mut bytes = Vec::new();
         for line in hex.lines().filter(|l| l.trim_start().starts_with("0x")) {
             let body = &line.trim_start()[11..];
-            for w in body.split_whitespace().take_while(|w| w.chars().all(|c| c.is_ascii_hexdigit())).take(4) {
+            for w in body
+                .split_whitespace()
+                .take_while(|w| w.chars().all(|c| c.is_ascii_hexdigit()))
+                .take(4)
+            {
                 for i in (0..w.len()).step_by(2) {
                     bytes.push(u8::from_str_radix(&w[i..i + 2], 16).unwrap());
                 }

@@ -32,7 +32,10 @@ struct Functions {
     at: HashMap<(usize, u64), usize>,
 }
 
-pub(crate) fn link_programs(view: &ElfView<'_>, maps: &MapTable) -> Result<Vec<Program>, ObjectError> {
+pub(crate) fn link_programs(
+    view: &ElfView<'_>,
+    maps: &MapTable,
+) -> Result<Vec<Program>, ObjectError> {
     let funcs = collect_functions(view)?;
     let mut programs = Vec::new();
     for sec in view.sections.iter().filter(|s| s.is_exec() && s.size > 0) {
@@ -42,13 +45,22 @@ pub(crate) fn link_programs(view: &ElfView<'_>, maps: &MapTable) -> Result<Vec<P
         let kind = ProgramSection::parse(&sec.name).ok_or_else(|| ObjectError::UnknownSection {
             section: sec.name.clone(),
         })?;
-        let mut in_section: Vec<usize> = (0..funcs.list.len()).filter(|&i| funcs.list[i].section == sec.index).collect();
+        let mut in_section: Vec<usize> = (0..funcs.list.len())
+            .filter(|&i| funcs.list[i].section == sec.index)
+            .collect();
         in_section.sort_by_key(|&i| funcs.list[i].offset);
         if in_section.is_empty() {
-            return Err(ObjectError::section(&sec.name, "program section without function symbols"));
+            return Err(ObjectError::section(
+                &sec.name,
+                "program section without function symbols",
+            ));
         }
         for f in in_section {
-            let linker = Linker { view, funcs: &funcs, maps };
+            let linker = Linker {
+                view,
+                funcs: &funcs,
+                maps,
+            };
             let (raw, functions) = linker.link(f)?;
             let name = funcs.list[f].name.clone();
             let insns = decode_raw(&raw)
@@ -79,25 +91,45 @@ fn collect_functions(view: &ElfView<'_>) -> Result<Functions, ObjectError> {
     let mut at = HashMap::new();
     for sec in view.sections.iter().filter(|s| s.is_exec()) {
         if sec.sh_type == elf::SHT_NOBITS || sec.data.len() as u64 != sec.size {
-            return Err(ObjectError::section(&sec.name, "executable section without contents"));
+            return Err(ObjectError::section(
+                &sec.name,
+                "executable section without contents",
+            ));
         }
         if sec.size % SLOT != 0 {
-            return Err(ObjectError::section(&sec.name, format!("size {} is not a multiple of 8", sec.size)));
+            return Err(ObjectError::section(
+                &sec.name,
+                format!("size {} is not a multiple of 8", sec.size),
+            ));
         }
-        let mut syms: Vec<_> = view.symbols_in(sec.index).filter(|s| s.kind == elf::STT_FUNC).collect();
+        let mut syms: Vec<_> = view
+            .symbols_in(sec.index)
+            .filter(|s| s.kind == elf::STT_FUNC)
+            .collect();
         syms.sort_by_key(|s| s.value);
         let mut prev_end = 0;
         for sym in syms {
-            let bad = |why: String| ObjectError::symbol(sym.label(), format!("in section `{}`: {why}", sec.name));
+            let bad = |why: String| {
+                ObjectError::symbol(sym.label(), format!("in section `{}`: {why}", sec.name))
+            };
             if sym.value % SLOT != 0 || sym.size % SLOT != 0 || sym.size == 0 {
-                return Err(bad(format!("offset {:#x} / size {} not a whole number of instructions", sym.value, sym.size)));
+                return Err(bad(format!(
+                    "offset {:#x} / size {} not a whole number of instructions",
+                    sym.value, sym.size
+                )));
             }
             let end = sym.value.checked_add(sym.size).filter(|&e| e <= sec.size);
             let Some(end) = end else {
-                return Err(bad(format!("offset {:#x} + size {} runs past the section", sym.value, sym.size)));
+                return Err(bad(format!(
+                    "offset {:#x} + size {} runs past the section",
+                    sym.value, sym.size
+                )));
             };
             if sym.value < prev_end {
-                return Err(bad(format!("overlaps the previous function at offset {:#x}", sym.value)));
+                return Err(bad(format!(
+                    "overlaps the previous function at offset {:#x}",
+                    sym.value
+                )));
             }
             prev_end = end;
             let bytes = &sec.data[sym.value as usize..end as usize];
@@ -130,7 +162,11 @@ fn check_relocations_land_on_instructions(
         return Ok(());
     };
     let mut starts = std::collections::HashSet::new();
-    for f in at.iter().filter(|((s, _), _)| *s == section).map(|(_, &i)| &list[i]) {
+    for f in at
+        .iter()
+        .filter(|((s, _), _)| *s == section)
+        .map(|(_, &i)| &list[i])
+    {
         let mut i = 0;
         while i < f.slots.len() {
             starts.insert(f.offset + i as u64 * SLOT);
@@ -139,7 +175,11 @@ fn check_relocations_land_on_instructions(
     }
     for r in relocs.values() {
         if !starts.contains(&r.offset) {
-            return Err(view.reloc_err(section, r, "does not patch the start of an instruction in a function"));
+            return Err(view.reloc_err(
+                section,
+                r,
+                "does not patch the start of an instruction in a function",
+            ));
         }
     }
     Ok(())
@@ -212,11 +252,21 @@ impl Linker<'_, '_> {
 
     /// Relocates the instruction at slot `i` of function `f` (placed at `base`);
     /// returns its width in slots.
-    fn relocate_insn(&self, out: &mut Output, f: usize, base: usize, i: usize) -> Result<usize, ObjectError> {
+    fn relocate_insn(
+        &self,
+        out: &mut Output,
+        f: usize,
+        base: usize,
+        i: usize,
+    ) -> Result<usize, ObjectError> {
         let func = &self.funcs.list[f];
         let pc = base + i;
         let offset = func.offset + i as u64 * SLOT;
-        let reloc = self.view.relocs.get(&func.section).and_then(|r| r.get(&offset));
+        let reloc = self
+            .view
+            .relocs
+            .get(&func.section)
+            .and_then(|r| r.get(&offset));
         let insn = out.slots[pc];
         match insn.code {
             OP_CALL if insn.src == PSEUDO_CALL => {
@@ -225,26 +275,41 @@ impl Linker<'_, '_> {
                     None => (func.section, (offset / SLOT) as i64 + insn.imm as i64 + 1),
                 };
                 let callee = self.function_at_slot(section, target).ok_or_else(|| {
-                    ObjectError::program(&func.name, format!("call at offset {offset:#x} does not target the start of a function"))
+                    ObjectError::program(
+                        &func.name,
+                        format!(
+                            "call at offset {offset:#x} does not target the start of a function"
+                        ),
+                    )
                 })?;
                 let start = out.place(self.funcs, callee);
                 out.slots[pc].imm = rel_offset(&func.name, start, pc)?;
                 Ok(1)
             }
             OP_CALL => match reloc {
-                Some(r) => Err(self.reloc_err(func.section, r, "calls to extern functions (kfuncs) are not supported")),
+                Some(r) => Err(self.reloc_err(
+                    func.section,
+                    r,
+                    "calls to extern functions (kfuncs) are not supported",
+                )),
                 None => Ok(1),
             },
             OP_LDDW => {
                 if i + 1 >= func.slots.len() {
-                    return Err(ObjectError::program(&func.name, format!("lddw at offset {offset:#x} is missing its second slot")));
+                    return Err(ObjectError::program(
+                        &func.name,
+                        format!("lddw at offset {offset:#x} is missing its second slot"),
+                    ));
                 }
                 match reloc {
                     Some(r) => self.relocate_lddw(out, func, r, pc)?,
                     None if matches!(insn.src, 1 | 2 | 4 | 5 | 6) => {
                         return Err(ObjectError::program(
                             &func.name,
-                            format!("lddw at offset {offset:#x} has pseudo source {} but no relocation", insn.src),
+                            format!(
+                                "lddw at offset {offset:#x} has pseudo source {} but no relocation",
+                                insn.src
+                            ),
                         ))
                     }
                     None => {}
@@ -252,22 +317,43 @@ impl Linker<'_, '_> {
                 Ok(2)
             }
             _ => match reloc {
-                Some(r) => Err(self.reloc_err(func.section, r, "relocation on an instruction that is neither call nor lddw")),
+                Some(r) => Err(self.reloc_err(
+                    func.section,
+                    r,
+                    "relocation on an instruction that is neither call nor lddw",
+                )),
                 None => Ok(1),
             },
         }
     }
 
     /// (section, slot) a relocated call goes to: the symbol's slot + imm + 1, as libbpf computes it.
-    fn call_target(&self, section: usize, r: &Reloc, imm: i32) -> Result<(usize, i64), ObjectError> {
+    fn call_target(
+        &self,
+        section: usize,
+        r: &Reloc,
+        imm: i32,
+    ) -> Result<(usize, i64), ObjectError> {
         if r.r_type != R_BPF_64_32 {
-            return Err(self.reloc_err(section, r, format!("type {} on a call (expected R_BPF_64_32)", r.r_type)));
+            return Err(self.reloc_err(
+                section,
+                r,
+                format!("type {} on a call (expected R_BPF_64_32)", r.r_type),
+            ));
         }
         let sym = &self.view.symbols[r.symbol];
         match sym.section {
-            Some(s) if self.view.sections[s].is_exec() => Ok((s, (sym.value / SLOT) as i64 + imm as i64 + 1)),
-            Some(_) => Err(self.reloc_err(section, r, "call target is not in an executable section")),
-            None => Err(self.reloc_err(section, r, "calls to extern functions (kfuncs) are not supported")),
+            Some(s) if self.view.sections[s].is_exec() => {
+                Ok((s, (sym.value / SLOT) as i64 + imm as i64 + 1))
+            }
+            Some(_) => {
+                Err(self.reloc_err(section, r, "call target is not in an executable section"))
+            }
+            None => Err(self.reloc_err(
+                section,
+                r,
+                "calls to extern functions (kfuncs) are not supported",
+            )),
         }
     }
 
@@ -276,38 +362,76 @@ impl Linker<'_, '_> {
         self.funcs.at.get(&(section, offset)).copied()
     }
 
-    fn relocate_lddw(&self, out: &mut Output, func: &Function, r: &Reloc, pc: usize) -> Result<(), ObjectError> {
+    fn relocate_lddw(
+        &self,
+        out: &mut Output,
+        func: &Function,
+        r: &Reloc,
+        pc: usize,
+    ) -> Result<(), ObjectError> {
         if r.r_type != R_BPF_64_64 {
-            return Err(self.reloc_err(func.section, r, format!("type {} on lddw (expected R_BPF_64_64)", r.r_type)));
+            return Err(self.reloc_err(
+                func.section,
+                r,
+                format!("type {} on lddw (expected R_BPF_64_64)", r.r_type),
+            ));
         }
         let sym = &self.view.symbols[r.symbol];
         let Some(target_sec) = sym.section else {
-            return Err(self.reloc_err(func.section, r, "extern variables (__ksym, __kconfig) are not supported"));
+            return Err(self.reloc_err(
+                func.section,
+                r,
+                "extern variables (__ksym, __kconfig) are not supported",
+            ));
         };
         // Named symbols carry the offset in their value, section symbols in the immediate.
         let target = sym.value as i64 + out.slots[pc].imm as i64;
         let Ok(target) = u64::try_from(target) else {
-            return Err(self.reloc_err(func.section, r, format!("negative target offset {target}")));
+            return Err(self.reloc_err(
+                func.section,
+                r,
+                format!("negative target offset {target}"),
+            ));
         };
         if self.maps.is_def_section(target_sec) {
             let idx = self.maps.def_at(target_sec, target).ok_or_else(|| {
-                self.reloc_err(func.section, r, format!("no map definition at offset {target:#x}"))
+                self.reloc_err(
+                    func.section,
+                    r,
+                    format!("no map definition at offset {target:#x}"),
+                )
             })?;
             out.slots[pc].src = PSEUDO_MAP_IDX;
             out.slots[pc].imm = idx as i32;
             out.slots[pc + 1].imm = 0;
         } else if let Some(idx) = self.maps.data_map(target_sec) {
             let size = self.view.sections[target_sec].size;
-            let off = u32::try_from(target).ok().filter(|&o| (o as u64) <= size).ok_or_else(|| {
-                self.reloc_err(func.section, r, format!("offset {target:#x} is outside the {size}-byte section"))
-            })?;
+            let off = u32::try_from(target)
+                .ok()
+                .filter(|&o| (o as u64) <= size)
+                .ok_or_else(|| {
+                    self.reloc_err(
+                        func.section,
+                        r,
+                        format!("offset {target:#x} is outside the {size}-byte section"),
+                    )
+                })?;
             out.slots[pc].src = PSEUDO_MAP_IDX_VALUE;
             out.slots[pc].imm = idx as i32;
             out.slots[pc + 1].imm = off as i32;
         } else if self.view.sections[target_sec].is_exec() {
-            let callee = self.funcs.at.get(&(target_sec, target)).copied().ok_or_else(|| {
-                self.reloc_err(func.section, r, format!("offset {target:#x} is not the start of a function"))
-            })?;
+            let callee = self
+                .funcs
+                .at
+                .get(&(target_sec, target))
+                .copied()
+                .ok_or_else(|| {
+                    self.reloc_err(
+                        func.section,
+                        r,
+                        format!("offset {target:#x} is not the start of a function"),
+                    )
+                })?;
             let start = out.place(self.funcs, callee);
             out.slots[pc].src = PSEUDO_FUNC;
             out.slots[pc].imm = rel_offset(&func.name, start, pc)?;
@@ -316,7 +440,10 @@ impl Linker<'_, '_> {
             return Err(self.reloc_err(
                 func.section,
                 r,
-                format!("section `{}` holds neither maps, global data nor code", self.view.sections[target_sec].name),
+                format!(
+                    "section `{}` holds neither maps, global data nor code",
+                    self.view.sections[target_sec].name
+                ),
             ));
         }
         Ok(())
@@ -329,6 +456,7 @@ impl Linker<'_, '_> {
 
 /// Offset from the instruction after `pc` to `target`, as call and function-pointer immediates hold it.
 fn rel_offset(func: &str, target: usize, pc: usize) -> Result<i32, ObjectError> {
-    i32::try_from(target as i64 - pc as i64 - 1)
-        .map_err(|_| ObjectError::program(func, "linked program too large for a 32-bit call offset"))
+    i32::try_from(target as i64 - pc as i64 - 1).map_err(|_| {
+        ObjectError::program(func, "linked program too large for a 32-bit call offset")
+    })
 }

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use object::elf;
 
 use super::{ElfView, Section};
-use crate::btf::{BtfReader, KIND_ARRAY, KIND_DATASEC, KIND_FUNC_PROTO, KIND_PTR, KIND_STRUCT, KIND_VAR};
+use crate::btf::{
+    BtfReader, KIND_ARRAY, KIND_DATASEC, KIND_FUNC_PROTO, KIND_PTR, KIND_STRUCT, KIND_VAR,
+};
 use crate::error::ObjectError;
 use crate::map::{DataKind, MapDef, MapInit, MapOrigin, Pinning};
 use crate::types::{MapType, BPF_F_MMAPABLE};
@@ -43,7 +45,10 @@ impl MapTable {
     }
 }
 
-pub(crate) fn collect(view: &ElfView<'_>, btf: Option<&BtfReader<'_>>) -> Result<MapTable, ObjectError> {
+pub(crate) fn collect(
+    view: &ElfView<'_>,
+    btf: Option<&BtfReader<'_>>,
+) -> Result<MapTable, ObjectError> {
     let mut t = MapTable {
         defs: Vec::new(),
         by_def: HashMap::new(),
@@ -53,7 +58,8 @@ pub(crate) fn collect(view: &ElfView<'_>, btf: Option<&BtfReader<'_>>) -> Result
         legacy_maps(view, sec, &mut t)?;
     }
     if let Some(sec) = view.section_by_name(".maps") {
-        let btf = btf.ok_or_else(|| ObjectError::section(".maps", "BTF-defined maps need a .BTF section"))?;
+        let btf = btf
+            .ok_or_else(|| ObjectError::section(".maps", "BTF-defined maps need a .BTF section"))?;
         btf_maps(view, sec, btf, &mut t)?;
     }
     for sec in &view.sections {
@@ -84,7 +90,13 @@ fn data_kind(sec: &Section<'_>) -> Option<DataKind> {
     if !sec.is_alloc() || sec.is_exec() || sec.size == 0 {
         return None;
     }
-    let is = |base: &str| sec.name == base || sec.name.strip_prefix(base).is_some_and(|r| r.starts_with('.'));
+    let is = |base: &str| {
+        sec.name == base
+            || sec
+                .name
+                .strip_prefix(base)
+                .is_some_and(|r| r.starts_with('.'))
+    };
     if is(".data") {
         Some(DataKind::Data)
     } else if is(".rodata") {
@@ -109,17 +121,26 @@ fn legacy_maps(view: &ElfView<'_>, sec: &Section<'_>, t: &mut MapTable) -> Resul
         return if sec.size == 0 {
             Ok(())
         } else {
-            Err(ObjectError::section("maps", "no symbols name the map definitions"))
+            Err(ObjectError::section(
+                "maps",
+                "no symbols name the map definitions",
+            ))
         };
     }
     if sec.sh_type == elf::SHT_NOBITS || sec.data.len() as u64 != sec.size {
-        return Err(ObjectError::section("maps", "map definitions have no contents"));
-    }
-    let len = sec.data.len();
-    if len % syms.len() != 0 {
         return Err(ObjectError::section(
             "maps",
-            format!("{len} bytes do not divide into {} equal map definitions", syms.len()),
+            "map definitions have no contents",
+        ));
+    }
+    let len = sec.data.len();
+    if !len.is_multiple_of(syms.len()) {
+        return Err(ObjectError::section(
+            "maps",
+            format!(
+                "{len} bytes do not divide into {} equal map definitions",
+                syms.len()
+            ),
         ));
     }
     let def_len = len / syms.len();
@@ -130,15 +151,32 @@ fn legacy_maps(view: &ElfView<'_>, sec: &Section<'_>, t: &mut MapTable) -> Resul
         ));
     }
     for sym in syms {
-        let start = usize::try_from(sym.value).ok().filter(|&s| s.checked_add(def_len).is_some_and(|e| e <= len));
+        let start = usize::try_from(sym.value)
+            .ok()
+            .filter(|&s| s.checked_add(def_len).is_some_and(|e| e <= len));
         let Some(start) = start else {
-            return Err(ObjectError::symbol(sym.label(), format!("map definition at {:#x} runs past the maps section", sym.value)));
+            return Err(ObjectError::symbol(
+                sym.label(),
+                format!(
+                    "map definition at {:#x} runs past the maps section",
+                    sym.value
+                ),
+            ));
         };
         let raw = &sec.data[start..start + def_len];
         if raw[LEGACY_DEF_LEN..].iter().any(|&b| b != 0) {
-            return Err(ObjectError::map(&sym.name, "unrecognized non-zero fields after the 5 of struct bpf_map_def"));
+            return Err(ObjectError::map(
+                &sym.name,
+                "unrecognized non-zero fields after the 5 of struct bpf_map_def",
+            ));
         }
-        let mut def = MapDef::new(sym.name.clone(), MapType::Unspec, le32(raw, 1), le32(raw, 2), le32(raw, 3));
+        let mut def = MapDef::new(
+            sym.name.clone(),
+            MapType::Unspec,
+            le32(raw, 1),
+            le32(raw, 2),
+            le32(raw, 3),
+        );
         def.map_type = le32(raw, 0);
         def.map_flags = le32(raw, 4);
         def.origin = MapOrigin::Legacy;
@@ -147,9 +185,17 @@ fn legacy_maps(view: &ElfView<'_>, sec: &Section<'_>, t: &mut MapTable) -> Resul
     Ok(())
 }
 
-fn insert_def(t: &mut MapTable, section: usize, offset: u64, def: MapDef) -> Result<(), ObjectError> {
+fn insert_def(
+    t: &mut MapTable,
+    section: usize,
+    offset: u64,
+    def: MapDef,
+) -> Result<(), ObjectError> {
     if t.by_def.insert((section, offset), t.defs.len()).is_some() {
-        return Err(ObjectError::map(&def.name, format!("two maps defined at offset {offset:#x}")));
+        return Err(ObjectError::map(
+            &def.name,
+            format!("two maps defined at offset {offset:#x}"),
+        ));
     }
     t.defs.push(def);
     Ok(())
@@ -161,7 +207,12 @@ struct BtfMapDef {
     values_offset: Option<u64>,
 }
 
-fn btf_maps(view: &ElfView<'_>, sec: &Section<'_>, btf: &BtfReader<'_>, t: &mut MapTable) -> Result<(), ObjectError> {
+fn btf_maps(
+    view: &ElfView<'_>,
+    sec: &Section<'_>,
+    btf: &BtfReader<'_>,
+    t: &mut MapTable,
+) -> Result<(), ObjectError> {
     let Some(datasec) = btf.find(KIND_DATASEC, ".maps") else {
         return Err(ObjectError::section(".maps", "no DATASEC for .maps in BTF"));
     };
@@ -170,14 +221,21 @@ fn btf_maps(view: &ElfView<'_>, sec: &Section<'_>, btf: &BtfReader<'_>, t: &mut 
     for v in btf.datasec_vars(datasec)? {
         let var = btf.get(v.type_id)?;
         if var.kind != KIND_VAR {
-            return Err(ObjectError::Btf(format!("DATASEC .maps entry [{}] is not a VAR", v.type_id)));
+            return Err(ObjectError::Btf(format!(
+                "DATASEC .maps entry [{}] is not a VAR",
+                v.type_id
+            )));
         }
         let name = btf.string(var.name_off)?;
         let sym = view
             .symbols_in(sec.index)
             .find(|s| s.name == name)
             .ok_or_else(|| ObjectError::map(name, "no symbol in .maps"))?;
-        if sym.value.checked_add(sym.size).is_none_or(|end| end > sec.size) {
+        if sym
+            .value
+            .checked_add(sym.size)
+            .is_none_or(|end| end > sec.size)
+        {
             return Err(ObjectError::symbol(name, "extends past the .maps section"));
         }
         let parsed = parse_btf_map(btf, name, var.size_or_type, false)?;
@@ -199,7 +257,10 @@ fn initial_slots(
     };
     for r in relocs.values() {
         let err = |why: &str| view.reloc_err(sec.index, r, why);
-        let Some(&(start, _, values, idx)) = spans.iter().find(|(s, len, _, _)| r.offset >= *s && r.offset - s < *len) else {
+        let Some(&(start, _, values, idx)) = spans
+            .iter()
+            .find(|(s, len, _, _)| r.offset >= *s && r.offset - s < *len)
+        else {
             return Err(err("not inside any map definition"));
         };
         let Some(values) = values else {
@@ -212,22 +273,37 @@ fn initial_slots(
         let slot = u32::try_from((rel - values) / 8).map_err(|_| err("slot index too large"))?;
         let target = &view.symbols[r.symbol];
         let outer_type = t.defs[idx].kind();
-        let init = match target.section {
-            Some(s) if s == sec.index && outer_type.is_some_and(|k| k.is_map_in_map()) => {
-                MapInit::Map(t.def_at(s, target.value).ok_or_else(|| err("target is not a map definition"))?)
-            }
-            Some(s) if view.sections[s].is_exec() && target.kind == elf::STT_FUNC && outer_type == Some(MapType::ProgArray) => {
-                MapInit::Program(target.name.clone())
-            }
-            _ => return Err(err("only maps (in map-in-map) or programs (in prog arrays) can initialize slots")),
-        };
+        let init =
+            match target.section {
+                Some(s) if s == sec.index && outer_type.is_some_and(|k| k.is_map_in_map()) => {
+                    MapInit::Map(
+                        t.def_at(s, target.value)
+                            .ok_or_else(|| err("target is not a map definition"))?,
+                    )
+                }
+                Some(s)
+                    if view.sections[s].is_exec()
+                        && target.kind == elf::STT_FUNC
+                        && outer_type == Some(MapType::ProgArray) =>
+                {
+                    MapInit::Program(target.name.clone())
+                }
+                _ => return Err(err(
+                    "only maps (in map-in-map) or programs (in prog arrays) can initialize slots",
+                )),
+            };
         t.defs[idx].initial_slots.push((slot, init));
     }
     Ok(())
 }
 
 /// `__uint(name, N)` is encoded as `int (*name)[N]`: a pointer to an array of N elements.
-fn uint_field(btf: &BtfReader<'_>, map: &str, field: &str, type_id: u32) -> Result<u32, ObjectError> {
+fn uint_field(
+    btf: &BtfReader<'_>,
+    map: &str,
+    field: &str,
+    type_id: u32,
+) -> Result<u32, ObjectError> {
     let bad = || ObjectError::map(map, format!("`{field}` is not declared with __uint()"));
     let ptr = btf.get(type_id)?;
     if ptr.kind != KIND_PTR {
@@ -241,10 +317,18 @@ fn uint_field(btf: &BtfReader<'_>, map: &str, field: &str, type_id: u32) -> Resu
 }
 
 /// `__type(name, T)` is encoded as `T *name`: returns T's id and size.
-fn type_field(btf: &BtfReader<'_>, map: &str, field: &str, type_id: u32) -> Result<(u32, u32), ObjectError> {
+fn type_field(
+    btf: &BtfReader<'_>,
+    map: &str,
+    field: &str,
+    type_id: u32,
+) -> Result<(u32, u32), ObjectError> {
     let ptr = btf.get(type_id)?;
     if ptr.kind != KIND_PTR {
-        return Err(ObjectError::map(map, format!("`{field}` is not declared with __type()")));
+        return Err(ObjectError::map(
+            map,
+            format!("`{field}` is not declared with __type()"),
+        ));
     }
     let size = btf.size_of(ptr.size_or_type)?;
     Ok((ptr.size_or_type, size as u32))
@@ -252,7 +336,10 @@ fn type_field(btf: &BtfReader<'_>, map: &str, field: &str, type_id: u32) -> Resu
 
 fn set_size(map: &str, field: &str, slot: &mut Option<u32>, size: u32) -> Result<(), ObjectError> {
     match *slot {
-        Some(old) if old != size => Err(ObjectError::map(map, format!("conflicting {field}: {old} and {size}"))),
+        Some(old) if old != size => Err(ObjectError::map(
+            map,
+            format!("conflicting {field}: {old} and {size}"),
+        )),
         _ => {
             *slot = Some(size);
             Ok(())
@@ -261,13 +348,22 @@ fn set_size(map: &str, field: &str, slot: &mut Option<u32>, size: u32) -> Result
 }
 
 /// Parses the struct of a BTF-defined map the way libbpf's `parse_btf_map_def` does.
-fn parse_btf_map(btf: &BtfReader<'_>, name: &str, type_id: u32, inner: bool) -> Result<BtfMapDef, ObjectError> {
+fn parse_btf_map(
+    btf: &BtfReader<'_>,
+    name: &str,
+    type_id: u32,
+    inner: bool,
+) -> Result<BtfMapDef, ObjectError> {
     let st = btf.skip_modifiers(type_id)?;
     if btf.get(st)?.kind != KIND_STRUCT {
         return Err(ObjectError::map(name, "definition is not a struct"));
     }
     let mut def = MapDef::new(name, MapType::Unspec, 0, 0, 0);
-    def.origin = if inner { MapOrigin::Inner } else { MapOrigin::BtfMaps };
+    def.origin = if inner {
+        MapOrigin::Inner
+    } else {
+        MapOrigin::BtfMaps
+    };
     let (mut key_size, mut value_size) = (None, None);
     let mut values_offset = None;
     for m in btf.members(st)? {
@@ -303,11 +399,19 @@ fn parse_btf_map(btf: &BtfReader<'_>, name: &str, type_id: u32, inner: bool) -> 
             }
             "values" => {
                 if inner {
-                    return Err(ObjectError::map(name, "multi-level map-in-map is not supported"));
+                    return Err(ObjectError::map(
+                        name,
+                        "multi-level map-in-map is not supported",
+                    ));
                 }
-                let (elem, n) = btf.array(m.type_id).map_err(|_| ObjectError::map(name, "`values` is not an array"))?;
+                let (elem, n) = btf
+                    .array(m.type_id)
+                    .map_err(|_| ObjectError::map(name, "`values` is not an array"))?;
                 if n != 0 {
-                    return Err(ObjectError::map(name, "`values` array must have no size (use __array)"));
+                    return Err(ObjectError::map(
+                        name,
+                        "`values` array must have no size (use __array)",
+                    ));
                 }
                 let ptr = btf.get(btf.skip_modifiers(elem)?)?;
                 if ptr.kind != KIND_PTR {
@@ -320,7 +424,12 @@ fn parse_btf_map(btf: &BtfReader<'_>, name: &str, type_id: u32, inner: bool) -> 
                         def.inner = Some(Box::new(inner_def.def));
                     }
                     KIND_FUNC_PROTO => {}
-                    _ => return Err(ObjectError::map(name, "`values` must point to a map struct or a function")),
+                    _ => {
+                        return Err(ObjectError::map(
+                            name,
+                            "`values` must point to a map struct or a function",
+                        ))
+                    }
                 }
                 set_size(name, "value size", &mut value_size, 4)?;
                 values_offset = Some(m.bit_offset as u64 / 8);
@@ -331,7 +440,10 @@ fn parse_btf_map(btf: &BtfReader<'_>, name: &str, type_id: u32, inner: bool) -> 
     def.key_size = key_size.unwrap_or(0);
     def.value_size = value_size.unwrap_or(0);
     if def.inner.is_some() && !def.kind().is_some_and(|k| k.is_map_in_map()) {
-        return Err(ObjectError::map(name, "map of inner maps must be ARRAY_OF_MAPS or HASH_OF_MAPS"));
+        return Err(ObjectError::map(
+            name,
+            "map of inner maps must be ARRAY_OF_MAPS or HASH_OF_MAPS",
+        ));
     }
     Ok(BtfMapDef { def, values_offset })
 }

@@ -91,7 +91,9 @@ impl<'a> ElfView<'a> {
             return Err(ObjectError::Elf("no ELF magic at offset 0".into()));
         }
         if bytes[4] != elf::ELFCLASS64 {
-            return Err(ObjectError::UnsupportedElf("32-bit ELF (BPF objects are ELF64)".into()));
+            return Err(ObjectError::UnsupportedElf(
+                "32-bit ELF (BPF objects are ELF64)".into(),
+            ));
         }
         if bytes[5] != elf::ELFDATA2LSB {
             return Err(ObjectError::UnsupportedElf(
@@ -102,7 +104,9 @@ impl<'a> ElfView<'a> {
         let header = file.elf_header();
         let machine = header.e_machine(LE);
         if machine != elf::EM_BPF {
-            return Err(ObjectError::UnsupportedElf(format!("machine {machine} is not EM_BPF (247)")));
+            return Err(ObjectError::UnsupportedElf(format!(
+                "machine {machine} is not EM_BPF (247)"
+            )));
         }
         let e_type = header.e_type(LE);
         if e_type != elf::ET_REL {
@@ -114,7 +118,9 @@ impl<'a> ElfView<'a> {
         let mut sections = Vec::with_capacity(table.len());
         for (index, sh) in table.enumerate() {
             let label = format!("#{}", index.0);
-            let name = table.section_name(LE, sh).map_err(|e| elf_err(&format!("name of section {label}"), e))?;
+            let name = table
+                .section_name(LE, sh)
+                .map_err(|e| elf_err(&format!("name of section {label}"), e))?;
             let name = std::str::from_utf8(name)
                 .map_err(|_| ObjectError::section(&label, "name is not UTF-8"))?
                 .to_string();
@@ -122,7 +128,8 @@ impl<'a> ElfView<'a> {
             let data = if sh_type == elf::SHT_NOBITS {
                 &[][..]
             } else {
-                sh.data(LE, bytes).map_err(|e| ObjectError::section(&name, e.to_string()))?
+                sh.data(LE, bytes)
+                    .map_err(|e| ObjectError::section(&name, e.to_string()))?
             };
             sections.push(Section {
                 index: index.0,
@@ -137,7 +144,9 @@ impl<'a> ElfView<'a> {
         let mut symbols = Vec::with_capacity(symtab.len());
         for (index, sym) in symtab.enumerate() {
             let label = format!("#{}", index.0);
-            let name = symtab.symbol_name(LE, sym).map_err(|e| elf_err(&format!("name of symbol {label}"), e))?;
+            let name = symtab
+                .symbol_name(LE, sym)
+                .map_err(|e| elf_err(&format!("name of symbol {label}"), e))?;
             let name = std::str::from_utf8(name)
                 .map_err(|_| ObjectError::symbol(&label, "name is not UTF-8"))?
                 .to_string();
@@ -146,7 +155,10 @@ impl<'a> ElfView<'a> {
                 .map_err(|e| elf_err(&format!("section of symbol {label}"), e))?
                 .map(|s| s.0);
             if section.is_some_and(|s| s >= sections.len()) {
-                return Err(ObjectError::symbol(&name, "defined in a section that does not exist"));
+                return Err(ObjectError::symbol(
+                    &name,
+                    "defined in a section that does not exist",
+                ));
             }
             symbols.push(Symbol {
                 index: index.0,
@@ -166,18 +178,31 @@ impl<'a> ElfView<'a> {
         Ok(view)
     }
 
-    fn read_relocations(&mut self, file: &ElfFile64<'a, LE>, bytes: &'a [u8]) -> Result<(), ObjectError> {
+    fn read_relocations(
+        &mut self,
+        file: &ElfFile64<'a, LE>,
+        bytes: &'a [u8],
+    ) -> Result<(), ObjectError> {
         for (index, sh) in file.elf_section_table().enumerate() {
             let name = &self.sections[index.0].name;
             if sh.sh_type(LE) == elf::SHT_RELA {
-                return Err(ObjectError::section(name, "RELA relocations are not used by BPF objects"));
+                return Err(ObjectError::section(
+                    name,
+                    "RELA relocations are not used by BPF objects",
+                ));
             }
-            let Some((rels, _)) = sh.rel(LE, bytes).map_err(|e| ObjectError::section(name, e.to_string()))? else {
+            let Some((rels, _)) = sh
+                .rel(LE, bytes)
+                .map_err(|e| ObjectError::section(name, e.to_string()))?
+            else {
                 continue;
             };
             let target = sh.sh_info(LE) as usize;
             let Some(target_sec) = self.sections.get(target) else {
-                return Err(ObjectError::section(name, format!("relocates section #{target}, which does not exist")));
+                return Err(ObjectError::section(
+                    name,
+                    format!("relocates section #{target}, which does not exist"),
+                ));
             };
             if !target_sec.is_exec() && target_sec.name != ".maps" {
                 continue; // debug info, BTF, BTF.ext: not needed to build the model
@@ -199,11 +224,18 @@ impl<'a> ElfView<'a> {
                     });
                 }
                 if by_offset.insert(reloc.offset, reloc).is_some() {
-                    return Err(self.reloc_err(target, &reloc, "two relocations at the same offset"));
+                    return Err(self.reloc_err(
+                        target,
+                        &reloc,
+                        "two relocations at the same offset",
+                    ));
                 }
             }
             if self.relocs.insert(target, by_offset).is_some() {
-                return Err(ObjectError::section(&target_sec.name, "has two relocation sections"));
+                return Err(ObjectError::section(
+                    &target_sec.name,
+                    "has two relocation sections",
+                ));
             }
         }
         Ok(())
@@ -245,7 +277,12 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Object, ObjectError> {
     let kernel_version = match view.section_by_name("version") {
         Some(s) => match <[u8; 4]>::try_from(s.data) {
             Ok(b) => Some(u32::from_le_bytes(b)),
-            Err(_) => return Err(ObjectError::section("version", format!("is {} bytes, expected 4", s.data.len()))),
+            Err(_) => {
+                return Err(ObjectError::section(
+                    "version",
+                    format!("is {} bytes, expected 4", s.data.len()),
+                ))
+            }
         },
         None => None,
     };
@@ -261,7 +298,9 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Object, ObjectError> {
                 |sec| view.section_by_name(sec).map(|s| s.size),
                 |sec, var| {
                     let s = view.section_by_name(sec)?;
-                    view.symbols_in(s.index).find(|sym| sym.name == var).map(|sym| sym.value)
+                    view.symbols_in(s.index)
+                        .find(|sym| sym.name == var)
+                        .map(|sym| sym.value)
                 },
             )?,
             ext: view.section_by_name(".BTF.ext").map(|s| s.data.to_vec()),

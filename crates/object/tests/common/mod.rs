@@ -24,7 +24,9 @@ pub const OBJECTS: &[&str] = &[
 ];
 
 pub fn data_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(format!("{name}.o"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(format!("{name}.o"))
 }
 
 pub fn bytes(name: &str) -> Vec<u8> {
@@ -40,7 +42,11 @@ pub fn run(tool: &str, args: &[&str]) -> Option<String> {
     match Command::new(tool).args(args).output() {
         Ok(out) if out.status.success() => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
         Ok(out) => {
-            eprintln!("skipping: `{tool} {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+            eprintln!(
+                "skipping: `{tool} {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
             None
         }
         Err(e) => {
@@ -95,7 +101,9 @@ pub fn readelf(name: &str) -> Option<ReadElf> {
         if let Some(rest) = t.strip_prefix('[') {
             // "[ 3] xdp  PROGBITS  addr off size es flg lk inf al"
             let (idx, rest) = rest.split_once(']')?;
-            let Ok(idx) = idx.trim().parse::<usize>() else { continue };
+            let Ok(idx) = idx.trim().parse::<usize>() else {
+                continue;
+            };
             let cols: Vec<&str> = rest.split_whitespace().collect();
             if idx == 0 {
                 sections.push((0, String::new(), String::new()));
@@ -123,7 +131,10 @@ pub fn readelf(name: &str) -> Option<ReadElf> {
 
 impl ReadElf {
     pub fn section_name(&self, idx: usize) -> &str {
-        self.sections.iter().find(|s| s.0 == idx).map_or("", |s| s.1.as_str())
+        self.sections
+            .iter()
+            .find(|s| s.0 == idx)
+            .map_or("", |s| s.1.as_str())
     }
     pub fn section_index(&self, name: &str) -> Option<usize> {
         self.sections.iter().find(|s| s.1 == name).map(|s| s.0)
