@@ -129,7 +129,9 @@ impl Map for ArrayMap {
         }
         let ptr = self.storage.ptr_at(self.offset(index, cpu));
         // SAFETY: array storage lives as long as the map.
-        Ok(Some(unsafe { ValuePtr::new(ptr, self.spec.value_size as usize) }))
+        Ok(Some(unsafe {
+            ValuePtr::new(ptr, self.spec.value_size as usize)
+        }))
     }
 
     fn update(&self, key: &[u8], value: &[u8], flags: u64, cpu: usize) -> Result<(), MapError> {
@@ -149,7 +151,11 @@ impl Map for ArrayMap {
     }
 
     fn delete(&self, _key: &[u8]) -> Result<(), MapError> {
-        Err(MapError::not_supported("delete", self.spec.map_type, EINVAL))
+        Err(MapError::not_supported(
+            "delete",
+            self.spec.map_type,
+            EINVAL,
+        ))
     }
 
     fn lookup_with_flags(&self, key: &[u8], flags: u64) -> Result<Vec<u8>, MapError> {

@@ -103,7 +103,11 @@ impl Map for BloomFilter {
     }
 
     fn update(&self, _key: &[u8], _value: &[u8], _flags: u64, _cpu: usize) -> Result<(), MapError> {
-        Err(MapError::not_supported("update", MapType::BloomFilter, EINVAL))
+        Err(MapError::not_supported(
+            "update",
+            MapType::BloomFilter,
+            EINVAL,
+        ))
     }
 
     fn delete(&self, _key: &[u8]) -> Result<(), MapError> {

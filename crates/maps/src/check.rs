@@ -32,10 +32,15 @@ fn access_ok(flags: u32) -> bool {
 /// error the kernel would give for the first failed check.
 pub fn validate(spec: &MapSpec, ncpus: usize) -> Result<(), MapError> {
     if ncpus == 0 {
-        return Err(MapError::Invalid("the runtime must have at least one CPU".into()));
+        return Err(MapError::Invalid(
+            "the runtime must have at least one CPU".into(),
+        ));
     }
     if spec.map_type != MapType::BloomFilter && spec.map_extra != 0 {
-        return Err(invalid(spec, "map_extra is only meaningful for bloom filters"));
+        return Err(invalid(
+            spec,
+            "map_extra is only meaningful for bloom filters",
+        ));
     }
     if spec.flags & BPF_F_RDONLY != 0 && spec.flags & BPF_F_WRONLY != 0 {
         return Err(invalid(spec, "BPF_F_RDONLY and BPF_F_WRONLY together"));
@@ -85,10 +90,16 @@ fn check_array(spec: &MapSpec) -> Result<(), MapError> {
         return Err(invalid(spec, "unsupported map_flags"));
     }
     if spec.map_type != MapType::Array && spec.flags & (BPF_F_MMAPABLE | BPF_F_INNER_MAP) != 0 {
-        return Err(invalid(spec, "BPF_F_MMAPABLE/BPF_F_INNER_MAP are for plain arrays"));
+        return Err(invalid(
+            spec,
+            "BPF_F_MMAPABLE/BPF_F_INNER_MAP are for plain arrays",
+        ));
     }
     if spec.flags & BPF_F_PRESERVE_ELEMS != 0 {
-        return Err(invalid(spec, "BPF_F_PRESERVE_ELEMS is for perf event arrays"));
+        return Err(invalid(
+            spec,
+            "BPF_F_PRESERVE_ELEMS is for perf event arrays",
+        ));
     }
     if spec.value_size > i32::MAX as u32 {
         return Err(too_big(spec, "value_size exceeds INT_MAX"));
@@ -106,7 +117,10 @@ fn check_array(spec: &MapSpec) -> Result<(), MapError> {
 /// Program arrays and maps of maps store 4-byte file descriptors as values.
 fn check_fd_value(spec: &MapSpec) -> Result<(), MapError> {
     if spec.value_size != 4 {
-        return Err(invalid(spec, "value_size must be 4 (a program or map handle)"));
+        return Err(invalid(
+            spec,
+            "value_size must be 4 (a program or map handle)",
+        ));
     }
     if spec.map_type != MapType::HashOfMaps
         && spec.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG) != 0
@@ -143,7 +157,10 @@ fn check_hash(spec: &MapSpec) -> Result<(), MapError> {
         return Err(invalid(spec, "BPF_F_NUMA_NODE with per-CPU storage"));
     }
     if spec.max_entries == 0 || spec.key_size == 0 || spec.value_size == 0 {
-        return Err(invalid(spec, "max_entries, key_size and value_size must be > 0"));
+        return Err(invalid(
+            spec,
+            "max_entries, key_size and value_size must be > 0",
+        ));
     }
     if spec.key_size as u64 + spec.value_size as u64 >= KMALLOC_MAX_SIZE - HTAB_ELEM_SIZE {
         return Err(too_big(spec, "key_size + value_size too large"));
@@ -175,7 +192,10 @@ fn check_lpm(spec: &MapSpec) -> Result<(), MapError> {
         return Err(invalid(spec, "unsupported map_flags"));
     }
     if !(LPM_KEY_SIZE_MIN..=LPM_KEY_SIZE_MAX).contains(&spec.key_size) {
-        return Err(invalid(spec, "key_size must be 4 (prefixlen) + 1..=256 data bytes"));
+        return Err(invalid(
+            spec,
+            "key_size must be 4 (prefixlen) + 1..=256 data bytes",
+        ));
     }
     if !(1..=LPM_VAL_SIZE_MAX).contains(&spec.value_size) {
         return Err(invalid(spec, "value_size out of range"));
@@ -186,7 +206,10 @@ fn check_lpm(spec: &MapSpec) -> Result<(), MapError> {
 fn check_queue(spec: &MapSpec) -> Result<(), MapError> {
     let mask = BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK;
     if spec.max_entries == 0 || spec.key_size != 0 || spec.value_size == 0 {
-        return Err(invalid(spec, "needs max_entries > 0, key_size 0, value_size > 0"));
+        return Err(invalid(
+            spec,
+            "needs max_entries > 0, key_size 0, value_size > 0",
+        ));
     }
     if spec.flags & !mask != 0 || !access_ok(spec.flags) {
         return Err(invalid(spec, "unsupported map_flags"));
@@ -207,7 +230,7 @@ fn check_ringbuf(spec: &MapSpec) -> Result<(), MapError> {
     if spec.key_size != 0
         || spec.value_size != 0
         || !spec.max_entries.is_power_of_two()
-        || spec.max_entries % PAGE_SIZE != 0
+        || !spec.max_entries.is_multiple_of(PAGE_SIZE)
     {
         return Err(invalid(
             spec,
@@ -243,7 +266,10 @@ fn check_spin_lock(spec: &MapSpec) -> Result<(), MapError> {
         return Ok(());
     };
     if !matches!(spec.map_type, MapType::Array | MapType::Hash) {
-        return Err(invalid(spec, "bpf_spin_lock is only allowed in ARRAY and HASH values"));
+        return Err(invalid(
+            spec,
+            "bpf_spin_lock is only allowed in ARRAY and HASH values",
+        ));
     }
     if off % 4 != 0 || off as u64 + 4 > spec.value_size as u64 {
         return Err(invalid(

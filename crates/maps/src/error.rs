@@ -73,17 +73,17 @@ impl MapError {
     /// The positive errno value the kernel would report for this error.
     pub fn errno(&self) -> i32 {
         match self {
-            MapError::NotFound { .. } => 2,          // ENOENT
-            MapError::Exists { .. } => 17,           // EEXIST
-            MapError::TooBig(_) => 7,                // E2BIG
-            MapError::NoSpace { .. } => 28,          // ENOSPC
-            MapError::Invalid(_) => 22,              // EINVAL
+            MapError::NotFound { .. } => 2, // ENOENT
+            MapError::Exists { .. } => 17,  // EEXIST
+            MapError::TooBig(_) => 7,       // E2BIG
+            MapError::NoSpace { .. } => 28, // ENOSPC
+            MapError::Invalid(_) => 22,     // EINVAL
             MapError::NotSupported { errno, .. } => *errno,
-            MapError::Again { .. } => 11,            // EAGAIN
-            MapError::NoMemory(_) => 12,             // ENOMEM
-            MapError::Permission(_) => 1,            // EPERM
-            MapError::UnknownMapType(_) => 22,       // EINVAL
-            MapError::NoInnerMap => 9,               // EBADF
+            MapError::Again { .. } => 11,      // EAGAIN
+            MapError::NoMemory(_) => 12,       // ENOMEM
+            MapError::Permission(_) => 1,      // EPERM
+            MapError::UnknownMapType(_) => 22, // EINVAL
+            MapError::NoInnerMap => 9,         // EBADF
         }
     }
 

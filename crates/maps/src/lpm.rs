@@ -224,7 +224,11 @@ impl LpmTrie {
                 if !real {
                     self.check_add(trie, flags)?;
                 }
-                let v = if real { None } else { Some(self.new_value(value)?) };
+                let v = if real {
+                    None
+                } else {
+                    Some(self.new_value(value)?)
+                };
                 if let Some(node) = slot_at(&mut trie.root, &path) {
                     node.data = data.into();
                     match v {

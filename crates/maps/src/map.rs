@@ -136,7 +136,11 @@ pub trait Map: Send + Sync + fmt::Debug {
 
     /// `bpf_map_push_elem` (queue, stack, bloom filter).
     fn push(&self, _value: &[u8], _flags: u64) -> Result<(), MapError> {
-        Err(MapError::not_supported("push", self.spec().map_type, EINVAL))
+        Err(MapError::not_supported(
+            "push",
+            self.spec().map_type,
+            EINVAL,
+        ))
     }
 
     /// `bpf_map_pop_elem` (queue, stack): copies the element into `out`.
@@ -148,7 +152,11 @@ pub trait Map: Send + Sync + fmt::Debug {
     /// filter reads `value` as the *input* and answers `Ok` (maybe present) or
     /// `NotFound` (certainly absent).
     fn peek(&self, _value: &mut [u8]) -> Result<(), MapError> {
-        Err(MapError::not_supported("peek", self.spec().map_type, EINVAL))
+        Err(MapError::not_supported(
+            "peek",
+            self.spec().map_type,
+            EINVAL,
+        ))
     }
 
     /// `BPF_MAP_LOOKUP_ELEM` from the host, flags 0.

@@ -6,8 +6,8 @@
 //! inner map with [`MapOfMaps::lookup_inner`]; a replaced or deleted inner map stays
 //! alive as long as someone (e.g. a running program) holds its handle.
 
-use std::collections::BTreeMap;
 use parking_lot::RwLock;
+use std::collections::BTreeMap;
 
 use crate::error::{check_len, MapError, EINVAL};
 use crate::map::{check_host_read, check_host_write, next_map_id, Map, MapRef, ValuePtr};
@@ -35,7 +35,11 @@ impl std::fmt::Debug for MapOfMaps {
 impl MapOfMaps {
     /// Creates the map; `spec` must have passed [`crate::validate`].
     pub(crate) fn new(spec: MapSpec, ncpus: usize) -> Result<Self, MapError> {
-        let inner = spec.inner_map.as_deref().cloned().ok_or(MapError::NoInnerMap)?;
+        let inner = spec
+            .inner_map
+            .as_deref()
+            .cloned()
+            .ok_or(MapError::NoInnerMap)?;
         Ok(MapOfMaps {
             inner,
             slots: RwLock::new(BTreeMap::new()),
@@ -163,7 +167,11 @@ impl Map for MapOfMaps {
     }
 
     fn update(&self, _key: &[u8], _value: &[u8], _flags: u64, _cpu: usize) -> Result<(), MapError> {
-        Err(MapError::not_supported("update from programs", self.spec.map_type, EINVAL))
+        Err(MapError::not_supported(
+            "update from programs",
+            self.spec.map_type,
+            EINVAL,
+        ))
     }
 
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {

@@ -57,7 +57,8 @@ impl ProgArray {
 
     /// Stores program `prog` in slot `index` (`E2BIG` if out of range).
     pub fn set(&self, index: u32, prog: u32) -> Result<(), MapError> {
-        self.slot(index)?.store(PRESENT | prog as u64, Ordering::Release);
+        self.slot(index)?
+            .store(PRESENT | prog as u64, Ordering::Release);
         Ok(())
     }
 
@@ -110,7 +111,11 @@ impl Map for ProgArray {
     }
 
     fn update(&self, _key: &[u8], _value: &[u8], _flags: u64, _cpu: usize) -> Result<(), MapError> {
-        Err(MapError::not_supported("update from programs", MapType::ProgArray, EINVAL))
+        Err(MapError::not_supported(
+            "update from programs",
+            MapType::ProgArray,
+            EINVAL,
+        ))
     }
 
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
@@ -141,7 +146,10 @@ impl Map for ProgArray {
                 "program array update flags {flags:#x} (must be BPF_ANY)"
             )));
         }
-        self.set(index, u32::from_ne_bytes([value[0], value[1], value[2], value[3]]))
+        self.set(
+            index,
+            u32::from_ne_bytes([value[0], value[1], value[2], value[3]]),
+        )
     }
 
     fn get_next_key(&self, key: Option<&[u8]>) -> Result<Vec<u8>, MapError> {
@@ -161,7 +169,12 @@ impl Map for ProgArray {
 
     fn iter(&self) -> std::vec::IntoIter<(Vec<u8>, Vec<u8>)> {
         let out: Vec<_> = (0..self.spec.max_entries)
-            .filter_map(|i| Some((i.to_ne_bytes().to_vec(), self.get(i)?.to_ne_bytes().to_vec())))
+            .filter_map(|i| {
+                Some((
+                    i.to_ne_bytes().to_vec(),
+                    self.get(i)?.to_ne_bytes().to_vec(),
+                ))
+            })
             .collect();
         out.into_iter()
     }

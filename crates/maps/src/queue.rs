@@ -92,11 +92,19 @@ impl Map for QueueStack {
     }
 
     fn update(&self, _key: &[u8], _value: &[u8], _flags: u64, _cpu: usize) -> Result<(), MapError> {
-        Err(MapError::not_supported("update", self.spec.map_type, EINVAL))
+        Err(MapError::not_supported(
+            "update",
+            self.spec.map_type,
+            EINVAL,
+        ))
     }
 
     fn delete(&self, _key: &[u8]) -> Result<(), MapError> {
-        Err(MapError::not_supported("delete", self.spec.map_type, EINVAL))
+        Err(MapError::not_supported(
+            "delete",
+            self.spec.map_type,
+            EINVAL,
+        ))
     }
 
     fn push(&self, value: &[u8], flags: u64) -> Result<(), MapError> {
@@ -155,7 +163,11 @@ impl Map for QueueStack {
     }
 
     fn get_next_key(&self, _key: Option<&[u8]>) -> Result<Vec<u8>, MapError> {
-        Err(MapError::not_supported("get_next_key", self.spec.map_type, EINVAL))
+        Err(MapError::not_supported(
+            "get_next_key",
+            self.spec.map_type,
+            EINVAL,
+        ))
     }
 
     fn iter(&self) -> std::vec::IntoIter<(Vec<u8>, Vec<u8>)> {

@@ -124,7 +124,9 @@ impl RingBuf {
         _guard: &'g RcuGuard,
     ) -> Result<ValuePtr<'g>, MapError> {
         if flags != 0 {
-            return Err(MapError::Invalid(format!("ringbuf reserve flags {flags:#x}")));
+            return Err(MapError::Invalid(format!(
+                "ringbuf reserve flags {flags:#x}"
+            )));
         }
         if size > MAX_RECORD {
             return Err(MapError::TooBig(format!("ringbuf record of {size} bytes")));
@@ -211,7 +213,9 @@ impl RingBuf {
     /// `bpf_ringbuf_output`: reserve, copy `data`, submit. `EAGAIN` when full.
     pub fn output(&self, data: &[u8], flags: u64) -> Result<(), MapError> {
         if flags & !(BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP) != 0 {
-            return Err(MapError::Invalid(format!("ringbuf output flags {flags:#x}")));
+            return Err(MapError::Invalid(format!(
+                "ringbuf output flags {flags:#x}"
+            )));
         }
         let guard = crate::rcu::rcu_read_lock();
         let size = data.len() as u64;

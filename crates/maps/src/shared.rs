@@ -51,11 +51,6 @@ impl SharedBytes {
         Ok(SharedBytes { words, len })
     }
 
-    /// Length in bytes.
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
     /// Address of the first byte.
     pub(crate) fn as_ptr(&self) -> *mut u8 {
         self.words.as_ptr() as *mut u8
@@ -83,7 +78,10 @@ impl SharedBytes {
 
     /// Copies `src` into the buffer at `offset`.
     pub(crate) fn write(&self, offset: usize, src: &[u8]) {
-        assert!(offset + src.len() <= self.len, "write outside shared buffer");
+        assert!(
+            offset + src.len() <= self.len,
+            "write outside shared buffer"
+        );
         // SAFETY: the range is inside the allocation (checked above).
         unsafe { store(self.ptr_at(offset).as_ptr(), src) }
     }
@@ -98,7 +96,7 @@ pub(crate) unsafe fn load(src: *const u8, dst: &mut [u8]) {
     let mut i = 0;
     while i < dst.len() {
         let p = src.add(i);
-        if dst.len() - i >= 8 && (p as usize) % 8 == 0 {
+        if dst.len() - i >= 8 && (p as usize).is_multiple_of(8) {
             let w = AtomicU64::from_ptr(p as *mut u64).load(Ordering::Relaxed);
             dst[i..i + 8].copy_from_slice(&w.to_ne_bytes());
             i += 8;
@@ -117,7 +115,7 @@ pub(crate) unsafe fn store(dst: *mut u8, src: &[u8]) {
     let mut i = 0;
     while i < src.len() {
         let p = dst.add(i);
-        if src.len() - i >= 8 && (p as usize) % 8 == 0 {
+        if src.len() - i >= 8 && (p as usize).is_multiple_of(8) {
             let mut w = [0u8; 8];
             w.copy_from_slice(&src[i..i + 8]);
             AtomicU64::from_ptr(p as *mut u64).store(u64::from_ne_bytes(w), Ordering::Relaxed);

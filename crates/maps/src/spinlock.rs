@@ -58,7 +58,7 @@ pub fn unlock_in_value(value: &ValuePtr<'_>, offset: usize) -> Result<(), MapErr
 fn lock_addr(value: &ValuePtr<'_>, offset: usize) -> Result<*mut u8, MapError> {
     let end = offset.checked_add(4);
     let addr = value.addr().wrapping_add(offset);
-    if end.is_none_or(|e| e > value.len()) || addr % 4 != 0 {
+    if end.is_none_or(|e| e > value.len()) || !addr.is_multiple_of(4) {
         return Err(MapError::Invalid(format!(
             "bpf_spin_lock at value offset {offset} is misaligned or outside the {}-byte value",
             value.len()

@@ -18,7 +18,8 @@ fn parallel_inserts_of_disjoint_keys_all_land() {
             s.spawn(move || {
                 for i in 0..1000u32 {
                     let k = t * 1000 + i;
-                    h.update(&k32(k), &(k as u64).to_ne_bytes(), BPF_NOEXIST, t as usize).unwrap();
+                    h.update(&k32(k), &(k as u64).to_ne_bytes(), BPF_NOEXIST, t as usize)
+                        .unwrap();
                     // Read back our own and others' keys while everyone writes.
                     let guard = rcu_read_lock();
                     let p = h.lookup_ptr(&k32(k), t as usize, &guard).unwrap().unwrap();
@@ -109,7 +110,8 @@ fn lru_never_exceeds_capacity_under_parallel_inserts() {
             s.spawn(move || {
                 for i in 0..5000u32 {
                     // Never E2BIG: a full LRU map makes room by evicting.
-                    lru.update(&k32(t * 100_000 + i), &[1; 8], BPF_ANY, t as usize).unwrap();
+                    lru.update(&k32(t * 100_000 + i), &[1; 8], BPF_ANY, t as usize)
+                        .unwrap();
                 }
             });
         }
@@ -139,7 +141,10 @@ fn lpm_and_queue_under_parallel_use() {
                     let mut probe = 32u32.to_ne_bytes().to_vec();
                     probe.extend_from_slice(&[10, t as u8, (i % 256) as u8, 9]);
                     let guard = rcu_read_lock();
-                    assert!(trie.lookup_ptr(&probe, t as usize, &guard).unwrap().is_some());
+                    assert!(trie
+                        .lookup_ptr(&probe, t as usize, &guard)
+                        .unwrap()
+                        .is_some());
                     q.push(&k32(i), BPF_ANY).unwrap();
                 }
             });

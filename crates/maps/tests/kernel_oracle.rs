@@ -6,9 +6,9 @@
 #[path = "support/bpf_sys.rs"]
 mod bpf_sys;
 
+use bpf_sys::KernelMap;
 use bpfkit_maps::map_flags::*;
 use bpfkit_maps::{create, Map, MapError, MapSpec, MapType};
-use bpf_sys::KernelMap;
 
 fn kernel_or_skip() -> bool {
     match bpf_sys::available() {
@@ -183,7 +183,10 @@ fn map_in_map_creation_and_updates_match_kernel() {
             };
             let k = kouter.update(&kkey, &kfd.to_ne_bytes(), flags);
             let o = errno(mom.set_inner(&kkey, m, flags));
-            assert_eq!(o, k, "{outer_type:?} set_inner key {key} flags {flags} good {good}");
+            assert_eq!(
+                o, k,
+                "{outer_type:?} set_inner key {key} flags {flags} good {good}"
+            );
         }
         for key in [0u32, 1, 2, 7] {
             let k = kouter.lookup(&key.to_ne_bytes(), 4, 0).map(drop);
@@ -262,7 +265,10 @@ fn run_keyed(case: &KeyedCase, seed: u64, nops: usize) {
             }
         }
     }
-    eprintln!("{:?} seed {seed}: update errno counts {update_results:?}", case.spec.map_type);
+    eprintln!(
+        "{:?} seed {seed}: update errno counts {update_results:?}",
+        case.spec.map_type
+    );
     assert!(update_results.contains_key(&0) && update_results.len() > 2);
     let mut kernel_contents = kmap.dump(vlen);
     let mut our_contents: Vec<_> = ours.iter().collect();
@@ -277,7 +283,11 @@ fn run_keyed(case: &KeyedCase, seed: u64, nops: usize) {
         // Same walk order too.
         let ours_walk: Vec<_> = walk(ours.as_ref());
         let kernel_walk: Vec<_> = kmap.dump(vlen).into_iter().map(|(k, _)| k).collect();
-        assert_eq!(ours_walk, kernel_walk, "{:?} seed {seed}: get_next_key walk", case.spec.map_type);
+        assert_eq!(
+            ours_walk, kernel_walk,
+            "{:?} seed {seed}: get_next_key walk",
+            case.spec.map_type
+        );
     }
 }
 
@@ -474,7 +484,11 @@ fn bloom_filter_agrees_with_kernel_on_members_and_flags() {
         let v = rng.bytes(8);
         let flags = rng.pick(&[0, 0, 0, 1, 2]);
         let k = kmap.update(&[], &v, flags);
-        assert_eq!(errno(ours.update_host(&[], &v, flags)), k, "push flags {flags}");
+        assert_eq!(
+            errno(ours.update_host(&[], &v, flags)),
+            k,
+            "push flags {flags}"
+        );
         if k.is_ok() {
             members.push(v);
         }
@@ -486,7 +500,10 @@ fn bloom_filter_agrees_with_kernel_on_members_and_flags() {
     }
     // Unsupported operations fail the same way.
     assert_eq!(errno(ours.delete_host(&[])), kmap.delete(&[]));
-    assert_eq!(errno(ours.get_next_key(None)).map(drop), kmap.get_next_key(None).map(drop));
+    assert_eq!(
+        errno(ours.get_next_key(None)).map(drop),
+        kmap.get_next_key(None).map(drop)
+    );
     assert_eq!(
         errno(ours.lookup_and_delete(&[])).map(drop),
         kmap.lookup_and_delete(&[], 8).map(drop)
@@ -501,10 +518,19 @@ fn ringbuf_host_operations_fail_like_kernel() {
     let spec = MapSpec::new(MapType::RingBuf, 0, 0, 4096);
     let kmap = kernel_create(&spec).unwrap();
     let ours = create(&spec, 1).unwrap();
-    assert_eq!(errno(ours.lookup(&[])).map(drop), kmap.lookup(&[], 0, 0).map(drop));
-    assert_eq!(errno(ours.update_host(&[], &[], 0)), kmap.update(&[], &[], 0));
+    assert_eq!(
+        errno(ours.lookup(&[])).map(drop),
+        kmap.lookup(&[], 0, 0).map(drop)
+    );
+    assert_eq!(
+        errno(ours.update_host(&[], &[], 0)),
+        kmap.update(&[], &[], 0)
+    );
     assert_eq!(errno(ours.delete_host(&[])), kmap.delete(&[]));
-    assert_eq!(errno(ours.get_next_key(None)).map(drop), kmap.get_next_key(None).map(drop));
+    assert_eq!(
+        errno(ours.get_next_key(None)).map(drop),
+        kmap.get_next_key(None).map(drop)
+    );
 }
 
 #[test]
@@ -519,8 +545,16 @@ fn prog_array_host_errors_match_kernel() {
     let ours = create(&spec, 1).unwrap();
     for key in [0u32, 3, 4, 100] {
         let k = key.to_ne_bytes();
-        assert_eq!(errno(ours.lookup(&k)).map(drop), kmap.lookup(&k, 4, 0).map(drop), "lookup {key}");
+        assert_eq!(
+            errno(ours.lookup(&k)).map(drop),
+            kmap.lookup(&k, 4, 0).map(drop),
+            "lookup {key}"
+        );
         assert_eq!(errno(ours.delete_host(&k)), kmap.delete(&k), "delete {key}");
-        assert_eq!(errno(ours.get_next_key(Some(&k))), kmap.get_next_key(Some(&k)), "next {key}");
+        assert_eq!(
+            errno(ours.get_next_key(Some(&k))),
+            kmap.get_next_key(Some(&k)),
+            "next {key}"
+        );
     }
 }

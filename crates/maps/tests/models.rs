@@ -108,14 +108,21 @@ impl Prefix {
         }
     }
     fn covers(self, addr: u16) -> bool {
-        Prefix { len: self.len, addr }.masked() == self.masked()
+        Prefix {
+            len: self.len,
+            addr,
+        }
+        .masked()
+            == self.masked()
     }
 }
 
 fn prefix() -> impl Strategy<Value = Prefix> {
     // Few distinct high bits so prefixes nest and overlap often.
-    (0u32..=16, 0u16..16, any::<u16>())
-        .prop_map(|(len, hi, lo)| Prefix { len, addr: (hi << 12) | (lo & 0x0f0f) })
+    (0u32..=16, 0u16..16, any::<u16>()).prop_map(|(len, hi, lo)| Prefix {
+        len,
+        addr: (hi << 12) | (lo & 0x0f0f),
+    })
 }
 
 proptest! {

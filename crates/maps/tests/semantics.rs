@@ -32,7 +32,11 @@ fn new(t: MapType, k: u32, v: u32, max: u32) -> MapRef {
 #[test]
 fn array_flags_limits_and_iteration() {
     let a = new(MapType::Array, 4, 12, 4);
-    assert_eq!(a.lookup(&k32(3)).unwrap(), vec![0; 12], "arrays start zeroed");
+    assert_eq!(
+        a.lookup(&k32(3)).unwrap(),
+        vec![0; 12],
+        "arrays start zeroed"
+    );
     assert_eq!(errno(a.lookup(&k32(4))), ENOENT);
     assert_eq!(errno(a.update_host(&k32(4), &[1; 12], BPF_ANY)), E2BIG);
     assert_eq!(errno(a.update_host(&k32(0), &[1; 12], BPF_NOEXIST)), EEXIST);
@@ -40,8 +44,16 @@ fn array_flags_limits_and_iteration() {
     assert_eq!(errno(a.update_host(&k32(0), &[1; 12], BPF_F_LOCK)), EINVAL);
     a.update_host(&k32(0), &[1; 12], BPF_EXIST).unwrap();
     assert_eq!(a.lookup(&k32(0)).unwrap(), vec![1; 12]);
-    assert_eq!(errno(a.delete_host(&k32(0))), EINVAL, "array elements cannot be deleted");
-    assert_eq!(errno(a.update_host(&k32(0), &[1; 11], BPF_ANY)), EINVAL, "short value");
+    assert_eq!(
+        errno(a.delete_host(&k32(0))),
+        EINVAL,
+        "array elements cannot be deleted"
+    );
+    assert_eq!(
+        errno(a.update_host(&k32(0), &[1; 11], BPF_ANY)),
+        EINVAL,
+        "short value"
+    );
     // get_next_key: NULL or out of range -> 0, then 1, 2, 3, then ENOENT.
     assert_eq!(a.get_next_key(None).unwrap(), k32(0));
     assert_eq!(a.get_next_key(Some(&k32(99))).unwrap(), k32(0));
@@ -62,7 +74,10 @@ fn array_value_pointer_is_stable_and_shared() {
     let p2 = a.lookup_ptr(&k32(1), 0, &guard).unwrap().unwrap();
     assert_eq!(p1, p2, "same element, same address");
     assert_eq!(a.lookup(&k32(1)).unwrap(), 7u64.to_ne_bytes());
-    assert!(p1.write(4, &[0; 8]).is_err(), "writes past value_size are refused");
+    assert!(
+        p1.write(4, &[0; 8]).is_err(),
+        "writes past value_size are refused"
+    );
     assert!(a.lookup_ptr(&k32(2), 0, &guard).unwrap().is_none());
 }
 
@@ -83,7 +98,11 @@ fn percpu_array_slots() {
     let mut buf = [0; 6];
     p.read(0, &mut buf).unwrap();
     assert_eq!(buf, [16, 17, 18, 19, 20, 21]);
-    assert_eq!(errno(a.lookup_ptr(&k32(2), 3, &guard)), EINVAL, "cpu out of range");
+    assert_eq!(
+        errno(a.lookup_ptr(&k32(2), 3, &guard)),
+        EINVAL,
+        "cpu out of range"
+    );
     assert_eq!(errno(a.update_host(&k32(2), &host[..8], BPF_ANY)), EINVAL);
     assert_eq!(errno(a.update_host(&k32(0), &host, BPF_F_LOCK)), EINVAL);
 }
@@ -132,7 +151,8 @@ fn spin_lock_field_is_skipped_by_copies_and_serialises() {
     let v = h.lookup_with_flags(&k32(1), BPF_F_LOCK).unwrap();
     assert_eq!(u64::from_ne_bytes(v[..8].try_into().unwrap()), 40_000);
     // BPF_F_LOCK updates go through the lock as well.
-    h.update_host(&k32(1), &[3; 16], BPF_F_LOCK | BPF_EXIST).unwrap();
+    h.update_host(&k32(1), &[3; 16], BPF_F_LOCK | BPF_EXIST)
+        .unwrap();
     assert_eq!(&h.lookup(&k32(1)).unwrap()[..8], &[3; 8]);
     // Spin locks are only allowed in arrays and hashes.
     let bad = MapSpec::new(MapType::PercpuArray, 4, 16, 1).with_spin_lock(0);
@@ -141,12 +161,20 @@ fn spin_lock_field_is_skipped_by_copies_and_serialises() {
 
 #[test]
 fn host_access_flags() {
-    let ro = create(&MapSpec::new(MapType::Hash, 4, 4, 4).with_flags(BPF_F_RDONLY), 1).unwrap();
+    let ro = create(
+        &MapSpec::new(MapType::Hash, 4, 4, 4).with_flags(BPF_F_RDONLY),
+        1,
+    )
+    .unwrap();
     assert_eq!(errno(ro.update_host(&k32(1), &k32(1), BPF_ANY)), EPERM);
     assert_eq!(errno(ro.delete_host(&k32(1))), EPERM);
     ro.update(&k32(1), &k32(1), BPF_ANY, 0).unwrap(); // programs may still write
     assert_eq!(ro.lookup(&k32(1)).unwrap(), k32(1));
-    let wo = create(&MapSpec::new(MapType::Array, 4, 4, 4).with_flags(BPF_F_WRONLY), 1).unwrap();
+    let wo = create(
+        &MapSpec::new(MapType::Array, 4, 4, 4).with_flags(BPF_F_WRONLY),
+        1,
+    )
+    .unwrap();
     assert_eq!(errno(wo.lookup(&k32(1))), EPERM);
     assert_eq!(errno(wo.get_next_key(None)), EPERM);
     wo.update_host(&k32(1), &k32(1), BPF_ANY).unwrap();
@@ -162,8 +190,16 @@ fn hash_flags_and_capacity() {
     assert_eq!(errno(h.update_host(&k32(1), &[2; 8], BPF_NOEXIST)), EEXIST);
     h.update_host(&k32(1), &[2; 8], BPF_EXIST).unwrap();
     h.update_host(&k32(2), &[3; 8], BPF_ANY).unwrap();
-    assert_eq!(errno(h.update_host(&k32(3), &[4; 8], BPF_ANY)), E2BIG, "full");
-    assert_eq!(errno(h.update_host(&k32(3), &[4; 8], BPF_EXIST)), ENOENT, "flags first");
+    assert_eq!(
+        errno(h.update_host(&k32(3), &[4; 8], BPF_ANY)),
+        E2BIG,
+        "full"
+    );
+    assert_eq!(
+        errno(h.update_host(&k32(3), &[4; 8], BPF_EXIST)),
+        ENOENT,
+        "flags first"
+    );
     h.update_host(&k32(2), &[5; 8], BPF_ANY).unwrap(); // existing key: fine when full
     assert_eq!(errno(h.update_host(&k32(2), &[5; 8], 3)), EINVAL);
     assert_eq!(h.lookup(&k32(1)).unwrap(), vec![2; 8]);
@@ -189,13 +225,17 @@ fn hash_get_next_key_walks_every_key_once() {
     }
     assert_eq!(seen.len(), 50);
     // An unknown key restarts from the first key.
-    assert_eq!(h.get_next_key(Some(&k32(1))).unwrap(), h.get_next_key(None).unwrap());
+    assert_eq!(
+        h.get_next_key(Some(&k32(1))).unwrap(),
+        h.get_next_key(None).unwrap()
+    );
 }
 
 #[test]
 fn hash_value_survives_delete_while_guard_held() {
     let h = new(MapType::Hash, 4, 8, 4);
-    h.update_host(&k32(1), &11u64.to_ne_bytes(), BPF_ANY).unwrap();
+    h.update_host(&k32(1), &11u64.to_ne_bytes(), BPF_ANY)
+        .unwrap();
     let guard = rcu_read_lock();
     let p = h.lookup_ptr(&k32(1), 0, &guard).unwrap().unwrap();
     h.delete_host(&k32(1)).unwrap();
@@ -206,7 +246,11 @@ fn hash_value_survives_delete_while_guard_held() {
     }
     let mut buf = [0; 8];
     p.read(0, &mut buf).unwrap();
-    assert_eq!(u64::from_ne_bytes(buf), 11, "detached element keeps its value");
+    assert_eq!(
+        u64::from_ne_bytes(buf),
+        11,
+        "detached element keeps its value"
+    );
     p.write(0, &[1; 8]).unwrap(); // still writable memory
     drop(guard);
     assert_eq!(errno(h.lookup(&k32(1))), ENOENT);
@@ -216,11 +260,18 @@ fn hash_value_survives_delete_while_guard_held() {
 fn percpu_hash_program_update_zeroes_other_cpus() {
     let h = create(&MapSpec::new(MapType::PercpuHash, 4, 4, 4), 2).unwrap();
     h.update(&k32(1), &[7; 4], BPF_ANY, 1).unwrap();
-    assert_eq!(h.lookup(&k32(1)).unwrap(), [0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 7, 0, 0, 0, 0]);
+    assert_eq!(
+        h.lookup(&k32(1)).unwrap(),
+        [0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 7, 0, 0, 0, 0]
+    );
     h.update(&k32(1), &[9; 4], BPF_EXIST, 0).unwrap();
     assert_eq!(&h.lookup(&k32(1)).unwrap()[..8], &[9, 9, 9, 9, 0, 0, 0, 0]);
     assert_eq!(errno(h.update(&k32(1), &[9; 4], BPF_F_LOCK, 0)), EINVAL);
-    assert_eq!(errno(h.update(&k32(1), &[9; 4], BPF_ANY, 2)), EINVAL, "cpu out of range");
+    assert_eq!(
+        errno(h.update(&k32(1), &[9; 4], BPF_ANY, 2)),
+        EINVAL,
+        "cpu out of range"
+    );
 }
 
 #[test]
@@ -240,12 +291,22 @@ fn lru_evicts_unreferenced_elements_first() {
         h.update_host(&k32(i), &[1; 8], BPF_ANY).unwrap();
     }
     let keys: std::collections::BTreeSet<Vec<u8>> = h.iter().map(|(k, _)| k).collect();
-    assert_eq!(keys.len(), max as usize, "an LRU map stays full, never over");
+    assert_eq!(
+        keys.len(),
+        max as usize,
+        "an LRU map stays full, never over"
+    );
     for i in 0..max / 2 {
-        assert!(keys.contains(&k32(i).to_vec()), "referenced key {i} was evicted");
+        assert!(
+            keys.contains(k32(i).as_slice()),
+            "referenced key {i} was evicted"
+        );
     }
     for i in max / 2..max {
-        assert!(!keys.contains(&k32(i).to_vec()), "unreferenced key {i} survived");
+        assert!(
+            !keys.contains(k32(i).as_slice()),
+            "unreferenced key {i} survived"
+        );
     }
     // NO_COMMON_LRU rounds max_entries up to a multiple of the CPU count.
     let spec = MapSpec::new(MapType::LruHash, 4, 8, 10).with_flags(BPF_F_NO_COMMON_LRU);
@@ -264,31 +325,52 @@ fn lpm_key(plen: u32, addr: [u8; 4]) -> Vec<u8> {
 fn lpm_longest_prefix_match() {
     let spec = MapSpec::new(MapType::LpmTrie, 8, 4, 3).with_flags(BPF_F_NO_PREALLOC);
     let t = create(&spec, 1).unwrap();
-    t.update_host(&lpm_key(16, [192, 168, 0, 0]), &k32(16), BPF_ANY).unwrap();
-    t.update_host(&lpm_key(24, [192, 168, 1, 0]), &k32(24), BPF_ANY).unwrap();
-    t.update_host(&lpm_key(0, [0, 0, 0, 0]), &k32(0), BPF_ANY).unwrap();
-    let q = |a: [u8; 4]| t.lookup(&lpm_key(32, a)).map(|v| u32::from_ne_bytes(v.try_into().unwrap()));
+    t.update_host(&lpm_key(16, [192, 168, 0, 0]), &k32(16), BPF_ANY)
+        .unwrap();
+    t.update_host(&lpm_key(24, [192, 168, 1, 0]), &k32(24), BPF_ANY)
+        .unwrap();
+    t.update_host(&lpm_key(0, [0, 0, 0, 0]), &k32(0), BPF_ANY)
+        .unwrap();
+    let q = |a: [u8; 4]| {
+        t.lookup(&lpm_key(32, a))
+            .map(|v| u32::from_ne_bytes(v.try_into().unwrap()))
+    };
     assert_eq!(q([192, 168, 1, 77]).unwrap(), 24);
     assert_eq!(q([192, 168, 2, 1]).unwrap(), 16);
     assert_eq!(q([10, 0, 0, 1]).unwrap(), 0, "default route");
     // Full: a new prefix gives ENOSPC, replacing an existing one is fine.
-    assert_eq!(errno(t.update_host(&lpm_key(8, [10, 0, 0, 0]), &k32(8), BPF_ANY)), ENOSPC);
-    t.update_host(&lpm_key(24, [192, 168, 1, 0]), &k32(25), BPF_EXIST).unwrap();
-    assert_eq!(errno(t.update_host(&lpm_key(24, [192, 168, 1, 0]), &k32(1), BPF_NOEXIST)), EEXIST);
-    assert_eq!(errno(t.update_host(&lpm_key(33, [0; 4]), &k32(1), BPF_ANY)), EINVAL);
+    assert_eq!(
+        errno(t.update_host(&lpm_key(8, [10, 0, 0, 0]), &k32(8), BPF_ANY)),
+        ENOSPC
+    );
+    t.update_host(&lpm_key(24, [192, 168, 1, 0]), &k32(25), BPF_EXIST)
+        .unwrap();
+    assert_eq!(
+        errno(t.update_host(&lpm_key(24, [192, 168, 1, 0]), &k32(1), BPF_NOEXIST)),
+        EEXIST
+    );
+    assert_eq!(
+        errno(t.update_host(&lpm_key(33, [0; 4]), &k32(1), BPF_ANY)),
+        EINVAL
+    );
     t.delete_host(&lpm_key(24, [192, 168, 1, 0])).unwrap();
     assert_eq!(q([192, 168, 1, 77]).unwrap(), 16);
     assert_eq!(errno(t.delete_host(&lpm_key(24, [192, 168, 1, 0]))), ENOENT);
     t.delete_host(&lpm_key(0, [0; 4])).unwrap();
     assert_eq!(errno(q([10, 0, 0, 1])), ENOENT);
     // Postorder walk: more specific prefixes before their ancestors.
-    t.update_host(&lpm_key(24, [192, 168, 1, 0]), &k32(24), BPF_ANY).unwrap();
+    t.update_host(&lpm_key(24, [192, 168, 1, 0]), &k32(24), BPF_ANY)
+        .unwrap();
     assert_eq!(t.get_next_key(None).unwrap(), lpm_key(24, [192, 168, 1, 0]));
     assert_eq!(
-        t.get_next_key(Some(&lpm_key(24, [192, 168, 1, 0]))).unwrap(),
+        t.get_next_key(Some(&lpm_key(24, [192, 168, 1, 0])))
+            .unwrap(),
         lpm_key(16, [192, 168, 0, 0])
     );
-    assert_eq!(errno(t.get_next_key(Some(&lpm_key(16, [192, 168, 0, 0])))), ENOENT);
+    assert_eq!(
+        errno(t.get_next_key(Some(&lpm_key(16, [192, 168, 0, 0])))),
+        ENOENT
+    );
 }
 
 // ---------- queue / stack ----------
@@ -331,12 +413,23 @@ fn ringbuf_record_layout_and_order() {
     let guard = rcu_read_lock();
     let a = rb.reserve(5, 0, &guard).unwrap();
     let b = rb.reserve(3, 0, &guard).unwrap();
-    assert_eq!(b.addr() - a.addr(), 16, "8-byte header + 5 bytes rounded to 8");
+    assert_eq!(
+        b.addr() - a.addr(),
+        16,
+        "8-byte header + 5 bytes rounded to 8"
+    );
     let mut hdr = [0; 8];
     // SAFETY: the header sits right before the sample, inside the ring.
     unsafe { std::ptr::copy_nonoverlapping((a.addr() - 8) as *const u8, hdr.as_mut_ptr(), 8) };
-    assert_eq!(u32::from_ne_bytes(hdr[..4].try_into().unwrap()), 5 | BPF_RINGBUF_BUSY_BIT);
-    assert_eq!(u32::from_ne_bytes(hdr[4..].try_into().unwrap()), 3, "page offset from ring start");
+    assert_eq!(
+        u32::from_ne_bytes(hdr[..4].try_into().unwrap()),
+        5 | BPF_RINGBUF_BUSY_BIT
+    );
+    assert_eq!(
+        u32::from_ne_bytes(hdr[4..].try_into().unwrap()),
+        3,
+        "page offset from ring start"
+    );
     a.write(0, b"hello").unwrap();
     b.write(0, b"abc").unwrap();
     assert_eq!(rb.query(BPF_RB_PROD_POS), 32);
@@ -344,7 +437,11 @@ fn ringbuf_record_layout_and_order() {
     assert_eq!(rb.query(BPF_RB_RING_SIZE), 4096);
     assert_eq!(rb.query(99), 0);
     rb.submit(b.addr(), 0).unwrap();
-    assert_eq!(rb.consume(|_| panic!("a is still busy")), 0, "busy record blocks the consumer");
+    assert_eq!(
+        rb.consume(|_| panic!("a is still busy")),
+        0,
+        "busy record blocks the consumer"
+    );
     rb.discard(a.addr(), 0).unwrap();
     let mut got = Vec::new();
     assert_eq!(rb.consume(|d| got.push(d.to_vec())), 1);
@@ -434,7 +531,11 @@ fn bloom_no_false_negatives_few_false_positives() {
     assert!(false_pos < 500, "{false_pos} false positives out of 10000");
     assert_eq!(errno(b.push(&[0; 8], BPF_EXIST)), EINVAL);
     assert_eq!(errno(b.peek(&mut [0; 4])), EINVAL, "wrong value size");
-    let bf = create(&MapSpec::new(MapType::BloomFilter, 0, 4, 10).with_map_extra(3), 1).unwrap();
+    let bf = create(
+        &MapSpec::new(MapType::BloomFilter, 0, 4, 10).with_map_extra(3),
+        1,
+    )
+    .unwrap();
     assert!(format!("{bf:?}").contains("nr_hashes: 3"));
 }
 
@@ -460,25 +561,49 @@ fn prog_array_slots() {
 #[test]
 fn maps_of_maps_hold_matching_inner_maps() {
     let inner = MapSpec::new(MapType::Hash, 4, 4, 8);
-    let outer = create(&MapSpec::new(MapType::HashOfMaps, 4, 4, 1).with_inner_map(inner.clone()), 1)
-        .unwrap();
+    let outer = create(
+        &MapSpec::new(MapType::HashOfMaps, 4, 4, 1).with_inner_map(inner.clone()),
+        1,
+    )
+    .unwrap();
     let mom = outer.as_map_of_maps().unwrap();
     let a = create(&inner, 1).unwrap();
     let other_size = create(&MapSpec::new(MapType::Hash, 4, 4, 9), 1).unwrap();
     assert_eq!(errno(mom.set_inner(&k32(1), other_size, BPF_ANY)), EINVAL);
     mom.set_inner(&k32(1), a.clone(), BPF_NOEXIST).unwrap();
-    assert!(std::sync::Arc::ptr_eq(&mom.lookup_inner(&k32(1)).unwrap(), &a));
+    assert!(std::sync::Arc::ptr_eq(
+        &mom.lookup_inner(&k32(1)).unwrap(),
+        &a
+    ));
     assert_eq!(outer.lookup(&k32(1)).unwrap(), a.id().to_ne_bytes());
     assert_eq!(errno(mom.set_inner(&k32(2), a.clone(), BPF_ANY)), E2BIG);
-    assert_eq!(errno(mom.set_inner(&k32(1), a.clone(), BPF_NOEXIST)), EEXIST);
+    assert_eq!(
+        errno(mom.set_inner(&k32(1), a.clone(), BPF_NOEXIST)),
+        EEXIST
+    );
     outer.delete_host(&k32(1)).unwrap();
     assert!(mom.lookup_inner(&k32(1)).is_none());
     // BPF_F_INNER_MAP on the template lets max_entries differ.
     let tmpl = MapSpec::new(MapType::Array, 4, 4, 2).with_flags(BPF_F_INNER_MAP);
-    let arr = create(&MapSpec::new(MapType::ArrayOfMaps, 4, 4, 2).with_inner_map(tmpl), 1).unwrap();
-    let big = create(&MapSpec::new(MapType::Array, 4, 4, 50).with_flags(BPF_F_INNER_MAP), 1).unwrap();
-    arr.as_map_of_maps().unwrap().set_inner(&k32(0), big, BPF_ANY).unwrap();
-    assert_eq!(errno(create(&MapSpec::new(MapType::ArrayOfMaps, 4, 4, 2), 1)), 9, "EBADF");
+    let arr = create(
+        &MapSpec::new(MapType::ArrayOfMaps, 4, 4, 2).with_inner_map(tmpl),
+        1,
+    )
+    .unwrap();
+    let big = create(
+        &MapSpec::new(MapType::Array, 4, 4, 50).with_flags(BPF_F_INNER_MAP),
+        1,
+    )
+    .unwrap();
+    arr.as_map_of_maps()
+        .unwrap()
+        .set_inner(&k32(0), big, BPF_ANY)
+        .unwrap();
+    assert_eq!(
+        errno(create(&MapSpec::new(MapType::ArrayOfMaps, 4, 4, 2), 1)),
+        9,
+        "EBADF"
+    );
 }
 
 #[test]
@@ -486,11 +611,22 @@ fn map_types_and_raw_creation() {
     for t in MapType::ALL {
         assert_eq!(MapType::from_u32(t as u32), Some(t));
     }
-    assert_eq!(MapType::from_u32(4), None, "perf event arrays are not implemented");
-    assert_eq!(create_raw(4, 4, 4, 1, 0, 1).unwrap_err(), MapError::UnknownMapType(4));
+    assert_eq!(
+        MapType::from_u32(4),
+        None,
+        "perf event arrays are not implemented"
+    );
+    assert_eq!(
+        create_raw(4, 4, 4, 1, 0, 1).unwrap_err(),
+        MapError::UnknownMapType(4)
+    );
     let m = create_raw(1, 4, 4, 1, 0, 1).unwrap();
     assert_eq!(m.spec().map_type, MapType::Hash);
-    assert_eq!(errno(create(&MapSpec::new(MapType::Hash, 4, 4, 1), 0)), EINVAL, "no CPUs");
+    assert_eq!(
+        errno(create(&MapSpec::new(MapType::Hash, 4, 4, 1), 0)),
+        EINVAL,
+        "no CPUs"
+    );
 }
 
 #[test]

@@ -39,7 +39,7 @@ impl Clock {
         // stale entries dominate so the list stays O(max_entries).
         if keys.len() > 2 * self.max_entries + 64 {
             keys.clear();
-            table.for_each(|n| keys.push_back(n.key.clone()));
+            table.for_each(|n| keys.push_back(n.key().into()));
         }
     }
 

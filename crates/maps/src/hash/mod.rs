@@ -98,14 +98,17 @@ impl HashMap {
         key: &[u8],
         flags: u64,
         write: &dyn Fn(&Node),
-        init: &dyn Fn(&crate::shared::SharedBytes),
+        init: &dyn Fn(&Node),
     ) -> Result<(), MapError> {
         let kind = flags & !BPF_F_LOCK;
         let (allow_existing, allow_new) = (kind != BPF_NOEXIST, kind != BPF_EXIST);
         let map_type = self.spec.map_type;
         // Bounded so that a map whose elements all vanish under us cannot spin forever.
         for _ in 0..1000 {
-            match self.table.upsert(key, allow_existing, allow_new, write, init) {
+            match self
+                .table
+                .upsert(key, allow_existing, allow_new, write, init)
+            {
                 Ok(Upsert::Updated) => return Ok(()),
                 Ok(Upsert::Inserted) => {
                     if let Some(clock) = &self.clock {
@@ -139,13 +142,16 @@ impl HashMap {
 
     fn host_value(&self, node: &Node, flags: u64) -> Vec<u8> {
         if self.percpu() {
-            let mut out = vec![0; node.value.len()];
-            node.value.read(0, &mut out);
+            let mut out = vec![0; node.value_len()];
+            node.value_read(0, &mut out);
             out
         } else {
             let mut out = vec![0; self.codec.size];
             // SAFETY: the node is alive (caller is pinned) and holds value_size bytes.
-            unsafe { self.codec.load(node.value.as_ptr(), &mut out, flags) };
+            unsafe {
+                self.codec
+                    .load(node.value_ptr_at(0).as_ptr(), &mut out, flags)
+            };
             out
         }
     }
@@ -192,7 +198,7 @@ impl Map for HashMap {
         }
         // SAFETY: the node (and its value buffer) lives until the guard is dropped.
         Ok(Some(unsafe {
-            ValuePtr::new(node.value.ptr_at(slot), self.spec.value_size as usize)
+            ValuePtr::new(node.value_ptr_at(slot), self.spec.value_size as usize)
         }))
     }
 
@@ -208,12 +214,12 @@ impl Map for HashMap {
                 key,
                 flags,
                 &|n| {
-                    n.value.write(off, value);
+                    n.value_write(off, value);
                     if lru {
                         n.referenced.store(true, Ordering::Relaxed);
                     }
                 },
-                &|v| v.write(off, value),
+                &|v| v.value_write(off, value),
             )
         } else {
             let codec = self.codec;
@@ -222,24 +228,22 @@ impl Map for HashMap {
                 flags,
                 // SAFETY: node values hold value_size bytes and are alive under the lock.
                 &|n| unsafe {
-                    codec.store(n.value.as_ptr(), value, flags);
+                    codec.store(n.value_ptr_at(0).as_ptr(), value, flags);
                     if lru {
                         n.referenced.store(true, Ordering::Relaxed);
                     }
                 },
                 // SAFETY: a fresh buffer of value_slot bytes, not yet shared.
-                &|v| unsafe { codec.store(v.as_ptr(), value, 0) },
+                &|v| unsafe { codec.store(v.value_ptr_at(0).as_ptr(), value, 0) },
             )
         }
     }
 
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         self.check_key(key)?;
-        self.table
-            .remove(key, |_| ())
-            .ok_or(MapError::NotFound {
-                map_type: self.spec.map_type,
-            })
+        self.table.remove(key, |_| ()).ok_or(MapError::NotFound {
+            map_type: self.spec.map_type,
+        })
     }
 
     fn lookup_with_flags(&self, key: &[u8], flags: u64) -> Result<Vec<u8>, MapError> {
@@ -270,12 +274,12 @@ impl Map for HashMap {
             key,
             flags,
             &|n| {
-                n.value.write(0, value);
+                n.value_write(0, value);
                 if lru {
                     n.referenced.store(true, Ordering::Relaxed);
                 }
             },
-            &|v| v.write(0, value),
+            &|v| v.value_write(0, value),
         )
     }
 
@@ -303,7 +307,7 @@ impl Map for HashMap {
     fn iter(&self) -> std::vec::IntoIter<(Vec<u8>, Vec<u8>)> {
         let mut out = Vec::with_capacity(self.len());
         self.table
-            .for_each(|n| out.push((n.key.to_vec(), self.host_value(n, 0))));
+            .for_each(|n| out.push((n.key().to_vec(), self.host_value(n, 0))));
         out.into_iter()
     }
 }

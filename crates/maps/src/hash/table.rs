@@ -8,28 +8,130 @@
 //! [`crate::rcu`]. This is the kernel's `BPF_F_NO_PREALLOC` design (RCU-freed
 //! elements); the observable semantics are those of the preallocated kernel map.
 
+use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
-use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
+use crossbeam_epoch::Guard;
 use parking_lot::Mutex;
 
 use crate::error::MapError;
-use crate::shared::SharedBytes;
+use crate::shared;
 
-/// One element: key, value storage (all CPUs' slots for per-CPU maps), LRU bit.
+/// One element: a header followed, in the same allocation, by the key (padded to
+/// 8 bytes) and the value storage (all CPUs' slots for per-CPU maps), like the
+/// kernel's `htab_elem`. One allocation per element keeps lookups to two memory
+/// accesses (bucket head, element).
+#[repr(C)]
 pub(crate) struct Node {
-    next: Atomic<Node>,
+    next: AtomicPtr<Node>,
     hash: u64,
-    pub(crate) key: Box<[u8]>,
-    pub(crate) value: SharedBytes,
     /// Set by program lookups; cleared by the LRU clock hand.
     pub(crate) referenced: AtomicBool,
+    key_len: u32,
+    value_len: u32,
 }
+
+/// Header size, rounded so the key and value start 8-aligned.
+const HDR: usize = std::mem::size_of::<Node>().next_multiple_of(8);
+
+impl Node {
+    fn layout(key_len: usize, value_len: usize) -> Option<Layout> {
+        let size = HDR + key_len.next_multiple_of(8) + value_len.next_multiple_of(8);
+        Layout::from_size_align(size, 8).ok()
+    }
+
+    /// Allocates a zeroed element holding `key` and `value_len` value bytes.
+    fn alloc(hash: u64, key: &[u8], value_len: usize) -> Result<NonNull<Node>, MapError> {
+        let oom = || MapError::NoMemory(format!("hash element of {value_len} value bytes"));
+        let layout = Node::layout(key.len(), value_len).ok_or_else(oom)?;
+        // SAFETY: the layout has a non-zero size (HDR > 0); the header is written
+        // before the pointer escapes, the key bytes right after it.
+        unsafe {
+            let p = alloc_zeroed(layout) as *mut Node;
+            let p = NonNull::new(p).ok_or_else(oom)?;
+            ptr::write(
+                p.as_ptr(),
+                Node {
+                    next: AtomicPtr::new(ptr::null_mut()),
+                    hash,
+                    referenced: AtomicBool::new(false),
+                    key_len: key.len() as u32,
+                    value_len: value_len as u32,
+                },
+            );
+            ptr::copy_nonoverlapping(key.as_ptr(), (p.as_ptr() as *mut u8).add(HDR), key.len());
+            Ok(p)
+        }
+    }
+
+    /// # Safety
+    /// `p` came from [`Node::alloc`], is unreachable, and no reader can still use it.
+    unsafe fn free(p: *mut Node) {
+        let (k, v) = ((*p).key_len as usize, (*p).value_len as usize);
+        if let Some(layout) = Node::layout(k, v) {
+            dealloc(p as *mut u8, layout);
+        }
+    }
+
+    /// The key (immutable after the element is built).
+    pub(crate) fn key(&self) -> &[u8] {
+        // SAFETY: key_len bytes follow the header and are never written after alloc.
+        unsafe {
+            std::slice::from_raw_parts(
+                (self as *const Node as *const u8).add(HDR),
+                self.key_len as usize,
+            )
+        }
+    }
+
+    /// Length of the value storage in bytes.
+    pub(crate) fn value_len(&self) -> usize {
+        self.value_len as usize
+    }
+
+    /// Pointer to byte `offset` of the value storage (8-aligned at offset 0).
+    pub(crate) fn value_ptr_at(&self, offset: usize) -> NonNull<u8> {
+        debug_assert!(offset <= self.value_len());
+        let base = self as *const Node as *mut u8;
+        // SAFETY: within the element's allocation; non-null as the element is.
+        unsafe {
+            NonNull::new_unchecked(
+                base.add(HDR + (self.key_len as usize).next_multiple_of(8) + offset),
+            )
+        }
+    }
+
+    /// Copies value bytes at `offset` out (shared memory: atomic copies).
+    pub(crate) fn value_read(&self, offset: usize, out: &mut [u8]) {
+        assert!(
+            offset + out.len() <= self.value_len(),
+            "read outside hash value"
+        );
+        // SAFETY: bounds checked; the element is alive while the caller is pinned.
+        unsafe { shared::load(self.value_ptr_at(offset).as_ptr(), out) }
+    }
+
+    /// Copies `src` into the value at `offset`.
+    pub(crate) fn value_write(&self, offset: usize, src: &[u8]) {
+        assert!(
+            offset + src.len() <= self.value_len(),
+            "write outside hash value"
+        );
+        // SAFETY: as in value_read.
+        unsafe { shared::store(self.value_ptr_at(offset).as_ptr(), src) }
+    }
+}
+
+/// A node pointer that may be sent to the thread that runs deferred frees.
+struct Retired(*mut Node);
+// SAFETY: the node is unreachable; only the deferred free touches it.
+unsafe impl Send for Retired {}
 
 struct Bucket {
     lock: Mutex<()>,
-    head: Atomic<Node>,
+    head: AtomicPtr<Node>,
 }
 
 /// What an update found and did.
@@ -52,13 +154,20 @@ pub(crate) struct Table {
     value_len: usize,
 }
 
+/// Follows a link; the result is valid while the caller's guard is pinned.
+fn deref<'g>(p: *mut Node, _guard: &'g Guard) -> Option<&'g Node> {
+    // SAFETY: linked nodes are freed only after every guard pinned while they were
+    // reachable is gone (see Table::remove).
+    unsafe { p.as_ref() }
+}
+
 impl Table {
     pub(crate) fn new(max_entries: u32, value_len: usize, zero_seed: bool) -> Self {
         let n = (max_entries as usize).next_power_of_two().min(MAX_BUCKETS);
         let buckets = (0..n)
             .map(|_| Bucket {
                 lock: Mutex::new(()),
-                head: Atomic::null(),
+                head: AtomicPtr::new(ptr::null_mut()),
             })
             .collect();
         let seed = if zero_seed {
@@ -104,7 +213,7 @@ impl Table {
         allow_existing: bool,
         allow_new: bool,
         write: impl FnOnce(&Node),
-        init: impl FnOnce(&SharedBytes),
+        init: impl FnOnce(&Node),
     ) -> Result<Upsert, UpsertError> {
         let guard = crossbeam_epoch::pin();
         let h = self.hash(key);
@@ -123,24 +232,21 @@ impl Table {
         if !self.try_reserve() {
             return Err(UpsertError::Full);
         }
-        let value = match SharedBytes::zeroed(self.value_len) {
-            Ok(v) => v,
+        let node = match Node::alloc(h, key, self.value_len) {
+            Ok(n) => n,
             Err(e) => {
                 self.count.fetch_sub(1, Ordering::Relaxed);
                 return Err(UpsertError::Alloc(e));
             }
         };
-        init(&value);
-        let node = Owned::new(Node {
-            next: Atomic::null(),
-            hash: h,
-            key: key.into(),
-            value,
-            referenced: AtomicBool::new(false),
-        });
-        node.next.store(b.head.load(Ordering::Relaxed, &guard), Ordering::Relaxed);
+        // SAFETY: freshly allocated and not yet shared.
+        let node_ref = unsafe { node.as_ref() };
+        init(node_ref);
+        node_ref
+            .next
+            .store(b.head.load(Ordering::Relaxed), Ordering::Relaxed);
         // Release: readers that see the node see its key and initial value.
-        b.head.store(node, Ordering::Release);
+        b.head.store(node.as_ptr(), Ordering::Release);
         Ok(Upsert::Inserted)
     }
 
@@ -160,17 +266,21 @@ impl Table {
         let _lock = b.lock.lock();
         let mut link = &b.head;
         loop {
-            let cur = link.load(Ordering::Acquire, &guard);
-            // SAFETY: nodes reachable from a bucket are alive while we are pinned.
-            let node = unsafe { cur.as_ref() }?;
-            if node.hash == h && *node.key == *key {
+            let cur = link.load(Ordering::Acquire);
+            let node = deref(cur, &guard)?;
+            if node.hash == h && node.key() == key {
                 let result = take(node);
-                let next = node.next.load(Ordering::Acquire, &guard);
-                link.store(next, Ordering::Release);
+                link.store(node.next.load(Ordering::Acquire), Ordering::Release);
                 self.count.fetch_sub(1, Ordering::Relaxed);
+                let retired = Retired(cur);
                 // SAFETY: the node is unlinked (under the bucket lock), so no new reader
-                // can reach it; existing readers are pinned and delay the destruction.
-                unsafe { guard.defer_destroy(cur) };
+                // can reach it; readers pinned now delay the free until they unpin.
+                unsafe {
+                    guard.defer_unchecked(move || {
+                        let r = retired;
+                        Node::free(r.0)
+                    })
+                };
                 return Some(result);
             }
             link = &node.next;
@@ -185,19 +295,15 @@ impl Table {
         if let Some(key) = key {
             let h = self.hash(key);
             if let Some(node) = find_in(self.bucket(h), key, h, &guard) {
-                let next = node.next.load(Ordering::Acquire, &guard);
-                // SAFETY: pinned; see remove.
-                if let Some(n) = unsafe { next.as_ref() } {
-                    return Some(n.key.to_vec());
+                if let Some(n) = deref(node.next.load(Ordering::Acquire), &guard) {
+                    return Some(n.key().to_vec());
                 }
                 start = (h as usize & self.mask) + 1;
             }
         }
         for b in &self.buckets[start..] {
-            let head = b.head.load(Ordering::Acquire, &guard);
-            // SAFETY: pinned; see remove.
-            if let Some(n) = unsafe { head.as_ref() } {
-                return Some(n.key.to_vec());
+            if let Some(n) = deref(b.head.load(Ordering::Acquire), &guard) {
+                return Some(n.key().to_vec());
             }
         }
         None
@@ -208,11 +314,10 @@ impl Table {
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Node)) {
         let guard = crossbeam_epoch::pin();
         for b in self.buckets.iter() {
-            let mut cur = b.head.load(Ordering::Acquire, &guard);
-            // SAFETY: pinned; see remove.
-            while let Some(n) = unsafe { cur.as_ref() } {
+            let mut cur = deref(b.head.load(Ordering::Acquire), &guard);
+            while let Some(n) = cur {
                 f(n);
-                cur = n.next.load(Ordering::Acquire, &guard);
+                cur = deref(n.next.load(Ordering::Acquire), &guard);
             }
         }
     }
@@ -227,28 +332,27 @@ pub(crate) enum UpsertError {
 }
 
 fn find_in<'g>(b: &Bucket, key: &[u8], h: u64, guard: &'g Guard) -> Option<&'g Node> {
-    let mut cur: Shared<'g, Node> = b.head.load(Ordering::Acquire, guard);
-    // SAFETY: nodes reachable from a bucket are freed only after all pinned readers leave.
-    while let Some(n) = unsafe { cur.as_ref() } {
-        if n.hash == h && *n.key == *key {
+    let mut cur = deref(b.head.load(Ordering::Acquire), guard);
+    while let Some(n) = cur {
+        if n.hash == h && n.key() == key {
             return Some(n);
         }
-        cur = n.next.load(Ordering::Acquire, guard);
+        cur = deref(n.next.load(Ordering::Acquire), guard);
     }
     None
 }
 
 impl Drop for Table {
     fn drop(&mut self) {
-        // SAFETY: &mut self: no other thread can reach the nodes any more; program
-        // pointers into them must not outlive the map (documented on create()).
-        unsafe {
-            let guard = crossbeam_epoch::unprotected();
-            for b in self.buckets.iter() {
-                let mut cur = b.head.load(Ordering::Relaxed, guard);
-                while !cur.is_null() {
-                    let next = cur.deref().next.load(Ordering::Relaxed, guard);
-                    drop(cur.into_owned());
+        // &mut self: no other thread can reach the nodes any more; program pointers
+        // into them must not outlive the map (documented on create()).
+        for b in self.buckets.iter() {
+            let mut cur = b.head.load(Ordering::Relaxed);
+            while !cur.is_null() {
+                // SAFETY: each node is owned by exactly one link and freed once.
+                unsafe {
+                    let next = (*cur).next.load(Ordering::Relaxed);
+                    Node::free(cur);
                     cur = next;
                 }
             }
