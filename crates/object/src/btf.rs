@@ -308,12 +308,18 @@ impl<'a> BtfReader<'a> {
             .collect()
     }
 
-    /// The id of the first type of `kind` named `name`.
-    pub fn find(&self, kind: u8, name: &str) -> Option<u32> {
-        (1..self.types.len()).find_map(|id| {
+    /// Every `DATASEC` by name (the first one of each name).
+    pub fn datasecs(&self) -> std::collections::HashMap<&'a str, u32> {
+        let mut out = std::collections::HashMap::new();
+        for id in (1..self.types.len()).rev() {
             let t = &self.types[id];
-            (t.kind == kind && self.string(t.name_off).ok() == Some(name)).then_some(id as u32)
-        })
+            if t.kind == KIND_DATASEC {
+                if let Ok(name) = self.string(t.name_off) {
+                    out.insert(name, id as u32);
+                }
+            }
+        }
+        out
     }
 
     /// A copy of the blob with every `DATASEC` describing an ELF section given its

@@ -311,8 +311,16 @@ fn builder_object_resolves_like_a_loaded_one() {
 #[test]
 fn extern_kfuncs_are_reported_not_mislinked() {
     match Object::parse(&bytes("extern_kfunc")) {
-        Err(ObjectError::Relocation { section, offset, symbol, reason }) => {
-            assert_eq!((section.as_str(), offset, symbol.as_str()), ("tp/syscalls/sys_enter_getpid", 0, "bpf_rcu_read_lock"));
+        Err(ObjectError::Relocation {
+            section,
+            offset,
+            symbol,
+            reason,
+        }) => {
+            assert_eq!(
+                (section.as_str(), offset, symbol.as_str()),
+                ("tp/syscalls/sys_enter_getpid", 0, "bpf_rcu_read_lock")
+            );
             assert!(reason.contains("kfunc"), "{reason}");
         }
         other => panic!("{other:?}"),

@@ -37,6 +37,10 @@ pub(crate) fn link_programs(
     maps: &MapTable,
 ) -> Result<Vec<Program>, ObjectError> {
     let funcs = collect_functions(view)?;
+    let mut by_section: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, f) in funcs.list.iter().enumerate() {
+        by_section.entry(f.section).or_default().push(i);
+    }
     let mut programs = Vec::new();
     for sec in view.sections.iter().filter(|s| s.is_exec() && s.size > 0) {
         if is_text(&sec.name) {
@@ -108,6 +112,7 @@ fn collect_functions(view: &ElfView<'_>) -> Result<Functions, ObjectError> {
             .collect();
         syms.sort_by_key(|s| s.value);
         let mut prev_end = 0;
+        let first = list.len();
         for sym in syms {
             let bad = |why: String| {
                 ObjectError::symbol(sym.label(), format!("in section `{}`: {why}", sec.name))
@@ -145,7 +150,7 @@ fn collect_functions(view: &ElfView<'_>) -> Result<Functions, ObjectError> {
                 slots,
             });
         }
-        check_relocations_land_on_instructions(view, sec.index, &list, &at)?;
+        check_relocations_land_on_instructions(view, sec.index, &list[first..])?;
     }
     Ok(Functions { list, at })
 }
@@ -155,18 +160,13 @@ fn collect_functions(view: &ElfView<'_>) -> Result<Functions, ObjectError> {
 fn check_relocations_land_on_instructions(
     view: &ElfView<'_>,
     section: usize,
-    list: &[Function],
-    at: &HashMap<(usize, u64), usize>,
+    funcs: &[Function],
 ) -> Result<(), ObjectError> {
     let Some(relocs) = view.relocs.get(&section) else {
         return Ok(());
     };
     let mut starts = std::collections::HashSet::new();
-    for f in at
-        .iter()
-        .filter(|((s, _), _)| *s == section)
-        .map(|(_, &i)| &list[i])
-    {
+    for f in funcs {
         let mut i = 0;
         while i < f.slots.len() {
             starts.insert(f.offset + i as u64 * SLOT);

@@ -1,13 +1,11 @@
 //! Map definitions from the `maps` (legacy), `.maps` (BTF) and global-data sections.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use object::elf;
 
-use super::{ElfView, Section};
-use crate::btf::{
-    BtfReader, KIND_ARRAY, KIND_DATASEC, KIND_FUNC_PROTO, KIND_PTR, KIND_STRUCT, KIND_VAR,
-};
+use super::{ElfView, Section, Symbol};
+use crate::btf::{BtfReader, KIND_ARRAY, KIND_FUNC_PROTO, KIND_PTR, KIND_STRUCT, KIND_VAR};
 use crate::error::ObjectError;
 use crate::map::{DataKind, MapDef, MapInit, MapOrigin, Pinning};
 use crate::types::{MapType, BPF_F_MMAPABLE};
@@ -24,6 +22,8 @@ pub(crate) struct MapTable {
     pub defs: Vec<MapDef>,
     /// Map definitions by (section index, byte offset of the definition).
     by_def: HashMap<(usize, u64), usize>,
+    /// Sections holding map definitions.
+    def_sections: HashSet<usize>,
     /// Global-data maps by section index.
     by_data_section: HashMap<usize, usize>,
 }
@@ -36,7 +36,7 @@ impl MapTable {
 
     /// Whether `section` holds map definitions.
     pub fn is_def_section(&self, section: usize) -> bool {
-        self.by_def.keys().any(|&(s, _)| s == section)
+        self.def_sections.contains(&section)
     }
 
     /// The global-data map of `section`, if any.
@@ -52,15 +52,17 @@ pub(crate) fn collect(
     let mut t = MapTable {
         defs: Vec::new(),
         by_def: HashMap::new(),
+        def_sections: HashSet::new(),
         by_data_section: HashMap::new(),
     };
+    let datasecs = btf.map(BtfReader::datasecs).unwrap_or_default();
     if let Some(sec) = view.section_by_name("maps") {
         legacy_maps(view, sec, &mut t)?;
     }
     if let Some(sec) = view.section_by_name(".maps") {
         let btf = btf
             .ok_or_else(|| ObjectError::section(".maps", "BTF-defined maps need a .BTF section"))?;
-        btf_maps(view, sec, btf, &mut t)?;
+        btf_maps(view, sec, btf, datasecs.get(".maps").copied(), &mut t)?;
     }
     for sec in &view.sections {
         if let Some(kind) = data_kind(sec) {
@@ -78,7 +80,7 @@ pub(crate) fn collect(
             let mut def = MapDef::global_data(sec.name.clone(), kind, bytes);
             // libbpf creates global-data maps mmap()able so user space can read them in place.
             def.map_flags |= BPF_F_MMAPABLE;
-            def.btf_value_type_id = btf.and_then(|b| b.find(KIND_DATASEC, &sec.name));
+            def.btf_value_type_id = datasecs.get(sec.name.as_str()).copied();
             t.by_data_section.insert(sec.index, t.defs.len());
             t.defs.push(def);
         }
@@ -191,6 +193,7 @@ fn insert_def(
     offset: u64,
     def: MapDef,
 ) -> Result<(), ObjectError> {
+    t.def_sections.insert(section);
     if t.by_def.insert((section, offset), t.defs.len()).is_some() {
         return Err(ObjectError::map(
             &def.name,
@@ -211,11 +214,16 @@ fn btf_maps(
     view: &ElfView<'_>,
     sec: &Section<'_>,
     btf: &BtfReader<'_>,
+    datasec: Option<u32>,
     t: &mut MapTable,
 ) -> Result<(), ObjectError> {
-    let Some(datasec) = btf.find(KIND_DATASEC, ".maps") else {
+    let Some(datasec) = datasec else {
         return Err(ObjectError::section(".maps", "no DATASEC for .maps in BTF"));
     };
+    let symbols: HashMap<&str, &Symbol> = view
+        .symbols_in(sec.index)
+        .map(|s| (s.name.as_str(), s))
+        .collect();
     // (offset, size, values offset, map index) of every definition, for `.values` relocations.
     let mut spans = Vec::new();
     for v in btf.datasec_vars(datasec)? {
@@ -227,9 +235,8 @@ fn btf_maps(
             )));
         }
         let name = btf.string(var.name_off)?;
-        let sym = view
-            .symbols_in(sec.index)
-            .find(|s| s.name == name)
+        let sym = symbols
+            .get(name)
             .ok_or_else(|| ObjectError::map(name, "no symbol in .maps"))?;
         if sym
             .value
