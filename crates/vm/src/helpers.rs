@@ -5,8 +5,12 @@
 //! memory (checked like the program's own accesses) and add regions for the rest of the run,
 //! e.g. to return a pointer to a map value or to a buffer it allocated.
 
-use crate::error::MemFault;
+use crate::error::{MemFault, VmError, VmErrorKind};
+use crate::interp::{execute, Config};
 use crate::memory::MemoryMap;
+use crate::op::Op;
+use crate::program::FUNC_ADDR_TAG;
+use bpfkit_isa::{MAX_CALL_FRAMES, STACK_SIZE};
 use std::collections::BTreeMap;
 use thiserror::Error;
 
@@ -32,6 +36,10 @@ pub enum HelperError {
     /// Any other failure, described.
     #[error("{0}")]
     Failed(String),
+    /// A callback started with [`HelperCtx::call_function`] failed; the run stops with its
+    /// error (which names the instruction inside the callback).
+    #[error("{0}")]
+    Callback(Box<VmError>),
 }
 
 /// What a helper may touch during a call.
@@ -41,6 +49,43 @@ pub struct HelperCtx<'m, 'a> {
     pub memory: &'m mut MemoryMap<'a>,
     pub(crate) pc: usize,
     pub(crate) depth: usize,
+    pub(crate) ops: &'m [Op],
+    pub(crate) config: &'m Config,
+    /// r10 of the calling frame.
+    pub(crate) r10: u64,
+    /// The run's remaining instruction budget.
+    pub(crate) left: u64,
+}
+
+impl<'m, 'a> HelperCtx<'m, 'a> {
+    /// A context for a helper called by an execution engine other than the interpreter (the
+    /// JIT): `program` is the loaded form of the running program (callbacks run on the
+    /// interpreter), `pc` the slot of the call, `depth` the frames below the main one, `r10`
+    /// the caller's frame pointer and `left` the remaining instruction budget.
+    pub fn for_engine(
+        memory: &'m mut MemoryMap<'a>,
+        program: &'m crate::Program,
+        config: &'m Config,
+        pc: usize,
+        depth: usize,
+        r10: u64,
+        left: u64,
+    ) -> Self {
+        HelperCtx {
+            memory,
+            pc,
+            depth,
+            ops: &program.ops,
+            config,
+            r10,
+            left,
+        }
+    }
+
+    /// The run's remaining instruction budget (callbacks consume it).
+    pub fn remaining_budget(&self) -> u64 {
+        self.left
+    }
 }
 
 impl HelperCtx<'_, '_> {
@@ -52,6 +97,50 @@ impl HelperCtx<'_, '_> {
     /// Current number of bpf-to-bpf frames below the main one (0 in the main function).
     pub fn call_depth(&self) -> usize {
         self.depth
+    }
+
+    /// Calls the program's function at `func` (a value `lddw rN, <function>` loaded, i.e.
+    /// [`FUNC_ADDR_TAG`]` | slot`) with r1..r5 = `args` and returns its r0: what helpers that
+    /// take a callback (`bpf_loop`, `bpf_for_each_map_elem`) need.
+    ///
+    /// The callback runs in a new frame below the caller's (so pointers into the caller's
+    /// stack stay valid), with `helpers` serving its own helper calls (a helper passes
+    /// itself), and is charged to the run's instruction budget. A helper that stops the
+    /// program ([`HelperReturn::Stop`]) inside the callback ends only the callback.
+    pub fn call_function<H: Helpers + ?Sized>(
+        &mut self,
+        helpers: &mut H,
+        func: u64,
+        args: [u64; 5],
+    ) -> Result<u64, HelperError> {
+        let fail = |kind| HelperError::Callback(Box::new(VmError { pc: self.pc, kind }));
+        let slot = (func & 0xffff_ffff) as usize;
+        if func & !0xffff_ffff != FUNC_ADDR_TAG
+            || !matches!(self.ops.get(slot), Some(op) if *op != Op::LdImm64Tail)
+        {
+            return Err(fail(VmErrorKind::BadCallTarget(func)));
+        }
+        let depth = self.depth + 1;
+        if depth >= MAX_CALL_FRAMES {
+            return Err(fail(VmErrorKind::CallDepth(MAX_CALL_FRAMES)));
+        }
+        let Some((saved_low, _)) = self.memory.stack_window() else {
+            return Err(fail(VmErrorKind::BadControlFlow));
+        };
+        let r10 = self.r10 - STACK_SIZE as u64;
+        self.memory.set_stack_low(r10 - STACK_SIZE as u64);
+        let mut regs = [0u64; 16];
+        regs[1..6].copy_from_slice(&args);
+        regs[10] = r10;
+        let config = Config {
+            budget: self.left,
+            ..*self.config
+        };
+        let result = execute(self.ops, regs, self.memory, helpers, &config, slot, depth);
+        self.memory.set_stack_low(saved_low);
+        let exit = result.map_err(|e| HelperError::Callback(Box::new(e)))?;
+        self.left -= exit.executed;
+        Ok(exit.r0)
     }
 }
 

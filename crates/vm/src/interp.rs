@@ -115,7 +115,7 @@ impl Program {
         let mut regs = [0u64; 16];
         regs[1..6].copy_from_slice(&args);
         regs[10] = top;
-        execute(&self.ops, regs, &mut *scope.memory, helpers, config)
+        execute(&self.ops, regs, &mut *scope.memory, helpers, config, 0, 0)
     }
 }
 
@@ -127,17 +127,22 @@ fn fault(pc: usize, f: MemFault) -> VmError {
 }
 
 /// The interpreter proper. `regs[10]` is the top of the stack window installed in `memory`.
-fn execute<H: Helpers + ?Sized>(
+///
+/// Execution starts at slot `start` in a frame `base_depth` frames below the main one (0 for a
+/// program run, more for a callback a helper invokes) and returns when that frame exits.
+pub(crate) fn execute<H: Helpers + ?Sized>(
     ops: &[Op],
     mut regs: [u64; 16],
     memory: &mut MemoryMap<'_>,
     helpers: &mut H,
     config: &Config,
+    start: usize,
+    base_depth: usize,
 ) -> Result<Exit, VmError> {
     let mut frames = [Frame::default(); MAX_CALL_FRAMES];
-    let mut depth = 0usize;
+    let mut depth = base_depth;
     let mut left = config.budget;
-    let mut pc = 0usize;
+    let mut pc = start;
     let align = config.check_alignment;
 
     macro_rules! r {
@@ -406,7 +411,13 @@ fn execute<H: Helpers + ?Sized>(
             }
 
             Op::CallHelper(id) => {
-                if let Some(r0) = call_helper(id, cur, &mut regs, memory, helpers, depth)? {
+                let site = CallSite {
+                    ops,
+                    config,
+                    cur,
+                    depth,
+                };
+                if let Some(r0) = call_helper(id, site, &mut regs, memory, helpers, &mut left)? {
                     return Ok(exit(r0, config, left));
                 }
             }
@@ -427,7 +438,14 @@ fn execute<H: Helpers + ?Sized>(
                     depth = push_frame(&mut frames, depth, &mut regs, memory, pc, cur)?;
                     pc = t;
                 } else if v <= i32::MAX as u64 {
-                    if let Some(r0) = call_helper(v as i32, cur, &mut regs, memory, helpers, depth)?
+                    let site = CallSite {
+                        ops,
+                        config,
+                        cur,
+                        depth,
+                    };
+                    if let Some(r0) =
+                        call_helper(v as i32, site, &mut regs, memory, helpers, &mut left)?
                     {
                         return Ok(exit(r0, config, left));
                     }
@@ -439,7 +457,7 @@ fn execute<H: Helpers + ?Sized>(
                 }
             }
             Op::Exit => {
-                if depth == 0 {
+                if depth == base_depth {
                     return Ok(exit(regs[0], config, left));
                 }
                 depth -= 1;
@@ -488,23 +506,40 @@ fn push_frame(
     Ok(depth + 1)
 }
 
-/// Calls helper `id`; `Some(r0)` means the helper stopped the program.
+/// Where a helper is called from: what a callback it starts needs to run.
+#[derive(Clone, Copy)]
+struct CallSite<'o> {
+    ops: &'o [Op],
+    config: &'o Config,
+    cur: usize,
+    depth: usize,
+}
+
+/// Calls helper `id`; `Some(r0)` means the helper stopped the program. `left` is the run's
+/// remaining budget; callbacks the helper runs are charged to it.
 #[inline(never)]
 fn call_helper<H: Helpers + ?Sized>(
     id: i32,
-    cur: usize,
+    site: CallSite<'_>,
     regs: &mut [u64; 16],
     memory: &mut MemoryMap<'_>,
     helpers: &mut H,
-    depth: usize,
+    left: &mut u64,
 ) -> Result<Option<u64>, VmError> {
     let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
+    let cur = site.cur;
     let mut ctx = HelperCtx {
         memory,
         pc: cur,
-        depth,
+        depth: site.depth,
+        ops: site.ops,
+        config: site.config,
+        r10: regs[10],
+        left: *left,
     };
-    let kind = match helpers.call(id, args, &mut ctx) {
+    let result = helpers.call(id, args, &mut ctx);
+    *left = ctx.left;
+    let kind = match result {
         Ok(HelperReturn::Value(v)) => {
             regs[0] = v;
             return Ok(None);
@@ -513,6 +548,7 @@ fn call_helper<H: Helpers + ?Sized>(
         Err(HelperError::Unknown) => VmErrorKind::UnknownHelper(id),
         Err(HelperError::Memory(f)) => VmErrorKind::Memory(f),
         Err(HelperError::Failed(message)) => VmErrorKind::Helper { id, message },
+        Err(HelperError::Callback(e)) => return Err(*e),
     };
     Err(VmError { pc: cur, kind })
 }

@@ -168,6 +168,15 @@ impl<'a> MemoryMap<'a> {
         self.packet = Some((packet.as_ptr(), packet.len()));
     }
 
+    /// Sets the packet that `ld_abs`/`ld_ind` read from raw memory.
+    ///
+    /// # Safety
+    /// `[ptr, ptr+len)` must stay valid for reads while it is the packet; it may be written
+    /// by helpers between instructions (the interpreter only reads it during `ld_abs`/`ld_ind`).
+    pub unsafe fn set_packet_raw(&mut self, ptr: *const u8, len: usize) {
+        self.packet = Some((ptr, len));
+    }
+
     /// The host-visible regions, in the order they were added (the stack is not listed).
     pub fn regions(&self) -> &[Region] {
         &self.regions
@@ -191,23 +200,41 @@ impl<'a> MemoryMap<'a> {
     }
 
     /// Starts a run: installs the stack window, returns the mark for [`end_run`](Self::end_run).
-    pub(crate) fn begin_run(&mut self, stack_lo: u64, stack_hi: u64) -> usize {
+    ///
+    /// For execution engines other than the interpreter (the JIT); a host never needs it.
+    pub fn begin_run(&mut self, stack_lo: u64, stack_hi: u64) -> usize {
         self.stack_lo = stack_lo;
         self.stack_hi = stack_hi;
         self.regions.len()
     }
 
     /// Ends a run: drops the stack window and every region added since `mark`.
-    pub(crate) fn end_run(&mut self, mark: usize) {
+    ///
+    /// For execution engines other than the interpreter (the JIT); a host never needs it.
+    pub fn end_run(&mut self, mark: usize) {
         self.stack_lo = 0;
         self.stack_hi = 0;
         self.truncate(mark);
     }
 
     /// Moves the low end of the stack window (on calls and returns).
+    ///
+    /// For execution engines other than the interpreter (the JIT); a host never needs it.
     #[inline(always)]
-    pub(crate) fn set_stack_low(&mut self, lo: u64) {
+    pub fn set_stack_low(&mut self, lo: u64) {
         self.stack_lo = lo;
+    }
+
+    /// Checks that `[addr, addr+size)` lies inside one region (or the stack window) that
+    /// permits `access`, exactly as the interpreter's loads, stores and atomics do (alignment
+    /// is the caller's business). For execution engines that access memory themselves.
+    pub fn check_access(&self, addr: u64, size: u64, access: AccessKind) -> Result<(), MemFault> {
+        self.check(addr, size, access).map(|_| ())
+    }
+
+    /// The packet `ld_abs`/`ld_ind` read, as (pointer, length), if one is set.
+    pub fn packet(&self) -> Option<(*const u8, usize)> {
+        self.packet
     }
 
     /// Checks `[addr, addr+size)` and returns the host pointer and whether the region is writable.
