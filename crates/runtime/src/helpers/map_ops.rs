@@ -1,0 +1,199 @@
+//! Map helpers: lookup, update, delete, push/pop/peek, ring buffers, tail calls.
+
+use bpfkit_maps::{map_flags, MapError, MapType};
+use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn};
+
+use super::{add_region, neg, RunHelpers, EINVAL, MAX_TAIL_CALLS};
+
+/// A map error as the helper's `-errno`.
+fn map_err(e: MapError) -> HelperReturn {
+    neg(e.errno() as i64)
+}
+
+fn done(r: Result<(), MapError>) -> HelperReturn {
+    match r {
+        Ok(()) => HelperReturn::Value(0),
+        Err(e) => map_err(e),
+    }
+}
+
+impl RunHelpers<'_> {
+    /// `bpf_map_lookup_elem(map, key)`: a pointer to the value (made accessible for the rest
+    /// of the run), an inner map's handle for maps of maps, or NULL.
+    pub(super) fn map_lookup_elem(
+        &mut self,
+        a: [u64; 5],
+        ctx: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
+        let map = self.map(a[0])?;
+        let spec = map.spec();
+        let key = ctx.memory.read_vec(a[1], spec.key_size as usize)?;
+        if let Some(outer) = map.as_map_of_maps() {
+            let handle = outer
+                .lookup_inner(&key)
+                .map_or(0, |inner| self.shared.maps.handle_of(&inner));
+            return Ok(HelperReturn::Value(handle));
+        }
+        if matches!(
+            spec.map_type,
+            MapType::ProgArray | MapType::Queue | MapType::Stack | MapType::RingBuf | MapType::BloomFilter
+        ) {
+            return Ok(HelperReturn::Value(0));
+        }
+        let access = if spec.flags & map_flags::BPF_F_RDONLY_PROG != 0 {
+            Access::ReadOnly
+        } else {
+            Access::ReadWrite
+        };
+        match map.lookup_ptr(&key, self.cpu, self.guard) {
+            Ok(Some(value)) => {
+                // SAFETY: the value stays valid while `self.guard` lives, i.e. the whole
+                // test-run; map memory is only accessed atomically by others.
+                unsafe { add_region(ctx, value.addr() as u64, value.len(), access) };
+                Ok(HelperReturn::Value(value.addr() as u64))
+            }
+            Ok(None) | Err(_) => Ok(HelperReturn::Value(0)),
+        }
+    }
+
+    /// `bpf_map_update_elem(map, key, value, flags)`.
+    pub(super) fn map_update_elem(
+        &mut self,
+        a: [u64; 5],
+        ctx: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
+        let map = self.map(a[0])?;
+        let spec = map.spec();
+        if map.as_map_of_maps().is_some() || map.as_prog_array().is_some() {
+            return Ok(neg(EINVAL));
+        }
+        let key = ctx.memory.read_vec(a[1], spec.key_size as usize)?;
+        let value = ctx.memory.read_vec(a[2], spec.value_size as usize)?;
+        Ok(done(map.update(&key, &value, a[3], self.cpu)))
+    }
+
+    /// `bpf_map_delete_elem(map, key)`.
+    pub(super) fn map_delete_elem(
+        &mut self,
+        a: [u64; 5],
+        ctx: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
+        let map = self.map(a[0])?;
+        if map.as_map_of_maps().is_some() || map.as_prog_array().is_some() {
+            return Ok(neg(EINVAL));
+        }
+        let key = ctx.memory.read_vec(a[1], map.spec().key_size as usize)?;
+        Ok(done(map.delete(&key)))
+    }
+
+    /// `bpf_map_push_elem(map, value, flags)` (queue, stack, bloom filter).
+    pub(super) fn map_push_elem(
+        &mut self,
+        a: [u64; 5],
+        ctx: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
+        let map = self.map(a[0])?;
+        let value = ctx.memory.read_vec(a[1], map.spec().value_size as usize)?;
+        Ok(done(map.push(&value, a[2])))
+    }
+
+    /// `bpf_map_pop_elem(map, value)` / `bpf_map_peek_elem(map, value)`.
+    pub(super) fn map_pop_peek(
+        &mut self,
+        pop: bool,
+        a: [u64; 5],
+        ctx: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
+        let map = self.map(a[0])?;
+        let size = map.spec().value_size as usize;
+        // A bloom filter's peek reads the value as its input.
+        let mut value = ctx.memory.read_vec(a[1], size)?;
+        let r = if pop { map.pop(&mut value) } else { map.peek(&mut value) };
+        if r.is_ok() && map.spec().map_type != MapType::BloomFilter {
+            ctx.memory.write(a[1], &value)?;
+        }
+        Ok(done(r))
+    }
+
+    /// `bpf_tail_call(ctx, prog_array, index)`: on success the program ends here and the
+    /// runtime starts the target with the same context; on failure execution continues.
+    pub(super) fn tail_call(
+        &mut self,
+        a: [u64; 5],
+        ctx: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
+        let map = self.map(a[1])?;
+        let array = map
+            .as_prog_array()
+            .ok_or_else(|| HelperError::Failed("tail call through a map that is not a program array".into()))?;
+        let index = a[2] as u32;
+        if index >= map.spec().max_entries || self.tail_calls >= MAX_TAIL_CALLS {
+            return Ok(HelperReturn::Value(0));
+        }
+        let Some(prog) = array.get(index) else {
+            return Ok(HelperReturn::Value(0));
+        };
+        if ctx.call_depth() > 0 {
+            return Err(HelperError::Failed(
+                "tail call from a bpf-to-bpf function or callback is not supported".into(),
+            ));
+        }
+        self.tail_calls += 1;
+        self.pending_tail_call = Some(prog as usize);
+        Ok(HelperReturn::Stop(0))
+    }
+
+    /// `bpf_ringbuf_output(ringbuf, data, size, flags)`.
+    pub(super) fn ringbuf_output(
+        &mut self,
+        a: [u64; 5],
+        ctx: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
+        let map = self.map(a[0])?;
+        let Some(rb) = map.as_ringbuf() else {
+            return Ok(neg(EINVAL));
+        };
+        let data = ctx.memory.read_vec(a[1], a[2] as usize)?;
+        Ok(done(rb.output(&data, a[3])))
+    }
+
+    /// `bpf_ringbuf_reserve(ringbuf, size, flags)`: a writable sample or NULL.
+    pub(super) fn ringbuf_reserve(
+        &mut self,
+        a: [u64; 5],
+        ctx: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
+        let map = self.map(a[0])?;
+        let Some(rb) = map.as_ringbuf() else {
+            return Ok(HelperReturn::Value(0));
+        };
+        match rb.reserve(a[1], a[2], self.guard) {
+            Ok(sample) => {
+                let addr = sample.addr() as u64;
+                // SAFETY: ring buffer memory lives as long as the map, which outlives the run.
+                unsafe { add_region(ctx, addr, sample.len(), Access::ReadWrite) };
+                self.reserved.push((addr, map.clone()));
+                Ok(HelperReturn::Value(addr))
+            }
+            Err(_) => Ok(HelperReturn::Value(0)),
+        }
+    }
+
+    /// `bpf_ringbuf_submit(sample, flags)` / `bpf_ringbuf_discard(sample, flags)`.
+    pub(super) fn ringbuf_commit(&mut self, discard: bool, a: [u64; 5]) -> Result<HelperReturn, HelperError> {
+        let Some(i) = self.reserved.iter().position(|(addr, _)| *addr == a[0]) else {
+            return Err(HelperError::Failed(format!("{:#x} is not a reserved ring buffer sample", a[0])));
+        };
+        let (addr, map) = self.reserved.swap_remove(i);
+        let rb = map.as_ringbuf().ok_or_else(|| HelperError::Failed("not a ring buffer".into()))?;
+        let r = if discard { rb.discard(addr as usize, a[1]) } else { rb.submit(addr as usize, a[1]) };
+        r.map_err(|e| HelperError::Failed(e.to_string()))?;
+        Ok(HelperReturn::Value(0))
+    }
+
+    /// `bpf_ringbuf_query(ringbuf, flags)`.
+    pub(super) fn ringbuf_query(&mut self, a: [u64; 5]) -> Result<HelperReturn, HelperError> {
+        let map = self.map(a[0])?;
+        Ok(HelperReturn::Value(map.as_ringbuf().map_or(0, |rb| rb.query(a[1]))))
+    }
+}

@@ -1,0 +1,164 @@
+//! The kernel's helper functions, numbered as in `linux/bpf.h` (`___BPF_FUNC_MAPPER`).
+//!
+//! [`RunHelpers`] serves one test-run: it knows the object's maps, the packet and context,
+//! the runtime CPU, and collects a pending tail call. Return values follow the kernel:
+//! `-errno` as a 64-bit two's complement value on failure.
+
+mod callback;
+mod map_ops;
+mod misc;
+mod packet;
+
+use bpfkit_maps::{MapRef, RcuGuard};
+use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn, Helpers};
+
+use crate::ctx::Packet;
+use crate::load::Shared;
+use crate::lowmem::LowBuf;
+
+/// `(number, name)` of every helper this runtime implements.
+pub const HELPERS: &[(i32, &str)] = &[
+    (1, "map_lookup_elem"),
+    (2, "map_update_elem"),
+    (3, "map_delete_elem"),
+    (4, "probe_read"),
+    (5, "ktime_get_ns"),
+    (6, "trace_printk"),
+    (7, "get_prandom_u32"),
+    (8, "get_smp_processor_id"),
+    (9, "skb_store_bytes"),
+    (10, "l3_csum_replace"),
+    (11, "l4_csum_replace"),
+    (12, "tail_call"),
+    (14, "get_current_pid_tgid"),
+    (16, "get_current_comm"),
+    (26, "skb_load_bytes"),
+    (28, "csum_diff"),
+    (44, "xdp_adjust_head"),
+    (54, "xdp_adjust_meta"),
+    (65, "xdp_adjust_tail"),
+    (87, "map_push_elem"),
+    (88, "map_pop_elem"),
+    (89, "map_peek_elem"),
+    (93, "spin_lock"),
+    (94, "spin_unlock"),
+    (112, "probe_read_user"),
+    (113, "probe_read_kernel"),
+    (125, "ktime_get_boot_ns"),
+    (130, "ringbuf_output"),
+    (131, "ringbuf_reserve"),
+    (132, "ringbuf_submit"),
+    (133, "ringbuf_discard"),
+    (134, "ringbuf_query"),
+    (164, "for_each_map_elem"),
+    (181, "loop"),
+    (182, "strncmp"),
+];
+
+/// Whether helper `id` is implemented.
+pub fn is_known(id: i32) -> bool {
+    HELPERS.iter().any(|&(n, _)| n == id)
+}
+
+/// `MAX_TAIL_CALL_CNT`: tail calls one run may make.
+pub const MAX_TAIL_CALLS: u32 = 33;
+
+pub(crate) const EINVAL: i64 = 22;
+pub(crate) const EFAULT: i64 = 14;
+pub(crate) const E2BIG: i64 = 7;
+pub(crate) const ENOMEM: i64 = 12;
+
+/// `-errno` as the helper's 64-bit return value.
+pub(crate) fn neg(errno: i64) -> HelperReturn {
+    HelperReturn::Value((-errno) as u64)
+}
+
+/// The helpers of one test-run.
+pub(crate) struct RunHelpers<'r> {
+    pub(crate) shared: &'r Shared,
+    pub(crate) cpu: usize,
+    pub(crate) guard: &'r RcuGuard,
+    pub(crate) packet: &'r mut Packet,
+    pub(crate) buf: &'r mut LowBuf,
+    /// Tail calls made so far in this run.
+    pub(crate) tail_calls: u32,
+    /// The program a successful `bpf_tail_call` asked to run next.
+    pub(crate) pending_tail_call: Option<usize>,
+    /// Ring buffer samples reserved and not yet submitted or discarded.
+    pub(crate) reserved: Vec<(u64, MapRef)>,
+}
+
+impl RunHelpers<'_> {
+    /// The map behind the handle in a helper argument.
+    pub(crate) fn map(&self, handle: u64) -> Result<MapRef, HelperError> {
+        self.shared
+            .maps
+            .by_handle(handle)
+            .ok_or_else(|| HelperError::Failed(format!("{handle:#x} is not a map")))
+    }
+}
+
+/// Adds `[addr, addr+len)` to the run's regions unless an identical region exists.
+///
+/// # Safety
+/// The memory must stay valid (and writable if `access` says so) until the run ends.
+pub(crate) unsafe fn add_region(ctx: &mut HelperCtx<'_, '_>, addr: u64, len: usize, access: Access) {
+    let exists = ctx
+        .memory
+        .regions()
+        .iter()
+        .rev()
+        .any(|r| r.start() == addr && r.len() == len as u64 && r.access() == access);
+    if !exists && len > 0 {
+        // SAFETY: forwarded to the caller.
+        unsafe { ctx.memory.add_raw(addr as *mut u8, len, access) };
+    }
+}
+
+impl Helpers for RunHelpers<'_> {
+    fn call(
+        &mut self,
+        id: i32,
+        a: [u64; 5],
+        ctx: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
+        match id {
+            1 => self.map_lookup_elem(a, ctx),
+            2 => self.map_update_elem(a, ctx),
+            3 => self.map_delete_elem(a, ctx),
+            4 | 112 | 113 => misc::probe_read(a, ctx),
+            5 => Ok(HelperReturn::Value(misc::clock_ns(libc::CLOCK_MONOTONIC))),
+            6 => misc::trace_printk(self.shared, a, ctx),
+            7 => Ok(HelperReturn::Value(self.shared.next_random() as u64)),
+            8 => Ok(HelperReturn::Value(self.cpu as u64)),
+            9 => self.skb_store_bytes(a, ctx),
+            10 => self.l3_csum_replace(a),
+            11 => self.l4_csum_replace(a),
+            12 => self.tail_call(a, ctx),
+            14 => Ok(HelperReturn::Value(misc::pid_tgid())),
+            16 => misc::get_current_comm(a, ctx),
+            26 => self.skb_load_bytes(a, ctx),
+            28 => packet::csum_diff(a, ctx),
+            44 => self.xdp_adjust_head(a),
+            54 => self.xdp_adjust_meta(a),
+            65 => self.xdp_adjust_tail(a),
+            87 => self.map_push_elem(a, ctx),
+            88 | 89 => self.map_pop_peek(id == 88, a, ctx),
+            93 => misc::spin_lock(a, ctx),
+            94 => misc::spin_unlock(a, ctx),
+            125 => Ok(HelperReturn::Value(misc::clock_ns(libc::CLOCK_BOOTTIME))),
+            130 => self.ringbuf_output(a, ctx),
+            131 => self.ringbuf_reserve(a, ctx),
+            132 | 133 => self.ringbuf_commit(id == 133, a),
+            134 => self.ringbuf_query(a),
+            164 => self.for_each_map_elem(a, ctx),
+            181 => self.bpf_loop(a, ctx),
+            182 => misc::strncmp(a, ctx),
+            _ => Err(HelperError::Unknown),
+        }
+    }
+
+    fn is_known(&self, id: i32) -> bool {
+        is_known(id)
+    }
+}

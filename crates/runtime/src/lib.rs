@@ -1,0 +1,101 @@
+//! bpfkit's embeddable user-space eBPF runtime: load a clang-built object, pick a program,
+//! run it over packets with exactly the results of the Linux kernel's `BPF_PROG_TEST_RUN`,
+//! and read and write its maps.
+//!
+//! # Shape
+//! - [`Runtime`]: load settings (number of runtime CPUs, [`Verification`], random seed);
+//!   [`Runtime::load_file`] / [`Runtime::load_bytes`] / [`Runtime::load`] give a
+//!   [`LoadedObject`]: every map created (global data `.data`/`.rodata`/`.bss` filled in,
+//!   `.values` initialisers of program arrays and maps of maps applied), every program's map
+//!   references resolved and the program loaded into bpfkit's checked interpreter.
+//! - [`LoadedObject::program`] picks a program by name (the first one by default);
+//!   [`ProgramRef::test_run`] runs it on a [`TestRun`] (packet, optional context, repeat
+//!   count, runtime CPU) and returns a [`TestRunOutput`] (return value, output packet,
+//!   output context, average duration).
+//! - [`LoadedObject::map`] gives a map by name ([`bpfkit_maps::Map`]: `lookup`,
+//!   `update_host`, `delete_host`, `iter`, and `as_ringbuf().consume(..)` for ring buffers);
+//!   [`LoadedObject::dump_maps`] renders them all as JSON.
+//!
+//! # What matches the kernel
+//! XDP (`struct xdp_md`), socket filter and tc (`struct __sk_buff`) programs see the
+//! contexts, headroom and tailroom the kernel's test-run builds (see [`ctx`]), and the
+//! helpers in [`HELPERS`] follow the kernel's semantics and return values. The differential
+//! test (`tests/corpus.rs`) runs a corpus of C programs over a capture in bpfkit and in the
+//! kernel and compares return values, output packets and final map contents byte for byte.
+//!
+//! # Context pointers: the low-memory choice
+//! The contexts' `data`, `data_end` and `data_meta` fields are 32 bits wide, and programs
+//! load them with 32-bit loads before using them as pointers. The kernel rewrites those
+//! context loads at load time. This runtime instead allocates packet buffers and contexts
+//! below 4 GiB (`mmap` with `MAP_32BIT` on x86-64 Linux, address hints elsewhere, the result
+//! checked), so each field holds the real address and no instruction needs rewriting. Limits:
+//! it needs an OS that can map memory below 4 GiB (x86-64 Linux always can; other 64-bit
+//! hosts may refuse, and then test-runs fail with [`RuntimeError::LowMemory`]); and fields
+//! the kernel computes on access (e.g. `__sk_buff.hash` via a later `bpf_get_hash_recalc`)
+//! are stored values here.
+//!
+//! # Other limits
+//! - The verifier is not wired in yet: [`Verification::Verify`] performs the structural
+//!   checks only. Every memory access is still bounds-checked by the interpreter.
+//! - Socket-filter `ld_abs`/`ld_ind` with the `SKF_NET_OFF`/`SKF_LL_OFF` negative offsets
+//!   are treated as out of bounds (the program returns 0).
+//! - No skb resizing helpers (`bpf_skb_change_head`, `bpf_skb_adjust_room`, ...), no XDP
+//!   fragments (packets larger than one 4 KiB frame are refused), no redirects.
+//! - A tail call from inside a bpf-to-bpf function or callback is reported as an error.
+//!
+//! # Example
+//! ```
+//! use bpfkit_isa::{Insn, Reg, MemSize, AtomicOp, AluOp, Operand, Width};
+//! use bpfkit_object::{ld_map, MapDef, MapType, ObjectBuilder, ProgType, ProgramSection};
+//! use bpfkit_runtime::{Runtime, TestRun};
+//!
+//! // An XDP program that counts packets in slot 0 of an array map and returns XDP_PASS (2).
+//! let mut b = ObjectBuilder::new("GPL");
+//! let counts = b.add_map(MapDef::new("counts", MapType::Array, 4, 8, 1));
+//! let mov = |dst, imm| Insn::Alu { width: Width::W64, op: AluOp::Mov, dst, src: Operand::Imm(imm) };
+//! b.add_program("count", ProgramSection::for_type(ProgType::Xdp), vec![
+//!     Insn::St { size: MemSize::W, dst: Reg::R10, off: -4, imm: 0 },   // key = 0
+//!     ld_map(Reg::R1, counts),
+//!     Insn::Alu { width: Width::W64, op: AluOp::Mov, dst: Reg::R2, src: Operand::Reg(Reg::R10) },
+//!     Insn::Alu { width: Width::W64, op: AluOp::Add, dst: Reg::R2, src: Operand::Imm(-4) },
+//!     Insn::Call(bpfkit_isa::CallTarget::Helper(1)),                   // bpf_map_lookup_elem
+//!     Insn::Jmp { width: Width::W64, cond: bpfkit_isa::JmpCond::Eq, dst: Reg::R0, src: Operand::Imm(0), off: 2 },
+//!     mov(Reg::R1, 1),
+//!     Insn::Atomic { size: MemSize::DW, op: AtomicOp::Add { fetch: false }, dst: Reg::R0, src: Reg::R1, off: 0 },
+//!     mov(Reg::R0, 2),
+//!     Insn::Exit,
+//! ]);
+//! let object = Runtime::new().ncpus(1).load(b.build()?)?;
+//!
+//! let packet = [0u8; 60];
+//! let out = object.program(None)?.test_run(&TestRun::new(&packet))?;
+//! assert_eq!(out.retval, 2);
+//! assert_eq!(out.data_out, packet);
+//! object.program(Some("count"))?.test_run(&TestRun::new(&packet).repeat(9))?;
+//!
+//! // Ten runs so far; read the counter from the host side.
+//! let value = object.map("counts")?.lookup(&0u32.to_ne_bytes())?;
+//! assert_eq!(u64::from_ne_bytes(value.try_into().unwrap()), 10);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod ctx;
+pub mod dump;
+mod error;
+mod helpers;
+mod load;
+mod lowmem;
+mod maptable;
+mod printk;
+mod testrun;
+
+pub use ctx::Hook;
+pub use error::RuntimeError;
+pub use helpers::{is_known as is_known_helper, HELPERS, MAX_TAIL_CALLS};
+pub use load::{LoadedObject, Runtime, Verification};
+pub use testrun::{hook_of, ProgramRef, TestRun, TestRunOutput};
+
+pub use bpfkit_maps::{Map, MapRef};
+pub use bpfkit_object::{Object, ProgType};

@@ -1,0 +1,346 @@
+//! Loading: an [`Object`] becomes a [`LoadedObject`] with live maps and runnable programs.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use bpfkit_isa::{Insn, LdImm64Kind};
+use bpfkit_maps::MapRef;
+use bpfkit_object::{Object, ProgType, BPF_F_RDONLY_PROG};
+use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn, Helpers};
+
+use crate::error::RuntimeError;
+use crate::lowmem::LowBuf;
+use crate::maptable::MapTable;
+use crate::testrun::{ProgramRef, TraceSink};
+
+/// Whether programs are checked by the verifier before they may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Verification {
+    /// Verify every program at load time (the default).
+    ///
+    /// bpfkit's verifier (`crates/verifier`) is not wired in yet: for now this performs the
+    /// structural checks only (instruction validity, jump targets, known helpers, resolved
+    /// map references), exactly as [`Unverified`](Verification::Unverified) does. The runtime
+    /// stays memory-safe either way: every access is bounds-checked by the interpreter.
+    #[default]
+    Verify,
+    /// Skip the verifier (structural checks still apply).
+    Unverified,
+}
+
+/// Loads objects: the settings every [`LoadedObject`] it creates shares.
+///
+/// ```
+/// let runtime = bpfkit_runtime::Runtime::new().ncpus(4);
+/// assert_eq!(runtime.cpus(), 4);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Runtime {
+    ncpus: usize,
+    verification: Verification,
+    seed: u64,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime::new()
+    }
+}
+
+impl Runtime {
+    /// A runtime with as many CPUs as the host has, verification on, and a fixed
+    /// `bpf_get_prandom_u32` seed.
+    pub fn new() -> Runtime {
+        Runtime {
+            ncpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            verification: Verification::Verify,
+            seed: 0x2545_f491_4f6c_dd1d,
+        }
+    }
+
+    /// Sets the number of runtime CPUs (the per-CPU slots of per-CPU maps; at least 1).
+    pub fn ncpus(mut self, ncpus: usize) -> Runtime {
+        self.ncpus = ncpus.max(1);
+        self
+    }
+
+    /// The number of runtime CPUs.
+    pub fn cpus(&self) -> usize {
+        self.ncpus
+    }
+
+    /// Sets whether programs are verified at load.
+    pub fn verification(mut self, v: Verification) -> Runtime {
+        self.verification = v;
+        self
+    }
+
+    /// Seeds `bpf_get_prandom_u32` (runs are reproducible for a given seed).
+    pub fn prandom_seed(mut self, seed: u64) -> Runtime {
+        self.seed = seed;
+        self
+    }
+
+    /// Loads an ELF object file.
+    pub fn load_file(&self, path: impl AsRef<Path>) -> Result<LoadedObject, RuntimeError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        self.load_bytes(&bytes)
+    }
+
+    /// Loads an ELF object from memory.
+    pub fn load_bytes(&self, elf: &[u8]) -> Result<LoadedObject, RuntimeError> {
+        self.load(Object::parse(elf)?)
+    }
+
+    /// Loads an object: creates its maps (global data filled in, `.values` initialisers
+    /// applied), resolves every program's map references, and loads every program.
+    pub fn load(&self, object: Object) -> Result<LoadedObject, RuntimeError> {
+        object.validate()?;
+        let names: Vec<String> = object.programs.iter().map(|p| p.name.clone()).collect();
+        let maps = MapTable::create(&object.maps, self.ncpus, |name| {
+            names.iter().position(|n| n == name).map(|i| i as u32)
+        })?;
+        let mut static_regions = Vec::new();
+        for slot in &maps.slots {
+            if let Some(addr) = slot.value_addr {
+                let access = if slot.def.map_flags & BPF_F_RDONLY_PROG != 0 {
+                    Access::ReadOnly
+                } else {
+                    Access::ReadWrite
+                };
+                static_regions.push((addr, slot.def.value_size as usize, access));
+            }
+        }
+        let mut programs = Vec::with_capacity(object.programs.len());
+        for p in &object.programs {
+            let load_err = |message: String| RuntimeError::Load {
+                program: p.name.clone(),
+                message,
+            };
+            let insns = resolve(&p.insns, &maps).map_err(load_err)?;
+            let vm = bpfkit_vm::Program::load(&insns).map_err(|e| load_err(e.to_string()))?;
+            vm.check_helpers(&KnownHelpers)
+                .map_err(|e| load_err(e.to_string()))?;
+            if self.verification == Verification::Verify {
+                verify(p, &vm).map_err(load_err)?;
+            }
+            programs.push(LoadedProgram {
+                name: p.name.clone(),
+                section: p.section.name.clone(),
+                prog_type: p.prog_type(),
+                vm,
+            });
+        }
+        Ok(LoadedObject {
+            shared: Shared {
+                maps,
+                programs,
+                static_regions,
+                ncpus: self.ncpus,
+                trace: Mutex::new(Box::new(|line: &str| eprint!("bpf_trace_printk: {line}"))),
+                rng: AtomicU64::new(self.seed),
+                buffers: Mutex::new(Vec::new()),
+            },
+            license: object.license,
+        })
+    }
+}
+
+/// The place where loading verifies a program. The verifier is being written in parallel
+/// (`crates/verifier`); until it exposes a `verify` entry point this accepts every program
+/// that passed the structural checks.
+fn verify(_program: &bpfkit_object::Program, _vm: &bpfkit_vm::Program) -> Result<(), String> {
+    Ok(())
+}
+
+/// Replaces symbolic map references with runtime handles and addresses.
+fn resolve(insns: &[Insn], maps: &MapTable) -> Result<Vec<Insn>, String> {
+    let mut pc = 0;
+    let mut out = Vec::with_capacity(insns.len());
+    for &insn in insns {
+        let resolved = match insn {
+            Insn::LdImm64 { dst, kind, imm } => {
+                let slot = || {
+                    maps.slots
+                        .get(imm as u32 as usize)
+                        .ok_or_else(|| format!("insn {pc}: map index {} out of range", imm as u32))
+                };
+                let imm = match kind {
+                    LdImm64Kind::Imm | LdImm64Kind::Func => imm,
+                    LdImm64Kind::MapIdx => slot()?.handle(),
+                    LdImm64Kind::MapIdxValue => {
+                        let s = slot()?;
+                        let base = s.value_addr.ok_or_else(|| {
+                            format!("insn {pc}: direct value access into map `{}`, which is not a one-entry array", s.def.name)
+                        })?;
+                        base + (imm >> 32)
+                    }
+                    other => return Err(format!("insn {pc}: lddw of kind {other:?} cannot be resolved by the runtime")),
+                };
+                let kind = if kind == LdImm64Kind::Func { kind } else { LdImm64Kind::Imm };
+                Insn::LdImm64 { dst, kind, imm }
+            }
+            other => other,
+        };
+        pc += insn.slots();
+        out.push(resolved);
+    }
+    Ok(out)
+}
+
+/// Answers "is this helper implemented" for the load-time check.
+struct KnownHelpers;
+
+impl Helpers for KnownHelpers {
+    fn call(&mut self, _: i32, _: [u64; 5], _: &mut HelperCtx<'_, '_>) -> Result<HelperReturn, HelperError> {
+        Err(HelperError::Unknown)
+    }
+
+    fn is_known(&self, id: i32) -> bool {
+        crate::helpers::is_known(id)
+    }
+}
+
+/// One loaded program.
+#[derive(Debug)]
+pub(crate) struct LoadedProgram {
+    pub(crate) name: String,
+    pub(crate) section: String,
+    pub(crate) prog_type: ProgType,
+    pub(crate) vm: bpfkit_vm::Program,
+}
+
+/// What every run of an object's programs shares.
+pub(crate) struct Shared {
+    pub(crate) maps: MapTable,
+    pub(crate) programs: Vec<LoadedProgram>,
+    /// Global-data values: `(address, length, access)`, accessible in every run.
+    pub(crate) static_regions: Vec<(u64, usize, Access)>,
+    pub(crate) ncpus: usize,
+    trace: Mutex<TraceSink>,
+    rng: AtomicU64,
+    /// Low-memory packet buffers, reused across runs.
+    pub(crate) buffers: Mutex<Vec<LowBuf>>,
+}
+
+impl Shared {
+    /// Sends one `bpf_trace_printk` line to the sink.
+    pub(crate) fn trace(&self, line: &str) {
+        let mut sink = self.trace.lock().unwrap_or_else(|e| e.into_inner());
+        sink(line);
+    }
+
+    /// The next `bpf_get_prandom_u32` value (splitmix64).
+    pub(crate) fn next_random(&self) -> u32 {
+        let s = self.rng.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) as u32
+    }
+}
+
+/// A loaded object: its maps, created and initialised, and its programs, ready to run.
+///
+/// `LoadedObject` is `Send + Sync`: programs may run on several threads at once (each run
+/// has its own packet and stack; maps are shared, as in the kernel).
+pub struct LoadedObject {
+    pub(crate) shared: Shared,
+    license: String,
+}
+
+impl std::fmt::Debug for LoadedObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedObject")
+            .field("programs", &self.program_names())
+            .field("maps", &self.map_names())
+            .finish()
+    }
+}
+
+impl LoadedObject {
+    /// Program names, in object order.
+    pub fn program_names(&self) -> Vec<&str> {
+        self.shared.programs.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    /// The program named `name`, or the first program if `name` is `None`.
+    pub fn program(&self, name: Option<&str>) -> Result<ProgramRef<'_>, RuntimeError> {
+        let index = match name {
+            Some(n) => self
+                .shared
+                .programs
+                .iter()
+                .position(|p| p.name == n)
+                .ok_or_else(|| RuntimeError::NoSuchProgram(n.to_string()))?,
+            None if self.shared.programs.is_empty() => return Err(RuntimeError::NoProgram),
+            None => 0,
+        };
+        Ok(ProgramRef { object: self, index })
+    }
+
+    /// Map names, in object order (global data maps are named after their section, e.g. `.bss`).
+    pub fn map_names(&self) -> Vec<&str> {
+        self.shared.maps.slots.iter().map(|s| s.def.name.as_str()).collect()
+    }
+
+    /// The map named `name`: read and write it with the [`bpfkit_maps::Map`] host methods
+    /// (`lookup`, `update_host`, `delete_host`, `iter`), drain a ring buffer with
+    /// `as_ringbuf().consume(..)`.
+    pub fn map(&self, name: &str) -> Result<&MapRef, RuntimeError> {
+        self.shared
+            .maps
+            .by_name(name)
+            .map(|s| &s.map)
+            .ok_or_else(|| RuntimeError::NoSuchMap(name.to_string()))
+    }
+
+    /// Stores program `program` in slot `index` of program array `map` (for tail calls).
+    pub fn set_prog_array_slot(&self, map: &str, index: u32, program: &str) -> Result<(), RuntimeError> {
+        let id = self
+            .shared
+            .programs
+            .iter()
+            .position(|p| p.name == program)
+            .ok_or_else(|| RuntimeError::NoSuchProgram(program.to_string()))?;
+        let err = |message: String| RuntimeError::Map {
+            map: map.to_string(),
+            message,
+        };
+        let array = self
+            .map(map)?
+            .as_prog_array()
+            .ok_or_else(|| err("not a program array".into()))?;
+        array.set(index, id as u32).map_err(|e| err(e.to_string()))
+    }
+
+    /// Sends `bpf_trace_printk` output to `sink` (default: standard error).
+    pub fn set_trace_sink(&self, sink: impl FnMut(&str) + Send + 'static) {
+        *self.shared.trace.lock().unwrap_or_else(|e| e.into_inner()) = Box::new(sink);
+    }
+
+    /// The object's license string.
+    pub fn license(&self) -> &str {
+        &self.license
+    }
+
+    /// Number of runtime CPUs.
+    pub fn ncpus(&self) -> usize {
+        self.shared.ncpus
+    }
+
+    /// Every map's contents as JSON (see [`crate::dump`]); ring buffers are drained.
+    pub fn dump_maps(&self) -> serde_json::Value {
+        crate::dump::dump_maps(self)
+    }
+
+    /// The name of the program with runtime id `id` (what program arrays hold).
+    pub(crate) fn program_name(&self, id: u32) -> Option<&str> {
+        self.shared.programs.get(id as usize).map(|p| p.name.as_str())
+    }
+}

@@ -1,0 +1,252 @@
+//! Running a program the way `BPF_PROG_TEST_RUN` does: input packet (and optional context)
+//! in, return value, output packet, output context and average duration out.
+
+use std::time::Instant;
+
+use bpfkit_maps::{rcu_read_lock, RcuGuard};
+use bpfkit_object::ProgType;
+use bpfkit_vm::{Access, Config, MemoryMap};
+
+use crate::ctx::{Hook, Packet, LOW_BUF_SIZE};
+use crate::error::RuntimeError;
+use crate::helpers::RunHelpers;
+use crate::load::LoadedObject;
+use crate::lowmem::LowBuf;
+
+/// Where `bpf_trace_printk` lines go.
+pub(crate) type TraceSink = Box<dyn FnMut(&str) + Send>;
+
+/// The input of one test-run (the kernel's `BPF_PROG_TEST_RUN` attributes).
+///
+/// ```
+/// use bpfkit_runtime::TestRun;
+/// let packet = [0u8; 64];
+/// let run = TestRun::new(&packet).repeat(1000).cpu(0);
+/// assert_eq!(run.repeat, 1000);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct TestRun<'a> {
+    /// The packet (`data_in`).
+    pub data: &'a [u8],
+    /// The input context (`ctx_in`): a `struct xdp_md` or `struct __sk_buff`.
+    pub ctx_in: Option<&'a [u8]>,
+    /// Whether to return the output context even without `ctx_in` (`ctx_out`).
+    pub ctx_out: bool,
+    /// How many times to run (0 counts as 1); the program runs on the same packet each
+    /// time, as in the kernel, and the duration is the average.
+    pub repeat: u32,
+    /// The runtime CPU the program runs on (what `bpf_get_smp_processor_id` returns and
+    /// which slot of per-CPU maps it sees).
+    pub cpu: usize,
+}
+
+impl<'a> TestRun<'a> {
+    /// A single run on runtime CPU 0 without context.
+    pub fn new(data: &'a [u8]) -> TestRun<'a> {
+        TestRun {
+            data,
+            ctx_in: None,
+            ctx_out: false,
+            repeat: 1,
+            cpu: 0,
+        }
+    }
+
+    /// Sets the input context.
+    pub fn ctx_in(mut self, ctx: &'a [u8]) -> Self {
+        self.ctx_in = Some(ctx);
+        self
+    }
+
+    /// Asks for the output context.
+    pub fn ctx_out(mut self) -> Self {
+        self.ctx_out = true;
+        self
+    }
+
+    /// Sets the repeat count.
+    pub fn repeat(mut self, n: u32) -> Self {
+        self.repeat = n;
+        self
+    }
+
+    /// Sets the runtime CPU.
+    pub fn cpu(mut self, cpu: usize) -> Self {
+        self.cpu = cpu;
+        self
+    }
+}
+
+/// The result of a test-run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestRunOutput {
+    /// The program's return value as the kernel reports it (the low 32 bits of r0).
+    pub retval: u32,
+    /// The full 64-bit r0.
+    pub r0: u64,
+    /// The packet after the run (XDP: from `data_meta` to `data_end`, after any
+    /// adjustment; socket filters: with the Ethernet header zeroed, as the kernel returns it).
+    pub data_out: Vec<u8>,
+    /// The context after the run, if `ctx_in` was given or `ctx_out` asked.
+    pub ctx_out: Option<Vec<u8>>,
+    /// Average wall-clock nanoseconds per run (saturating at `u32::MAX`, as the kernel's).
+    pub duration_ns: u32,
+    /// Instructions executed by the last run (all tail-called programs included).
+    pub instructions: u64,
+}
+
+/// A program of a [`LoadedObject`], ready to run.
+#[derive(Clone, Copy, Debug)]
+pub struct ProgramRef<'o> {
+    pub(crate) object: &'o LoadedObject,
+    pub(crate) index: usize,
+}
+
+/// The packet hook of a program type, if the runtime can test-run it.
+pub fn hook_of(prog_type: ProgType) -> Option<Hook> {
+    match prog_type {
+        ProgType::Xdp => Some(Hook::Xdp),
+        ProgType::SocketFilter => Some(Hook::SocketFilter),
+        ProgType::SchedCls | ProgType::SchedAct => Some(Hook::Tc),
+        _ => None,
+    }
+}
+
+impl<'o> ProgramRef<'o> {
+    /// The program's name.
+    pub fn name(&self) -> &'o str {
+        &self.object.shared.programs[self.index].name
+    }
+
+    /// Its ELF section name.
+    pub fn section(&self) -> &'o str {
+        &self.object.shared.programs[self.index].section
+    }
+
+    /// Its program type.
+    pub fn prog_type(&self) -> ProgType {
+        self.object.shared.programs[self.index].prog_type
+    }
+
+    /// Runs the program as `BPF_PROG_TEST_RUN` would.
+    pub fn test_run(&self, run: &TestRun<'_>) -> Result<TestRunOutput, RuntimeError> {
+        let shared = &self.object.shared;
+        let hook = hook_of(self.prog_type()).ok_or_else(|| RuntimeError::UnsupportedProgType {
+            program: self.name().to_string(),
+            prog_type: self.prog_type().name().to_string(),
+        })?;
+        if run.cpu >= shared.ncpus {
+            return Err(RuntimeError::InvalidInput(format!(
+                "cpu {} is not a runtime CPU (0..{})",
+                run.cpu, shared.ncpus
+            )));
+        }
+        let pooled = shared.buffers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut buf = match pooled {
+            Some(b) => b,
+            None => LowBuf::new(LOW_BUF_SIZE).map_err(RuntimeError::LowMemory)?,
+        };
+        let result = self.run_on(&mut buf, hook, run);
+        shared.buffers.lock().unwrap_or_else(|e| e.into_inner()).push(buf);
+        result
+    }
+
+    fn run_on(&self, buf: &mut LowBuf, hook: Hook, run: &TestRun<'_>) -> Result<TestRunOutput, RuntimeError> {
+        let mut packet = match hook {
+            Hook::Xdp => Packet::xdp(buf, run.data, run.ctx_in, run.ctx_out)?,
+            _ => Packet::skb(buf, hook, run.data, run.ctx_in, run.ctx_out)?,
+        };
+        let guard = rcu_read_lock();
+        let repeat = run.repeat.max(1);
+        let start = Instant::now();
+        let mut last = (0, 0);
+        for _ in 0..repeat {
+            last = self.run_once(buf, &mut packet, &guard, run.cpu)?;
+        }
+        let per_run = start.elapsed().as_nanos() / repeat as u128;
+        drop(guard);
+        Ok(TestRunOutput {
+            retval: last.0 as u32,
+            r0: last.0,
+            data_out: packet.data_out(buf),
+            ctx_out: packet.ctx_out(buf),
+            duration_ns: per_run.min(u32::MAX as u128) as u32,
+            instructions: last.1,
+        })
+    }
+
+    /// One run, following tail calls: `(r0, instructions executed)`.
+    fn run_once(&self, buf: &mut LowBuf, packet: &mut Packet, guard: &RcuGuard, cpu: usize) -> Result<(u64, u64), RuntimeError> {
+        let shared = &self.object.shared;
+        let mut memory = MemoryMap::new();
+        let ctx_access = if packet.hook == Hook::Xdp { Access::ReadOnly } else { Access::ReadWrite };
+        // SAFETY (all regions below): the low buffer and the global-data values outlive the
+        // run; nothing else accesses the low buffer during it except the helpers, which
+        // write through the same raw addresses between instructions.
+        unsafe {
+            memory.add_raw(packet.ctx as *mut u8, packet.ctx_len, ctx_access);
+            match packet.hook {
+                Hook::Xdp => {
+                    let len = (packet.hard_end - packet.hard_start) as usize;
+                    memory.add_raw(packet.hard_start as *mut u8, len, Access::ReadWrite);
+                }
+                Hook::Tc => {
+                    let len = (packet.end - packet.data) as usize;
+                    memory.add_raw(packet.data as *mut u8, len, Access::ReadWrite);
+                    memory.set_packet_raw(packet.data as *const u8, len);
+                }
+                Hook::SocketFilter => {
+                    memory.set_packet_raw(packet.data as *const u8, (packet.end - packet.data) as usize);
+                }
+            }
+            for &(addr, len, access) in &shared.static_regions {
+                memory.add_raw(addr as *mut u8, len, access);
+            }
+        }
+        let ctx_addr = packet.ctx;
+        let mut helpers = RunHelpers {
+            shared,
+            cpu,
+            guard,
+            packet,
+            buf,
+            tail_calls: 0,
+            pending_tail_call: None,
+            reserved: Vec::new(),
+        };
+        let config = Config::default();
+        let mut index = self.index;
+        let mut executed = 0;
+        let result = loop {
+            let prog = &shared.programs[index];
+            let exit = match prog.vm.run([ctx_addr, 0, 0, 0, 0], &mut memory, &mut helpers, &config) {
+                Ok(exit) => exit,
+                Err(error) => {
+                    break Err(RuntimeError::Run {
+                        program: prog.name.clone(),
+                        error,
+                    })
+                }
+            };
+            executed += exit.executed;
+            match helpers.pending_tail_call.take() {
+                Some(next) if next < shared.programs.len() => index = next,
+                Some(next) => {
+                    break Err(RuntimeError::Load {
+                        program: prog.name.clone(),
+                        message: format!("tail call to unknown program id {next}"),
+                    })
+                }
+                None => break Ok((exit.r0, executed)),
+            }
+        };
+        // A verified program releases every reservation; do it for one that did not, so the
+        // ring buffer is not blocked forever.
+        for (addr, map) in helpers.reserved.drain(..) {
+            if let Some(rb) = map.as_ringbuf() {
+                let _ = rb.discard(addr as usize, 0);
+            }
+        }
+        result
+    }
+}
