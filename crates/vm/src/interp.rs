@@ -180,7 +180,7 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     macro_rules! addr {
         ($cur:expr, $base:expr, $off:expr, $size:expr, $access:expr) => {{
             let a = r!($base).wrapping_add($off as i64 as u64);
-            if align && a % $size != 0 {
+            if align && !a.is_multiple_of($size) {
                 return Err(fault(
                     $cur,
                     MemFault {

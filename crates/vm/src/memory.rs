@@ -311,7 +311,7 @@ impl<'a> MemoryMap<'a> {
         operand: u64,
         expected: u64,
     ) -> Result<u64, MemFault> {
-        if addr % size != 0 {
+        if !addr.is_multiple_of(size) {
             return Err(MemFault {
                 access: AccessKind::Atomic,
                 size,
@@ -430,7 +430,7 @@ unsafe fn read_word(p: *mut u8, size: u64, shared: bool) -> u64 {
             }
         };
     }
-    if (p as usize) % (size as usize) == 0 {
+    if (p as usize).is_multiple_of(size as usize) {
         // SAFETY: valid and aligned for the width; all concurrent accesses are atomic.
         unsafe {
             match size {
@@ -456,7 +456,7 @@ unsafe fn read_word(p: *mut u8, size: u64, shared: bool) -> u64 {
 /// `[p, p+size)` must be valid for writes; concurrent accessors use atomics only.
 #[inline(always)]
 unsafe fn write_word(p: *mut u8, size: u64, v: u64) {
-    if (p as usize) % (size as usize) == 0 {
+    if (p as usize).is_multiple_of(size as usize) {
         // SAFETY: valid for writes and aligned for the width.
         unsafe {
             match size {
