@@ -194,6 +194,7 @@ pub struct Reader<R> {
     input: Input<R>,
     format: Format,
     header: SavefileHeader,
+    first_link_type: LinkType,
     body: Body,
     buf: Vec<u8>,
     finished: bool,
@@ -227,6 +228,7 @@ impl<R: Read> Reader<R> {
                 input,
                 format: Format::Pcapng,
                 header,
+                first_link_type: state.interfaces[0].link_type,
                 body: Body::Pcapng(state),
                 buf,
                 finished: false,
@@ -239,6 +241,7 @@ impl<R: Read> Reader<R> {
                     input,
                     format,
                     header,
+                    first_link_type: state.interface.link_type,
                     body: Body::Pcap(state),
                     buf,
                     finished: false,
@@ -263,10 +266,7 @@ impl<R: Read> Reader<R> {
 
     /// The link type of the first interface (the file's, for pcap).
     pub fn link_type(&self) -> LinkType {
-        self.header
-            .dlt
-            .to_linktype()
-            .unwrap_or(LinkType(self.header.dlt.0))
+        self.first_link_type
     }
 
     /// The interfaces of the current section (the one of a pcap file).

@@ -422,4 +422,12 @@ fn not_a_capture_file() {
         }
     ));
     assert_eq!(header.savefile_header().snaplen, 262_144);
+    // The link type is reported as stored, even where libpcap maps it.
+    let odd = pcap_file(false, 0xa1b2_c3d4, 0, 12, &[]);
+    let reader = Reader::new(&odd[..]).unwrap();
+    assert_eq!(reader.link_type(), LinkType(12));
+    assert_eq!(
+        reader.savefile_header().dlt.to_linktype(),
+        Some(LinkType::RAW)
+    );
 }
