@@ -26,11 +26,13 @@ use crate::shared;
 #[repr(C)]
 pub(crate) struct Node {
     next: AtomicPtr<Node>,
-    hash: u64,
-    /// Set by program lookups; cleared by the LRU clock hand.
-    pub(crate) referenced: AtomicBool,
+    /// High half of the key's hash (the low half picks the bucket): a cheap
+    /// pre-check before comparing keys.
+    tag: u32,
     key_len: u32,
     value_len: u32,
+    /// Set by program lookups; cleared by the LRU clock hand.
+    pub(crate) referenced: AtomicBool,
 }
 
 /// Header size, rounded so the key and value start 8-aligned.
@@ -43,7 +45,7 @@ impl Node {
     }
 
     /// Allocates a zeroed element holding `key` and `value_len` value bytes.
-    fn alloc(hash: u64, key: &[u8], value_len: usize) -> Result<NonNull<Node>, MapError> {
+    fn alloc(tag: u32, key: &[u8], value_len: usize) -> Result<NonNull<Node>, MapError> {
         let oom = || MapError::NoMemory(format!("hash element of {value_len} value bytes"));
         let layout = Node::layout(key.len(), value_len).ok_or_else(oom)?;
         // SAFETY: the layout has a non-zero size (HDR > 0); the header is written
@@ -55,10 +57,10 @@ impl Node {
                 p.as_ptr(),
                 Node {
                     next: AtomicPtr::new(ptr::null_mut()),
-                    hash,
-                    referenced: AtomicBool::new(false),
+                    tag,
                     key_len: key.len() as u32,
                     value_len: value_len as u32,
+                    referenced: AtomicBool::new(false),
                 },
             );
             ptr::copy_nonoverlapping(key.as_ptr(), (p.as_ptr() as *mut u8).add(HDR), key.len());
@@ -129,10 +131,18 @@ struct Retired(*mut Node);
 // SAFETY: the node is unreachable; only the deferred free touches it.
 unsafe impl Send for Retired {}
 
+/// A bucket is just the head of its chain (8 bytes, so the bucket array stays
+/// cache-friendly); writers serialise on a striped lock instead.
 struct Bucket {
-    lock: Mutex<()>,
     head: AtomicPtr<Node>,
 }
+
+/// A writer lock on its own cache line.
+#[repr(align(64))]
+struct StripeLock(Mutex<()>);
+
+/// Number of writer locks (buckets share them by index modulo this).
+const LOCK_STRIPES: usize = 256;
 
 /// What an update found and did.
 pub(crate) enum Upsert {
@@ -147,6 +157,7 @@ const MAX_BUCKETS: usize = 1 << 20;
 
 pub(crate) struct Table {
     buckets: Box<[Bucket]>,
+    locks: Box<[StripeLock]>,
     mask: usize,
     seed: u64,
     count: AtomicUsize,
@@ -166,9 +177,11 @@ impl Table {
         let n = (max_entries as usize).next_power_of_two().min(MAX_BUCKETS);
         let buckets = (0..n)
             .map(|_| Bucket {
-                lock: Mutex::new(()),
                 head: AtomicPtr::new(ptr::null_mut()),
             })
+            .collect();
+        let locks = (0..LOCK_STRIPES.min(n))
+            .map(|_| StripeLock(Mutex::new(())))
             .collect();
         let seed = if zero_seed {
             0
@@ -177,6 +190,7 @@ impl Table {
         };
         Table {
             buckets,
+            locks,
             mask: n - 1,
             seed,
             count: AtomicUsize::new(0),
@@ -196,6 +210,13 @@ impl Table {
 
     fn bucket(&self, hash: u64) -> &Bucket {
         &self.buckets[hash as usize & self.mask]
+    }
+
+    /// The writer lock for the bucket of `hash`.
+    fn lock(&self, hash: u64) -> parking_lot::MutexGuard<'_, ()> {
+        self.locks[(hash as usize & self.mask) % self.locks.len()]
+            .0
+            .lock()
     }
 
     /// Finds the node for `key` without locking.
@@ -218,7 +239,7 @@ impl Table {
         let guard = crossbeam_epoch::pin();
         let h = self.hash(key);
         let b = self.bucket(h);
-        let _lock = b.lock.lock();
+        let _lock = self.lock(h);
         if let Some(node) = find_in(b, key, h, &guard) {
             if !allow_existing {
                 return Err(UpsertError::Exists);
@@ -232,7 +253,7 @@ impl Table {
         if !self.try_reserve() {
             return Err(UpsertError::Full);
         }
-        let node = match Node::alloc(h, key, self.value_len) {
+        let node = match Node::alloc(tag(h), key, self.value_len) {
             Ok(n) => n,
             Err(e) => {
                 self.count.fetch_sub(1, Ordering::Relaxed);
@@ -263,12 +284,12 @@ impl Table {
         let guard = crossbeam_epoch::pin();
         let h = self.hash(key);
         let b = self.bucket(h);
-        let _lock = b.lock.lock();
+        let _lock = self.lock(h);
         let mut link = &b.head;
         loop {
             let cur = link.load(Ordering::Acquire);
             let node = deref(cur, &guard)?;
-            if node.hash == h && node.key() == key {
+            if node.tag == tag(h) && node.key() == key {
                 let result = take(node);
                 link.store(node.next.load(Ordering::Acquire), Ordering::Release);
                 self.count.fetch_sub(1, Ordering::Relaxed);
@@ -333,8 +354,9 @@ pub(crate) enum UpsertError {
 
 fn find_in<'g>(b: &Bucket, key: &[u8], h: u64, guard: &'g Guard) -> Option<&'g Node> {
     let mut cur = deref(b.head.load(Ordering::Acquire), guard);
+    let tag = tag(h);
     while let Some(n) = cur {
-        if n.hash == h && n.key() == key {
+        if n.tag == tag && n.key() == key {
             return Some(n);
         }
         cur = deref(n.next.load(Ordering::Acquire), guard);
@@ -358,6 +380,11 @@ impl Drop for Table {
             }
         }
     }
+}
+
+/// The part of a hash stored in nodes.
+fn tag(h: u64) -> u32 {
+    (h >> 32) as u32
 }
 
 /// A fast seeded hash (64-bit multiply-xorshift over 8-byte chunks).
