@@ -7,7 +7,8 @@
 //! - XDP: one 4096-byte frame; 256 bytes of headroom (`XDP_PACKET_HEADROOM`, metadata taken
 //!   from it), the packet, then 320 bytes reserved for `skb_shared_info` that
 //!   `bpf_xdp_adjust_tail` may not grow into. `ingress_ifindex` is the loopback device (1),
-//!   `rx_queue_index` 0. The output runs from `data_meta` to `data_end`.
+//!   `rx_queue_index` 0. The output runs from `data_meta` to `data_end`. Packets longer than
+//!   the 3520 bytes that fit the frame continue in fragments the program does not see.
 //! - skb: 64 bytes of headroom (`NET_SKB_PAD`), `protocol` and `pkt_type` from
 //!   `eth_type_trans` against the loopback device (address 00:00:00:00:00:00), `ifindex` 1.
 //!   tc programs see the frame from the Ethernet header; socket filters from the network
@@ -131,6 +132,8 @@ pub(crate) struct Packet {
     pub(crate) ctx_len: usize,
     /// The caller's context buffer (`ctx_in`, or zeros when only `ctx_out` is wanted).
     user_ctx: Option<Vec<u8>>,
+    /// XDP: the packet bytes past the linear buffer, one page-sized fragment each.
+    pub(crate) frags: Vec<Vec<u8>>,
 }
 
 /// Layout of the low buffer: one frame page, then the context.
@@ -199,9 +202,13 @@ impl Packet {
         if data_in.len() < meta_len + ETH_HLEN {
             return Err(invalid(format!("packet of {} bytes is shorter than an Ethernet header", data_in.len() - meta_len)));
         }
-        if data_in.len() > XDP_MAX_LINEAR + meta_len {
-            return Err(invalid(format!("packet of {} bytes needs XDP fragments (at most {XDP_MAX_LINEAR} fit one buffer)", data_in.len())));
+        // Bytes past one frame go to fragments the program cannot see (it is not
+        // `xdp.frags`-aware), as the kernel does; 17 pages at most (`MAX_SKB_FRAGS`).
+        let linear = data_in.len().min(XDP_MAX_LINEAR + meta_len);
+        if data_in.len() - linear > 17 * 4096 {
+            return Err(invalid(format!("packet of {} bytes needs more than 17 XDP fragments", data_in.len())));
         }
+        let (data_in, frags) = data_in.split_at(linear);
         let base = buf.addr();
         let bytes = buf.bytes_mut();
         bytes[..LOW_BUF_SIZE].fill(0);
@@ -217,6 +224,7 @@ impl Packet {
             ctx: base + CTX_OFFSET as u64,
             ctx_len: XDP_MD_SIZE,
             user_ctx: user,
+            frags: frags.chunks(4096).map(<[u8]>::to_vec).collect(),
         };
         let ctx = &mut bytes[CTX_OFFSET..CTX_OFFSET + XDP_MD_SIZE];
         put32(ctx, xdp_md::INGRESS_IFINDEX, 1);
@@ -303,6 +311,7 @@ impl Packet {
             ctx: base + ctx_base as u64,
             ctx_len: SK_BUFF_SIZE,
             user_ctx: user,
+            frags: Vec::new(),
         })
     }
 
@@ -330,7 +339,11 @@ impl Packet {
         let bytes = buf.bytes();
         let at = |a: u64| (a - buf.addr()) as usize;
         match self.hook {
-            Hook::Xdp | Hook::Tc => bytes[at(self.meta)..at(self.end)].to_vec(),
+            Hook::Xdp | Hook::Tc => {
+                let mut out = bytes[at(self.meta)..at(self.end)].to_vec();
+                self.frags.iter().for_each(|f| out.extend_from_slice(f));
+                out
+            }
             Hook::SocketFilter => {
                 let mut out = vec![0; ETH_HLEN];
                 out.extend_from_slice(&bytes[at(self.data)..at(self.end)]);

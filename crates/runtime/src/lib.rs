@@ -39,8 +39,9 @@
 //!   checks only. Every memory access is still bounds-checked by the interpreter.
 //! - Socket-filter `ld_abs`/`ld_ind` with the `SKF_NET_OFF`/`SKF_LL_OFF` negative offsets
 //!   are treated as out of bounds (the program returns 0).
-//! - No skb resizing helpers (`bpf_skb_change_head`, `bpf_skb_adjust_room`, ...), no XDP
-//!   fragments (packets larger than one 4 KiB frame are refused), no redirects.
+//! - No skb resizing helpers (`bpf_skb_change_head`, `bpf_skb_adjust_room`, ...), no
+//!   redirects. XDP packets longer than one frame keep their tail in fragments the program
+//!   cannot see (as in the kernel); `bpf_xdp_adjust_tail` on such a packet is an error.
 //! - A tail call from inside a bpf-to-bpf function or callback is reported as an error.
 //!
 //! # Example

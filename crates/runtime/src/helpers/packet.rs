@@ -251,6 +251,9 @@ impl RunHelpers<'_> {
     pub(super) fn xdp_adjust_tail(&mut self, a: [u64; 5]) -> Result<HelperReturn, HelperError> {
         self.xdp_only()?;
         let offset = a[1] as i32 as i64;
+        if !self.packet.frags.is_empty() {
+            return Ok(self.frags_adjust_tail(offset));
+        }
         let p = &*self.packet;
         let end = p.end as i64 + offset;
         if end > p.hard_end as i64 || end < (p.data + ETH_HLEN as u64) as i64 {
@@ -264,6 +267,43 @@ impl RunHelpers<'_> {
         p.end = end as u64;
         p.sync_ctx(self.buf);
         Ok(HelperReturn::Value(0))
+    }
+}
+
+impl RunHelpers<'_> {
+    /// `bpf_xdp_adjust_tail` on a packet with fragments: grows the last fragment within its
+    /// page, or shrinks fragments from the end (dropping emptied ones, then the linear part).
+    fn frags_adjust_tail(&mut self, offset: i64) -> HelperReturn {
+        let p = &mut *self.packet;
+        if offset >= 0 {
+            let last = p.frags.last_mut().expect("fragments");
+            if offset as usize > 4096 - last.len() {
+                return neg(EINVAL);
+            }
+            last.resize(last.len() + offset as usize, 0);
+            return HelperReturn::Value(0);
+        }
+        let mut shrink = -offset;
+        let total = (p.end - p.data) as i64 + p.frags.iter().map(|f| f.len() as i64).sum::<i64>();
+        if shrink > total - ETH_HLEN as i64 {
+            return neg(EINVAL);
+        }
+        while shrink > 0 {
+            let Some(last) = p.frags.last_mut() else { break };
+            let n = shrink.min(last.len() as i64);
+            shrink -= n;
+            if n == last.len() as i64 {
+                p.frags.pop();
+            } else {
+                last.truncate(last.len() - n as usize);
+                break;
+            }
+        }
+        if p.frags.is_empty() {
+            p.end -= shrink as u64;
+            p.sync_ctx(self.buf);
+        }
+        HelperReturn::Value(0)
     }
 }
 
