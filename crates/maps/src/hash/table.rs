@@ -166,7 +166,7 @@ pub(crate) struct Table {
 }
 
 /// Follows a link; the result is valid while the caller's guard is pinned.
-fn deref<'g>(p: *mut Node, _guard: &'g Guard) -> Option<&'g Node> {
+fn deref(p: *mut Node, _guard: &Guard) -> Option<&Node> {
     // SAFETY: linked nodes are freed only after every guard pinned while they were
     // reachable is gone (see Table::remove).
     unsafe { p.as_ref() }
