@@ -146,4 +146,8 @@ corpus! {
     xdp_grow: "xdp_adjust.o" "xdp_grow";
     xdp_meta: "xdp_adjust.o" "xdp_meta";
     xdp_head_meta: "xdp_adjust.o" "xdp_head_meta";
+    xdp_maps: "xdp_maps.o" "xdp_maps";
+    xdp_queue: "xdp_queue.o" "xdp_queue";
+    xdp_ringbuf: "xdp_ringbuf.o" "xdp_ringbuf";
+    xdp_tail: "xdp_tail.o" "xdp_dispatch";
 }
