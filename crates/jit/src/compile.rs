@@ -1,0 +1,258 @@
+//! From a loaded program to machine code: the block plan, then emission passes until the
+//! jump encodings settle.
+//!
+//! Jumps start with 32-bit displacements. After each pass, every jump whose target lies within
+//! an 8-bit displacement is switched to the short form for the next pass. Code only shrinks
+//! from pass to pass, so a distance that fit once keeps fitting, and the passes stop as soon
+//! as a pass switches nothing (typically after 2–3; at most [`MAX_PASSES`]). A final check
+//! verifies every short jump against the final offsets.
+
+use crate::blind::Blinder;
+use crate::emit::{Emitted, Emitter};
+use crate::error::JitError;
+use bpfkit_isa::{CallTarget, Decoded, Insn, LdImm64Kind};
+use bpfkit_vm::{Program, FUNC_ADDR_TAG};
+
+/// Upper bound on emission passes (each pass can only shorten jumps).
+pub(crate) const MAX_PASSES: usize = 16;
+
+/// How to compile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Check every memory access against the run's regions and meter the instruction
+    /// budget, with the interpreter's errors (default). `false` is for programs a verifier
+    /// accepted: accesses and loops are then trusted (call depth and packet bounds are still
+    /// checked, they are cheap and keep the JIT's own stack safe).
+    pub checked: bool,
+    /// XOR every immediate with a random per-instruction key in the generated code
+    /// (the kernel's constant blinding, against JIT spraying). Off by default.
+    pub blind_constants: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            checked: true,
+            blind_constants: false,
+        }
+    }
+}
+
+/// A run of instructions entered only at its first: charged to the budget as a whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Block {
+    /// Index (in `Plan::insns`) of its first instruction.
+    pub first: u32,
+    /// Number of instructions.
+    pub len: u32,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// What emission needs to know beyond the instructions themselves.
+pub(crate) struct Plan {
+    pub insns: Vec<Decoded>,
+    /// Instruction index of each jump's or local call's target.
+    targets: Vec<u32>,
+    /// Block starting at each instruction, if any.
+    block_of: Vec<u32>,
+    pub blocks: Vec<Block>,
+    /// Instruction index of each slot (`NONE` for `lddw` second halves).
+    pub index_of_slot: Vec<u32>,
+}
+
+impl Plan {
+    pub(crate) fn new(insns: &[Decoded], slots: usize) -> Result<Plan, JitError> {
+        let n = insns.len();
+        let mut index_of_slot = vec![NONE; slots];
+        for (i, d) in insns.iter().enumerate() {
+            index_of_slot[d.pc] = i as u32;
+        }
+        let resolve = |d: &Decoded, off: i64| -> Result<u32, JitError> {
+            let slot = d.pc as i64 + 1 + off;
+            usize::try_from(slot)
+                .ok()
+                .and_then(|s| index_of_slot.get(s).copied())
+                .filter(|&i| i != NONE)
+                .ok_or(JitError::Unsupported {
+                    pc: d.pc,
+                    what: "jump or call outside the program",
+                })
+        };
+        let mut targets = vec![NONE; n];
+        let mut leader = vec![false; n + 1];
+        leader[0] = true;
+        for (i, d) in insns.iter().enumerate() {
+            let target = match d.insn {
+                Insn::Ja { off, .. } => Some(off as i64),
+                Insn::Jmp { off, .. } => Some(off as i64),
+                Insn::Call(CallTarget::Local(off)) => Some(off as i64),
+                Insn::LdImm64 {
+                    kind: LdImm64Kind::Func,
+                    imm,
+                    ..
+                } => Some(imm as u32 as i32 as i64),
+                _ => None,
+            };
+            if let Some(off) = target {
+                let t = resolve(d, off)?;
+                targets[i] = t;
+                leader[t as usize] = true;
+            }
+            // Control may leave or re-enter after these: end the block so that a block is
+            // always charged exactly when all of it runs.
+            if matches!(
+                d.insn,
+                Insn::Ja { .. }
+                    | Insn::Jmp { .. }
+                    | Insn::Exit
+                    | Insn::Call(_)
+                    | Insn::LdAbs { .. }
+                    | Insn::LdInd { .. }
+            ) {
+                leader[i + 1] = true;
+            }
+        }
+        let mut block_of = vec![NONE; n];
+        let mut blocks = Vec::new();
+        for i in 0..n {
+            if leader[i] {
+                block_of[i] = blocks.len() as u32;
+                let len = (i + 1..=n).find(|&j| leader[j]).unwrap_or(n) - i;
+                blocks.push(Block {
+                    first: i as u32,
+                    len: len as u32,
+                });
+            }
+        }
+        Ok(Plan {
+            insns: insns.to_vec(),
+            targets,
+            block_of,
+            blocks,
+            index_of_slot,
+        })
+    }
+
+    /// Index of the instruction a jump or local call at index `i` goes to.
+    pub(crate) fn target(&self, i: usize) -> usize {
+        self.targets[i] as usize
+    }
+
+    /// The block starting at instruction `i`, if one does.
+    pub(crate) fn block_at(&self, i: usize) -> Option<u32> {
+        Some(self.block_of[i]).filter(|&b| b != NONE)
+    }
+
+    /// The value an `lddw` at index `i` loads (function addresses as the interpreter tags them).
+    pub(crate) fn imm64(&self, i: usize) -> Result<u64, JitError> {
+        let d = self.insns[i];
+        match d.insn {
+            Insn::LdImm64 {
+                kind: LdImm64Kind::Imm,
+                imm,
+                ..
+            } => Ok(imm),
+            Insn::LdImm64 {
+                kind: LdImm64Kind::Func,
+                ..
+            } => Ok(FUNC_ADDR_TAG | self.insns[self.target(i)].pc as u64),
+            _ => Err(JitError::Unsupported {
+                pc: d.pc,
+                what: "unresolved pseudo lddw",
+            }),
+        }
+    }
+
+    /// The slot where the budget ran out: `remaining` instructions into block `block`.
+    pub(crate) fn budget_pc(&self, block: usize, remaining: u64) -> usize {
+        let b = self.blocks[block.min(self.blocks.len() - 1)];
+        let i = b.first as usize + (remaining.min(b.len as u64 - 1)) as usize;
+        self.insns[i].pc
+    }
+
+    /// Whether instruction `i` is a jump (with a displacement the passes may shorten).
+    fn is_jump(&self, i: usize) -> bool {
+        matches!(self.insns[i].insn, Insn::Ja { .. } | Insn::Jmp { .. })
+    }
+}
+
+/// Compiles `program` to machine code (position-independent: internal references are
+/// relative; runtime addresses come from the run context).
+pub(crate) fn compile(
+    program: &Program,
+    options: &CompileOptions,
+) -> Result<(Plan, Emitted), JitError> {
+    if !cfg!(target_arch = "x86_64") {
+        return Err(JitError::UnsupportedHost);
+    }
+    let plan = Plan::new(program.insns(), program.slot_count())?;
+    let n = plan.insns.len();
+    let mut short = vec![false; n];
+    let mut blinder = options.blind_constants.then(Blinder::new);
+    let mut pass = 1;
+    let out = loop {
+        let out = Emitter::emit(&plan, options.checked, &short, blinder.as_mut())?;
+        let mut changed = false;
+        for i in 0..n {
+            if !plan.is_jump(i) || short[i] {
+                continue;
+            }
+            let rel = out.offsets[plan.target(i)] as i64 - out.jump_ends[i] as i64;
+            if i8::try_from(rel).is_ok() {
+                short[i] = true;
+                changed = true;
+            }
+        }
+        if !changed || pass == MAX_PASSES {
+            break out;
+        }
+        pass += 1;
+    };
+    // Final check: every short jump reaches its target from where it ended up.
+    for i in (0..n).filter(|&i| short[i]) {
+        let target = plan.target(i);
+        let rel = out.offsets[target] as i64 - out.jump_ends[i] as i64;
+        if target != i + 1 && i8::try_from(rel).is_err() {
+            return Err(JitError::Assemble(format!(
+                "insn {}: short jump of {rel} bytes after {pass} passes",
+                plan.insns[i].pc
+            )));
+        }
+    }
+    Ok((plan, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpfkit_isa::{AluOp, JmpCond, Operand, Reg, Width};
+
+    fn plan(insns: &[Insn]) -> Plan {
+        let p = Program::load(insns).unwrap();
+        Plan::new(p.insns(), p.slot_count()).unwrap()
+    }
+
+    #[test]
+    fn blocks_split_at_targets_and_after_control_flow() {
+        let mov = Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst: Reg::R0,
+            src: Operand::Imm(1),
+        };
+        let jeq = Insn::Jmp {
+            width: Width::W64,
+            cond: JmpCond::Eq,
+            dst: Reg::R1,
+            src: Operand::Imm(0),
+            off: -2,
+        };
+        // 0: mov  1: mov  2: jeq -> 1   3: mov  4: exit
+        let p = plan(&[mov, mov, jeq, mov, Insn::Exit]);
+        let got: Vec<(u32, u32)> = p.blocks.iter().map(|b| (b.first, b.len)).collect();
+        assert_eq!(got, [(0, 1), (1, 2), (3, 2)]);
+        assert_eq!(p.target(2), 1);
+        assert_eq!(p.budget_pc(1, 1), 2);
+    }
+}

@@ -1,0 +1,146 @@
+//! The run context: the one structure generated code reads and writes (through r12).
+//!
+//! It lives on the Rust stack of [`JitProgram::run`](crate::JitProgram::run) for one run, so
+//! concurrent runs of the same code never share it. Generated code addresses fields by the
+//! constant offsets below (`offset_of!`), so the layout is `repr(C)`.
+
+use bpfkit_vm::{Config, MemoryMap, Program, VmError};
+use std::any::Any;
+use std::mem::offset_of;
+
+/// How generated code left: set by the code itself or by the Rust functions it calls.
+pub(crate) mod status {
+    /// Normal `exit` of the main function (or `ld_abs` out of bounds, r0 = 0).
+    pub const OK: u64 = 0;
+    /// A helper ended the program successfully; r0 is in `stop_r0`.
+    pub const STOP: u64 = 1;
+    /// A Rust function recorded `error` (or `panic`).
+    pub const ERROR: u64 = 2;
+    /// The budget ran out at block `err_arg`; `budget_left` holds the wrapped counter.
+    pub const BUDGET: u64 = 3;
+    /// A local call at pc `err_arg` exceeded the frame limit.
+    pub const CALL_DEPTH: u64 = 4;
+    /// `ld_abs`/`ld_ind` at pc `err_arg` without a packet.
+    pub const NO_PACKET: u64 = 5;
+    /// `callx` at pc `err_arg` on the value `err_value`.
+    pub const BAD_CALLX: u64 = 6;
+}
+
+/// Per-run state shared between generated code and the Rust runtime functions.
+#[repr(C)]
+pub(crate) struct JitCtx {
+    // ---- read by generated code ----
+    /// r1..r5 on entry.
+    pub args: [u64; 5],
+    /// r10 of the main frame (one past the stack buffer).
+    pub stack_top: u64,
+    /// A local call fails when r10 is at or below this (the deepest frame is in use).
+    pub stack_min_r10: u64,
+    /// Highest start of an 8-byte access inside the stack (fast path; 0 disables it).
+    pub stack_top_m8: u64,
+    /// First address of the primary region (the first one the host added).
+    pub region0_start: u64,
+    /// Per access size (1, 2, 4, 8): loads fit iff `addr - start < bound` (0 disables).
+    pub region0_read_bound: [u64; 4],
+    /// Same for stores and atomics (0 when the region is read-only).
+    pub region0_write_bound: [u64; 4],
+    /// The packet of `ld_abs`/`ld_ind`.
+    pub packet_ptr: u64,
+    /// Per size (1, 2, 4): offsets below the bound are in the packet.
+    pub packet_bound: [u64; 4],
+    /// Whether a packet is set at all.
+    pub has_packet: u64,
+    /// Address of each slot's code for `callx` (0: not an instruction start).
+    pub func_table: *const u64,
+    /// Number of entries in `func_table`.
+    pub func_table_len: u64,
+    /// The helper trampoline (monomorphised for the run's `Helpers` type).
+    pub helper_fn: u64,
+    /// The slow path of checked memory accesses.
+    pub slow_fn: u64,
+    // ---- written by generated code ----
+    /// The budget counter (r9) when the code leaves or calls out.
+    pub budget_left: u64,
+    /// rsp right after the prologue: error exits unwind to it from any depth.
+    pub saved_rsp: u64,
+    /// One of [`status`].
+    pub status: u64,
+    /// The pc or block of a failure.
+    pub err_arg: u64,
+    /// The offending value of a failure (callx).
+    pub err_value: u64,
+    /// Slot of the helper call being made.
+    pub call_pc: u64,
+    /// Helper number being called.
+    pub call_id: u64,
+    /// r10 at the helper call.
+    pub call_r10: u64,
+    // ---- Rust only ----
+    /// `*mut &mut H` of the run's helpers.
+    pub helpers: *mut (),
+    /// The run's memory map (lifetime erased for the duration of the run).
+    pub memory: *mut MemoryMap<'static>,
+    /// The loaded program (for helper callbacks, which run on the interpreter).
+    pub program: *const Program,
+    /// The run's configuration.
+    pub config: *const Config,
+    /// r0 of a helper stop.
+    pub stop_r0: u64,
+    /// The error a Rust function recorded.
+    pub error: Option<VmError>,
+    /// A helper's panic, resumed once generated code has returned.
+    pub panic: Option<Box<dyn Any + Send>>,
+}
+
+/// Byte offsets of context fields, as displacements for `[r12 + off]` in generated code.
+pub(crate) mod o {
+    use super::JitCtx;
+    use std::mem::offset_of;
+
+    macro_rules! offsets {
+        ($($name:ident = $field:ident;)*) => {
+            $(pub(crate) const $name: i32 = offset_of!(JitCtx, $field) as i32;)*
+        };
+    }
+    offsets! {
+        ARGS = args;
+        STACK_TOP = stack_top;
+        STACK_MIN_R10 = stack_min_r10;
+        STACK_TOP_M8 = stack_top_m8;
+        REGION0_START = region0_start;
+        REGION0_READ_BOUND = region0_read_bound;
+        REGION0_WRITE_BOUND = region0_write_bound;
+        PACKET_PTR = packet_ptr;
+        PACKET_BOUND = packet_bound;
+        HAS_PACKET = has_packet;
+        FUNC_TABLE = func_table;
+        FUNC_TABLE_LEN = func_table_len;
+        HELPER_FN = helper_fn;
+        SLOW_FN = slow_fn;
+        BUDGET_LEFT = budget_left;
+        SAVED_RSP = saved_rsp;
+        STATUS = status;
+        ERR_ARG = err_arg;
+        ERR_VALUE = err_value;
+        CALL_PC = call_pc;
+        CALL_ID = call_id;
+        CALL_R10 = call_r10;
+    }
+}
+
+/// Index of an access size in the per-size bound arrays.
+pub(crate) fn size_class(bytes: usize) -> usize {
+    bytes.trailing_zeros() as usize
+}
+
+/// Bound for "offset < bound ⇔ `size` bytes at offset fit in `len`".
+pub(crate) fn fit_bound(len: u64, size: u64) -> u64 {
+    if len >= size {
+        len - size + 1
+    } else {
+        0
+    }
+}
+
+// The generated code relies on the two first fields being where the prologue expects them.
+const _: () = assert!(offset_of!(JitCtx, args) == 0);

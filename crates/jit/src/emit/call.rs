@@ -1,0 +1,129 @@
+//! Calls: helpers (through the Rust trampoline), bpf-to-bpf calls and `callx`.
+//!
+//! A local call pushes rbp and r6–r9 (five registers: rsp stays ≡ 8 mod 16 at every
+//! function entry), moves r10 one 512-byte frame down and `call`s the target; the target's
+//! `exit` is a `ret`, after which the pops restore the caller's r6–r9 and r10. The frame
+//! limit is checked on r10 itself: a call fails when r10 is already the deepest frame's.
+//!
+//! A helper call stores the helper number, pc and r10 in the context, saves r1–r5 (the
+//! interpreter leaves them unchanged across helper calls, and so does the JIT), shifts them
+//! into the SysV argument registers after the context pointer and calls the trampoline. The
+//! trampoline returns r0; when the helper stopped the program or failed, it sets the
+//! context's status and the code leaves through the common exit.
+//!
+//! Tail calls (helper 12 in the kernel) are left to the runtime: they arrive here as an
+//! ordinary helper call, and a `Helpers` implementation may end the program with
+//! `HelperReturn::Stop` after running the target.
+
+use super::{asm, Emitter, Stub};
+use crate::ctx::o;
+use crate::regs::x;
+use bpfkit_isa::{Reg, STACK_SIZE};
+use bpfkit_vm::FUNC_ADDR_TAG;
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
+
+impl Emitter<'_> {
+    /// Calls helper `id`, or the helper whose number is in r11 when `id` is `None`.
+    /// `done` is bound after the call when given (for `callx`).
+    pub(super) fn call_helper(&mut self, pc: u32, id: Option<i32>, done: Option<DynamicLabel>) {
+        if self.checked {
+            asm!(self.asm; mov [r12 + o::BUDGET_LEFT], r9);
+        }
+        match id {
+            Some(id) => asm!(self.asm; mov QWORD [r12 + o::CALL_ID], DWORD id),
+            None => asm!(self.asm; mov [r12 + o::CALL_ID], r11),
+        }
+        let exit = self.exit;
+        asm!(self.asm
+            ; mov QWORD [r12 + o::CALL_PC], DWORD pc as i32
+            ; mov [r12 + o::CALL_R10], rbp
+            ; push rdi
+            ; push rsi
+            ; push rdx
+            ; push rcx
+            ; push r8
+            ; mov r9, r8
+            ; mov r8, rcx
+            ; mov rcx, rdx
+            ; mov rdx, rsi
+            ; mov rsi, rdi
+            ; mov rdi, r12
+            ; call QWORD [r12 + o::HELPER_FN]
+            ; pop r8
+            ; pop rcx
+            ; pop rdx
+            ; pop rsi
+            ; pop rdi
+            ; cmp QWORD [r12 + o::STATUS], 0
+            ; jne =>exit
+        );
+        if self.checked {
+            // Callbacks run by the helper consumed budget too.
+            asm!(self.asm; mov r9, [r12 + o::BUDGET_LEFT]);
+        }
+        if let Some(done) = done {
+            asm!(self.asm; =>done);
+        }
+    }
+
+    /// Calls the local function at `target`, or at the code address in r11 when `None`.
+    pub(super) fn call_local(&mut self, pc: u32, target: Option<DynamicLabel>) {
+        let at = self.asm.new_dynamic_label();
+        asm!(self.asm
+            ; cmp rbp, [r12 + o::STACK_MIN_R10]
+            ; jbe =>at
+            ; push rbp
+            ; push rbx
+            ; push r13
+            ; push r14
+            ; push r15
+            ; sub rbp, STACK_SIZE as i32
+        );
+        match target {
+            Some(label) => asm!(self.asm; call =>label),
+            None => asm!(self.asm; call r11),
+        }
+        asm!(self.asm
+            ; pop r15
+            ; pop r14
+            ; pop r13
+            ; pop rbx
+            ; pop rbp
+        );
+        self.stubs.push(Stub::Depth { at, pc });
+    }
+
+    /// `callx`: a tagged function address (`lddw rN, <func>`) calls that slot's code through
+    /// the context's table; a value up to `i32::MAX` is a helper number; anything else fails.
+    pub(super) fn callx(&mut self, pc: u32, r: Reg) {
+        let reg = x(r);
+        let (helper, bad, done) = (
+            self.asm.new_dynamic_label(),
+            self.asm.new_dynamic_label(),
+            self.asm.new_dynamic_label(),
+        );
+        asm!(self.asm
+            ; mov r11, Rq(reg)
+            ; mov r10, r11
+            ; shr r10, 32
+            ; cmp r10d, DWORD (FUNC_ADDR_TAG >> 32) as i32
+            ; jne =>helper
+            ; mov r10d, r11d
+            ; cmp r10, [r12 + o::FUNC_TABLE_LEN]
+            ; jae =>bad
+            ; mov r11, [r12 + o::FUNC_TABLE]
+            ; mov r11, [r11 + r10 * 8]
+            ; test r11, r11
+            ; jz =>bad
+        );
+        self.call_local(pc, None);
+        asm!(self.asm
+            ; jmp =>done
+            ; =>helper
+            ; cmp r11, DWORD i32::MAX
+            ; ja =>bad
+        );
+        self.call_helper(pc, None, Some(done));
+        self.stubs.push(Stub::BadCallx { at: bad, pc, reg });
+    }
+}

@@ -1,0 +1,83 @@
+//! Jumps. Each is encoded with an 8-bit displacement when an earlier pass showed the target
+//! within reach (see `compile.rs`), else with a 32-bit one.
+
+use super::{asm, Emitter};
+use crate::regs::{x, R10};
+use bpfkit_isa::{JmpCond, Operand, Reg, Width};
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
+
+impl Emitter<'_> {
+    pub(super) fn ja(&mut self, i: usize) {
+        let target = self.plan.target(i);
+        if target != i + 1 {
+            let label = self.labels[target];
+            if self.short[i] {
+                asm!(self.asm; jmp BYTE =>label);
+            } else {
+                asm!(self.asm; jmp =>label);
+            }
+        }
+        self.jump_ends[i] = self.asm.offset().0;
+    }
+
+    pub(super) fn jmp(&mut self, i: usize, width: Width, cond: JmpCond, dst: Reg, src: Operand) {
+        let d = x(dst);
+        let wide = width == Width::W64;
+        // The right-hand side: a register, or an immediate (in r10 when blinding).
+        let rhs = match src {
+            Operand::Reg(s) => Ok(x(s)),
+            Operand::Imm(k) if self.blinding() => {
+                self.load_imm(R10, k, wide);
+                Ok(R10)
+            }
+            Operand::Imm(k) => Err(k),
+        };
+        match (cond == JmpCond::Set, rhs, wide) {
+            (true, Ok(s), true) => asm!(self.asm; test Rq(d), Rq(s)),
+            (true, Ok(s), false) => asm!(self.asm; test Rd(d), Rd(s)),
+            (true, Err(k), true) => asm!(self.asm; test Rq(d), DWORD k),
+            (true, Err(k), false) => asm!(self.asm; test Rd(d), DWORD k),
+            (false, Ok(s), true) => asm!(self.asm; cmp Rq(d), Rq(s)),
+            (false, Ok(s), false) => asm!(self.asm; cmp Rd(d), Rd(s)),
+            (false, Err(k), true) => match i8::try_from(k) {
+                Ok(_) => asm!(self.asm; cmp Rq(d), BYTE k),
+                Err(_) => asm!(self.asm; cmp Rq(d), DWORD k),
+            },
+            (false, Err(k), false) => match i8::try_from(k) {
+                Ok(_) => asm!(self.asm; cmp Rd(d), BYTE k),
+                Err(_) => asm!(self.asm; cmp Rd(d), DWORD k),
+            },
+        }
+        let label = self.labels[self.plan.target(i)];
+        self.jcc(cond, label, self.short[i]);
+        self.jump_ends[i] = self.asm.offset().0;
+    }
+
+    /// The conditional jump taken when `cond` held for the flags of `cmp dst, src`
+    /// (`test` for `Set`).
+    fn jcc(&mut self, cond: JmpCond, l: DynamicLabel, short: bool) {
+        use JmpCond::*;
+        match (cond, short) {
+            (Eq, true) => asm!(self.asm; je BYTE =>l),
+            (Eq, false) => asm!(self.asm; je =>l),
+            (Ne | Set, true) => asm!(self.asm; jne BYTE =>l),
+            (Ne | Set, false) => asm!(self.asm; jne =>l),
+            (Gt, true) => asm!(self.asm; ja BYTE =>l),
+            (Gt, false) => asm!(self.asm; ja =>l),
+            (Ge, true) => asm!(self.asm; jae BYTE =>l),
+            (Ge, false) => asm!(self.asm; jae =>l),
+            (Lt, true) => asm!(self.asm; jb BYTE =>l),
+            (Lt, false) => asm!(self.asm; jb =>l),
+            (Le, true) => asm!(self.asm; jbe BYTE =>l),
+            (Le, false) => asm!(self.asm; jbe =>l),
+            (Sgt, true) => asm!(self.asm; jg BYTE =>l),
+            (Sgt, false) => asm!(self.asm; jg =>l),
+            (Sge, true) => asm!(self.asm; jge BYTE =>l),
+            (Sge, false) => asm!(self.asm; jge =>l),
+            (Slt, true) => asm!(self.asm; jl BYTE =>l),
+            (Slt, false) => asm!(self.asm; jl =>l),
+            (Sle, true) => asm!(self.asm; jle BYTE =>l),
+            (Sle, false) => asm!(self.asm; jle =>l),
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! Code generation, in the style of the kernel's `arch/x86/net/bpf_jit_comp.c`: one emitter
+//! function per instruction class (`alu`, `jump`, `mem`, `call`), dispatched by one `match`
+//! over [`Insn`]. This module holds what they share: labels, the prologue and common exit
+//! paths, out-of-line stubs (slow paths kept away from the hot code) and budget metering.
+//!
+//! Generated layout: prologue (`call` of the first instruction, then the common exit), the
+//! instructions in order, the out-of-line stubs, the shared failure routines.
+
+mod alu;
+mod call;
+mod jump;
+mod mem;
+
+use crate::blind::Blinder;
+use crate::compile::Plan;
+use crate::ctx::{o, status};
+use crate::error::JitError;
+use bpfkit_isa::{CallTarget, Insn};
+use dynasmrt::{dynasm, x64::X64Relocation, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
+
+/// `dynasm!` for x86-64.
+macro_rules! asm {
+    ($ops:expr ; $($t:tt)*) => {
+        dynasm!($ops ; .arch x64 ; $($t)*)
+    };
+}
+pub(crate) use asm;
+
+/// A slow path placed after the code, reached by a conditional jump.
+enum Stub {
+    /// The budget does not cover block `block`.
+    Budget { at: DynamicLabel, block: u32 },
+    /// A memory access the fast path did not prove safe: ask the memory map.
+    Slow {
+        at: DynamicLabel,
+        resume: DynamicLabel,
+        site: u64,
+    },
+    /// A local call from `pc` beyond the frame limit.
+    Depth { at: DynamicLabel, pc: u32 },
+    /// `ld_abs`/`ld_ind` at `pc` outside the packet (or without one).
+    Packet { at: DynamicLabel, pc: u32 },
+    /// `callx` at `pc` on a value in x86 register `reg` that is no valid target.
+    BadCallx { at: DynamicLabel, pc: u32, reg: u8 },
+}
+
+/// What one emission pass produced.
+pub(crate) struct Emitted {
+    /// The machine code (entry at offset 0).
+    pub bytes: Vec<u8>,
+    /// Code offset of each instruction (by index in the plan).
+    pub offsets: Vec<usize>,
+    /// For each jump instruction, the offset right after its jump (else 0).
+    pub jump_ends: Vec<usize>,
+}
+
+/// One pass of code generation.
+pub(crate) struct Emitter<'p> {
+    asm: VecAssembler<X64Relocation>,
+    plan: &'p Plan,
+    checked: bool,
+    /// Per instruction: encode its jump with an 8-bit displacement (decided by earlier passes).
+    short: &'p [bool],
+    blinder: Option<&'p mut Blinder>,
+    labels: Vec<DynamicLabel>,
+    offsets: Vec<usize>,
+    jump_ends: Vec<usize>,
+    stubs: Vec<Stub>,
+    exit: DynamicLabel,
+    budget_fail: DynamicLabel,
+    slow_check: DynamicLabel,
+    packet_fail: DynamicLabel,
+    depth_fail: DynamicLabel,
+    bad_callx: DynamicLabel,
+}
+
+impl<'p> Emitter<'p> {
+    /// Generates the whole program once.
+    pub(crate) fn emit(
+        plan: &'p Plan,
+        checked: bool,
+        short: &'p [bool],
+        blinder: Option<&'p mut Blinder>,
+    ) -> Result<Emitted, JitError> {
+        let n = plan.insns.len();
+        let mut asm = VecAssembler::new(0);
+        let labels = (0..n).map(|_| asm.new_dynamic_label()).collect();
+        let mut e = Emitter {
+            plan,
+            checked,
+            short,
+            blinder,
+            labels,
+            offsets: vec![0; n],
+            jump_ends: vec![0; n],
+            stubs: Vec::new(),
+            exit: asm.new_dynamic_label(),
+            budget_fail: asm.new_dynamic_label(),
+            slow_check: asm.new_dynamic_label(),
+            packet_fail: asm.new_dynamic_label(),
+            depth_fail: asm.new_dynamic_label(),
+            bad_callx: asm.new_dynamic_label(),
+            asm,
+        };
+        e.prologue();
+        for i in 0..n {
+            e.insn(i)?;
+        }
+        e.stubs();
+        e.failure_routines();
+        let bytes = e
+            .asm
+            .finalize()
+            .map_err(|err| JitError::Assemble(err.to_string()))?;
+        Ok(Emitted {
+            bytes,
+            offsets: e.offsets,
+            jump_ends: e.jump_ends,
+        })
+    }
+
+    /// Entry: `extern "sysv64" fn(ctx: *mut JitCtx) -> u64` (r0).
+    ///
+    /// Saves the callee-saved registers, loads r1–r5 and r10 from the context, zeroes r0 and
+    /// r6–r9, and *calls* the first instruction, so that `exit` is a plain `ret` in the main
+    /// function and in local functions alike. Failures anywhere jump to `exit`, which
+    /// restores rsp from the context, so they unwind any number of local frames at once.
+    fn prologue(&mut self) {
+        let first = self.labels[0];
+        asm!(self.asm
+            ; push rbp
+            ; push rbx
+            ; push r12
+            ; push r13
+            ; push r14
+            ; push r15
+            ; sub rsp, 8 // keeps rsp ≡ 8 (mod 16) at every function entry
+            ; mov r12, rdi
+            ; mov [r12 + o::SAVED_RSP], rsp
+            ; mov rdi, [r12 + o::ARGS]
+            ; mov rsi, [r12 + o::ARGS + 8]
+            ; mov rdx, [r12 + o::ARGS + 16]
+            ; mov rcx, [r12 + o::ARGS + 24]
+            ; mov r8, [r12 + o::ARGS + 32]
+            ; mov rbp, [r12 + o::STACK_TOP]
+            ; xor eax, eax
+            ; xor ebx, ebx
+            ; xor r13d, r13d
+            ; xor r14d, r14d
+            ; xor r15d, r15d
+        );
+        if self.checked {
+            asm!(self.asm; mov r9, [r12 + o::BUDGET_LEFT]);
+        }
+        asm!(self.asm; call =>first);
+        if self.checked {
+            asm!(self.asm; mov [r12 + o::BUDGET_LEFT], r9);
+        }
+        let exit = self.exit;
+        asm!(self.asm
+            ; =>exit
+            ; mov rsp, [r12 + o::SAVED_RSP]
+            ; add rsp, 8
+            ; pop r15
+            ; pop r14
+            ; pop r13
+            ; pop r12
+            ; pop rbx
+            ; pop rbp
+            ; ret
+        );
+    }
+
+    /// One instruction: its label, the budget charge if it starts a block, its code.
+    fn insn(&mut self, i: usize) -> Result<(), JitError> {
+        let label = self.labels[i];
+        asm!(self.asm; =>label);
+        self.offsets[i] = self.asm.offset().0;
+        if self.checked {
+            if let Some(block) = self.plan.block_at(i) {
+                self.charge(block);
+            }
+        }
+        let d = self.plan.insns[i];
+        let pc = d.pc as u32;
+        match d.insn {
+            Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => self.alu(pc, width, op, dst, src)?,
+            Insn::End { kind, bits, dst } => self.endian(pc, kind, bits, dst)?,
+            Insn::Ja { .. } => self.ja(i),
+            Insn::Jmp {
+                width,
+                cond,
+                dst,
+                src,
+                ..
+            } => self.jmp(i, width, cond, dst, src),
+            Insn::Call(CallTarget::Helper(id)) => self.call_helper(pc, Some(id), None),
+            Insn::Call(CallTarget::Local(_)) => {
+                let target = self.labels[self.plan.target(i)];
+                self.call_local(pc, Some(target));
+            }
+            Insn::Call(CallTarget::Reg(r)) => self.callx(pc, r),
+            Insn::Call(CallTarget::Kfunc(_)) => {
+                return Err(JitError::Unsupported {
+                    pc: d.pc,
+                    what: "kfunc call",
+                })
+            }
+            Insn::Exit => asm!(self.asm; ret),
+            Insn::LdImm64 { dst, .. } => self.ld_imm64(dst, self.plan.imm64(i)?),
+            Insn::Ldx {
+                size,
+                signed,
+                dst,
+                src,
+                off,
+            } => self.load(pc, size, signed, dst, src, off)?,
+            Insn::St {
+                size,
+                dst,
+                off,
+                imm,
+            } => self.store_imm(pc, size, dst, off, imm),
+            Insn::Stx {
+                size,
+                dst,
+                src,
+                off,
+            } => self.store(pc, size, dst, src, off),
+            Insn::Atomic {
+                size,
+                op,
+                dst,
+                src,
+                off,
+            } => self.atomic(pc, size, op, dst, src, off)?,
+            Insn::LdAbs { size, imm } => self.packet_load(pc, size, None, imm)?,
+            Insn::LdInd { size, src, imm } => self.packet_load(pc, size, Some(src), imm)?,
+        }
+        Ok(())
+    }
+
+    /// Budget metering: charge a whole block on entry (`r9 -= len`); if that borrows, the
+    /// block cannot complete and the run stops at the instruction where the budget ends.
+    fn charge(&mut self, block: u32) {
+        let len = self.plan.blocks[block as usize].len as i32;
+        let at = self.asm.new_dynamic_label();
+        match i8::try_from(len) {
+            Ok(b) => asm!(self.asm; sub r9, BYTE b),
+            Err(_) => asm!(self.asm; sub r9, DWORD len),
+        }
+        asm!(self.asm; jb =>at);
+        self.stubs.push(Stub::Budget { at, block });
+    }
+
+    /// Loads `imm` into x86 register `reg`, sign-extended to 64 bits when `wide` (else
+    /// zero-extended from 32), through a random key when blinding.
+    fn load_imm(&mut self, reg: u8, imm: i32, wide: bool) {
+        match self.blinder.as_mut().map(|b| b.next_i32()) {
+            Some(key) => {
+                let masked = imm ^ key;
+                if wide {
+                    asm!(self.asm; mov Rq(reg), DWORD masked; xor Rq(reg), DWORD key);
+                } else {
+                    asm!(self.asm; mov Rd(reg), DWORD masked; xor Rd(reg), DWORD key);
+                }
+            }
+            None if wide && imm < 0 => asm!(self.asm; mov Rq(reg), DWORD imm),
+            None => asm!(self.asm; mov Rd(reg), DWORD imm),
+        }
+    }
+
+    fn blinding(&self) -> bool {
+        self.blinder.is_some()
+    }
+
+    fn stubs(&mut self) {
+        for stub in std::mem::take(&mut self.stubs) {
+            match stub {
+                Stub::Budget { at, block } => {
+                    let fail = self.budget_fail;
+                    asm!(self.asm; =>at; mov r10d, block as i32; jmp =>fail);
+                }
+                Stub::Slow { at, resume, site } => {
+                    let check = self.slow_check;
+                    asm!(self.asm
+                        ; =>at
+                        ; mov r10, QWORD site as i64
+                        ; call =>check
+                        ; jmp =>resume
+                    );
+                }
+                Stub::Depth { at, pc } => {
+                    let fail = self.depth_fail;
+                    asm!(self.asm; =>at; mov r10d, pc as i32; jmp =>fail);
+                }
+                Stub::Packet { at, pc } => {
+                    let fail = self.packet_fail;
+                    asm!(self.asm; =>at; mov r10d, pc as i32; jmp =>fail);
+                }
+                Stub::BadCallx { at, pc, reg } => {
+                    let fail = self.bad_callx;
+                    asm!(self.asm; =>at; mov r11, Rq(reg); mov r10d, pc as i32; jmp =>fail);
+                }
+            }
+        }
+    }
+
+    /// The shared ends of the stubs: record what happened in the context and leave.
+    fn failure_routines(&mut self) {
+        let (exit, budget, depth, packet, callx, slow) = (
+            self.exit,
+            self.budget_fail,
+            self.depth_fail,
+            self.packet_fail,
+            self.bad_callx,
+            self.slow_check,
+        );
+        asm!(self.asm
+            // r10 = block id
+            ; =>budget
+            ; mov [r12 + o::BUDGET_LEFT], r9
+            ; mov [r12 + o::ERR_ARG], r10
+            ; mov QWORD [r12 + o::STATUS], status::BUDGET as i32
+            ; jmp =>exit
+            // r10 = pc
+            ; =>depth
+            ; mov [r12 + o::ERR_ARG], r10
+            ; mov QWORD [r12 + o::STATUS], status::CALL_DEPTH as i32
+            ; jmp =>exit
+            // r10 = pc; out of bounds ends the program with r0 = 0 (as the kernel does)
+            ; =>packet
+            ; cmp QWORD [r12 + o::HAS_PACKET], 0
+            ; je >no_packet
+            ; xor eax, eax
+            ; mov [r12 + o::BUDGET_LEFT], r9
+            ; jmp =>exit
+            ; no_packet:
+            ; mov [r12 + o::ERR_ARG], r10
+            ; mov QWORD [r12 + o::STATUS], status::NO_PACKET as i32
+            ; jmp =>exit
+            // r10 = pc, r11 = the value called
+            ; =>callx
+            ; mov [r12 + o::ERR_ARG], r10
+            ; mov [r12 + o::ERR_VALUE], r11
+            ; mov QWORD [r12 + o::STATUS], status::BAD_CALLX as i32
+            ; jmp =>exit
+            // Called with r11 = address, r10 = site (pc | size << 32 | kind << 40). Saves
+            // every register Rust may clobber that holds eBPF state; rsp is 16-aligned at
+            // the call because stubs are reached at rsp ≡ 8 and `call` pushed 8 more.
+            ; =>slow
+            ; push rax
+            ; push rdi
+            ; push rsi
+            ; push rdx
+            ; push rcx
+            ; push r8
+            ; push r9
+            ; push r11
+            ; mov rdi, r12
+            ; mov rsi, r11
+            ; mov rdx, r10
+            ; mov rcx, rbp
+            ; call QWORD [r12 + o::SLOW_FN]
+            ; test eax, eax
+            ; pop r11
+            ; pop r9
+            ; pop r8
+            ; pop rcx
+            ; pop rdx
+            ; pop rsi
+            ; pop rdi
+            ; pop rax
+            ; jnz =>exit
+            ; ret
+        );
+    }
+}

@@ -1,0 +1,109 @@
+//! The compiled program and its public entry points.
+
+use crate::code::ExecutableCode;
+use crate::compile::{compile, CompileOptions, Plan};
+use crate::error::JitError;
+use crate::runtime::{execute, Code};
+use bpfkit_isa::Insn;
+use bpfkit_vm::{Config, Exit, Helpers, MemoryMap, Program, VmError};
+
+/// A program compiled to x86-64 machine code.
+///
+/// Immutable once compiled, `Send + Sync`: run it from any number of threads at once; each
+/// run has its own registers, stack and context.
+pub struct JitProgram {
+    program: Program,
+    plan: Plan,
+    code: ExecutableCode,
+    /// Code address of each slot (0 where no instruction starts), for `callx`.
+    func_table: Box<[u64]>,
+    offsets: Vec<usize>,
+    options: CompileOptions,
+}
+
+impl std::fmt::Debug for JitProgram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JitProgram")
+            .field("slots", &self.program.slot_count())
+            .field("code", &self.code)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl JitProgram {
+    /// Compiles a loaded program.
+    pub fn compile(program: &Program, options: &CompileOptions) -> Result<JitProgram, JitError> {
+        let (plan, emitted) = compile(program, options)?;
+        let code = ExecutableCode::new(&emitted.bytes)?;
+        let func_table = plan
+            .index_of_slot
+            .iter()
+            .map(|&i| match emitted.offsets.get(i as usize) {
+                Some(&off) => code.addr() + off as u64,
+                None => 0,
+            })
+            .collect();
+        Ok(JitProgram {
+            program: program.clone(),
+            plan,
+            code,
+            func_table,
+            offsets: emitted.offsets,
+            options: *options,
+        })
+    }
+
+    /// Loads (validates) and compiles instructions, as [`Program::load`] then [`compile`](Self::compile).
+    pub fn from_insns(insns: &[Insn], options: &CompileOptions) -> Result<JitProgram, JitError> {
+        Self::compile(&Program::load(insns)?, options)
+    }
+
+    /// Runs the program once, with the interpreter's interface and semantics
+    /// ([`Program::run`]): `args` become r1–r5, r10 the top of a fresh zeroed 512-byte-per-frame
+    /// stack; returns r0 and (in checked code) the number of instructions executed, or the
+    /// interpreter's error for the same failure.
+    ///
+    /// Unchecked code (compiled with `checked: false`) reports `executed: 0` and does not stop
+    /// infinite loops or out-of-bounds accesses: use it only for verified programs.
+    /// Helpers that run callbacks ([`bpfkit_vm::HelperCtx::call_function`]) run them on the
+    /// interpreter, over the same memory and stack.
+    pub fn run<H: Helpers + ?Sized>(
+        &self,
+        args: [u64; 5],
+        memory: &mut MemoryMap<'_>,
+        helpers: &mut H,
+        config: &Config,
+    ) -> Result<Exit, VmError> {
+        let code = Code {
+            entry: self.code.addr(),
+            program: &self.program,
+            plan: &self.plan,
+            func_table: &self.func_table,
+            checked: self.options.checked,
+        };
+        execute(&code, args, memory, helpers, config)
+    }
+
+    /// The program as loaded (for the interpreter, e.g. to cross-check).
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// The generated machine code (entry at offset 0), e.g. to disassemble it.
+    pub fn machine_code(&self) -> &[u8] {
+        self.code.bytes()
+    }
+
+    /// Offset in [`machine_code`](Self::machine_code) of the code of the instruction at
+    /// slot `pc`, if an instruction starts there.
+    pub fn code_offset(&self, pc: usize) -> Option<usize> {
+        let i = *self.plan.index_of_slot.get(pc)?;
+        self.offsets.get(i as usize).copied()
+    }
+
+    /// The options it was compiled with.
+    pub fn options(&self) -> &CompileOptions {
+        &self.options
+    }
+}

@@ -1,0 +1,271 @@
+//! The Rust side of a run: the context set-up, the helper trampoline and the memory slow
+//! path that generated code calls, and the translation of how the code left into
+//! `Exit`/`VmError`.
+//!
+//! Errors never unwind through generated code: a Rust function called from it records the
+//! error (or a helper's panic) in the context and returns a flag; the code then leaves
+//! through its common exit, which restores rsp from the context whatever the call depth.
+//! Panics are resumed once the code has returned.
+
+use crate::compile::Plan;
+use crate::ctx::{fit_bound, status, JitCtx};
+use bpfkit_isa::{MAX_CALL_FRAMES, STACK_SIZE};
+use bpfkit_vm::{
+    AccessKind, Config, Exit, FaultReason, HelperCtx, HelperError, HelperReturn, Helpers, MemFault,
+    MemoryMap, Program, VmError, VmErrorKind,
+};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+/// The eBPF stack of one run: all frames, the main one at the top (as the interpreter).
+#[repr(C, align(64))]
+struct Stack([u64; MAX_CALL_FRAMES * STACK_SIZE / 8]);
+
+/// Everything `execute` needs from the compiled program.
+pub(crate) struct Code<'p> {
+    pub entry: u64,
+    pub program: &'p Program,
+    pub plan: &'p Plan,
+    pub func_table: &'p [u64],
+    pub checked: bool,
+}
+
+/// Runs compiled code once (see [`JitProgram::run`](crate::JitProgram::run)).
+pub(crate) fn execute<H: Helpers + ?Sized>(
+    code: &Code<'_>,
+    args: [u64; 5],
+    memory: &mut MemoryMap<'_>,
+    helpers: &mut H,
+    config: &Config,
+) -> Result<Exit, VmError> {
+    let mut stack = Stack([0; MAX_CALL_FRAMES * STACK_SIZE / 8]);
+    let top = stack.0.as_mut_ptr() as u64 + std::mem::size_of::<Stack>() as u64;
+    let mark = memory.begin_run(top - STACK_SIZE as u64, top);
+    let mut helpers: &mut H = helpers;
+    let mut ctx = JitCtx {
+        args,
+        stack_top: top,
+        stack_min_r10: top - ((MAX_CALL_FRAMES - 1) * STACK_SIZE) as u64,
+        stack_top_m8: top - 8,
+        region0_start: 0,
+        region0_read_bound: [0; 4],
+        region0_write_bound: [0; 4],
+        packet_ptr: 0,
+        packet_bound: [0; 4],
+        has_packet: 0,
+        func_table: code.func_table.as_ptr(),
+        func_table_len: code.func_table.len() as u64,
+        helper_fn: helper_trampoline::<H> as *const () as u64,
+        slow_fn: slow_check as *const () as u64,
+        budget_left: config.budget,
+        saved_rsp: 0,
+        status: status::OK,
+        err_arg: 0,
+        err_value: 0,
+        call_pc: 0,
+        call_id: 0,
+        call_r10: 0,
+        helpers: (&mut helpers as *mut &mut H).cast(),
+        memory: (memory as *mut MemoryMap<'_>).cast(),
+        program: code.program,
+        config,
+        stop_r0: 0,
+        error: None,
+        panic: None,
+    };
+    if let Some(r) = memory.regions().first() {
+        ctx.region0_start = r.start();
+        for (class, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
+            ctx.region0_read_bound[class] = fit_bound(r.len(), size);
+            if r.access() == bpfkit_vm::Access::ReadWrite {
+                ctx.region0_write_bound[class] = fit_bound(r.len(), size);
+            }
+        }
+    }
+    if config.check_alignment {
+        // Every access then takes the slow path, which checks alignment first.
+        ctx.region0_read_bound = [0; 4];
+        ctx.region0_write_bound = [0; 4];
+        ctx.stack_top_m8 = 0;
+    }
+    refresh_packet(&mut ctx, memory);
+
+    // SAFETY: `entry` is the start of code generated for `code.program` with the calling
+    // convention `extern "sysv64" fn(*mut JitCtx) -> u64`. The context outlives the call and
+    // points only at live data: the stack buffer (registered as the run's stack window), the
+    // memory map and helpers (not used by this function until the call returns), the program
+    // and its function table. Generated code accesses memory only inside the stack window,
+    // regions the memory map vouched for, or (unchecked) wherever a verifier proved safe.
+    let r0 = unsafe {
+        let entry: unsafe extern "sysv64" fn(*mut JitCtx) -> u64 = std::mem::transmute(code.entry);
+        entry(&mut ctx)
+    };
+    memory.end_run(mark);
+    drop(stack);
+    if let Some(payload) = ctx.panic.take() {
+        resume_unwind(payload);
+    }
+    let executed = if code.checked {
+        config.budget.wrapping_sub(ctx.budget_left)
+    } else {
+        0
+    };
+    let fail = |pc: u64, kind| VmError {
+        pc: pc as usize,
+        kind,
+    };
+    match ctx.status {
+        status::OK => Ok(Exit { r0, executed }),
+        status::STOP => Ok(Exit {
+            r0: ctx.stop_r0,
+            executed,
+        }),
+        status::BUDGET => {
+            let remaining = ctx.budget_left.wrapping_add(
+                code.plan.blocks[(ctx.err_arg as usize).min(code.plan.blocks.len() - 1)].len
+                    as u64,
+            );
+            let pc = code.plan.budget_pc(ctx.err_arg as usize, remaining);
+            Err(fail(pc as u64, VmErrorKind::Budget(config.budget)))
+        }
+        status::CALL_DEPTH => Err(fail(ctx.err_arg, VmErrorKind::CallDepth(MAX_CALL_FRAMES))),
+        status::NO_PACKET => Err(fail(ctx.err_arg, VmErrorKind::NoPacket)),
+        status::BAD_CALLX => Err(fail(ctx.err_arg, VmErrorKind::BadCallTarget(ctx.err_value))),
+        _ => Err(ctx
+            .error
+            .take()
+            .unwrap_or_else(|| fail(0, VmErrorKind::BadControlFlow))),
+    }
+}
+
+/// Caches the packet bounds for inline `ld_abs`/`ld_ind` (helpers may change the packet).
+fn refresh_packet(ctx: &mut JitCtx, memory: &MemoryMap<'_>) {
+    match memory.packet() {
+        Some((ptr, len)) => {
+            ctx.packet_ptr = ptr as u64;
+            ctx.has_packet = 1;
+            for (class, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
+                ctx.packet_bound[class] = fit_bound(len as u64, size);
+            }
+        }
+        None => {
+            ctx.packet_ptr = 0;
+            ctx.has_packet = 0;
+            ctx.packet_bound = [0; 4];
+        }
+    }
+}
+
+/// Called by generated code for `call <helper>` (and `callx` of a helper number) with
+/// r1–r5; returns r0. On a stop or an error, sets the status for the code to leave.
+///
+/// # Safety
+/// `ctx` must be the live context of the current run, whose `helpers` points at a `&mut H`.
+unsafe extern "sysv64" fn helper_trampoline<H: Helpers + ?Sized>(
+    ctx: *mut JitCtx,
+    a1: u64,
+    a2: u64,
+    a3: u64,
+    a4: u64,
+    a5: u64,
+) -> u64 {
+    // SAFETY: generated code passes the context `execute` created; nothing else uses it now.
+    let ctx = unsafe { &mut *ctx };
+    let id = ctx.call_id as i32;
+    let pc = ctx.call_pc as usize;
+    let r10 = ctx.call_r10;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: `execute` set these pointers from live exclusive references that it does
+        // not use until the generated code returns.
+        let (helpers, memory, program, config) = unsafe {
+            (
+                &mut **(ctx.helpers as *mut &mut H),
+                &mut *ctx.memory,
+                &*ctx.program,
+                &*ctx.config,
+            )
+        };
+        memory.set_stack_low(r10 - STACK_SIZE as u64);
+        let depth = ((ctx.stack_top - r10) / STACK_SIZE as u64) as usize;
+        let mut hctx =
+            HelperCtx::for_engine(memory, program, config, pc, depth, r10, ctx.budget_left);
+        let result = helpers.call(id, [a1, a2, a3, a4, a5], &mut hctx);
+        let left = hctx.remaining_budget();
+        refresh_packet(ctx, memory);
+        (result, left)
+    }));
+    let (result, left) = match outcome {
+        Ok(v) => v,
+        Err(payload) => {
+            ctx.panic = Some(payload);
+            ctx.status = status::ERROR;
+            return 0;
+        }
+    };
+    ctx.budget_left = left;
+    let kind = match result {
+        Ok(HelperReturn::Value(v)) => return v,
+        Ok(HelperReturn::Stop(v)) => {
+            ctx.stop_r0 = v;
+            ctx.status = status::STOP;
+            return 0;
+        }
+        Err(HelperError::Unknown) => VmErrorKind::UnknownHelper(id),
+        Err(HelperError::Memory(f)) => VmErrorKind::Memory(f),
+        Err(HelperError::Failed(message)) => VmErrorKind::Helper { id, message },
+        Err(HelperError::Callback(e)) => {
+            ctx.error = Some(*e);
+            ctx.status = status::ERROR;
+            return 0;
+        }
+        Err(other) => VmErrorKind::Helper {
+            id,
+            message: other.to_string(),
+        },
+    };
+    ctx.error = Some(VmError { pc, kind });
+    ctx.status = status::ERROR;
+    0
+}
+
+/// The slow path of a checked access: `site` is `pc | size << 32 | kind << 40`, `r10` the
+/// current frame pointer. Returns 0 when the access may proceed, else records the error.
+///
+/// # Safety
+/// `ctx` must be the live context of the current run.
+unsafe extern "sysv64" fn slow_check(ctx: *mut JitCtx, addr: u64, site: u64, r10: u64) -> u64 {
+    // SAFETY: generated code passes the context `execute` created; nothing else uses it now.
+    let ctx = unsafe { &mut *ctx };
+    // SAFETY: set by `execute` from live references, unused elsewhere during the call.
+    let (memory, config) = unsafe { (&mut *ctx.memory, &*ctx.config) };
+    let pc = site as u32 as usize;
+    let size = (site >> 32) & 0xff;
+    let access = match site >> 40 {
+        0 => AccessKind::Read,
+        1 => AccessKind::Write,
+        _ => AccessKind::Atomic,
+    };
+    memory.set_stack_low(r10 - STACK_SIZE as u64);
+    let misaligned =
+        addr % size != 0 && (access == AccessKind::Atomic || config.check_alignment);
+    let result = if misaligned {
+        Err(MemFault {
+            access,
+            size,
+            addr,
+            reason: FaultReason::Misaligned,
+        })
+    } else {
+        memory.check_access(addr, size, access)
+    };
+    match result {
+        Ok(()) => 0,
+        Err(fault) => {
+            ctx.error = Some(VmError {
+                pc,
+                kind: VmErrorKind::Memory(fault),
+            });
+            ctx.status = status::ERROR;
+            1
+        }
+    }
+}
