@@ -257,6 +257,11 @@ impl RingBuf {
                 break;
             }
             let len = (hdr & !BPF_RINGBUF_DISCARD_BIT) as u64;
+            if round_up8(len + BPF_RINGBUF_HDR_SZ) > self.mask + 1 {
+                // Only a corrupted header can claim more than the ring: stop rather
+                // than read past the data area.
+                break;
+            }
             if hdr & BPF_RINGBUF_DISCARD_BIT == 0 {
                 buf.resize(len as usize, 0);
                 let off = (cons & self.mask) as usize + BPF_RINGBUF_HDR_SZ as usize;

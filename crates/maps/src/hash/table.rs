@@ -1,12 +1,13 @@
 //! The concurrent hash table under every hash map type.
 //!
-//! Buckets are singly linked lists of heap-allocated nodes. Readers (lookups,
-//! `get_next_key`, iteration) walk the lists without any lock, protected by the
-//! epoch guard; writers take the bucket's mutex, so updates to different buckets
-//! proceed in parallel. A node's value buffer never moves while the node is linked,
-//! and an unlinked node is freed only after the grace period described in
-//! [`crate::rcu`]. This is the kernel's `BPF_F_NO_PREALLOC` design (RCU-freed
-//! elements); the observable semantics are those of the preallocated kernel map.
+//! Buckets are singly linked chains of elements, each element one allocation
+//! (header, key, value). Readers (lookups, `get_next_key`, iteration) walk the
+//! chains without any lock, protected by the epoch guard; writers take one of 256
+//! striped locks chosen by bucket, so updates to different buckets mostly proceed
+//! in parallel. An element's value never moves while it is linked, and an unlinked
+//! element is freed only after the grace period described in [`crate::rcu`]. This
+//! is the kernel's `BPF_F_NO_PREALLOC` design (RCU-freed elements); the observable
+//! semantics (errno, `max_entries`) are those of the kernel map either way.
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::hash::BuildHasher;
