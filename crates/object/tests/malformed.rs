@@ -326,3 +326,17 @@ fn extern_kfuncs_are_reported_not_mislinked() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The input on which fuzzing made aya-obj 0.3 panic (slice index from a symbol
+/// value, obj.rs:675) within two seconds: here it is an error naming the symbol.
+#[test]
+fn aya_panic_input_is_an_error() {
+    let e = Object::parse(&bytes("regress_aya_symbol_range")).unwrap_err();
+    match &e {
+        ObjectError::Symbol { symbol, reason } => {
+            assert_eq!(symbol, "on_raw_tp");
+            assert!(reason.contains("runs past the section"), "{reason}");
+        }
+        other => panic!("{other}"),
+    }
+}

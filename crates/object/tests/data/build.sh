@@ -3,6 +3,7 @@
 # Needs clang (any version >= 14), libbpf-dev (bpf/bpf_helpers.h) and
 # linux-libc-dev (linux/bpf.h). The .o files are committed so that tests
 # do not depend on a compiler; rerun this only after changing a source.
+# regress_*.o are fuzzer-found inputs, not compiled from C.
 set -eu
 cd "$(dirname "$0")"
 CLANG=${CLANG:-clang}
