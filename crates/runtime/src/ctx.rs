@@ -12,7 +12,8 @@
 //! - skb: 64 bytes of headroom (`NET_SKB_PAD`), `protocol` and `pkt_type` from
 //!   `eth_type_trans` against the loopback device (address 00:00:00:00:00:00), `ifindex` 1.
 //!   tc programs see the frame from the Ethernet header; socket filters from the network
-//!   header, and their output gets 14 zeroed bytes in place of the Ethernet header.
+//!   header, and their output gets 14 zeroed bytes in place of the Ethernet header. IPv4
+//!   and IPv6 packets too short for their network header are refused (`EINVAL`).
 
 use crate::error::RuntimeError;
 use crate::lowmem::LowBuf;
@@ -248,6 +249,13 @@ impl Packet {
         if data_in.len() > SKB_MAX_DATA {
             return Err(invalid(format!("packet of {} bytes is larger than {SKB_MAX_DATA}", data_in.len())));
         }
+        // The kernel refuses IP packets too short for their network header.
+        let l3_len = data_in.len() - ETH_HLEN;
+        match u16::from_be_bytes([data_in[12], data_in[13]]) {
+            0x0800 if l3_len < 20 => return Err(invalid("IPv4 packet shorter than an IPv4 header")),
+            0x86dd if l3_len < 40 => return Err(invalid("IPv6 packet shorter than an IPv6 header")),
+            _ => {}
+        }
         let user = user_ctx(ctx_in, want_ctx_out, SK_BUFF_SIZE)?;
         if let Some(c) = &user {
             check_skb_ctx_in(c)?;
@@ -270,17 +278,13 @@ impl Packet {
         match u16::from_be(protocol) {
             0x0800 => {
                 put32(ctx, FAMILY, 2);
-                if l3.len() >= 20 {
-                    ctx[LOCAL_IP4..LOCAL_IP4 + 4].copy_from_slice(&l3[12..16]);
-                    ctx[REMOTE_IP4..REMOTE_IP4 + 4].copy_from_slice(&l3[16..20]);
-                }
+                ctx[LOCAL_IP4..LOCAL_IP4 + 4].copy_from_slice(&l3[12..16]);
+                ctx[REMOTE_IP4..REMOTE_IP4 + 4].copy_from_slice(&l3[16..20]);
             }
             0x86dd => {
                 put32(ctx, FAMILY, 10);
-                if l3.len() >= 40 {
-                    ctx[LOCAL_IP6..LOCAL_IP6 + 16].copy_from_slice(&l3[8..24]);
-                    ctx[REMOTE_IP6..REMOTE_IP6 + 16].copy_from_slice(&l3[24..40]);
-                }
+                ctx[LOCAL_IP6..LOCAL_IP6 + 16].copy_from_slice(&l3[8..24]);
+                ctx[REMOTE_IP6..REMOTE_IP6 + 16].copy_from_slice(&l3[24..40]);
             }
             _ => {}
         }

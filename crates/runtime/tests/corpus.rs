@@ -150,4 +150,15 @@ corpus! {
     xdp_queue: "xdp_queue.o" "xdp_queue";
     xdp_ringbuf: "xdp_ringbuf.o" "xdp_ringbuf";
     xdp_tail: "xdp_tail.o" "xdp_dispatch";
+    xdp_globals: "xdp_globals.o" "xdp_globals";
+    xdp_loops: "xdp_loops.o" "xdp_loops";
+    xdp_atomics: "xdp_atomics.o" "xdp_atomics";
+    xdp_v4: "v4_alu.o" "xdp_v4";
+    xdp_csum: "xdp_csum.o" "xdp_csum";
+    xdp_mapinmap: "xdp_mapinmap.o" "xdp_mapinmap";
+    xdp_misc: "xdp_misc.o" "xdp_misc";
+    tc_fields: "tc_fields.o" "tc_fields";
+    tc_nat: "tc_nat.o" "tc_nat";
+    tc_parse: "tc_parse.o" "tc_parse";
+    sock_fields: "sock_fields.o" "sock_fields";
 }

@@ -10,8 +10,10 @@ use super::{neg, EFAULT, EINVAL};
 use crate::load::Shared;
 
 /// `bpf_probe_read{,_kernel,_user}(dst, size, src)`: copies from any memory the run may
-/// read; on failure zeroes `dst` and returns `-EFAULT`, as the kernel does.
-pub(super) fn probe_read(a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> Result<HelperReturn, HelperError> {
+/// read; on failure zeroes `dst` and returns an error as the x86-64 kernel does:
+/// `bpf_probe_read_kernel` of an address below the kernel half gives `-ERANGE`
+/// (`copy_from_kernel_nofault` refuses it), every other failure `-EFAULT`.
+pub(super) fn probe_read(id: i32, a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> Result<HelperReturn, HelperError> {
     let (dst, size, src) = (a[0], a[1] as u32 as usize, a[2]);
     match ctx.memory.read_vec(src, size) {
         Ok(bytes) => {
@@ -20,7 +22,9 @@ pub(super) fn probe_read(a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> Result<Hel
         }
         Err(_) => {
             ctx.memory.write(dst, &vec![0; size])?;
-            Ok(neg(EFAULT))
+            const ERANGE: i64 = 34;
+            let user_half = src < 0x0000_8000_0000_0000;
+            Ok(neg(if id == 113 && user_half { ERANGE } else { EFAULT }))
         }
     }
 }

@@ -66,7 +66,6 @@ pub const MAX_TAIL_CALLS: u32 = 33;
 pub(crate) const EINVAL: i64 = 22;
 pub(crate) const EFAULT: i64 = 14;
 pub(crate) const E2BIG: i64 = 7;
-pub(crate) const ENOMEM: i64 = 12;
 
 /// `-errno` as the helper's 64-bit return value.
 pub(crate) fn neg(errno: i64) -> HelperReturn {
@@ -126,7 +125,7 @@ impl Helpers for RunHelpers<'_> {
             1 => self.map_lookup_elem(a, ctx),
             2 => self.map_update_elem(a, ctx),
             3 => self.map_delete_elem(a, ctx),
-            4 | 112 | 113 => misc::probe_read(a, ctx),
+            4 | 112 | 113 => misc::probe_read(id, a, ctx),
             5 => Ok(HelperReturn::Value(misc::clock_ns(libc::CLOCK_MONOTONIC))),
             6 => misc::trace_printk(self.shared, a, ctx),
             7 => Ok(HelperReturn::Value(self.shared.next_random() as u64)),

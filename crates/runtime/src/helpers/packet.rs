@@ -5,7 +5,7 @@
 
 use bpfkit_vm::{HelperCtx, HelperError, HelperReturn};
 
-use super::{neg, RunHelpers, EFAULT, EINVAL, ENOMEM};
+use super::{neg, RunHelpers, EFAULT, EINVAL};
 use crate::ctx::{Hook, ETH_HLEN, XDP_FRAME_STRUCT, XDP_MAX_META};
 
 const EACCES: i64 = 13;
@@ -63,12 +63,10 @@ fn csum16_add(csum: u16, addend: u16) -> u16 {
     r.wrapping_add((r < addend) as u16)
 }
 
-/// `bpf_csum_diff(from, from_size, to, to_size, seed)`, as since Linux 6.13.
+/// `bpf_csum_diff(from, from_size, to, to_size, seed)`, as since Linux 6.13 (any sizes;
+/// the older multiple-of-4 and 512-byte limits are gone).
 pub(super) fn csum_diff(a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> Result<HelperReturn, HelperError> {
     let (from, from_size, to, to_size, seed) = (a[0], a[1] as u32, a[2], a[3] as u32, a[4] as u32);
-    if (from_size | to_size) & 3 != 0 || from_size as u64 + to_size as u64 > 512 {
-        return Ok(neg(EINVAL));
-    }
     let from = ctx.memory.read_vec(from, from_size as usize)?;
     let to = ctx.memory.read_vec(to, to_size as usize)?;
     let r = match (from_size, to_size) {
@@ -127,7 +125,7 @@ impl RunHelpers<'_> {
                 dst.copy_from_slice(&bytes);
                 Ok(HelperReturn::Value(0))
             }
-            None => Ok(neg(ENOMEM)),
+            None => Ok(neg(EFAULT)),
         }
     }
 

@@ -208,12 +208,12 @@ impl KernelObject {
     }
 
     /// The pinned map standing for object map `name` (global data maps are pinned as
-    /// `<object>.<section>`, e.g. `xdp_glob.bss`).
+    /// `<object>_<section>`, e.g. `xdp_glob_bss`, dots made underscores).
     fn map_fd(&self, name: &str) -> Option<&OwnedFd> {
         self.maps
             .iter()
             .find(|(n, _)| n == name)
-            .or_else(|| self.maps.iter().find(|(n, _)| name.starts_with('.') && n.ends_with(name)))
+            .or_else(|| self.maps.iter().find(|(n, _)| name.starts_with('.') && n.ends_with(&name.replace('.', "_"))))
             .map(|(_, fd)| fd)
     }
 
