@@ -49,10 +49,8 @@ pub(crate) fn link_programs(
         let kind = ProgramSection::parse(&sec.name).ok_or_else(|| ObjectError::UnknownSection {
             section: sec.name.clone(),
         })?;
-        let mut in_section: Vec<usize> = (0..funcs.list.len())
-            .filter(|&i| funcs.list[i].section == sec.index)
-            .collect();
-        in_section.sort_by_key(|&i| funcs.list[i].offset);
+        // Already in offset order: collect_functions adds them sorted.
+        let in_section = by_section.remove(&sec.index).unwrap_or_default();
         if in_section.is_empty() {
             return Err(ObjectError::section(
                 &sec.name,

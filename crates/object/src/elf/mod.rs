@@ -294,15 +294,20 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Object, ObjectError> {
     let programs = link::link_programs(&view, &map_table)?;
     let btf = match &btf_reader {
         Some(r) => Some(Btf {
-            data: r.fixed_up(
-                |sec| view.section_by_name(sec).map(|s| s.size),
-                |sec, var| {
-                    let s = view.section_by_name(sec)?;
-                    view.symbols_in(s.index)
-                        .find(|sym| sym.name == var)
-                        .map(|sym| sym.value)
-                },
-            )?,
+            data: {
+                // Indexed once: a DATASEC may list as many variables as the file allows.
+                let sections: HashMap<&str, &Section<'_>> =
+                    view.sections.iter().map(|s| (s.name.as_str(), s)).collect();
+                let symbols: HashMap<(usize, &str), u64> = view
+                    .symbols
+                    .iter()
+                    .filter_map(|s| Some(((s.section?, s.name.as_str()), s.value)))
+                    .collect();
+                r.fixed_up(
+                    |sec| sections.get(sec).map(|s| s.size),
+                    |sec, var| symbols.get(&(sections.get(sec)?.index, var)).copied(),
+                )?
+            },
             ext: view.section_by_name(".BTF.ext").map(|s| s.data.to_vec()),
         }),
         None => None,
