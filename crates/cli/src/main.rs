@@ -22,6 +22,10 @@ enum Command {
     Asm(cmd::asm::Args),
     /// Disassemble an eBPF program.
     Disasm(cmd::disasm::Args),
+    /// Filter packets with a tcpdump expression, from a capture file or a live interface.
+    Filter(cmd::filter::Args),
+    /// Run an XDP, socket-filter or tc program of an object over packets, as BPF_PROG_TEST_RUN does.
+    TestRun(cmd::test_run::Args),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +34,8 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a),
         Command::Asm(a) => cmd::asm::run(a),
         Command::Disasm(a) => cmd::disasm::run(a),
+        Command::Filter(a) => cmd::filter::run(a),
+        Command::TestRun(a) => cmd::test_run::run(a),
     };
     match result {
         Ok(code) => code,

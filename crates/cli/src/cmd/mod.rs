@@ -2,5 +2,7 @@
 
 pub mod asm;
 pub mod disasm;
+pub mod filter;
 pub mod input;
 pub mod run;
+pub mod test_run;

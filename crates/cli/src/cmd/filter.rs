@@ -1,0 +1,309 @@
+//! `bpfkit filter`: tcpdump's filter language over capture files and live interfaces.
+
+use anyhow::{bail, Context, Result};
+use bpfkit_capture::live::{Capture, LiveConfig};
+use bpfkit_capture::{Dlt, PcapWriter, Reader, SavefileHeader, Timestamp, MAXIMUM_SNAPLEN};
+use bpfkit_cbpf::{dump, DumpFormat, Insn};
+use bpfkit_pcapfilter::{compile, CompileOptions, LinkType};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// How each packet is tested.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Engine {
+    /// The classic BPF interpreter (libpcap's semantics).
+    Cbpf,
+    /// The program translated to eBPF, on the checked eBPF interpreter.
+    Ebpf,
+}
+
+/// Filter packets with a tcpdump expression (pcap-filter(7)), from a capture file or an interface.
+///
+/// Flags follow tcpdump's: `-r` reads pcap or pcapng, `-w` writes pcap with the input's link type
+/// and snapshot length, `-d`/`-dd`/`-ddd` print the compiled program as tcpdump does.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The filter expression (words are joined with spaces, as tcpdump does).
+    expression: Vec<String>,
+    /// Read packets from a pcap or pcapng file.
+    #[arg(short = 'r', value_name = "FILE", conflicts_with = "interface")]
+    read: Option<PathBuf>,
+    /// Capture live from an interface (Linux AF_PACKET, filter attached in the kernel).
+    #[arg(short = 'i', value_name = "IFACE")]
+    interface: Option<String>,
+    /// Write accepted packets to a pcap file.
+    #[arg(short = 'w', value_name = "FILE")]
+    write: Option<PathBuf>,
+    /// Stop after this many accepted packets.
+    #[arg(short = 'c', value_name = "N")]
+    limit: Option<u64>,
+    /// Print only the number of accepted packets (`N packets`).
+    #[arg(long)]
+    count: bool,
+    /// Print the compiled program and exit: -d as text, -dd as C, -ddd as decimal.
+    #[arg(short = 'd', action = clap::ArgAction::Count)]
+    dump: u8,
+    /// Do not optimize the compiled program.
+    #[arg(short = 'O')]
+    no_optimize: bool,
+    /// Read the expression from a file (the command-line expression is then ignored).
+    #[arg(short = 'F', value_name = "FILE")]
+    expression_file: Option<PathBuf>,
+    /// Link-layer type to compile for when no file or interface says (e.g. EN10MB, RAW, LINUX_SLL).
+    #[arg(short = 'y', value_name = "LINKTYPE")]
+    link_type: Option<String>,
+    /// Snapshot length for live capture and for compiling without a file.
+    #[arg(short = 's', value_name = "SNAPLEN")]
+    snaplen: Option<u32>,
+    /// How packets are tested.
+    #[arg(long, value_enum, default_value = "cbpf")]
+    engine: Engine,
+}
+
+/// Runs the subcommand.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let expr = match &args.expression_file {
+        Some(path) => read_expression_file(path)?,
+        None => args.expression.join(" "),
+    };
+    if let Some(path) = &args.read {
+        let file = File::open(path).with_context(|| format!("{}", path.display()))?;
+        let mut reader =
+            Reader::new(BufReader::new(file)).with_context(|| format!("{}", path.display()))?;
+        let header = reader.savefile_header();
+        if args.dump == 0 {
+            eprintln!(
+                "reading from file {}, link-type {}, snapshot length {}",
+                path.display(),
+                describe(header.dlt),
+                header.snaplen
+            );
+        }
+        let prog = compile_for(&args, &expr, header.dlt, header.snaplen)?;
+        if args.dump > 0 {
+            return print_program(&prog, args.dump);
+        }
+        let filter = Filter::new(prog, args.engine)?;
+        return filter_file(&args, &mut reader, &header, &filter);
+    }
+    if let Some(iface) = &args.interface {
+        let config = LiveConfig {
+            snaplen: args.snaplen.unwrap_or(MAXIMUM_SNAPLEN),
+            ..LiveConfig::default()
+        };
+        let mut capture = Capture::open(iface, &config).with_context(|| iface.clone())?;
+        let prog = compile_for(&args, &expr, capture.dlt(), capture.snaplen())?;
+        if args.dump > 0 {
+            return print_program(&prog, args.dump);
+        }
+        return capture_live(&args, &mut capture, &prog);
+    }
+    let dlt = match &args.link_type {
+        Some(name) => {
+            Dlt::from_name(name).with_context(|| format!("invalid data link type {name}"))?
+        }
+        None => Dlt::EN10MB,
+    };
+    let prog = compile_for(&args, &expr, dlt, args.snaplen.unwrap_or(MAXIMUM_SNAPLEN))?;
+    if args.dump == 0 {
+        bail!("nothing to filter: give -r FILE or -i IFACE (or -d to print the program)");
+    }
+    print_program(&prog, args.dump)
+}
+
+/// tcpdump's `-F`: `#` starts a comment to the end of the line.
+fn read_expression_file(path: &Path) -> Result<String> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+fn describe(dlt: Dlt) -> String {
+    match (dlt.name(), dlt.description()) {
+        (Some(n), Some(d)) => format!("{n} ({d})"),
+        (Some(n), None) => n.to_string(),
+        _ => format!("{}", dlt.0),
+    }
+}
+
+fn compile_for(args: &Args, expr: &str, dlt: Dlt, snaplen: u32) -> Result<Vec<Insn>> {
+    let opts = CompileOptions {
+        optimize: !args.no_optimize,
+        snaplen,
+        ..CompileOptions::default()
+    };
+    compile(expr, LinkType(dlt.0), &opts).with_context(|| "can't parse filter expression")
+}
+
+fn print_program(prog: &[Insn], level: u8) -> Result<ExitCode> {
+    let format = match level {
+        1 => DumpFormat::Image,
+        2 => DumpFormat::C,
+        _ => DumpFormat::Decimal,
+    };
+    print!("{}", dump(prog, format));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A compiled filter ready to test packets on the chosen engine.
+struct Filter {
+    cbpf: Vec<Insn>,
+    ebpf: Option<bpfkit_vm::Program>,
+}
+
+impl Filter {
+    /// No kernel validation here: offline filtering follows libpcap, which runs programs the
+    /// kernel would refuse (libpcap's unoptimized radiotap code reads a scratch cell before
+    /// storing it); both engines give such programs libpcap's meaning.
+    fn new(cbpf: Vec<Insn>, engine: Engine) -> Result<Filter> {
+        let ebpf = match engine {
+            Engine::Cbpf => None,
+            Engine::Ebpf => {
+                let insns = bpfkit_cbpf::to_ebpf_with(&cbpf, bpfkit_cbpf::WireLen::InR3);
+                Some(bpfkit_vm::Program::load(&insns).context("translated filter")?)
+            }
+        };
+        Ok(Filter { cbpf, ebpf })
+    }
+
+    fn accepts(&self, data: &[u8], wirelen: u32) -> Result<bool> {
+        match &self.ebpf {
+            None => Ok(bpfkit_cbpf::run(&self.cbpf, data, wirelen) != 0),
+            Some(prog) => {
+                let mut memory = bpfkit_vm::MemoryMap::new();
+                let addr = memory.add_slice(data);
+                let exit = prog.run(
+                    [addr, data.len() as u64, wirelen as u64, 0, 0],
+                    &mut memory,
+                    &mut bpfkit_vm::NoHelpers,
+                    &bpfkit_vm::Config::default(),
+                )?;
+                Ok(exit.r0 != 0)
+            }
+        }
+    }
+}
+
+/// Where accepted packets go.
+enum Sink {
+    Count,
+    Write(PcapWriter<BufWriter<File>>),
+    Print,
+}
+
+impl Sink {
+    fn open(args: &Args, header: &SavefileHeader) -> Result<Sink> {
+        Ok(match (&args.write, args.count) {
+            (Some(path), _) => {
+                let file = File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+                Sink::Write(PcapWriter::new(BufWriter::new(file), header)?)
+            }
+            (None, true) => Sink::Count,
+            (None, false) => Sink::Print,
+        })
+    }
+
+    fn accept(&mut self, ts: Timestamp, wirelen: u32, data: &[u8]) -> Result<()> {
+        match self {
+            Sink::Count => {}
+            Sink::Write(w) => w.write_packet(ts, wirelen, data)?,
+            Sink::Print => println!("{} length {wirelen}", clock(ts)),
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if let Sink::Write(w) = self {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// `HH:MM:SS.micros` in UTC, tcpdump's default time stamp shape.
+fn clock(ts: Timestamp) -> String {
+    let day = ts.sec.rem_euclid(86_400);
+    format!(
+        "{:02}:{:02}:{:02}.{:06}",
+        day / 3600,
+        day / 60 % 60,
+        day % 60,
+        ts.micros()
+    )
+}
+
+fn filter_file<R: std::io::Read>(
+    args: &Args,
+    reader: &mut Reader<R>,
+    header: &SavefileHeader,
+    filter: &Filter,
+) -> Result<ExitCode> {
+    let mut sink = Sink::open(args, header)?;
+    let mut accepted = 0u64;
+    // Keep everything accepted before damage, then report the damage.
+    let outcome: Result<()> = (|| {
+        while args.limit.is_none_or(|n| accepted < n) {
+            let Some(rec) = reader.next_record()? else {
+                break;
+            };
+            if filter.accepts(rec.data, rec.wirelen)? {
+                accepted += 1;
+                sink.accept(rec.ts, rec.wirelen, rec.data)?;
+            }
+        }
+        Ok(())
+    })();
+    sink.flush()?;
+    if args.count {
+        println!("{accepted} packets");
+    }
+    outcome.map(|()| ExitCode::SUCCESS)
+}
+
+fn capture_live(args: &Args, capture: &mut Capture, prog: &[Insn]) -> Result<ExitCode> {
+    bpfkit_cbpf::validate(prog).context("compiled filter is invalid")?;
+    if prog.len() > bpfkit_cbpf::op::MAXINSNS {
+        bail!(
+            "filter has {} instructions, more than the kernel's limit of {}",
+            prog.len(),
+            bpfkit_cbpf::op::MAXINSNS
+        );
+    }
+    capture.set_filter(prog)?;
+    let header = SavefileHeader {
+        dlt: capture.dlt(),
+        link_type_ext: 0,
+        snaplen: capture.snaplen(),
+        precision: bpfkit_capture::Precision::Micro,
+    };
+    let mut sink = Sink::open(args, &header)?;
+    eprintln!(
+        "listening on {}, link-type {}, snapshot length {} bytes",
+        args.interface.as_deref().unwrap_or(""),
+        describe(header.dlt),
+        header.snaplen
+    );
+    let mut accepted = 0u64;
+    while args.limit.is_none_or(|n| accepted < n) {
+        let Some(pkt) = capture.next_packet(Duration::from_millis(200))? else {
+            continue;
+        };
+        accepted += 1;
+        sink.accept(pkt.ts, pkt.wirelen, pkt.data)?;
+        // Live capture ends by signal: flush each packet so none is lost.
+        sink.flush()?;
+        std::io::stdout().flush()?;
+    }
+    if args.count {
+        println!("{accepted} packets");
+    }
+    Ok(ExitCode::SUCCESS)
+}
