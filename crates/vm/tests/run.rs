@@ -535,7 +535,8 @@ fn program_is_send_and_sync_and_runs_concurrently() {
         .map(|t| {
             let prog = prog.clone();
             std::thread::spawn(move || {
-                let n = 1000 * t;
+                // Smaller under Miri, which interprets every host instruction.
+                let n = if cfg!(miri) { 10 * t } else { 1000 * t };
                 let mut map = MemoryMap::new();
                 let r = prog.run(
                     [n, 0, 0, 0, 0],
@@ -555,7 +556,8 @@ fn program_is_send_and_sync_and_runs_concurrently() {
 
 #[test]
 fn atomics_on_shared_raw_memory_from_threads_do_not_lose_updates() {
-    // 4 threads x 1000 runs of `lock add [r1], 1` on one shared u64.
+    // 4 threads x RUNS runs of `lock add [r1], 1` on one shared u64.
+    const RUNS: u64 = if cfg!(miri) { 5 } else { 1000 };
     let prog = std::sync::Arc::new(
         Program::load(&[
             mov(Reg::R2, 1),
@@ -576,7 +578,7 @@ fn atomics_on_shared_raw_memory_from_threads_do_not_lose_updates() {
         .map(|_| {
             let (prog, counter) = (prog.clone(), counter.clone());
             std::thread::spawn(move || {
-                for _ in 0..1000 {
+                for _ in 0..RUNS {
                     let mut map = MemoryMap::new();
                     // SAFETY: the counter outlives the run and is only accessed atomically.
                     let a = unsafe { map.add_raw(counter.as_ptr().cast(), 8, Access::ReadWrite) };
@@ -594,5 +596,5 @@ fn atomics_on_shared_raw_memory_from_threads_do_not_lose_updates() {
     for h in handles {
         h.join().unwrap();
     }
-    assert_eq!(counter.load(std::sync::atomic::Ordering::SeqCst), 4000);
+    assert_eq!(counter.load(std::sync::atomic::Ordering::SeqCst), 4 * RUNS);
 }
