@@ -1,0 +1,298 @@
+//! Directed tests of the JIT's run-time behaviour. Each compares with the reference
+//! interpreter (the oracle) where one exists, or with a value fixed by the eBPF rules.
+
+use bpfkit_isa::{AluOp, Insn, Operand, Reg, Width};
+use bpfkit_jit::{CompileOptions, JitError, JitProgram};
+use bpfkit_vm::{
+    Config, HelperError, HelperReturn, HelperTable, MemoryMap, NoHelpers, Program, VmErrorKind,
+};
+
+fn asm(text: &str) -> Vec<Insn> {
+    bpfkit_asm::assemble(text).expect("assembles")
+}
+
+fn both(text: &str, mem: &mut [u8], config: &Config) -> (String, String) {
+    let insns = asm(text);
+    let prog = Program::load(&insns).unwrap();
+    let jit = JitProgram::compile(&prog, &CompileOptions::default()).unwrap();
+    // Both engines see the same buffer (same addresses), reset in between.
+    let input = mem.to_vec();
+    let a = {
+        let mut m = MemoryMap::new();
+        let addr = m.add_slice_mut(mem);
+        format!("{:?}", prog.run([addr, 0, 0, 0, 0], &mut m, &mut NoHelpers, config))
+    };
+    mem.copy_from_slice(&input);
+    let b = {
+        let mut m = MemoryMap::new();
+        let addr = m.add_slice_mut(mem);
+        format!("{:?}", jit.run([addr, 0, 0, 0, 0], &mut m, &mut NoHelpers, config))
+    };
+    // Error messages may carry a stack address; these programs use none.
+    (a, b)
+}
+
+#[test]
+fn budget_error_names_the_same_instruction_as_the_interpreter() {
+    let text = "mov %r0, 0\nloop:\nadd %r0, 1\nadd %r0, 2\nja loop\n";
+    for budget in [0, 1, 2, 3, 4, 5, 10, 101, 1000] {
+        let config = Config {
+            budget,
+            ..Config::default()
+        };
+        let (interp, jit) = both(text, &mut [], &config);
+        assert!(interp.contains("Budget"), "{interp}");
+        assert_eq!(interp, jit, "budget {budget}");
+    }
+}
+
+#[test]
+fn executed_counts_match_and_lddw_counts_once() {
+    let text = "lddw %r0, 0x123456789\nmov %r1, 5\nloop:\nsub %r1, 1\njne %r1, 0, loop\nexit\n";
+    let (interp, jit) = both(text, &mut [], &Config::default());
+    assert_eq!(interp, jit);
+    assert!(jit.contains("executed: 13"), "{jit}"); // 2 + 5 * 2 + 1
+}
+
+#[test]
+fn division_edge_cases_follow_the_rfc() {
+    // Values from RFC 9669: x/0 = 0, x%0 = x, INT_MIN/-1 = INT_MIN, INT_MIN%-1 = 0.
+    let cases = [
+        ("lddw %r0, 0x8000000000000000\nmov %r1, -1\nsdiv %r0, %r1\nexit", 1u64 << 63),
+        ("lddw %r0, 0x8000000000000000\nmov %r1, -1\nsmod %r0, %r1\nexit", 0),
+        ("mov32 %r0, 0x80000000\nsdiv32 %r0, -1\nexit", 0x8000_0000),
+        ("mov %r0, 7\nmov %r1, 0\ndiv %r0, %r1\nexit", 0),
+        ("mov %r0, 7\nmov %r1, 0\nmod %r0, %r1\nexit", 7),
+        ("lddw %r0, 0x1ffffffff\nmov %r1, 0\nmod32 %r0, %r1\nexit", 0xffff_ffff),
+        ("mov %r0, -7\nsmod %r0, 2\nexit", -1i64 as u64),
+        ("mov %r3, 100\nmov %r0, 7\ndiv %r3, %r0\nmov %r0, %r3\nexit", 14),
+        ("mov %r0, 100\nmov %r3, 7\nmod %r0, %r3\nexit", 2),
+    ];
+    for (text, want) in cases {
+        let jit = JitProgram::from_insns(&asm(text), &CompileOptions::default()).unwrap();
+        let got = jit
+            .run([0; 5], &mut MemoryMap::new(), &mut NoHelpers, &Config::default())
+            .unwrap();
+        assert_eq!(got.r0, want, "{text}");
+    }
+}
+
+#[test]
+fn helpers_return_stop_fail_and_panic_like_the_interpreter() {
+    let mut helpers = HelperTable::new();
+    helpers.register(1, |a, _| Ok(HelperReturn::Value(a[0] + a[1])));
+    helpers.register(2, |a, _| Ok(HelperReturn::Stop(a[0] * 10)));
+    helpers.register(3, |_, _| Err(HelperError::Failed("no".into())));
+    helpers.register(4, |_, _| panic!("helper panicked"));
+    let run = |text: &str, helpers: &mut HelperTable| {
+        let jit = JitProgram::from_insns(&asm(text), &CompileOptions::default()).unwrap();
+        jit.run([0; 5], &mut MemoryMap::new(), helpers, &Config::default())
+    };
+    // r1..r5 survive a helper call, as in the interpreter.
+    let r = run("mov %r1, 2\nmov %r2, 3\ncall 1\nadd %r0, %r1\nadd %r0, %r2\nexit", &mut helpers);
+    assert_eq!(r.unwrap().r0, 10);
+    let r = run("mov %r1, 4\ncall 2\nmov %r0, 1\nexit", &mut helpers);
+    assert_eq!(r.unwrap().r0, 40);
+    let e = run("mov %r0, 0\ncall 3\nexit", &mut helpers).unwrap_err();
+    assert_eq!(e.pc, 1);
+    assert!(matches!(e.kind, VmErrorKind::Helper { id: 3, .. }), "{e}");
+    let e = run("call 9\nexit", &mut helpers).unwrap_err();
+    assert_eq!(e.kind, VmErrorKind::UnknownHelper(9));
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run("call 4\nexit", &mut helpers)
+    }));
+    assert!(panicked.is_err(), "the helper's panic reaches the caller");
+    // And the JIT is still usable afterwards.
+    assert_eq!(run("mov %r1, 1\nmov %r2, 1\ncall 1\nexit", &mut helpers).unwrap().r0, 2);
+}
+
+#[test]
+fn local_calls_preserve_callee_saved_registers_and_stop_at_eight_frames() {
+    let text = "
+        mov %r6, 11
+        mov %r1, 3
+        call local f
+        add %r0, %r6
+        exit
+    f:
+        mov %r6, 99
+        mov %r0, %r1
+        stxdw [%r10-8], %r0
+        ldxdw %r0, [%r10-8]
+        exit
+    ";
+    let jit = JitProgram::from_insns(&asm(text), &CompileOptions::default()).unwrap();
+    let got = jit.run([0; 5], &mut MemoryMap::new(), &mut NoHelpers, &Config::default());
+    assert_eq!(got.unwrap().r0, 14);
+    let recursive = "call local f\nexit\nf:\ncall local f\nexit\n";
+    let (interp, jit) = both(recursive, &mut [], &Config::default());
+    assert!(interp.contains("CallDepth(8)"), "{interp}");
+    assert_eq!(interp, jit);
+}
+
+#[test]
+fn out_of_bounds_and_read_only_accesses_fail_with_the_interpreters_error() {
+    let cases = [
+        "ldxw %r0, [%r1+6]\nexit",
+        "stxdw [%r1+1], %r1\nexit",
+        "ldxb %r0, [%r10+0]\nexit",
+        "stw [%r10-516], 1\nexit",
+        "mov %r2, %r1\nadd %r2, -1\nldxb %r0, [%r2+0]\nexit",
+        "lock add [%r1+2], %r1\nexit",
+    ];
+    for text in cases {
+        let mut mem = [1u8; 8];
+        let (interp, jit) = both(text, &mut mem, &Config::default());
+        assert!(interp.contains("Memory"), "{text}: {interp}");
+        if !text.contains("r10") {
+            assert_eq!(interp, jit, "{text}");
+        } else {
+            // Stack faults carry the (engine-specific) stack address: compare the rest.
+            let strip = |s: &str| s.split("addr").next().unwrap().to_string();
+            assert_eq!(strip(&interp), strip(&jit), "{text}");
+        }
+    }
+    // Writes to a read-only region.
+    let ro = [0u8; 8];
+    let mut m = MemoryMap::new();
+    let addr = m.add_slice(&ro);
+    let jit = JitProgram::from_insns(&asm("stb [%r1+0], 1\nexit"), &CompileOptions::default())
+        .unwrap();
+    let e = jit
+        .run([addr, 0, 0, 0, 0], &mut m, &mut NoHelpers, &Config::default())
+        .unwrap_err();
+    assert!(e.to_string().contains("read-only"), "{e}");
+}
+
+#[test]
+fn alignment_checks_apply_when_configured() {
+    let config = Config {
+        check_alignment: true,
+        ..Config::default()
+    };
+    let mut mem = [0u8; 16];
+    let (interp, jit) = both("ldxw %r0, [%r1+2]\nexit", &mut mem, &config);
+    assert!(interp.contains("Misaligned"), "{interp}");
+    assert_eq!(interp, jit);
+    let (interp, jit) = both("ldxw %r0, [%r1+4]\nexit", &mut mem, &config);
+    assert!(interp.contains("Ok"), "{interp}");
+    assert_eq!(interp, jit);
+}
+
+#[test]
+fn packet_loads_are_big_endian_and_end_the_program_when_out_of_bounds() {
+    let packet = [0x12, 0x34, 0x56, 0x78, 0x9a];
+    let run = |text: &str, with_packet: bool| {
+        let jit = JitProgram::from_insns(&asm(text), &CompileOptions::default()).unwrap();
+        let mut m = MemoryMap::new();
+        if with_packet {
+            m.set_packet(&packet);
+        }
+        jit.run([0; 5], &mut m, &mut NoHelpers, &Config::default())
+    };
+    assert_eq!(run("ldabsh 1\nexit", true).unwrap().r0, 0x3456);
+    assert_eq!(run("ldabsw 1\nexit", true).unwrap().r0, 0x3456_789a);
+    assert_eq!(run("mov %r0, 9\nldabsw 2\nexit", true).unwrap().r0, 0);
+    assert_eq!(run("mov %r3, -1\nldindb %r3, 5\nexit", true).unwrap().r0, 0x9a);
+    let e = run("ldabsb 0\nexit", false).unwrap_err();
+    assert_eq!(e.kind, VmErrorKind::NoPacket);
+}
+
+#[test]
+fn blinding_keeps_immediates_out_of_the_code() {
+    let text = "mov %r0, 0x5eadbeef\nadd %r0, 0x7a55a55a\nlddw %r1, 0x1122334455667788\nadd %r0, %r1\nexit";
+    let contains = |code: &[u8], imm: &[u8]| code.windows(imm.len()).any(|w| w == imm);
+    let plain = JitProgram::from_insns(&asm(text), &CompileOptions::default()).unwrap();
+    let blinded = JitProgram::from_insns(
+        &asm(text),
+        &CompileOptions {
+            blind_constants: true,
+            ..CompileOptions::default()
+        },
+    )
+    .unwrap();
+    let imms: [&[u8]; 3] = [
+        &0x5eadbeefu32.to_le_bytes(),
+        &0x7a55a55au32.to_le_bytes(),
+        &0x1122334455667788u64.to_le_bytes(),
+    ];
+    for imm in imms {
+        assert!(contains(plain.machine_code(), imm), "{imm:02x?} in plain code");
+        assert!(!contains(blinded.machine_code(), imm), "{imm:02x?} in blinded code");
+    }
+    let run = |j: &JitProgram| {
+        j.run([0; 5], &mut MemoryMap::new(), &mut NoHelpers, &Config::default())
+            .unwrap()
+            .r0
+    };
+    assert_eq!(run(&plain), run(&blinded));
+}
+
+#[test]
+fn concurrent_runs_of_one_program_are_independent() {
+    let text = "
+        mov %r6, %r1
+        mov %r0, 0
+        mov %r2, 1000
+    loop:
+        stxdw [%r10-8], %r6
+        ldxdw %r3, [%r10-8]
+        add %r0, %r3
+        sub %r2, 1
+        jne %r2, 0, loop
+        exit
+    ";
+    let jit = std::sync::Arc::new(
+        JitProgram::from_insns(&asm(text), &CompileOptions::default()).unwrap(),
+    );
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let jit = jit.clone();
+            std::thread::spawn(move || {
+                for i in 0..200u64 {
+                    let arg = t * 1000 + i;
+                    let got = jit
+                        .run([arg, 0, 0, 0, 0], &mut MemoryMap::new(), &mut NoHelpers, &Config::default())
+                        .unwrap();
+                    assert_eq!(got.r0, arg * 1000);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn compile_errors_name_the_instruction() {
+    let bad = [
+        Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst: Reg::R10,
+            src: Operand::Imm(0),
+        },
+        Insn::Exit,
+    ];
+    let e = JitProgram::from_insns(&bad, &CompileOptions::default()).unwrap_err();
+    assert!(matches!(e, JitError::Load(_)));
+    assert!(e.to_string().starts_with("insn 0:"), "{e}");
+}
+
+#[test]
+fn long_programs_use_long_and_short_jumps_correctly() {
+    // A forward jump over 200 instructions and a loop around 100: both encodings occur.
+    let mut text = String::from("mov %r0, 0\nmov %r1, 3\njeq %r1, 3, far\n");
+    for _ in 0..200 {
+        text.push_str("add %r0, 1000\n");
+    }
+    text.push_str("far:\nmov %r2, 0\nloop:\n");
+    for _ in 0..100 {
+        text.push_str("add %r0, 1\n");
+    }
+    text.push_str("add %r2, 1\njlt %r2, 5, loop\njeq %r2, 5, +1\nmov %r0, 0\nexit\n");
+    let (interp, jit) = both(&text, &mut [], &Config::default());
+    assert!(interp.contains("r0: 500"), "{interp}");
+    assert_eq!(interp, jit);
+}
