@@ -79,10 +79,10 @@ fn read_packets(args: &Args) -> Result<(Vec<Packet>, Option<SavefileHeader>)> {
     while let Some(r) = reader.next_record().with_context(|| path.display().to_string())? {
         if r.link_type != LinkType::ETHERNET {
             bail!(
-                "{}: packet {} has link type {}; test-run needs Ethernet frames",
+                "{}: packet {} has link type {}; test-run needs Ethernet frames (1)",
                 path.display(),
                 packets.len(),
-                r.link_type.name().unwrap_or("unknown")
+                r.link_type.0
             );
         }
         packets.push(Packet { ts: r.ts, data: r.data.to_vec() });
