@@ -464,9 +464,13 @@ fn callx_takes_helper_numbers_and_function_addresses() {
     let r = p.run([0; 5], &mut map, &mut helpers, &Config::default());
     assert_eq!(r.unwrap().r0, 9);
 
-    // A random pointer-like value is neither.
+    // A value above i32::MAX without the function tag is neither.
     let p = Program::load(&[
-        alu(AluOp::Mov, Reg::R3, Reg::R10),
+        Insn::LdImm64 {
+            dst: Reg::R3,
+            kind: LdImm64Kind::Imm,
+            imm: 0x1_0000_0005,
+        },
         Insn::Call(CallTarget::Reg(Reg::R3)),
         Insn::Exit,
     ])
@@ -474,7 +478,7 @@ fn callx_takes_helper_numbers_and_function_addresses() {
     let e = p
         .run([0; 5], &mut map, &mut helpers, &Config::default())
         .unwrap_err();
-    assert!(matches!(e.kind, VmErrorKind::BadCallTarget(_)));
+    assert_eq!(e.kind, VmErrorKind::BadCallTarget(0x1_0000_0005));
 }
 
 #[test]
