@@ -172,7 +172,7 @@ impl Range {
     }
 
     /// Tightens the bounds to the values a tnum (already cut to `bits`) allows.
-    fn from_tnum(&mut self, t: Tnum, bits: u32) {
+    fn tighten_to_tnum(&mut self, t: Tnum, bits: u32) {
         let sign = 1u64 << (bits - 1);
         self.umin = self.umin.max(t.min());
         self.umax = self.umax.min(t.max());
@@ -258,7 +258,9 @@ impl Scalar {
     /// Whether every constraint of `self` is implied by the matching one of `other`,
     /// so that every value of `other` is a value of `self`.
     pub const fn includes(&self, other: &Scalar) -> bool {
-        self.var.includes(other.var) && self.r64.includes(&other.r64) && self.r32.includes(&other.r32)
+        self.var.includes(other.var)
+            && self.r64.includes(&other.r64)
+            && self.r32.includes(&other.r32)
     }
 
     /// The low 32 bits as a 32-bit abstract value: (tnum cut to 32 bits, bounds).
@@ -299,8 +301,8 @@ impl Scalar {
     /// Propagates information between all constraints; `None` when they contradict.
     pub fn sync(mut self) -> Option<Scalar> {
         for _ in 0..2 {
-            self.r64.from_tnum(self.var, 64);
-            self.r32.from_tnum(self.var.subreg(), 32);
+            self.r64.tighten_to_tnum(self.var, 64);
+            self.r32.tighten_to_tnum(self.var.subreg(), 32);
             self.r64.cross_sign(64);
             self.r32.cross_sign(32);
             self.deduce_32_from_64();
@@ -316,8 +318,8 @@ impl Scalar {
                 .meet(Tnum::range(self.r32.umin, self.r32.umax))?;
             self.var = t64.with_subreg(t32);
         }
-        self.r64.from_tnum(self.var, 64);
-        self.r32.from_tnum(self.var.subreg(), 32);
+        self.r64.tighten_to_tnum(self.var, 64);
+        self.r32.tighten_to_tnum(self.var.subreg(), 32);
         if self.r64.is_empty() || self.r32.is_empty() {
             return None;
         }
@@ -393,14 +395,44 @@ impl fmt::Display for Scalar {
         }
         write!(f, "scalar(")?;
         let items: [(&str, i128, bool, bool); 8] = [
-            ("smin", self.r64.smin as i128, self.r64.smin == i64::MIN, true),
-            ("smax", self.r64.smax as i128, self.r64.smax == i64::MAX, true),
+            (
+                "smin",
+                self.r64.smin as i128,
+                self.r64.smin == i64::MIN,
+                true,
+            ),
+            (
+                "smax",
+                self.r64.smax as i128,
+                self.r64.smax == i64::MAX,
+                true,
+            ),
             ("umin", self.r64.umin as i128, self.r64.umin == 0, false),
-            ("umax", self.r64.umax as i128, self.r64.umax == u64::MAX, false),
-            ("smin32", self.r32.smin as i128, self.r32.smin == i32::MIN as i64, true),
-            ("smax32", self.r32.smax as i128, self.r32.smax == i32::MAX as i64, true),
+            (
+                "umax",
+                self.r64.umax as i128,
+                self.r64.umax == u64::MAX,
+                false,
+            ),
+            (
+                "smin32",
+                self.r32.smin as i128,
+                self.r32.smin == i32::MIN as i64,
+                true,
+            ),
+            (
+                "smax32",
+                self.r32.smax as i128,
+                self.r32.smax == i32::MAX as i64,
+                true,
+            ),
             ("umin32", self.r32.umin as i128, self.r32.umin == 0, false),
-            ("umax32", self.r32.umax as i128, self.r32.umax == u32::MAX as u64, false),
+            (
+                "umax32",
+                self.r32.umax as i128,
+                self.r32.umax == u32::MAX as u64,
+                false,
+            ),
         ];
         let mut done = [false; 8];
         let mut first = true;

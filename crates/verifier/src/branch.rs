@@ -270,15 +270,46 @@ mod tests {
         let x = Scalar::UNKNOWN;
         let (a, _) = refine(JmpCond::Gt, Width::W64, &x, &Scalar::constant(10), false).unwrap();
         assert_eq!(a.r64.umax, 10);
-        let (a, _) = refine(JmpCond::Sgt, Width::W64, &x, &Scalar::constant(-1i64 as u64), true).unwrap();
+        let (a, _) = refine(
+            JmpCond::Sgt,
+            Width::W64,
+            &x,
+            &Scalar::constant(-1i64 as u64),
+            true,
+        )
+        .unwrap();
         assert_eq!((a.r64.smin, a.r64.umax), (0, i64::MAX as u64));
         let (a, _) = refine(JmpCond::Eq, Width::W32, &x, &Scalar::constant(7), true).unwrap();
         assert_eq!(a.as_const32(), Some(7));
         assert_eq!(a.as_const(), None);
         let (a, _) = refine(JmpCond::Set, Width::W64, &x, &Scalar::constant(0xf0), false).unwrap();
         assert_eq!(a.var.mask & 0xf0, 0);
-        assert_eq!(outcome(JmpCond::Lt, Width::W64, &Scalar::urange(0, 5), &Scalar::constant(6)), Some(true));
-        assert_eq!(outcome(JmpCond::Eq, Width::W64, &Scalar::constant(3), &Scalar::constant(4)), Some(false));
-        assert_eq!(outcome(JmpCond::Ne, Width::W64, &Scalar::urange(0, 5), &Scalar::constant(3)), None);
+        assert_eq!(
+            outcome(
+                JmpCond::Lt,
+                Width::W64,
+                &Scalar::urange(0, 5),
+                &Scalar::constant(6)
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            outcome(
+                JmpCond::Eq,
+                Width::W64,
+                &Scalar::constant(3),
+                &Scalar::constant(4)
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            outcome(
+                JmpCond::Ne,
+                Width::W64,
+                &Scalar::urange(0, 5),
+                &Scalar::constant(3)
+            ),
+            None
+        );
     }
 }

@@ -241,7 +241,10 @@ fn walk(
             };
             *next += 1;
             if t < 0 || t as usize >= len {
-                return Err(structure(pc, format!("jump out of range from insn {pc} to {t}")));
+                return Err(structure(
+                    pc,
+                    format!("jump out of range from insn {pc} to {t}"),
+                ));
             }
             let t = t as usize;
             match color[t] {
@@ -299,7 +302,15 @@ mod tests {
             "jump out of range from insn 1 to 7"
         );
         assert_eq!(
-            err(&[r0, Insn::Ja { off: 1, long: false }, r0, Insn::Exit]),
+            err(&[
+                r0,
+                Insn::Ja {
+                    off: 1,
+                    long: false
+                },
+                r0,
+                Insn::Exit
+            ]),
             "unreachable insn 2"
         );
         assert_eq!(err(&[r0, r0]), "last insn is not an exit or jmp");

@@ -60,7 +60,7 @@ fn in_field(off: i64, start: i64, len: i64) -> bool {
 /// `sk_filter_is_valid_access` and `tc_cls_act_is_valid_access`.
 fn skb_access(kind: SkbKind, off: i64, size: u32, write: bool) -> Result<CtxField, String> {
     let size = size as i64;
-    if off < 0 || off >= skb::SIZE || off % size != 0 {
+    if !(0..skb::SIZE).contains(&off) || off % size != 0 {
         return Err(String::new());
     }
     let packet_field = [skb::DATA, skb::DATA_END, skb::DATA_META]
@@ -82,9 +82,15 @@ fn skb_access(kind: SkbKind, off: i64, size: u32, write: bool) -> Result<CtxFiel
         }
         SkbKind::Tc => {
             let writable = in_cb
-                || [skb::MARK, skb::TC_INDEX, skb::PRIORITY, skb::TC_CLASSID, skb::QUEUE_MAPPING]
-                    .into_iter()
-                    .any(|f| in_field(off, f, 4))
+                || [
+                    skb::MARK,
+                    skb::TC_INDEX,
+                    skb::PRIORITY,
+                    skb::TC_CLASSID,
+                    skb::QUEUE_MAPPING,
+                ]
+                .into_iter()
+                .any(|f| in_field(off, f, 4))
                 || in_field(off, skb::TSTAMP, 8);
             if socket_fields || (write && !writable) {
                 return Err(String::new());

@@ -47,5 +47,7 @@ pub mod state;
 pub mod tnum;
 
 pub use check::{verify, verify_with, Options, Stats, Verdict, COMPLEXITY_LIMIT};
-pub use env::{ArgKind, CtxField, Entry, HelperProto, MapInfo, MapRef, MapType, ProgramEnv, RetKind};
+pub use env::{
+    ArgKind, CtxField, Entry, HelperProto, MapInfo, MapRef, MapType, ProgramEnv, RetKind,
+};
 pub use error::{ErrorKind, VerifyError};

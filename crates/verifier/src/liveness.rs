@@ -72,7 +72,11 @@ pub fn live_in(cfg: &Cfg, helper_args: &dyn Fn(i32) -> usize) -> Vec<RegSet> {
     let ud: Vec<(RegSet, RegSet)> = cfg
         .slots
         .iter()
-        .map(|s| s.as_ref().map(|i| use_def(i, helper_args)).unwrap_or((0, 0)))
+        .map(|s| {
+            s.as_ref()
+                .map(|i| use_def(i, helper_args))
+                .unwrap_or((0, 0))
+        })
         .collect();
     // Iterate to a fixpoint, walking backwards (fast for mostly-forward code).
     let mut changed = true;

@@ -46,7 +46,11 @@ impl Log {
         }
         self.close();
         let code = bpfkit_isa::encode(std::slice::from_ref(insn))[0];
-        let _ = write!(self.text, "{pc}: ({code:02x}) {}", format_insn(insn, Syntax::Llvm));
+        let _ = write!(
+            self.text,
+            "{pc}: ({code:02x}) {}",
+            format_insn(insn, Syntax::Llvm)
+        );
         if self.level < 2 {
             self.text.push('\n');
         } else {

@@ -165,11 +165,19 @@ fn binop_part(op: BinOp, a: Part, b: Part, bits: u32) -> Part {
     let (t, r) = match op {
         BinOp::Add => (
             a.t.add(b.t),
-            both(Some((au.0 + bu.0, au.1 + bu.1)), Some((asg.0 + bsg.0, asg.1 + bsg.1)), bits),
+            both(
+                Some((au.0 + bu.0, au.1 + bu.1)),
+                Some((asg.0 + bsg.0, asg.1 + bsg.1)),
+                bits,
+            ),
         ),
         BinOp::Sub => (
             a.t.sub(b.t),
-            both(Some((au.0 - bu.1, au.1 - bu.0)), Some((asg.0 - bsg.1, asg.1 - bsg.0)), bits),
+            both(
+                Some((au.0 - bu.1, au.1 - bu.0)),
+                Some((asg.0 - bsg.1, asg.1 - bsg.0)),
+                bits,
+            ),
         ),
         BinOp::Mul => {
             let u = au.1.checked_mul(bu.1).map(|hi| (au.0 * bu.0, hi));
@@ -458,7 +466,12 @@ mod tests {
     fn constants_fold_exactly() {
         for op in OPS {
             for w in [Width::W32, Width::W64] {
-                for (x, y) in [(7u64, 3u64), (u64::MAX, 2), (5, 0), (i64::MIN as u64, u64::MAX)] {
+                for (x, y) in [
+                    (7u64, 3u64),
+                    (u64::MAX, 2),
+                    (5, 0),
+                    (i64::MIN as u64, u64::MAX),
+                ] {
                     let r = binop(op, w, &Scalar::constant(x), &Scalar::constant(y));
                     let z = op.eval(w, x, y);
                     assert!(r.contains(z), "{op:?} {w:?} {x} {y}");
@@ -472,11 +485,26 @@ mod tests {
 
     #[test]
     fn masking_bounds_the_result() {
-        let r = binop(BinOp::And, Width::W64, &Scalar::UNKNOWN, &Scalar::constant(0xff));
+        let r = binop(
+            BinOp::And,
+            Width::W64,
+            &Scalar::UNKNOWN,
+            &Scalar::constant(0xff),
+        );
         assert_eq!((r.r64.umin, r.r64.umax), (0, 0xff));
-        let r = binop(BinOp::Rsh, Width::W64, &Scalar::UNKNOWN, &Scalar::constant(60));
+        let r = binop(
+            BinOp::Rsh,
+            Width::W64,
+            &Scalar::UNKNOWN,
+            &Scalar::constant(60),
+        );
         assert_eq!(r.r64.umax, 15);
-        let r = binop(BinOp::Mod, Width::W64, &Scalar::UNKNOWN, &Scalar::constant(10));
+        let r = binop(
+            BinOp::Mod,
+            Width::W64,
+            &Scalar::UNKNOWN,
+            &Scalar::constant(10),
+        );
         assert_eq!(r.r64.umax, 9);
     }
 }

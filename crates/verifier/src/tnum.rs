@@ -15,6 +15,8 @@ pub struct Tnum {
     pub mask: u64,
 }
 
+// Wrapping arithmetic named after the eBPF operations it models, not `std::ops`.
+#[allow(clippy::should_implement_trait)]
 impl Tnum {
     /// Every value.
     pub const UNKNOWN: Tnum = Tnum {

@@ -139,7 +139,11 @@ impl Engine<'_> {
             }
             let bits = if width == Width::W64 { 64 } else { 32 };
             if matches!(op, AluOp::Lsh | AluOp::Rsh | AluOp::Arsh) && (imm < 0 || imm >= bits) {
-                return Err(err(pc, ErrorKind::Unsupported, format!("invalid shift {imm}")));
+                return Err(err(
+                    pc,
+                    ErrorKind::Unsupported,
+                    format!("invalid shift {imm}"),
+                ));
             }
         }
         let s = src_reg.unwrap_or_else(|| RegState::scalar(src_val(src_imm(src))));
@@ -170,11 +174,16 @@ impl Engine<'_> {
         if let Some(c) = r.var.as_const().filter(|_| r.ty == RegType::Scalar) {
             let v = c as i64;
             if v >= MAX_VAR_OFF || v <= -MAX_VAR_OFF {
-                return fail(format!("math between {ptr_name} pointer and {v} is not allowed"));
+                return fail(format!(
+                    "math between {ptr_name} pointer and {v} is not allowed"
+                ));
             }
         }
         if r.off as i64 >= MAX_VAR_OFF || r.off as i64 <= -MAX_VAR_OFF {
-            return fail(format!("{ptr_name} pointer offset {} is not allowed", r.off));
+            return fail(format!(
+                "{ptr_name} pointer offset {} is not allowed",
+                r.off
+            ));
         }
         if r.var.r64.smin == i64::MIN {
             return fail(format!(
@@ -183,7 +192,9 @@ impl Engine<'_> {
         }
         let smin = r.var.r64.smin;
         if smin >= MAX_VAR_OFF || smin <= -MAX_VAR_OFF {
-            return fail(format!("value {smin} makes {ptr_name} pointer be out of bounds"));
+            return fail(format!(
+                "value {smin} makes {ptr_name} pointer be out of bounds"
+            ));
         }
         Ok(())
     }
@@ -251,7 +262,10 @@ impl Engine<'_> {
             _ => {
                 return fail(
                     ErrorKind::PointerArithmetic,
-                    format!("R{n} pointer arithmetic with {} operator prohibited", op_str(op)),
+                    format!(
+                        "R{n} pointer arithmetic with {} operator prohibited",
+                        op_str(op)
+                    ),
                 )
             }
         }
@@ -273,7 +287,11 @@ impl Engine<'_> {
                     format!("R{n} subtraction from stack pointer prohibited"),
                 );
             }
-            let bin = if op == AluOp::Add { BinOp::Add } else { BinOp::Sub };
+            let bin = if op == AluOp::Add {
+                BinOp::Add
+            } else {
+                BinOp::Sub
+            };
             out.var = scalar_ops::binop(bin, Width::W64, &ptr.var, &off_reg.var);
             if ptr.ty.is_packet() {
                 // A new variable part: ranges learned for the old one do not apply.

@@ -63,16 +63,25 @@ impl Engine<'_> {
             CallTarget::Local(off) => {
                 let st = &mut path.state;
                 if st.lock.is_some() {
-                    return Err(call_err(pc, "function calls are not allowed while holding a lock".into()));
+                    return Err(call_err(
+                        pc,
+                        "function calls are not allowed while holding a lock".into(),
+                    ));
                 }
                 if st.frames.len() >= MAX_CALL_FRAMES {
                     return Err(call_err(
                         pc,
-                        format!("the call stack of {} frames is too deep !", st.frames.len() + 1),
+                        format!(
+                            "the call stack of {} frames is too deep !",
+                            st.frames.len() + 1
+                        ),
                     ));
                 }
                 let callee = (pc as i64 + 1 + off as i64) as usize;
-                let sp = self.cfg.subprog_at(callee).expect("cfg checked call targets");
+                let sp = self
+                    .cfg
+                    .subprog_at(callee)
+                    .expect("cfg checked call targets");
                 let mut frame = Frame::new(st.frames.len() as u8, pc, sp);
                 frame.regs[1..=5].copy_from_slice(&st.cur().regs[1..=5]);
                 st.frames.push(frame);
@@ -98,7 +107,11 @@ impl Engine<'_> {
         let r0 = self.read_reg(st, pc, Reg::R0)?;
         if st.frames.len() > 1 {
             let callee = st.frames.pop().expect("a callee frame");
-            if r0.ty == (RegType::Stack { frame: callee.frameno }) {
+            if r0.ty
+                == (RegType::Stack {
+                    frame: callee.frameno,
+                })
+            {
                 return Err(err(
                     pc,
                     ErrorKind::PointerLeak,
@@ -128,7 +141,10 @@ impl Engine<'_> {
                 return Err(err(
                     pc,
                     ErrorKind::ReturnValue,
-                    format!("At program exit the register R0 is not a known value ({})", r0.type_name()),
+                    format!(
+                        "At program exit the register R0 is not a known value ({})",
+                        r0.type_name()
+                    ),
                 ));
             }
             let (smin, smax) = (r0.var.r64.smin, r0.var.r64.smax);
@@ -142,7 +158,11 @@ impl Engine<'_> {
                 ));
             }
         } else if r0.ty.is_pointer() && !self.env.allow_ptr_leaks() {
-            return Err(err(pc, ErrorKind::PointerLeak, "R0 leaks addr as return value"));
+            return Err(err(
+                pc,
+                ErrorKind::PointerLeak,
+                "R0 leaks addr as return value",
+            ));
         }
         Ok(Flow::End)
     }
@@ -160,7 +180,10 @@ impl Engine<'_> {
             ));
         };
         if st.lock.is_some() && !matches!(id, 94) {
-            return Err(call_err(pc, "function calls are not allowed while holding a lock".into()));
+            return Err(call_err(
+                pc,
+                "function calls are not allowed while holding a lock".into(),
+            ));
         }
         let mut meta = CallMeta::default();
         for (i, kind) in proto.args.iter().enumerate() {
@@ -169,6 +192,9 @@ impl Engine<'_> {
             self.check_arg(st, pc, &proto, r, reg, *kind, &mut meta)?;
         }
         if let Some((_, info)) = meta.map {
+            if id == 12 && info.map_type != MapType::ProgArray {
+                return Err(call_err(pc, "expected prog array map for tail call".into()));
+            }
             if !map_compatible(info.map_type, id) {
                 return Err(call_err(
                     pc,
@@ -191,7 +217,10 @@ impl Engine<'_> {
         match (id, meta.lock_id) {
             (93, Some(l)) => {
                 if st.lock.is_some() {
-                    return Err(call_err(pc, "Locking two bpf_spin_locks are not allowed".into()));
+                    return Err(call_err(
+                        pc,
+                        "Locking two bpf_spin_locks are not allowed".into(),
+                    ));
                 }
                 st.lock = Some(l);
             }
@@ -228,19 +257,31 @@ impl Engine<'_> {
             RetKind::AllocMemOrNull => {
                 let size = meta.alloc_size.unwrap_or(0) as u32;
                 let ref_id = self.new_id();
-                st.refs.push(RefState { id: ref_id, insn: pc });
+                st.refs.push(RefState {
+                    id: ref_id,
+                    insn: pc,
+                });
                 RegState {
                     nullable: true,
                     id: ref_id,
                     ref_id,
-                    ..RegState::pointer(RegType::Mem { size, ringbuf: true }, 0)
+                    ..RegState::pointer(
+                        RegType::Mem {
+                            size,
+                            ringbuf: true,
+                        },
+                        0,
+                    )
                 }
             }
         };
         st.cur_mut().regs[0] = r0;
         if proto.changes_pkt_data {
             st.for_each_reg(|reg| {
-                if matches!(reg.ty, RegType::Packet | RegType::PacketMeta | RegType::PacketEnd) {
+                if matches!(
+                    reg.ty,
+                    RegType::Packet | RegType::PacketMeta | RegType::PacketEnd
+                ) {
                     *reg = RegState::unknown();
                 }
             });
@@ -261,12 +302,17 @@ impl Engine<'_> {
     ) -> Res<()> {
         let n = r.num();
         let expect = |what: &str| -> Res<()> {
-            Err(call_err(pc, format!("R{n} type={} expected={what}", reg.type_name())))
+            Err(call_err(
+                pc,
+                format!("R{n} type={} expected={what}", reg.type_name()),
+            ))
         };
         match kind {
             ArgKind::Anything => {}
             ArgKind::ConstMapPtr => match reg.ty {
-                RegType::MapPtr { map } if !reg.nullable => meta.map = Some((map, self.map_info(map))),
+                RegType::MapPtr { map } if !reg.nullable => {
+                    meta.map = Some((map, self.map_info(map)))
+                }
                 _ => return expect("map_ptr"),
             },
             ArgKind::MapKey | ArgKind::MapValue | ArgKind::UninitMapValue => {
@@ -294,13 +340,22 @@ impl Engine<'_> {
                     )));
                 }
                 if reg.var.r64.umin == 0 && kind == ArgKind::ConstSize {
-                    return Err(call_err(pc, format!("R{n} invalid zero-sized read")));
+                    return Err(call_err(
+                        pc,
+                        format!(
+                            "R{n} invalid zero-sized read: u64=[{},{}]",
+                            reg.var.r64.umin, reg.var.r64.umax
+                        ),
+                    ));
                 }
                 let umax = reg.var.r64.umax;
                 if umax >= MAX_VAR_SIZE {
-                    return Err(call_err(pc, format!(
+                    return Err(call_err(
+                        pc,
+                        format!(
                         "R{n} unbounded memory access, use 'var &= const' or 'if (var < const)'"
-                    )));
+                    ),
+                    ));
                 }
                 if umax == 0 && mreg.is_const(0) {
                     return Ok(());
@@ -315,7 +370,10 @@ impl Engine<'_> {
                 if reg.off != 0 || reg.var.as_const() != Some(0) {
                     return Err(call_err(
                         pc,
-                        format!("dereference of modified ctx ptr R{n} off={} disallowed", reg.off),
+                        format!(
+                            "dereference of modified ctx ptr R{n} off={} disallowed",
+                            reg.off
+                        ),
                     ));
                 }
             }
@@ -345,7 +403,10 @@ impl Engine<'_> {
                     return expect("ringbuf_mem");
                 }
                 if reg.ref_id == 0 || !st.refs.iter().any(|x| x.id == reg.ref_id) {
-                    return Err(call_err(pc, format!("R{n} must be referenced when passed to release function")));
+                    return Err(call_err(
+                        pc,
+                        format!("R{n} must be referenced when passed to release function"),
+                    ));
                 }
                 if reg.off != 0 || reg.var.as_const() != Some(0) {
                     return Err(call_err(pc, format!(
@@ -368,10 +429,13 @@ impl Engine<'_> {
                     return Err(call_err(pc, "map has no valid bpf_spin_lock".into()));
                 };
                 if reg.off as i64 + c as i64 != lock_off as i64 {
-                    return Err(call_err(pc, format!(
-                        "off {} doesn't point to 'struct bpf_spin_lock' that is at {lock_off}",
-                        reg.off as i64 + c as i64
-                    )));
+                    return Err(call_err(
+                        pc,
+                        format!(
+                            "off {} doesn't point to 'struct bpf_spin_lock' that is at {lock_off}",
+                            reg.off as i64 + c as i64
+                        ),
+                    ));
                 }
                 if reg.id == 0 {
                     // A map value from an lddw: identify the lock by the map.
@@ -390,7 +454,15 @@ impl Engine<'_> {
     }
 
     /// `size` bytes at the pointer in `r` passed to a helper that reads or writes them.
-    fn helper_mem(&mut self, st: &mut State, pc: usize, r: Reg, reg: RegState, size: u64, access: Access) -> Res<()> {
+    fn helper_mem(
+        &mut self,
+        st: &mut State,
+        pc: usize,
+        r: Reg,
+        reg: RegState,
+        size: u64,
+        access: Access,
+    ) -> Res<()> {
         let n = r.num();
         if size == 0 {
             return Ok(());
@@ -405,10 +477,11 @@ impl Engine<'_> {
                 let start = reg.off as i64 + c as i64;
                 let end = start + size as i64;
                 if start < -(STACK_SIZE as i64) || end > 0 {
+                    let what = if access == Access::Write { "write to" } else { "read from" };
                     return Err(err(
                         pc,
                         ErrorKind::MemoryAccess,
-                        format!("invalid indirect access to stack R{n} off={start} size={size}"),
+                        format!("invalid {what} stack R{n} off={start} size={size}"),
                     ));
                 }
                 let fr = &mut st.frames[frame as usize];
@@ -476,7 +549,7 @@ impl Engine<'_> {
             _ => Err(call_err(
                 pc,
                 format!(
-                    "R{n} type={} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem",
+                    "R{n} type={} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
                     reg.type_name()
                 ),
             )),

@@ -188,7 +188,8 @@ impl Engine<'_> {
         };
         let mut learned = st.clone();
         let range = a.off as i64 + strict as i64;
-        if a.off >= 0 && range > 0 && a.var.r64.umax.saturating_add(a.off as u64) <= MAX_PACKET_OFF {
+        if a.off >= 0 && range > 0 && a.var.r64.umax.saturating_add(a.off as u64) <= MAX_PACKET_OFF
+        {
             set_range(&mut learned, a.ty, a.id, range as i32);
         }
         Some(if in_taken {

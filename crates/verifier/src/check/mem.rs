@@ -5,7 +5,7 @@ use crate::bounds::Scalar;
 use crate::env::CtxField;
 use crate::error::ErrorKind;
 use crate::scalar_ops;
-use crate::state::{ByteKind, RegState, RegType, State, StackSlot};
+use crate::state::{ByteKind, RegState, RegType, StackSlot, State};
 use bpfkit_isa::{AtomicOp, Insn, MemSize, Reg, Width, STACK_SIZE};
 
 /// Direction of an access.
@@ -16,6 +16,14 @@ pub(crate) enum Access {
 }
 
 const MAX_VAR_OFF: i64 = 1 << 29;
+
+/// A variable offset as the kernel prints it: the value when constant, else `(value; mask)`.
+fn tnum_str(v: &Scalar) -> String {
+    match v.as_const() {
+        Some(c) => (c as i64).to_string(),
+        None => v.var.to_string(),
+    }
+}
 
 fn mem_err(pc: usize, m: String) -> crate::error::VerifyError {
     err(pc, ErrorKind::MemoryAccess, m)
@@ -47,31 +55,66 @@ impl Engine<'_> {
             } => {
                 let base = self.read_reg(st, pc, src)?;
                 self.check_dst(pc, dst)?;
-                let v = self.access(st, pc, src, base, off as i64, size.bytes(), Access::Read, None)?;
+                let v = self.access(
+                    st,
+                    pc,
+                    src,
+                    base,
+                    off as i64,
+                    size.bytes(),
+                    Access::Read,
+                    None,
+                )?;
                 let mut v = v.expect("reads produce a value");
                 if v.ty == RegType::Scalar && signed {
-                    v = RegState::scalar(scalar_ops::movsx(Width::W64, (size.bytes() * 8) as u8, &v.var));
+                    v = RegState::scalar(scalar_ops::movsx(
+                        Width::W64,
+                        (size.bytes() * 8) as u8,
+                        &v.var,
+                    ));
                 }
                 st.cur_mut().regs[dst.idx()] = v;
             }
-            Insn::St { size, dst, off, imm } => {
+            Insn::St {
+                size,
+                dst,
+                off,
+                imm,
+            } => {
                 let base = self.read_reg(st, pc, dst)?;
-                if base.ty == RegType::Ctx {
-                    return Err(mem_err(
-                        pc,
-                        format!("BPF_ST stores into R{} ctx is not allowed", dst.num()),
-                    ));
-                }
                 let value = RegState::scalar(match size {
                     MemSize::DW => Scalar::constant(imm as i64 as u64),
                     _ => Scalar::constant(imm as i64 as u64 & ((1u64 << (size.bytes() * 8)) - 1)),
                 });
-                self.access(st, pc, dst, base, off as i64, size.bytes(), Access::Write, Some(value))?;
+                self.access(
+                    st,
+                    pc,
+                    dst,
+                    base,
+                    off as i64,
+                    size.bytes(),
+                    Access::Write,
+                    Some(value),
+                )?;
             }
-            Insn::Stx { size, dst, src, off } => {
+            Insn::Stx {
+                size,
+                dst,
+                src,
+                off,
+            } => {
                 let base = self.read_reg(st, pc, dst)?;
                 let value = self.read_reg(st, pc, src)?;
-                self.access(st, pc, dst, base, off as i64, size.bytes(), Access::Write, Some(value))?;
+                self.access(
+                    st,
+                    pc,
+                    dst,
+                    base,
+                    off as i64,
+                    size.bytes(),
+                    Access::Write,
+                    Some(value),
+                )?;
             }
             Insn::Atomic {
                 size,
@@ -124,7 +167,11 @@ impl Engine<'_> {
         }
         let n = size.bytes();
         let total = base.off as i64 + off as i64;
-        if !base.var.var.add(crate::tnum::Tnum::constant(total as u64)).is_aligned(n as u64)
+        if !base
+            .var
+            .var
+            .add(crate::tnum::Tnum::constant(total as u64))
+            .is_aligned(n as u64)
             && base.ty.is_pointer()
         {
             return Err(mem_err(
@@ -180,7 +227,10 @@ impl Engine<'_> {
         if base.ty == RegType::NotInit {
             return Err(err(pc, ErrorKind::Register, format!("R{n} !read_ok")));
         }
-        if !base.ty.is_pointer() || base.nullable || matches!(base.ty, RegType::PacketEnd | RegType::MapPtr { .. }) {
+        if !base.ty.is_pointer()
+            || base.nullable
+            || matches!(base.ty, RegType::PacketEnd | RegType::MapPtr { .. })
+        {
             return Err(mem_err(
                 pc,
                 format!("R{n} invalid mem access '{}'", base.type_name()),
@@ -192,13 +242,19 @@ impl Engine<'_> {
                 if base.off != 0 {
                     return Err(mem_err(
                         pc,
-                        format!("dereference of modified ctx ptr R{n} off={} disallowed", base.off),
+                        format!(
+                            "dereference of modified ctx ptr R{n} off={} disallowed",
+                            base.off
+                        ),
                     ));
                 }
                 if base.var.as_const() != Some(0) {
                     return Err(mem_err(
                         pc,
-                        format!("variable ctx access var_off={} off={off} size={size}", base.var.var),
+                        format!(
+                            "variable ctx access var_off={} off={off} size={size}",
+                            base.var.var
+                        ),
                     ));
                 }
                 let field = self
@@ -206,7 +262,10 @@ impl Engine<'_> {
                     .ctx_access(off, size as u32, access == Access::Write)
                     .map_err(|m| {
                         if m.is_empty() {
-                            mem_err(pc, format!("invalid bpf_context access off={off} size={size}"))
+                            mem_err(
+                                pc,
+                                format!("invalid bpf_context access off={off} size={size}"),
+                            )
                         } else {
                             mem_err(pc, m)
                         }
@@ -222,7 +281,9 @@ impl Engine<'_> {
                 };
                 Ok(Some(RegState::pointer(ty, 0)))
             }
-            RegType::Stack { frame } => self.stack_access(st, pc, n, base, frame, off, size, access, value),
+            RegType::Stack { frame } => {
+                self.stack_access(st, pc, n, base, frame, off, size, access, value)
+            }
             RegType::Packet | RegType::PacketMeta => {
                 if access == Access::Write && !self.env.packet_writable() {
                     return Err(mem_err(pc, "cannot write into packet".into()));
@@ -289,25 +350,38 @@ impl Engine<'_> {
         let ok = |o: i64| o >= 0 && o + size <= limit;
         if let Some(c) = base.var.as_const() {
             let o = off + c as i64;
-            return if ok(o) { Ok(()) } else { Err(mem_err(pc, msg(o))) };
+            return if ok(o) {
+                Ok(())
+            } else {
+                Err(mem_err(pc, msg(o)))
+            };
         }
         let smin = base.var.r64.smin;
-        if smin < 0 && (smin == i64::MIN || smin + off < 0 || smin + off != (smin + off) as i32 as i64) {
+        if smin < 0
+            && (smin == i64::MIN || smin + off < 0 || smin + off != (smin + off) as i32 as i64)
+        {
             return Err(mem_err(pc, format!(
                 "R{n} min value is negative, either use unsigned index or do a if (index >=0) check."
             )));
         }
         if !ok(smin + off) {
-            return Err(mem_err(pc, format!("R{n} min value is outside of the allowed memory range")));
+            return Err(mem_err(
+                pc,
+                format!("R{n} min value is outside of the allowed memory range"),
+            ));
         }
         let umax = base.var.r64.umax;
         if umax >= MAX_VAR_OFF as u64 {
-            return Err(mem_err(pc, format!(
-                "R{n} unbounded memory access, make sure to bounds check any such access"
-            )));
+            return Err(mem_err(
+                pc,
+                format!("R{n} unbounded memory access, make sure to bounds check any such access"),
+            ));
         }
         if !ok(umax as i64 + off) {
-            return Err(mem_err(pc, format!("R{n} max value is outside of the allowed memory range")));
+            return Err(mem_err(
+                pc,
+                format!("R{n} max value is outside of the allowed memory range"),
+            ));
         }
         Ok(())
     }
@@ -325,7 +399,11 @@ impl Engine<'_> {
         access: Access,
         value: Option<RegState>,
     ) -> Res<Option<RegState>> {
-        let what = if access == Access::Read { " read from" } else { " write to" };
+        let what = if access == Access::Read {
+            " read from"
+        } else {
+            " write to"
+        };
         let fixed = base.off as i64 + off;
         let Some(c) = base.var.as_const() else {
             return self.stack_var_access(st, pc, n, base, frame, fixed, size, access, what);
@@ -334,11 +412,19 @@ impl Engine<'_> {
         if !crate::tnum::Tnum::constant(start as u64).is_aligned(size as u64) {
             return Err(mem_err(
                 pc,
-                format!("misaligned stack access off {}+{}+{} size {size}", base.var.var, base.off, off),
+                format!(
+                    "misaligned stack access off {}+{}+{} size {size}",
+                    tnum_str(&base.var),
+                    base.off,
+                    off
+                ),
             ));
         }
         if start < -(STACK_SIZE as i64) || start + size as i64 > 0 {
-            return Err(mem_err(pc, format!("invalid{what} stack R{n} off={start} size={size}")));
+            return Err(mem_err(
+                pc,
+                format!("invalid{what} stack R{n} off={start} size={size}"),
+            ));
         }
         let fr = &mut st.frames[frame as usize];
         match access {
@@ -359,14 +445,18 @@ impl Engine<'_> {
                         spill: value,
                     };
                 } else {
-                    let kind = if value.is_const(0) { ByteKind::Zero } else { ByteKind::Misc };
+                    let kind = if value.is_const(0) {
+                        ByteKind::Zero
+                    } else {
+                        ByteKind::Misc
+                    };
                     if slot.is_spill() {
                         // A partial overwrite destroys the spilled register.
                         let zero = slot.spill.is_const(0);
                         slot.bytes = [if zero { ByteKind::Zero } else { ByteKind::Misc }; 8];
                         slot.spill = RegState::NOT_INIT;
                     }
-                    for b in &mut slot.bytes[byte + 1 - size..=byte] {
+                    for b in &mut slot.bytes[byte..byte + size] {
                         *b = kind;
                     }
                 }
@@ -423,8 +513,11 @@ impl Engine<'_> {
     ) -> Res<Option<RegState>> {
         let (smin, smax) = (base.var.r64.smin, base.var.r64.smax);
         let lo = fixed.checked_add(smin);
-        let hi = fixed.checked_add(smax).and_then(|h| h.checked_add(size as i64));
-        let in_bounds = matches!((lo, hi), (Some(l), Some(h)) if l >= -(STACK_SIZE as i64) && h <= 0);
+        let hi = fixed
+            .checked_add(smax)
+            .and_then(|h| h.checked_add(size as i64));
+        let in_bounds =
+            matches!((lo, hi), (Some(l), Some(h)) if l >= -(STACK_SIZE as i64) && h <= 0);
         if !in_bounds {
             return Err(mem_err(
                 pc,
@@ -469,7 +562,13 @@ impl Engine<'_> {
     }
 
     /// `ld_abs`/`ld_ind`: legacy packet loads through the skb in r6.
-    pub(super) fn check_ld_abs(&mut self, st: &mut State, pc: usize, insn: &Insn, size: MemSize) -> Res<()> {
+    pub(super) fn check_ld_abs(
+        &mut self,
+        st: &mut State,
+        pc: usize,
+        insn: &Insn,
+        size: MemSize,
+    ) -> Res<()> {
         if !self.env.allows_ld_abs() {
             return Err(err(
                 pc,
@@ -485,7 +584,11 @@ impl Engine<'_> {
             ));
         }
         if size == MemSize::DW {
-            return Err(err(pc, ErrorKind::Unsupported, "invalid BPF_LD_[ABS|IND] size"));
+            return Err(err(
+                pc,
+                ErrorKind::Unsupported,
+                "invalid BPF_LD_[ABS|IND] size",
+            ));
         }
         if let Insn::LdInd { src, .. } = *insn {
             self.read_reg(st, pc, src)?;

@@ -32,8 +32,9 @@ pub struct Options {
     pub log_level: u32,
     /// Processed-instruction budget (the kernel's is 1,000,000).
     pub complexity_limit: u64,
-    /// Let programs read stack bytes they never wrote (the kernel allows it for
-    /// `CAP_PERFMON`); off by default, so such reads are rejected.
+    /// Let programs read stack bytes they never wrote, as unknown values (the kernel allows
+    /// it for a privileged loader, `CAP_PERFMON`). On by default, like the kernel as root;
+    /// off gives the unprivileged rule (`invalid read from stack off -8+0 size 8`).
     pub allow_uninit_stack: bool,
 }
 
@@ -42,7 +43,7 @@ impl Default for Options {
         Options {
             log_level: 0,
             complexity_limit: COMPLEXITY_LIMIT,
-            allow_uninit_stack: false,
+            allow_uninit_stack: true,
         }
     }
 }
@@ -79,6 +80,9 @@ struct Checkpoint {
     parent: Option<u32>,
     /// Paths from here still being explored; 0 means complete.
     branches: u32,
+    /// Visits it pruned, and visits it failed to prune (for eviction).
+    hits: u32,
+    misses: u32,
 }
 
 /// A path waiting to be explored.
@@ -116,6 +120,8 @@ pub(crate) struct Engine<'a> {
     next_id: u32,
     insns_since_cp: u32,
     jumps_since_cp: u32,
+    /// Checkpoints currently usable for pruning.
+    alive: u64,
     stack_depth: Vec<usize>,
     pub(crate) log: Log,
     stats: Stats,
@@ -145,6 +151,7 @@ impl<'a> Engine<'a> {
             next_id: 0,
             insns_since_cp: 0,
             jumps_since_cp: 0,
+            alive: 0,
             stack_depth: vec![0; subprogs],
             log: Log::new(opts.log_level),
             stats: Stats::default(),
@@ -208,7 +215,10 @@ impl<'a> Engine<'a> {
                     return Err(err(
                         pc,
                         ErrorKind::TooComplex,
-                        format!("BPF program is too large. Processed {} insn", self.processed),
+                        format!(
+                            "BPF program is too large. Processed {} insn",
+                            self.processed
+                        ),
                     ));
                 }
                 self.insns_since_cp += 1;
@@ -262,22 +272,43 @@ impl<'a> Engine<'a> {
     fn visit(&mut self, path: &mut Path) -> Res<bool> {
         let pc = path.pc;
         let live = self.live_sets(&path.state, pc);
+        let mut pruned = false;
+        let mut looping = false;
         for &id in &self.at_pc[pc] {
-            let cp = &self.checkpoints[id as usize];
+            let cp = &mut self.checkpoints[id as usize];
             if cp.branches == 0 {
                 if prune::states_equal(&cp.state, &path.state, &live, false) {
-                    return Ok(true);
+                    cp.hits += 1;
+                    pruned = true;
+                    break;
                 }
-            } else if self.cfg.loop_head[pc] && prune::states_equal(&cp.state, &path.state, &live, true)
+            } else if self.cfg.loop_head[pc]
+                && prune::states_equal(&cp.state, &path.state, &live, true)
             {
-                return Err(err(
-                    pc,
-                    ErrorKind::InfiniteLoop,
-                    format!("infinite loop detected at insn {pc}"),
-                ));
+                looping = true;
+                break;
             }
+            cp.misses += 1;
         }
-        let add = self.cfg.loop_head[pc] || (self.jumps_since_cp >= 2 && self.insns_since_cp >= 8);
+        if looping {
+            return Err(err(
+                pc,
+                ErrorKind::InfiniteLoop,
+                format!("infinite loop detected at insn {pc}"),
+            ));
+        }
+        // Forget checkpoints that rarely prune (the kernel's miss_cnt > hit_cnt * 3 + 3).
+        let checkpoints = &self.checkpoints;
+        let before = self.at_pc[pc].len();
+        self.at_pc[pc].retain(|&id| {
+            let cp = &checkpoints[id as usize];
+            cp.misses <= cp.hits * 3 + 3
+        });
+        self.alive -= (before - self.at_pc[pc].len()) as u64;
+        if pruned {
+            return Ok(true);
+        }
+        let add = self.jumps_since_cp >= 2 && self.insns_since_cp >= 8;
         if add {
             self.insns_since_cp = 0;
             self.jumps_since_cp = 0;
@@ -286,13 +317,18 @@ impl<'a> Engine<'a> {
                 state: path.state.clone(),
                 parent: path.parent,
                 branches: 1,
+                hits: 0,
+                misses: 0,
             });
             path.parent = Some(id);
             self.at_pc[pc].push(id);
             self.stats.total_states += 1;
-            self.stats.peak_states = self.stats.total_states;
-            self.stats.max_states_per_insn =
-                self.stats.max_states_per_insn.max(self.at_pc[pc].len() as u64);
+            self.alive += 1;
+            self.stats.peak_states = self.stats.peak_states.max(self.alive);
+            self.stats.max_states_per_insn = self
+                .stats
+                .max_states_per_insn
+                .max(self.at_pc[pc].len() as u64);
         }
         Ok(false)
     }
@@ -317,7 +353,11 @@ impl<'a> Engine<'a> {
     pub(crate) fn read_reg(&self, st: &State, pc: usize, r: Reg) -> Res<RegState> {
         let reg = st.cur().regs[r.idx()];
         if reg.ty == RegType::NotInit {
-            return Err(err(pc, ErrorKind::Register, format!("R{} !read_ok", r.num())));
+            return Err(err(
+                pc,
+                ErrorKind::Register,
+                format!("R{} !read_ok", r.num()),
+            ));
         }
         Ok(reg)
     }
@@ -438,12 +478,12 @@ impl<'a> Engine<'a> {
 
     fn finish(&mut self) -> Res<Stats> {
         // Combined stack of the deepest call chain, each frame rounded up like the kernel (32 bytes).
-        let depth = self.max_chain_depth(0, 0);
+        let (depth, calls) = self.max_chain_depth(0, 0);
         if depth > bpfkit_isa::STACK_SIZE {
             return Err(err(
                 0,
                 ErrorKind::MemoryAccess,
-                format!("combined stack size of calls is {depth}. Too large"),
+                format!("combined stack size of {calls} calls is {depth}. Too large"),
             ));
         }
         let mut stats = std::mem::take(&mut self.stats);
@@ -452,13 +492,14 @@ impl<'a> Engine<'a> {
         Ok(stats)
     }
 
-    fn max_chain_depth(&self, sp: usize, level: usize) -> usize {
+    /// (stack bytes, frames) of the deepest call chain starting at function `sp`.
+    fn max_chain_depth(&self, sp: usize, level: usize) -> (usize, usize) {
         let own = self.stack_depth[sp].max(1).div_ceil(32) * 32;
         if level > bpfkit_isa::MAX_CALL_FRAMES {
-            return own;
+            return (own, 1);
         }
         let range = self.cfg.subprogs[sp];
-        let mut deepest = 0;
+        let mut deepest = (0, 0);
         for pc in range.start..range.end {
             if let Some(Insn::Call(bpfkit_isa::CallTarget::Local(off))) = self.cfg.slots[pc] {
                 let callee = (pc as i64 + 1 + off as i64) as usize;
@@ -467,7 +508,7 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        own + deepest
+        (own + deepest.0, 1 + deepest.1)
     }
 }
 
@@ -495,7 +536,10 @@ pub fn verify_with(insns: &[Insn], env: &dyn ProgramEnv, opts: &Options) -> Verd
             } else {
                 String::new()
             };
-            return Verdict { result: Err(e), log };
+            return Verdict {
+                result: Err(e),
+                log,
+            };
         }
     };
     let result = engine.run().and_then(|()| engine.finish());

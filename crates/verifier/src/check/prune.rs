@@ -70,7 +70,13 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool) -> bool
     if old.nullable != cur.nullable || old.off != cur.off {
         return false;
     }
-    if old.ty.is_packet() && (if exact { old.range != cur.range } else { old.range > cur.range }) {
+    if old.ty.is_packet()
+        && (if exact {
+            old.range != cur.range
+        } else {
+            old.range > cur.range
+        })
+    {
         return false;
     }
     scalar_covers(&old.var, &cur.var, exact)
@@ -84,7 +90,8 @@ fn slot_or_empty(f: &Frame, i: usize) -> StackSlot {
 
 fn slot_safe(old: &StackSlot, cur: &StackSlot, ids: &mut IdMap, exact: bool) -> bool {
     if exact {
-        return old.bytes == cur.bytes && (!old.is_spill() || regsafe(&old.spill, &cur.spill, ids, true));
+        return old.bytes == cur.bytes
+            && (!old.is_spill() || regsafe(&old.spill, &cur.spill, ids, true));
     }
     if old.is_spill() {
         if cur.is_spill() {
@@ -95,7 +102,10 @@ fn slot_safe(old: &StackSlot, cur: &StackSlot, ids: &mut IdMap, exact: bool) -> 
             return false;
         }
         let all_zero = cur.bytes.iter().all(|b| *b == ByteKind::Zero);
-        let all_data = cur.bytes.iter().all(|b| matches!(b, ByteKind::Zero | ByteKind::Misc));
+        let all_data = cur
+            .bytes
+            .iter()
+            .all(|b| matches!(b, ByteKind::Zero | ByteKind::Misc));
         return (all_zero && old.spill.var.contains(0))
             || (all_data && old.spill.var.includes(&Scalar::UNKNOWN) && old.spill.id == 0);
     }

@@ -1,0 +1,7 @@
+# type: tc
+# expect: reject "invalid bpf_context access off=0 size=4"
+# kernel: reject "invalid bpf_context access off=0 size=4"
+r2 = 7
+*(u32 *)(r1 + 0) = r2
+r0 = 0
+exit

@@ -1,0 +1,12 @@
+# type: xdp
+# expect: reject "invalid access to packet, off=-1 size=1"
+# kernel: reject "R2 offset is outside of the packet"
+r2 = *(u32 *)(r1 + 0)
+r3 = *(u32 *)(r1 + 4)
+r4 = r2
+r4 += 14
+if r4 > r3 goto drop
+r0 = *(u8 *)(r2 - 1)
+drop:
+r0 = 1
+exit

@@ -1,0 +1,15 @@
+# type: xdp
+# expect: accept
+# kernel: accept
+r2 = *(u32 *)(r1 + 0)
+r3 = *(u32 *)(r1 + 4)
+r5 = r2
+r4 = r2
+r4 += 8
+if r4 > r3 goto drop
+r0 = *(u32 *)(r5 + 4)
+r0 = 2
+exit
+drop:
+r0 = 1
+exit

@@ -1,0 +1,4 @@
+# type: socket_filter
+# expect: reject "R0 !read_ok"
+# kernel: reject "R0 !read_ok"
+exit

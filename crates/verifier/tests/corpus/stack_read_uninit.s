@@ -1,0 +1,6 @@
+# type: socket_filter
+# option: strict-stack
+# expect: reject "invalid read from stack off -8+0 size 8"
+# kernel: accept
+r0 = *(u64 *)(r10 - 8)
+exit

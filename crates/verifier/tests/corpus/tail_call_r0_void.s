@@ -1,0 +1,8 @@
+# type: socket_filter
+# map: prog_array key=4 value=4 entries=4
+# expect: reject "R0 !read_ok"
+# kernel: reject "R0 !read_ok"
+ld_pseudo r2, 5, 0
+r3 = 0
+call 12
+exit
