@@ -82,6 +82,9 @@ pub fn build(insns: &[Insn]) -> Result<Cfg, VerifyError> {
     }
     let mut slots = Vec::with_capacity(insns.len() + 8);
     for insn in insns {
+        if let Some(why) = malformed(insn) {
+            return Err(VerifyError::new(slots.len(), ErrorKind::Unsupported, why));
+        }
         slots.push(Some(*insn));
         if insn.slots() == 2 {
             slots.push(None);
@@ -104,6 +107,45 @@ pub fn build(insns: &[Insn]) -> Result<Cfg, VerifyError> {
         prune_point,
         loop_head,
     })
+}
+
+/// Encodings the typed model can express but the instruction set does not define.
+fn malformed(insn: &Insn) -> Option<String> {
+    use bpfkit_isa::{AluOp, MemSize, Operand, Width};
+    let bad = match *insn {
+        Insn::Ldx {
+            signed: true,
+            size: MemSize::DW,
+            ..
+        } => "sign-extending load of 8 bytes",
+        Insn::Alu {
+            op: AluOp::MovSx(bits),
+            width,
+            src,
+            ..
+        } => {
+            let ok_bits = match width {
+                Width::W64 => matches!(bits, 8 | 16 | 32),
+                Width::W32 => matches!(bits, 8 | 16),
+            };
+            if ok_bits && matches!(src, Operand::Reg(_)) {
+                return None;
+            }
+            "invalid movsx"
+        }
+        Insn::End { bits, .. } if !matches!(bits, 16 | 32 | 64) => "invalid byte swap width",
+        Insn::Atomic { size, .. } if !matches!(size, MemSize::W | MemSize::DW) => {
+            "atomic operation of 1 or 2 bytes"
+        }
+        Insn::LdAbs {
+            size: MemSize::DW, ..
+        }
+        | Insn::LdInd {
+            size: MemSize::DW, ..
+        } => "BPF_LD_[ABS|IND] of 8 bytes",
+        _ => return None,
+    };
+    Some(format!("invalid instruction: {bad}"))
 }
 
 /// Function starts: slot 0 plus every local call target and every `lddw` function pointer.

@@ -366,6 +366,9 @@ pub fn mov(width: Width, a: &Scalar) -> Scalar {
 /// `dst = (s8/s16/s32) src` (v4 `movsx`); a 32-bit move zero-extends the 32-bit result.
 pub fn movsx(width: Width, from_bits: u8, a: &Scalar) -> Scalar {
     let n = from_bits as u32;
+    if !matches!(n, 8 | 16 | 32) {
+        return mov(width, a);
+    }
     let t = a.var.truncate(n / 8).sign_extend(n);
     // The signed value of the low n bits: known when the 32-bit view stays inside the n-bit range.
     let (lo_n, hi_n) = (-(1i64 << (n - 1)), (1i64 << (n - 1)) - 1);
