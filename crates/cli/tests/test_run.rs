@@ -17,7 +17,10 @@ fn expected(name: &str) -> Value {
 }
 
 fn bpfkit(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_bpfkit")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn hex(b: &[u8]) -> String {
@@ -71,7 +74,10 @@ fn pcap_run_matches_the_kernel_packet_by_packet_and_in_the_maps() {
             Some(data) => {
                 assert_eq!(line["retval"], run["retval"], "packet {i}");
                 assert_eq!(hex(&written[i]), data.as_str().unwrap(), "packet {i}");
-                assert_eq!(line["data_len"].as_u64().unwrap() as usize * 2, data.as_str().unwrap().len());
+                assert_eq!(
+                    line["data_len"].as_u64().unwrap() as usize * 2,
+                    data.as_str().unwrap().len()
+                );
             }
             None => {
                 // The kernel refused this packet (EINVAL): so does bpfkit, and the record
@@ -81,7 +87,11 @@ fn pcap_run_matches_the_kernel_packet_by_packet_and_in_the_maps() {
             }
         }
     }
-    assert_eq!(out.status.code(), Some(1), "one packet is a runt, so the run reports failure");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one packet is a runt, so the run reports failure"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -89,7 +99,14 @@ fn pcap_run_matches_the_kernel_packet_by_packet_and_in_the_maps() {
 fn dump_maps_matches_the_kernel_map_contents() {
     let object = corpus().join("xdp_maps.o");
     let input = corpus().join("packets.pcap");
-    let out = bpfkit(&["test-run", object.to_str().unwrap(), "--pcap", input.to_str().unwrap(), "--dump-maps", "--unverified"]);
+    let out = bpfkit(&[
+        "test-run",
+        object.to_str().unwrap(),
+        "--pcap",
+        input.to_str().unwrap(),
+        "--dump-maps",
+        "--unverified",
+    ]);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     let kernel = expected("xdp_maps__xdp_maps.json");
@@ -97,12 +114,23 @@ fn dump_maps_matches_the_kernel_map_contents() {
     // The bpftool-like lines first, one per packet that ran.
     let ran: Vec<&Value> = runs.iter().filter(|r| r.get("retval").is_some()).collect();
     for (line, run) in lines.iter().zip(&ran) {
-        assert!(line.starts_with(&format!("Return value: {}, duration (average): ", run["retval"])), "{line}");
+        assert!(
+            line.starts_with(&format!(
+                "Return value: {}, duration (average): ",
+                run["retval"]
+            )),
+            "{line}"
+        );
     }
     // Then the maps; per-CPU values depend on the runtime CPU count, which is the host's
     // like the kernel's possible CPUs only on a machine like the one that recorded them.
     let maps: Value = serde_json::from_str(&lines[ran.len()..].join("\n")).unwrap();
-    for (ours, theirs) in maps.as_array().unwrap().iter().zip(kernel["maps"].as_array().unwrap()) {
+    for (ours, theirs) in maps
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(kernel["maps"].as_array().unwrap())
+    {
         if ours["type"].as_str().unwrap().starts_with("percpu") {
             continue;
         }
@@ -131,17 +159,37 @@ fn data_in_and_data_out_round_trip_one_packet() {
         "--repeat",
         "1",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let line = String::from_utf8(out.stdout).unwrap();
-    assert!(line.starts_with(&format!("Return value: {}, duration (average): ", kernel["runs"][0]["retval"])), "{line}");
-    assert_eq!(hex(&std::fs::read(&data_out).unwrap()), kernel["runs"][0]["data_out"].as_str().unwrap());
+    assert!(
+        line.starts_with(&format!(
+            "Return value: {}, duration (average): ",
+            kernel["runs"][0]["retval"]
+        )),
+        "{line}"
+    );
+    assert_eq!(
+        hex(&std::fs::read(&data_out).unwrap()),
+        kernel["runs"][0]["data_out"].as_str().unwrap()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn errors_name_the_problem() {
     let object = corpus().join("xdp_adjust.o");
-    let out = bpfkit(&["test-run", object.to_str().unwrap(), "--program", "nope", "--data-in", "/dev/null"]);
+    let out = bpfkit(&[
+        "test-run",
+        object.to_str().unwrap(),
+        "--program",
+        "nope",
+        "--data-in",
+        "/dev/null",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no program named `nope`"));
     let out = bpfkit(&["test-run", "/nonexistent.o", "--data-in", "/dev/null"]);

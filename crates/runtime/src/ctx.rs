@@ -155,13 +155,19 @@ fn invalid(msg: impl Into<String>) -> RuntimeError {
 
 /// The caller's context, zero-extended to `size` (the kernel's `bpf_ctx_init`: bytes past
 /// the structure must be zero).
-fn user_ctx(ctx_in: Option<&[u8]>, want_out: bool, size: usize) -> Result<Option<Vec<u8>>, RuntimeError> {
+fn user_ctx(
+    ctx_in: Option<&[u8]>,
+    want_out: bool,
+    size: usize,
+) -> Result<Option<Vec<u8>>, RuntimeError> {
     match ctx_in {
         None if !want_out => Ok(None),
         None => Ok(Some(vec![0; size])),
         Some(c) => {
             if c.len() > size && c[size..].iter().any(|&b| b != 0) {
-                return Err(invalid(format!("ctx_in has non-zero bytes past the {size}-byte context")));
+                return Err(invalid(format!(
+                    "ctx_in has non-zero bytes past the {size}-byte context"
+                )));
             }
             let mut v = c[..c.len().min(size)].to_vec();
             v.resize(size, 0);
@@ -181,33 +187,56 @@ impl Packet {
         let user = user_ctx(ctx_in, want_ctx_out, XDP_MD_SIZE)?;
         let mut meta_len = 0;
         if let Some(c) = ctx_in.map(|_| user.as_deref().unwrap_or(&[])) {
-            let (data, data_end) = (get32(c, xdp_md::DATA) as usize, get32(c, xdp_md::DATA_END) as usize);
+            let (data, data_end) = (
+                get32(c, xdp_md::DATA) as usize,
+                get32(c, xdp_md::DATA_END) as usize,
+            );
             if get32(c, xdp_md::DATA_META) != 0 || data_end > data_in.len() || data > data_end {
-                return Err(invalid("xdp_md: data_meta must be 0 and data <= data_end <= data length"));
+                return Err(invalid(
+                    "xdp_md: data_meta must be 0 and data <= data_end <= data length",
+                ));
             }
             if data_end != data_in.len() {
-                return Err(invalid("xdp_md: data_end shorter than the data (fragments) is not supported"));
+                return Err(invalid(
+                    "xdp_md: data_end shorter than the data (fragments) is not supported",
+                ));
             }
-            if data % 4 != 0 || data > XDP_MAX_META || data > XDP_HEADROOM - XDP_FRAME_STRUCT {
-                return Err(invalid(format!("xdp_md: metadata length {data} is not a multiple of 4 up to {XDP_MAX_META}")));
+            if !data.is_multiple_of(4)
+                || data > XDP_MAX_META
+                || data > XDP_HEADROOM - XDP_FRAME_STRUCT
+            {
+                return Err(invalid(format!(
+                    "xdp_md: metadata length {data} is not a multiple of 4 up to {XDP_MAX_META}"
+                )));
             }
             if get32(c, xdp_md::EGRESS_IFINDEX) != 0 {
                 return Err(invalid("xdp_md: egress_ifindex must be 0"));
             }
-            let (ifindex, queue) = (get32(c, xdp_md::INGRESS_IFINDEX), get32(c, xdp_md::RX_QUEUE_INDEX));
+            let (ifindex, queue) = (
+                get32(c, xdp_md::INGRESS_IFINDEX),
+                get32(c, xdp_md::RX_QUEUE_INDEX),
+            );
             if ifindex > 1 || queue != 0 {
-                return Err(invalid("xdp_md: only the loopback device (ingress_ifindex 1, queue 0) exists here"));
+                return Err(invalid(
+                    "xdp_md: only the loopback device (ingress_ifindex 1, queue 0) exists here",
+                ));
             }
             meta_len = data;
         }
         if data_in.len() < meta_len + ETH_HLEN {
-            return Err(invalid(format!("packet of {} bytes is shorter than an Ethernet header", data_in.len() - meta_len)));
+            return Err(invalid(format!(
+                "packet of {} bytes is shorter than an Ethernet header",
+                data_in.len() - meta_len
+            )));
         }
         // Bytes past one frame go to fragments the program cannot see (it is not
         // `xdp.frags`-aware), as the kernel does; 17 pages at most (`MAX_SKB_FRAGS`).
         let linear = data_in.len().min(XDP_MAX_LINEAR + meta_len);
         if data_in.len() - linear > 17 * 4096 {
-            return Err(invalid(format!("packet of {} bytes needs more than 17 XDP fragments", data_in.len())));
+            return Err(invalid(format!(
+                "packet of {} bytes needs more than 17 XDP fragments",
+                data_in.len()
+            )));
         }
         let (data_in, frags) = data_in.split_at(linear);
         let base = buf.addr();
@@ -244,16 +273,26 @@ impl Packet {
     ) -> Result<Packet, RuntimeError> {
         use sk_buff::*;
         if data_in.len() < ETH_HLEN {
-            return Err(invalid(format!("packet of {} bytes is shorter than an Ethernet header", data_in.len())));
+            return Err(invalid(format!(
+                "packet of {} bytes is shorter than an Ethernet header",
+                data_in.len()
+            )));
         }
         if data_in.len() > SKB_MAX_DATA {
-            return Err(invalid(format!("packet of {} bytes is larger than {SKB_MAX_DATA}", data_in.len())));
+            return Err(invalid(format!(
+                "packet of {} bytes is larger than {SKB_MAX_DATA}",
+                data_in.len()
+            )));
         }
         // The kernel refuses IP packets too short for their network header.
         let l3_len = data_in.len() - ETH_HLEN;
         match u16::from_be_bytes([data_in[12], data_in[13]]) {
-            0x0800 if l3_len < 20 => return Err(invalid("IPv4 packet shorter than an IPv4 header")),
-            0x86dd if l3_len < 40 => return Err(invalid("IPv6 packet shorter than an IPv6 header")),
+            0x0800 if l3_len < 20 => {
+                return Err(invalid("IPv4 packet shorter than an IPv4 header"))
+            }
+            0x86dd if l3_len < 40 => {
+                return Err(invalid("IPv6 packet shorter than an IPv6 header"))
+            }
             _ => {}
         }
         let user = user_ctx(ctx_in, want_ctx_out, SK_BUFF_SIZE)?;
@@ -266,7 +305,11 @@ impl Packet {
         bytes[SKB_HEADROOM..SKB_HEADROOM + data_in.len()].copy_from_slice(data_in);
         let mac = base + SKB_HEADROOM as u64;
         let end = mac + data_in.len() as u64;
-        let data = if hook == Hook::Tc { mac } else { mac + ETH_HLEN as u64 };
+        let data = if hook == Hook::Tc {
+            mac
+        } else {
+            mac + ETH_HLEN as u64
+        };
         let ctx_base = CTX_OFFSET;
         let ctx = &mut bytes[ctx_base..ctx_base + SK_BUFF_SIZE];
         let l3 = &data_in[ETH_HLEN..];
@@ -290,13 +333,24 @@ impl Packet {
         }
         if let Some(c) = &user {
             // The fields a caller may set (convert___skb_to_skb).
-            for (off, len) in [(MARK, 4), (PRIORITY, 4), (INGRESS_IFINDEX, 4), (CB, 20), (TSTAMP, 8), (GSO_SEGS, 4), (GSO_SIZE, 4), (HWTSTAMP, 8)] {
+            for (off, len) in [
+                (MARK, 4),
+                (PRIORITY, 4),
+                (INGRESS_IFINDEX, 4),
+                (CB, 20),
+                (TSTAMP, 8),
+                (GSO_SEGS, 4),
+                (GSO_SIZE, 4),
+                (HWTSTAMP, 8),
+            ] {
                 ctx[off..off + len].copy_from_slice(&c[off..off + len]);
             }
             let wire = get32(c, WIRE_LEN);
             let len = (end - data) as u32;
             if wire != 0 && (wire < len || wire > 65536) {
-                return Err(invalid(format!("__sk_buff: wire_len {wire} is below the packet length {len} or above 65536")));
+                return Err(invalid(format!(
+                    "__sk_buff: wire_len {wire} is below the packet length {len} or above 65536"
+                )));
             }
             put32(ctx, WIRE_LEN, if wire == 0 { len } else { wire });
         }
@@ -368,7 +422,17 @@ impl Packet {
             }
             Hook::Tc | Hook::SocketFilter => {
                 use sk_buff::*;
-                for (off, len) in [(MARK, 4), (PRIORITY, 4), (INGRESS_IFINDEX, 4), (IFINDEX, 4), (TSTAMP, 8), (CB, 20), (WIRE_LEN, 4), (GSO_SEGS, 4), (HWTSTAMP, 8)] {
+                for (off, len) in [
+                    (MARK, 4),
+                    (PRIORITY, 4),
+                    (INGRESS_IFINDEX, 4),
+                    (IFINDEX, 4),
+                    (TSTAMP, 8),
+                    (CB, 20),
+                    (WIRE_LEN, 4),
+                    (GSO_SEGS, 4),
+                    (HWTSTAMP, 8),
+                ] {
                     out[off..off + len].copy_from_slice(&ctx[off..off + len]);
                 }
             }
@@ -380,14 +444,23 @@ impl Packet {
 /// Rejects a `__sk_buff` input with non-zero bytes outside the fields a caller may set.
 fn check_skb_ctx_in(c: &[u8]) -> Result<(), RuntimeError> {
     use sk_buff::*;
-    let allowed = [(MARK, 4), (PRIORITY, 12), (CB, 20), (TSTAMP, 16), (GSO_SIZE, 4), (HWTSTAMP, 8)];
+    let allowed = [
+        (MARK, 4),
+        (PRIORITY, 12),
+        (CB, 20),
+        (TSTAMP, 16),
+        (GSO_SIZE, 4),
+        (HWTSTAMP, 8),
+    ];
     for (i, &b) in c.iter().enumerate() {
         if b != 0 && !allowed.iter().any(|&(o, l)| (o..o + l).contains(&i)) {
             return Err(invalid(format!("__sk_buff: byte {i} must be zero (only mark, priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size and hwtstamp may be set)")));
         }
     }
     if get32(c, IFINDEX) > 1 {
-        return Err(invalid("__sk_buff: only the loopback device (ifindex 1) exists here"));
+        return Err(invalid(
+            "__sk_buff: only the loopback device (ifindex 1) exists here",
+        ));
     }
     if get32(c, GSO_SEGS) > 65535 {
         return Err(invalid("__sk_buff: gso_segs above 65535"));

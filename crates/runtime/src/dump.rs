@@ -49,11 +49,19 @@ pub(crate) fn dump_maps(object: &LoadedObject) -> Value {
     )
 }
 
-fn entries(object: &LoadedObject, map: &MapRef, inner_name: &dyn Fn(&MapRef) -> Option<String>) -> Value {
+fn entries(
+    object: &LoadedObject,
+    map: &MapRef,
+    inner_name: &dyn Fn(&MapRef) -> Option<String>,
+) -> Value {
     let spec = map.spec();
     use bpfkit_maps::MapType::*;
     match spec.map_type {
-        Queue | Stack => Value::Array(map.iter().map(|(_, v)| json!({ "value": hex(&v) })).collect()),
+        Queue | Stack => Value::Array(
+            map.iter()
+                .map(|(_, v)| json!({ "value": hex(&v) }))
+                .collect(),
+        ),
         RingBuf => {
             let mut records = Vec::new();
             if let Some(rb) = map.as_ringbuf() {
@@ -67,7 +75,9 @@ fn entries(object: &LoadedObject, map: &MapRef, inner_name: &dyn Fn(&MapRef) -> 
             let list = (0..spec.max_entries)
                 .filter_map(|i| {
                     let id = array?.get(i)?;
-                    Some(json!({ "key": hex(&i.to_ne_bytes()), "program": object.program_name(id) }))
+                    Some(
+                        json!({ "key": hex(&i.to_ne_bytes()), "program": object.program_name(id) }),
+                    )
                 })
                 .collect();
             Value::Array(list)
@@ -94,7 +104,10 @@ fn entries(object: &LoadedObject, map: &MapRef, inner_name: &dyn Fn(&MapRef) -> 
                 list.into_iter()
                     .map(|(k, v)| {
                         if t.is_percpu() {
-                            let values: Vec<String> = v.chunks(slot).map(|c| hex(&c[..size.min(c.len())])).collect();
+                            let values: Vec<String> = v
+                                .chunks(slot)
+                                .map(|c| hex(&c[..size.min(c.len())]))
+                                .collect();
                             json!({ "key": hex(&k), "values": values })
                         } else {
                             json!({ "key": hex(&k), "value": hex(&v) })

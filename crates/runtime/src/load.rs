@@ -180,9 +180,17 @@ fn resolve(insns: &[Insn], maps: &MapTable) -> Result<Vec<Insn>, String> {
                         })?;
                         base + (imm >> 32)
                     }
-                    other => return Err(format!("insn {pc}: lddw of kind {other:?} cannot be resolved by the runtime")),
+                    other => {
+                        return Err(format!(
+                            "insn {pc}: lddw of kind {other:?} cannot be resolved by the runtime"
+                        ))
+                    }
                 };
-                let kind = if kind == LdImm64Kind::Func { kind } else { LdImm64Kind::Imm };
+                let kind = if kind == LdImm64Kind::Func {
+                    kind
+                } else {
+                    LdImm64Kind::Imm
+                };
                 Insn::LdImm64 { dst, kind, imm }
             }
             other => other,
@@ -197,7 +205,12 @@ fn resolve(insns: &[Insn], maps: &MapTable) -> Result<Vec<Insn>, String> {
 struct KnownHelpers;
 
 impl Helpers for KnownHelpers {
-    fn call(&mut self, _: i32, _: [u64; 5], _: &mut HelperCtx<'_, '_>) -> Result<HelperReturn, HelperError> {
+    fn call(
+        &mut self,
+        _: i32,
+        _: [u64; 5],
+        _: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
         Err(HelperError::Unknown)
     }
 
@@ -237,7 +250,10 @@ impl Shared {
 
     /// The next `bpf_get_prandom_u32` value (splitmix64).
     pub(crate) fn next_random(&self) -> u32 {
-        let s = self.rng.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let s = self
+            .rng
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = s;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -266,7 +282,11 @@ impl std::fmt::Debug for LoadedObject {
 impl LoadedObject {
     /// Program names, in object order.
     pub fn program_names(&self) -> Vec<&str> {
-        self.shared.programs.iter().map(|p| p.name.as_str()).collect()
+        self.shared
+            .programs
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect()
     }
 
     /// The program named `name`, or the first program if `name` is `None`.
@@ -281,12 +301,20 @@ impl LoadedObject {
             None if self.shared.programs.is_empty() => return Err(RuntimeError::NoProgram),
             None => 0,
         };
-        Ok(ProgramRef { object: self, index })
+        Ok(ProgramRef {
+            object: self,
+            index,
+        })
     }
 
     /// Map names, in object order (global data maps are named after their section, e.g. `.bss`).
     pub fn map_names(&self) -> Vec<&str> {
-        self.shared.maps.slots.iter().map(|s| s.def.name.as_str()).collect()
+        self.shared
+            .maps
+            .slots
+            .iter()
+            .map(|s| s.def.name.as_str())
+            .collect()
     }
 
     /// The map named `name`: read and write it with the [`bpfkit_maps::Map`] host methods
@@ -301,7 +329,12 @@ impl LoadedObject {
     }
 
     /// Stores program `program` in slot `index` of program array `map` (for tail calls).
-    pub fn set_prog_array_slot(&self, map: &str, index: u32, program: &str) -> Result<(), RuntimeError> {
+    pub fn set_prog_array_slot(
+        &self,
+        map: &str,
+        index: u32,
+        program: &str,
+    ) -> Result<(), RuntimeError> {
         let id = self
             .shared
             .programs
@@ -341,6 +374,9 @@ impl LoadedObject {
 
     /// The name of the program with runtime id `id` (what program arrays hold).
     pub(crate) fn program_name(&self, id: u32) -> Option<&str> {
-        self.shared.programs.get(id as usize).map(|p| p.name.as_str())
+        self.shared
+            .programs
+            .get(id as usize)
+            .map(|p| p.name.as_str())
     }
 }

@@ -72,7 +72,10 @@ impl LowBuf {
         if p == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
-        if (p as usize).checked_add(len).is_none_or(|end| end > 1 << 32) {
+        if (p as usize)
+            .checked_add(len)
+            .is_none_or(|end| end > 1 << 32)
+        {
             // SAFETY: `p` is a mapping of `len` bytes we just created.
             unsafe { libc::munmap(p, len) };
             return Err(std::io::Error::other("mapping is not below 4 GiB"));

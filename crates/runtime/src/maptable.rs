@@ -140,7 +140,11 @@ impl MapTable {
                         .as_map_of_maps()
                         .ok_or_else(|| err("map initialiser in a non map-of-maps".into()))?;
                     outer
-                        .set_inner(&index.to_ne_bytes(), inner.map.clone(), bpfkit_maps::BPF_ANY)
+                        .set_inner(
+                            &index.to_ne_bytes(),
+                            inner.map.clone(),
+                            bpfkit_maps::BPF_ANY,
+                        )
                         .map_err(|e| err(format!("slot {index}: {e}")))?;
                 }
             }

@@ -74,8 +74,14 @@ pub(crate) fn format(
                 spec.number(sign, v.unsigned_abs().to_string())
             }
             (b'u', _) => spec.number("", if wide { arg } else { arg as u32 as u64 }.to_string()),
-            (b'x', _) => spec.number("", format!("{:x}", if wide { arg } else { arg as u32 as u64 })),
-            (b'X', _) => spec.number("", format!("{:X}", if wide { arg } else { arg as u32 as u64 })),
+            (b'x', _) => spec.number(
+                "",
+                format!("{:x}", if wide { arg } else { arg as u32 as u64 }),
+            ),
+            (b'X', _) => spec.number(
+                "",
+                format!("{:X}", if wide { arg } else { arg as u32 as u64 }),
+            ),
             (b'c', 0) => spec.pad((arg as u8 as char).to_string()),
             (b's', 0) => {
                 let s = read_str(arg).unwrap_or_default();
@@ -125,14 +131,25 @@ mod tests {
     use super::format;
 
     fn f(fmt: &str, args: [u64; 3]) -> Option<String> {
-        format(fmt.as_bytes(), args, |a| (a == 0x10).then(|| b"hi".to_vec()))
+        format(fmt.as_bytes(), args, |a| {
+            (a == 0x10).then(|| b"hi".to_vec())
+        })
     }
 
     #[test]
     fn conversions_follow_printf() {
-        assert_eq!(f("a=%d b=%u c=%x\n", [-5i64 as u64, 7, 255]).unwrap(), "a=-5 b=7 c=ff\n");
-        assert_eq!(f("%ld %llu %lx", [-1i64 as u64, u64::MAX, 1 << 40]).unwrap(), "-1 18446744073709551615 10000000000");
-        assert_eq!(f("%05d|%-4d|%4x", [42, 7, 0xab, ]).unwrap(), "00042|7   |  ab");
+        assert_eq!(
+            f("a=%d b=%u c=%x\n", [-5i64 as u64, 7, 255]).unwrap(),
+            "a=-5 b=7 c=ff\n"
+        );
+        assert_eq!(
+            f("%ld %llu %lx", [-1i64 as u64, u64::MAX, 1 << 40]).unwrap(),
+            "-1 18446744073709551615 10000000000"
+        );
+        assert_eq!(
+            f("%05d|%-4d|%4x", [42, 7, 0xab,]).unwrap(),
+            "00042|7   |  ab"
+        );
         assert_eq!(f("%s %c %%", [0x10, b'z' as u64, 0]).unwrap(), "hi z %");
         assert_eq!(f("%s", [0x99, 0, 0]).unwrap(), "");
         assert_eq!(f("%p", [0xdead, 0, 0]).unwrap(), "0xdead");

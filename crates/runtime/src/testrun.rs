@@ -1,8 +1,6 @@
 //! Running a program the way `BPF_PROG_TEST_RUN` does: input packet (and optional context)
 //! in, return value, output packet, output context and average duration out.
 
-use std::time::Instant;
-
 use bpfkit_maps::{rcu_read_lock, RcuGuard};
 use bpfkit_object::ProgType;
 use bpfkit_vm::{Access, Config, MemoryMap};
@@ -89,7 +87,9 @@ pub struct TestRunOutput {
     pub data_out: Vec<u8>,
     /// The context after the run, if `ctx_in` was given or `ctx_out` asked.
     pub ctx_out: Option<Vec<u8>>,
-    /// Average wall-clock nanoseconds per run (saturating at `u32::MAX`, as the kernel's).
+    /// Average nanoseconds per run (saturating at `u32::MAX`, as the kernel's), measured in
+    /// CPU time of the running thread: like the kernel's figure, which stops its clock while
+    /// the test-run is rescheduled, it leaves out time spent waiting for a CPU.
     pub duration_ns: u32,
     /// Instructions executed by the last run (all tail-called programs included).
     pub instructions: u64,
@@ -100,6 +100,17 @@ pub struct TestRunOutput {
 pub struct ProgramRef<'o> {
     pub(crate) object: &'o LoadedObject,
     pub(crate) index: usize,
+}
+
+/// CPU time consumed by the calling thread, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// The packet hook of a program type, if the runtime can test-run it.
@@ -141,45 +152,68 @@ impl<'o> ProgramRef<'o> {
                 run.cpu, shared.ncpus
             )));
         }
-        let pooled = shared.buffers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let pooled = shared
+            .buffers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
         let mut buf = match pooled {
             Some(b) => b,
             None => LowBuf::new(LOW_BUF_SIZE).map_err(RuntimeError::LowMemory)?,
         };
         let result = self.run_on(&mut buf, hook, run);
-        shared.buffers.lock().unwrap_or_else(|e| e.into_inner()).push(buf);
+        shared
+            .buffers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(buf);
         result
     }
 
-    fn run_on(&self, buf: &mut LowBuf, hook: Hook, run: &TestRun<'_>) -> Result<TestRunOutput, RuntimeError> {
+    fn run_on(
+        &self,
+        buf: &mut LowBuf,
+        hook: Hook,
+        run: &TestRun<'_>,
+    ) -> Result<TestRunOutput, RuntimeError> {
         let mut packet = match hook {
             Hook::Xdp => Packet::xdp(buf, run.data, run.ctx_in, run.ctx_out)?,
             _ => Packet::skb(buf, hook, run.data, run.ctx_in, run.ctx_out)?,
         };
         let guard = rcu_read_lock();
         let repeat = run.repeat.max(1);
-        let start = Instant::now();
+        let start = thread_cpu_ns();
         let mut last = (0, 0);
         for _ in 0..repeat {
             last = self.run_once(buf, &mut packet, &guard, run.cpu)?;
         }
-        let per_run = start.elapsed().as_nanos() / repeat as u128;
+        let per_run = thread_cpu_ns().saturating_sub(start) / repeat as u64;
         drop(guard);
         Ok(TestRunOutput {
             retval: last.0 as u32,
             r0: last.0,
             data_out: packet.data_out(buf),
             ctx_out: packet.ctx_out(buf),
-            duration_ns: per_run.min(u32::MAX as u128) as u32,
+            duration_ns: per_run.min(u32::MAX as u64) as u32,
             instructions: last.1,
         })
     }
 
     /// One run, following tail calls: `(r0, instructions executed)`.
-    fn run_once(&self, buf: &mut LowBuf, packet: &mut Packet, guard: &RcuGuard, cpu: usize) -> Result<(u64, u64), RuntimeError> {
+    fn run_once(
+        &self,
+        buf: &mut LowBuf,
+        packet: &mut Packet,
+        guard: &RcuGuard,
+        cpu: usize,
+    ) -> Result<(u64, u64), RuntimeError> {
         let shared = &self.object.shared;
         let mut memory = MemoryMap::new();
-        let ctx_access = if packet.hook == Hook::Xdp { Access::ReadOnly } else { Access::ReadWrite };
+        let ctx_access = if packet.hook == Hook::Xdp {
+            Access::ReadOnly
+        } else {
+            Access::ReadWrite
+        };
         // SAFETY (all regions below): the low buffer and the global-data values outlive the
         // run; nothing else accesses the low buffer during it except the helpers, which
         // write through the same raw addresses between instructions.
@@ -196,7 +230,10 @@ impl<'o> ProgramRef<'o> {
                     memory.set_packet_raw(packet.data as *const u8, len);
                 }
                 Hook::SocketFilter => {
-                    memory.set_packet_raw(packet.data as *const u8, (packet.end - packet.data) as usize);
+                    memory.set_packet_raw(
+                        packet.data as *const u8,
+                        (packet.end - packet.data) as usize,
+                    );
                 }
             }
             for &(addr, len, access) in &shared.static_regions {
@@ -219,7 +256,10 @@ impl<'o> ProgramRef<'o> {
         let mut executed = 0;
         let result = loop {
             let prog = &shared.programs[index];
-            let exit = match prog.vm.run([ctx_addr, 0, 0, 0, 0], &mut memory, &mut helpers, &config) {
+            let exit = match prog
+                .vm
+                .run([ctx_addr, 0, 0, 0, 0], &mut memory, &mut helpers, &config)
+            {
                 Ok(exit) => exit,
                 Err(error) => {
                     break Err(RuntimeError::Run {

@@ -35,8 +35,12 @@ fn errno_name(e: i32) -> String {
 
 /// bpfkit's results for `program` of `object` over `packets` with `ncpus` runtime CPUs.
 fn run_bpfkit(object: &Path, program: &str, packets: &[Vec<u8>], ncpus: usize) -> Value {
-    let rt = Runtime::new().ncpus(ncpus).verification(Verification::Unverified);
-    let loaded = rt.load_file(object).unwrap_or_else(|e| panic!("{}: {e}", object.display()));
+    let rt = Runtime::new()
+        .ncpus(ncpus)
+        .verification(Verification::Unverified);
+    let loaded = rt
+        .load_file(object)
+        .unwrap_or_else(|e| panic!("{}: {e}", object.display()));
     loaded.set_trace_sink(|_| {});
     let prog = loaded.program(Some(program)).unwrap();
     let runs: Vec<Value> = packets
@@ -56,7 +60,10 @@ fn run_kernel(object: &Path, program: &str, packets: &[Vec<u8>]) -> Result<Value
         return Err(why);
     }
     kernel::pin_to_cpu0();
-    let tag = format!("{}-{program}", object.file_stem().unwrap().to_string_lossy());
+    let tag = format!(
+        "{}-{program}",
+        object.file_stem().unwrap().to_string_lossy()
+    );
     let k = KernelObject::load(object, &tag)?;
     let runs: Vec<Value> = packets
         .iter()
@@ -73,17 +80,35 @@ fn brief(run: &Value, other: &Value) -> String {
     let (Some(a), Some(b)) = (run["data_out"].as_str(), other["data_out"].as_str()) else {
         return run.to_string();
     };
-    let at = a.bytes().zip(b.bytes()).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    let at = a
+        .bytes()
+        .zip(b.bytes())
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
     let from = at.saturating_sub(16) & !1;
     let cut = &a[from..(at + 48).min(a.len())];
-    format!("retval {} data_out ({} bytes) from byte {}: {cut}", run["retval"], a.len() / 2, from / 2)
+    format!(
+        "retval {} data_out ({} bytes) from byte {}: {cut}",
+        run["retval"],
+        a.len() / 2,
+        from / 2
+    )
 }
 
 /// Describes the first difference between two result sets.
 fn first_difference(what: &str, a: &Value, b: &Value) -> Option<String> {
-    for (i, (x, y)) in a["runs"].as_array()?.iter().zip(b["runs"].as_array()?).enumerate() {
+    for (i, (x, y)) in a["runs"]
+        .as_array()?
+        .iter()
+        .zip(b["runs"].as_array()?)
+        .enumerate()
+    {
         if x != y {
-            return Some(format!("{what}: packet {i}:\n  bpfkit {}\n  kernel {}", brief(x, y), brief(y, x)));
+            return Some(format!(
+                "{what}: packet {i}:\n  bpfkit {}\n  kernel {}",
+                brief(x, y),
+                brief(y, x)
+            ));
         }
     }
     if a["runs"] != b["runs"] {
@@ -91,7 +116,10 @@ fn first_difference(what: &str, a: &Value, b: &Value) -> Option<String> {
     }
     for (x, y) in a["maps"].as_array()?.iter().zip(b["maps"].as_array()?) {
         if x != y {
-            return Some(format!("{what}: map {}:\n  bpfkit {x}\n  kernel {y}", x["name"]));
+            return Some(format!(
+                "{what}: map {}:\n  bpfkit {x}\n  kernel {y}",
+                x["name"]
+            ));
         }
     }
     (a["maps"] != b["maps"]).then(|| format!("{what}: different map lists"))
@@ -100,31 +128,59 @@ fn first_difference(what: &str, a: &Value, b: &Value) -> Option<String> {
 fn check(object: &str, program: &str) {
     let dir = common::corpus_dir();
     let path = dir.join(object);
-    let expected_path = dir.join("expected").join(format!("{}__{program}.json", object.trim_end_matches(".o")));
+    let expected_path = dir
+        .join("expected")
+        .join(format!("{}__{program}.json", object.trim_end_matches(".o")));
     let packets = packets();
     let bless = std::env::var_os("BPFKIT_BLESS").is_some();
     let live = run_kernel(&path, program, &packets);
     if bless {
-        let mut k = live.clone().unwrap_or_else(|why| panic!("BPFKIT_BLESS needs the kernel: {why}"));
+        let mut k = live
+            .clone()
+            .unwrap_or_else(|why| panic!("BPFKIT_BLESS needs the kernel: {why}"));
         k["ncpus"] = json!(kernel::possible_cpus());
-        std::fs::write(&expected_path, serde_json::to_string_pretty(&k).unwrap() + "\n").unwrap();
+        std::fs::write(
+            &expected_path,
+            serde_json::to_string_pretty(&k).unwrap() + "\n",
+        )
+        .unwrap();
     }
     let expected: Value = serde_json::from_str(
-        &std::fs::read_to_string(&expected_path).unwrap_or_else(|e| panic!("{}: {e} (bless with BPFKIT_BLESS=1)", expected_path.display())),
+        &std::fs::read_to_string(&expected_path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (bless with BPFKIT_BLESS=1)",
+                expected_path.display()
+            )
+        }),
     )
     .unwrap();
     let ncpus = expected["ncpus"].as_u64().unwrap() as usize;
     let ours = run_bpfkit(&path, program, &packets, ncpus);
     let mut problems = Vec::new();
-    problems.extend(first_difference("vs recorded kernel results", &ours, &expected));
+    problems.extend(first_difference(
+        "vs recorded kernel results",
+        &ours,
+        &expected,
+    ));
     match &live {
-        Ok(k) if ncpus == kernel::possible_cpus() => problems.extend(first_difference("vs live kernel", &ours, k)),
-        Ok(_) => eprintln!("live kernel has another CPU count; compared with the recorded results only"),
+        Ok(k) if ncpus == kernel::possible_cpus() => {
+            problems.extend(first_difference("vs live kernel", &ours, k))
+        }
+        Ok(_) => {
+            eprintln!("live kernel has another CPU count; compared with the recorded results only")
+        }
         Err(why) => eprintln!("skipping the live kernel comparison: {why}"),
     }
-    assert!(problems.is_empty(), "{object} {program}:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{object} {program}:\n{}",
+        problems.join("\n")
+    );
     let runs = expected["runs"].as_array().unwrap().len();
-    eprintln!("{object} {program}: {runs} packets and {} maps identical", expected["maps"].as_array().unwrap().len());
+    eprintln!(
+        "{object} {program}: {runs} packets and {} maps identical",
+        expected["maps"].as_array().unwrap().len()
+    );
 }
 
 macro_rules! corpus {

@@ -56,16 +56,23 @@ fn run(object: &PathBuf, capture: &PathBuf) -> Result<Summary, Box<dyn Error>> {
         let bytes = u64::from_ne_bytes(value[8..16].try_into()?);
         counters.insert((ethertype, key[2]), (packets, bytes));
     }
-    Ok(Summary { verdicts, refused, counters })
+    Ok(Summary {
+        verdicts,
+        refused,
+        counters,
+    })
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut args = std::env::args().skip(1);
-    let object = args.next().map_or_else(|| root.join("examples/xdp/proto_count.o"), PathBuf::from);
-    let capture = args
+    let object = args
         .next()
-        .map_or_else(|| root.join("crates/runtime/tests/corpus/packets.pcap"), PathBuf::from);
+        .map_or_else(|| root.join("examples/xdp/proto_count.o"), PathBuf::from);
+    let capture = args.next().map_or_else(
+        || root.join("crates/runtime/tests/corpus/packets.pcap"),
+        PathBuf::from,
+    );
     let summary = run(&object, &capture)?;
     for (name, n) in &summary.verdicts {
         println!("{name:<12} {n:>6} packets");
@@ -73,9 +80,16 @@ fn main() -> Result<(), Box<dyn Error>> {
     if summary.refused > 0 {
         println!("{:<12} {:>6} packets", "refused", summary.refused);
     }
-    println!("\n{:<10} {:<8} {:>8} {:>10}", "ethertype", "ip_proto", "packets", "bytes");
+    println!(
+        "\n{:<10} {:<8} {:>8} {:>10}",
+        "ethertype", "ip_proto", "packets", "bytes"
+    );
     for ((ethertype, proto), (packets, bytes)) in &summary.counters {
-        println!("{:<10} {:<8} {packets:>8} {bytes:>10}", format!("{ethertype:#06x}"), proto);
+        println!(
+            "{:<10} {:<8} {packets:>8} {bytes:>10}",
+            format!("{ethertype:#06x}"),
+            proto
+        );
     }
     Ok(())
 }

@@ -67,16 +67,29 @@ struct Packet {
 
 fn read_packets(args: &Args) -> Result<(Vec<Packet>, Option<SavefileHeader>)> {
     if let Some(path) = &args.data_in {
-        let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let ts = Timestamp { sec: 0, frac: 0, units_per_sec: 1_000_000 };
+        let data =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let ts = Timestamp {
+            sec: 0,
+            frac: 0,
+            units_per_sec: 1_000_000,
+        };
         return Ok((vec![Packet { ts, data }], None));
     }
-    let path = args.pcap.as_ref().expect("clap requires --data-in or --pcap");
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut reader = Reader::new(std::io::BufReader::new(file)).with_context(|| path.display().to_string())?;
+    let path = args
+        .pcap
+        .as_ref()
+        .expect("clap requires --data-in or --pcap");
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut reader =
+        Reader::new(std::io::BufReader::new(file)).with_context(|| path.display().to_string())?;
     let header = reader.savefile_header();
     let mut packets = Vec::new();
-    while let Some(r) = reader.next_record().with_context(|| path.display().to_string())? {
+    while let Some(r) = reader
+        .next_record()
+        .with_context(|| path.display().to_string())?
+    {
         if r.link_type != LinkType::ETHERNET {
             bail!(
                 "{}: packet {} has link type {}; test-run needs Ethernet frames (1)",
@@ -85,7 +98,10 @@ fn read_packets(args: &Args) -> Result<(Vec<Packet>, Option<SavefileHeader>)> {
                 r.link_type.0
             );
         }
-        packets.push(Packet { ts: r.ts, data: r.data.to_vec() });
+        packets.push(Packet {
+            ts: r.ts,
+            data: r.data.to_vec(),
+        });
     }
     Ok((packets, Some(header)))
 }
@@ -93,7 +109,11 @@ fn read_packets(args: &Args) -> Result<(Vec<Packet>, Option<SavefileHeader>)> {
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<ExitCode> {
     let Engine::Interp = args.engine;
-    let verification = if args.unverified { Verification::Unverified } else { Verification::Verify };
+    let verification = if args.unverified {
+        Verification::Unverified
+    } else {
+        Verification::Verify
+    };
     let object = Runtime::new()
         .verification(verification)
         .load_file(&args.object)
@@ -108,7 +128,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 snaplen: 262_144,
                 precision: Precision::Micro,
             });
-            let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
             Some(PcapWriter::new(std::io::BufWriter::new(file), &header)?)
         }
         None => None,
@@ -129,17 +150,26 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     });
                     writeln!(out, "{line}")?;
                 } else {
-                    writeln!(out, "Return value: {}, duration (average): {}ns", result.retval, result.duration_ns)?;
+                    writeln!(
+                        out,
+                        "Return value: {}, duration (average): {}ns",
+                        result.retval, result.duration_ns
+                    )?;
                 }
                 if let Some(path) = &args.data_out {
-                    std::fs::write(path, &result.data_out).with_context(|| format!("cannot write {}", path.display()))?;
+                    std::fs::write(path, &result.data_out)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
                 }
                 result.data_out
             }
             Err(e) => {
                 failures += 1;
                 if args.json {
-                    writeln!(out, "{}", serde_json::json!({ "index": index, "error": e.to_string() }))?;
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::json!({ "index": index, "error": e.to_string() })
+                    )?;
                 }
                 eprintln!("bpfkit: packet {index}: {e}");
                 packet.data.clone()
@@ -153,7 +183,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         w.into_inner().flush()?;
     }
     if args.dump_maps {
-        writeln!(out, "{}", serde_json::to_string_pretty(&object.dump_maps())?)?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&object.dump_maps())?
+        )?;
     }
     if failures > 0 {
         eprintln!("bpfkit: {failures} of {} runs failed", packets.len());

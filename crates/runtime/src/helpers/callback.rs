@@ -46,9 +46,9 @@ impl RunHelpers<'_> {
         }
         let spec = map.spec().clone();
         let keys: Vec<Vec<u8>> = match spec.map_type {
-            MapType::Array | MapType::PercpuArray => {
-                (0..spec.max_entries).map(|i| i.to_ne_bytes().to_vec()).collect()
-            }
+            MapType::Array | MapType::PercpuArray => (0..spec.max_entries)
+                .map(|i| i.to_ne_bytes().to_vec())
+                .collect(),
             t if t.is_hash() => map.iter().map(|(k, _)| k).collect(),
             _ => return Ok(neg(EINVAL)),
         };

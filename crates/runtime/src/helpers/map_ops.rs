@@ -36,7 +36,11 @@ impl RunHelpers<'_> {
         }
         if matches!(
             spec.map_type,
-            MapType::ProgArray | MapType::Queue | MapType::Stack | MapType::RingBuf | MapType::BloomFilter
+            MapType::ProgArray
+                | MapType::Queue
+                | MapType::Stack
+                | MapType::RingBuf
+                | MapType::BloomFilter
         ) {
             return Ok(HelperReturn::Value(0));
         }
@@ -108,7 +112,11 @@ impl RunHelpers<'_> {
         let size = map.spec().value_size as usize;
         // A bloom filter's peek reads the value as its input.
         let mut value = ctx.memory.read_vec(a[1], size)?;
-        let r = if pop { map.pop(&mut value) } else { map.peek(&mut value) };
+        let r = if pop {
+            map.pop(&mut value)
+        } else {
+            map.peek(&mut value)
+        };
         if r.is_ok() && map.spec().map_type != MapType::BloomFilter {
             ctx.memory.write(a[1], &value)?;
         }
@@ -123,9 +131,9 @@ impl RunHelpers<'_> {
         ctx: &mut HelperCtx<'_, '_>,
     ) -> Result<HelperReturn, HelperError> {
         let map = self.map(a[1])?;
-        let array = map
-            .as_prog_array()
-            .ok_or_else(|| HelperError::Failed("tail call through a map that is not a program array".into()))?;
+        let array = map.as_prog_array().ok_or_else(|| {
+            HelperError::Failed("tail call through a map that is not a program array".into())
+        })?;
         let index = a[2] as u32;
         if index >= map.spec().max_entries || self.tail_calls >= MAX_TAIL_CALLS {
             return Ok(HelperReturn::Value(0));
@@ -180,13 +188,26 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_ringbuf_submit(sample, flags)` / `bpf_ringbuf_discard(sample, flags)`.
-    pub(super) fn ringbuf_commit(&mut self, discard: bool, a: [u64; 5]) -> Result<HelperReturn, HelperError> {
+    pub(super) fn ringbuf_commit(
+        &mut self,
+        discard: bool,
+        a: [u64; 5],
+    ) -> Result<HelperReturn, HelperError> {
         let Some(i) = self.reserved.iter().position(|(addr, _)| *addr == a[0]) else {
-            return Err(HelperError::Failed(format!("{:#x} is not a reserved ring buffer sample", a[0])));
+            return Err(HelperError::Failed(format!(
+                "{:#x} is not a reserved ring buffer sample",
+                a[0]
+            )));
         };
         let (addr, map) = self.reserved.swap_remove(i);
-        let rb = map.as_ringbuf().ok_or_else(|| HelperError::Failed("not a ring buffer".into()))?;
-        let r = if discard { rb.discard(addr as usize, a[1]) } else { rb.submit(addr as usize, a[1]) };
+        let rb = map
+            .as_ringbuf()
+            .ok_or_else(|| HelperError::Failed("not a ring buffer".into()))?;
+        let r = if discard {
+            rb.discard(addr as usize, a[1])
+        } else {
+            rb.submit(addr as usize, a[1])
+        };
         r.map_err(|e| HelperError::Failed(e.to_string()))?;
         Ok(HelperReturn::Value(0))
     }
@@ -194,6 +215,8 @@ impl RunHelpers<'_> {
     /// `bpf_ringbuf_query(ringbuf, flags)`.
     pub(super) fn ringbuf_query(&mut self, a: [u64; 5]) -> Result<HelperReturn, HelperError> {
         let map = self.map(a[0])?;
-        Ok(HelperReturn::Value(map.as_ringbuf().map_or(0, |rb| rb.query(a[1]))))
+        Ok(HelperReturn::Value(
+            map.as_ringbuf().map_or(0, |rb| rb.query(a[1])),
+        ))
     }
 }

@@ -13,7 +13,11 @@ use crate::load::Shared;
 /// read; on failure zeroes `dst` and returns an error as the x86-64 kernel does:
 /// `bpf_probe_read_kernel` of an address below the kernel half gives `-ERANGE`
 /// (`copy_from_kernel_nofault` refuses it), every other failure `-EFAULT`.
-pub(super) fn probe_read(id: i32, a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> Result<HelperReturn, HelperError> {
+pub(super) fn probe_read(
+    id: i32,
+    a: [u64; 5],
+    ctx: &mut HelperCtx<'_, '_>,
+) -> Result<HelperReturn, HelperError> {
     let (dst, size, src) = (a[0], a[1] as u32 as usize, a[2]);
     match ctx.memory.read_vec(src, size) {
         Ok(bytes) => {
@@ -24,7 +28,11 @@ pub(super) fn probe_read(id: i32, a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> R
             ctx.memory.write(dst, &vec![0; size])?;
             const ERANGE: i64 = 34;
             let user_half = src < 0x0000_8000_0000_0000;
-            Ok(neg(if id == 113 && user_half { ERANGE } else { EFAULT }))
+            Ok(neg(if id == 113 && user_half {
+                ERANGE
+            } else {
+                EFAULT
+            }))
         }
     }
 }
@@ -32,7 +40,10 @@ pub(super) fn probe_read(id: i32, a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> R
 /// Nanoseconds on `clock` (`CLOCK_MONOTONIC` for `bpf_ktime_get_ns`, `CLOCK_BOOTTIME` for
 /// `bpf_ktime_get_boot_ns`, the clocks the kernel helpers read).
 pub(super) fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid out-pointer.
     unsafe { libc::clock_gettime(clock, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -46,13 +57,20 @@ pub(super) fn pid_tgid() -> u64 {
 }
 
 /// `bpf_get_current_comm(buf, size)`: the host thread's name, NUL-padded to `size`.
-pub(super) fn get_current_comm(a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> Result<HelperReturn, HelperError> {
+pub(super) fn get_current_comm(
+    a: [u64; 5],
+    ctx: &mut HelperCtx<'_, '_>,
+) -> Result<HelperReturn, HelperError> {
     let size = a[1] as u32 as usize;
     let mut name = [0u8; 16];
     // SAFETY: PR_GET_NAME writes at most 16 bytes into `name`.
     unsafe { libc::prctl(libc::PR_GET_NAME, name.as_mut_ptr()) };
     let mut out = vec![0u8; size];
-    let len = name.iter().position(|&b| b == 0).unwrap_or(16).min(size.saturating_sub(1));
+    let len = name
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(16)
+        .min(size.saturating_sub(1));
     out[..len].copy_from_slice(&name[..len]);
     ctx.memory.write(a[0], &out)?;
     Ok(HelperReturn::Value(0))
@@ -60,7 +78,11 @@ pub(super) fn get_current_comm(a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> Resu
 
 /// `bpf_trace_printk(fmt, fmt_size, a, b, c)`: formats into the runtime's trace sink and
 /// returns the length of the line (`-EINVAL` for formats the kernel refuses).
-pub(super) fn trace_printk(shared: &Shared, a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> Result<HelperReturn, HelperError> {
+pub(super) fn trace_printk(
+    shared: &Shared,
+    a: [u64; 5],
+    ctx: &mut HelperCtx<'_, '_>,
+) -> Result<HelperReturn, HelperError> {
     let fmt = ctx.memory.read_vec(a[0], a[1] as u32 as usize)?;
     let Some(end) = fmt.iter().position(|&b| b == 0) else {
         return Ok(neg(EINVAL));
@@ -90,8 +112,10 @@ pub(super) fn trace_printk(shared: &Shared, a: [u64; 5], ctx: &mut HelperCtx<'_,
 
 /// The lock word of a `struct bpf_spin_lock` the program may write.
 fn lock_word<'c>(addr: u64, ctx: &'c HelperCtx<'_, '_>) -> Result<&'c AtomicU32, HelperError> {
-    if addr % 4 != 0 {
-        return Err(HelperError::Failed(format!("bpf_spin_lock at {addr:#x} is not 4-byte aligned")));
+    if !addr.is_multiple_of(4) {
+        return Err(HelperError::Failed(format!(
+            "bpf_spin_lock at {addr:#x} is not 4-byte aligned"
+        )));
     }
     // Checks that the word lies in a writable region of the run.
     let mut word = [0u8; 4];
@@ -104,12 +128,21 @@ fn lock_word<'c>(addr: u64, ctx: &'c HelperCtx<'_, '_>) -> Result<&'c AtomicU32,
 
 /// `bpf_spin_lock(lock)`. A lock still held after a second is reported as a deadlock
 /// (the kernel's verifier rules out taking a lock twice; this keeps a bad program from hanging).
-pub(super) fn spin_lock(a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> Result<HelperReturn, HelperError> {
+pub(super) fn spin_lock(
+    a: [u64; 5],
+    ctx: &mut HelperCtx<'_, '_>,
+) -> Result<HelperReturn, HelperError> {
     let word = lock_word(a[0], ctx)?;
     let start = Instant::now();
-    while word.compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
+    while word
+        .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
         if start.elapsed() > Duration::from_secs(1) {
-            return Err(HelperError::Failed(format!("bpf_spin_lock at {:#x} held for over a second (deadlock?)", a[0])));
+            return Err(HelperError::Failed(format!(
+                "bpf_spin_lock at {:#x} held for over a second (deadlock?)",
+                a[0]
+            )));
         }
         std::hint::spin_loop();
     }
@@ -117,20 +150,30 @@ pub(super) fn spin_lock(a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> Result<Help
 }
 
 /// `bpf_spin_unlock(lock)`.
-pub(super) fn spin_unlock(a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> Result<HelperReturn, HelperError> {
+pub(super) fn spin_unlock(
+    a: [u64; 5],
+    ctx: &mut HelperCtx<'_, '_>,
+) -> Result<HelperReturn, HelperError> {
     lock_word(a[0], ctx)?.store(0, Ordering::Release);
     Ok(HelperReturn::Value(0))
 }
 
 /// `bpf_strncmp(s1, s1_sz, s2)`: the kernel's `strncmp`, returning -1, 0 or 1.
-pub(super) fn strncmp(a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> Result<HelperReturn, HelperError> {
+pub(super) fn strncmp(
+    a: [u64; 5],
+    ctx: &mut HelperCtx<'_, '_>,
+) -> Result<HelperReturn, HelperError> {
     let (s1, n, s2) = (a[0], a[1] as u32 as u64, a[2]);
     for i in 0..n {
         let (mut c1, mut c2) = ([0u8], [0u8]);
         ctx.memory.read(s1 + i, &mut c1)?;
         ctx.memory.read(s2 + i, &mut c2)?;
         if c1 != c2 {
-            return Ok(HelperReturn::Value(if c1[0] < c2[0] { -1i64 as u64 } else { 1 }));
+            return Ok(HelperReturn::Value(if c1[0] < c2[0] {
+                -1i64 as u64
+            } else {
+                1
+            }));
         }
         if c1[0] == 0 {
             break;

@@ -101,7 +101,12 @@ impl RunHelpers<'_> {
 ///
 /// # Safety
 /// The memory must stay valid (and writable if `access` says so) until the run ends.
-pub(crate) unsafe fn add_region(ctx: &mut HelperCtx<'_, '_>, addr: u64, len: usize, access: Access) {
+pub(crate) unsafe fn add_region(
+    ctx: &mut HelperCtx<'_, '_>,
+    addr: u64,
+    len: usize,
+    access: Access,
+) {
     let exists = ctx
         .memory
         .regions()

@@ -65,7 +65,10 @@ fn csum16_add(csum: u16, addend: u16) -> u16 {
 
 /// `bpf_csum_diff(from, from_size, to, to_size, seed)`, as since Linux 6.13 (any sizes;
 /// the older multiple-of-4 and 512-byte limits are gone).
-pub(super) fn csum_diff(a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> Result<HelperReturn, HelperError> {
+pub(super) fn csum_diff(
+    a: [u64; 5],
+    ctx: &mut HelperCtx<'_, '_>,
+) -> Result<HelperReturn, HelperError> {
     let (from, from_size, to, to_size, seed) = (a[0], a[1] as u32, a[2], a[3] as u32, a[4] as u32);
     let from = ctx.memory.read_vec(from, from_size as usize)?;
     let to = ctx.memory.read_vec(to, to_size as usize)?;
@@ -87,17 +90,26 @@ impl RunHelpers<'_> {
     /// The skb's bytes from `data` on (what skb helper offsets count from).
     fn skb_bytes(&mut self) -> Result<&mut [u8], HelperError> {
         if self.packet.hook == Hook::Xdp {
-            return Err(HelperError::Failed("skb helper called by an XDP program".into()));
+            return Err(HelperError::Failed(
+                "skb helper called by an XDP program".into(),
+            ));
         }
         let (start, end) = (self.at(self.packet.data), self.at(self.packet.end));
         Ok(&mut self.buf.bytes_mut()[start..end])
     }
 
     /// `bpf_skb_load_bytes(skb, offset, to, len)`.
-    pub(super) fn skb_load_bytes(&mut self, a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> Result<HelperReturn, HelperError> {
+    pub(super) fn skb_load_bytes(
+        &mut self,
+        a: [u64; 5],
+        ctx: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
         let (offset, to, len) = (a[1] as u32 as usize, a[2], a[3] as u32 as usize);
         let pkt = self.skb_bytes()?;
-        match pkt.get(offset..offset.saturating_add(len)).filter(|_| offset <= i32::MAX as usize) {
+        match pkt
+            .get(offset..offset.saturating_add(len))
+            .filter(|_| offset <= i32::MAX as usize)
+        {
             Some(bytes) => {
                 ctx.memory.write(to, bytes)?;
                 Ok(HelperReturn::Value(0))
@@ -110,7 +122,11 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_skb_store_bytes(skb, offset, from, len, flags)`.
-    pub(super) fn skb_store_bytes(&mut self, a: [u64; 5], ctx: &mut HelperCtx<'_, '_>) -> Result<HelperReturn, HelperError> {
+    pub(super) fn skb_store_bytes(
+        &mut self,
+        a: [u64; 5],
+        ctx: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
         let (offset, from, len, flags) = (a[1] as u32 as usize, a[2], a[3] as u32 as usize, a[4]);
         if flags & !(F_RECOMPUTE_CSUM | F_INVALIDATE_HASH) != 0 {
             return Ok(neg(EINVAL));
@@ -199,7 +215,9 @@ impl RunHelpers<'_> {
 
     fn xdp_only(&self) -> Result<(), HelperError> {
         if self.packet.hook != Hook::Xdp {
-            return Err(HelperError::Failed("XDP helper called by a non-XDP program".into()));
+            return Err(HelperError::Failed(
+                "XDP helper called by a non-XDP program".into(),
+            ));
         }
         Ok(())
     }
@@ -218,7 +236,9 @@ impl RunHelpers<'_> {
         if metalen > 0 {
             let from = self.at(p.meta);
             let to = (from as i64 + offset) as usize;
-            self.buf.bytes_mut().copy_within(from..from + metalen as usize, to);
+            self.buf
+                .bytes_mut()
+                .copy_within(from..from + metalen as usize, to);
         }
         let p = &mut *self.packet;
         p.meta = (p.meta as i64 + offset) as u64;
@@ -287,7 +307,9 @@ impl RunHelpers<'_> {
             return neg(EINVAL);
         }
         while shrink > 0 {
-            let Some(last) = p.frags.last_mut() else { break };
+            let Some(last) = p.frags.last_mut() else {
+                break;
+            };
             let n = shrink.min(last.len() as i64);
             shrink -= n;
             if n == last.len() as i64 {
@@ -323,7 +345,10 @@ mod tests {
     #[test]
     fn diff_of_equal_data_is_all_ones_and_empty_is_seed() {
         let x = [1u8, 2, 3, 4];
-        assert_eq!(csum_from32to16(csum_sub(csum_partial(&x, 0), csum_partial(&x, 0))), 0xffff);
+        assert_eq!(
+            csum_from32to16(csum_sub(csum_partial(&x, 0), csum_partial(&x, 0))),
+            0xffff
+        );
         assert_eq!(csum_from32to16(csum_partial(&[0; 8], 0)), 0);
     }
 }

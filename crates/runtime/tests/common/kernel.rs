@@ -57,7 +57,8 @@ pub fn unavailable() -> Option<String> {
         let _ = std::fs::create_dir_all("/sys/fs/bpf");
         let (src, dst, fs) = (c"bpf", c"/sys/fs/bpf", c"bpf");
         // SAFETY: NUL-terminated strings; mounting bpffs where none is mounted.
-        let r = unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) };
+        let r =
+            unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) };
         if r != 0 || !is_bpffs("/sys/fs/bpf") {
             return Some("no bpf filesystem at /sys/fs/bpf and mounting one failed".into());
         }
@@ -99,7 +100,8 @@ fn obj_get(path: &Path) -> Result<OwnedFd, String> {
     let c = CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
     let mut attr = [0u8; 24];
     put64(&mut attr, 0, c.as_ptr() as u64);
-    let fd = sys_bpf(BPF_OBJ_GET, &mut attr).map_err(|e| format!("BPF_OBJ_GET {}: errno {e}", path.display()))?;
+    let fd = sys_bpf(BPF_OBJ_GET, &mut attr)
+        .map_err(|e| format!("BPF_OBJ_GET {}: errno {e}", path.display()))?;
     // SAFETY: a new file descriptor we own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
@@ -161,23 +163,43 @@ impl KernelObject {
             maps: Vec::new(),
         };
         if !out.status.success() {
-            return Err(format!("bpftool prog loadall {}: {}", object.display(), String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "bpftool prog loadall {}: {}",
+                object.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
         for e in std::fs::read_dir(dir.join("progs")).map_err(|e| e.to_string())? {
             let e = e.map_err(|e| e.to_string())?;
-            k.progs.insert(e.file_name().to_string_lossy().into_owned(), obj_get(&e.path())?);
+            k.progs.insert(
+                e.file_name().to_string_lossy().into_owned(),
+                obj_get(&e.path())?,
+            );
         }
         if let Ok(rd) = std::fs::read_dir(dir.join("maps")) {
             for e in rd.flatten() {
-                k.maps.push((e.file_name().to_string_lossy().into_owned(), obj_get(&e.path())?));
+                k.maps.push((
+                    e.file_name().to_string_lossy().into_owned(),
+                    obj_get(&e.path())?,
+                ));
             }
         }
         Ok(k)
     }
 
     /// `BPF_PROG_TEST_RUN` of program `name`; `Err(errno)` when the kernel refuses.
-    pub fn test_run(&self, name: &str, data: &[u8], ctx_in: Option<&[u8]>, ctx_out_len: usize, repeat: u32) -> Result<KernelRun, i32> {
-        let fd = self.progs.get(name).unwrap_or_else(|| panic!("kernel has no program {name}"));
+    pub fn test_run(
+        &self,
+        name: &str,
+        data: &[u8],
+        ctx_in: Option<&[u8]>,
+        ctx_out_len: usize,
+        repeat: u32,
+    ) -> Result<KernelRun, i32> {
+        let fd = self
+            .progs
+            .get(name)
+            .unwrap_or_else(|| panic!("kernel has no program {name}"));
         let mut out = vec![0u8; data.len() + 4096 * 18];
         let mut ctx_out = vec![0u8; ctx_out_len];
         let mut attr = [0u8; 80];
@@ -213,7 +235,11 @@ impl KernelObject {
         self.maps
             .iter()
             .find(|(n, _)| n == name)
-            .or_else(|| self.maps.iter().find(|(n, _)| name.starts_with('.') && n.ends_with(&name.replace('.', "_"))))
+            .or_else(|| {
+                self.maps
+                    .iter()
+                    .find(|(n, _)| name.starts_with('.') && n.ends_with(&name.replace('.', "_")))
+            })
             .map(|(_, fd)| fd)
     }
 
@@ -268,9 +294,15 @@ fn fd_by_id(cmd: i64, id: u32) -> Option<OwnedFd> {
 
 fn dump_map(name: &str, fd: &OwnedFd, ncpus: usize, names_by_id: &HashMap<u32, String>) -> Value {
     let i = info(fd, 88);
-    let (map_type, key_size, value_size, max_entries) = (get32(&i, 0), get32(&i, 8) as usize, get32(&i, 12) as usize, get32(&i, 16));
+    let (map_type, key_size, value_size, max_entries) = (
+        get32(&i, 0),
+        get32(&i, 8) as usize,
+        get32(&i, 12) as usize,
+        get32(&i, 16),
+    );
     let percpu = matches!(map_type, 5 | 6 | 10);
-    let type_name = bpfkit_object::MapType::from_u32(map_type).map_or(map_type.to_string(), |t| t.name().to_string());
+    let type_name = bpfkit_object::MapType::from_u32(map_type)
+        .map_or(map_type.to_string(), |t| t.name().to_string());
     let slot = value_size.div_ceil(8) * 8;
     let host_size = if percpu { slot * ncpus } else { value_size };
     let entries: Vec<Value> = match map_type {
@@ -306,7 +338,8 @@ fn dump_map(name: &str, fd: &OwnedFd, ncpus: usize, names_by_id: &HashMap<u32, S
                     Some(match map_type {
                         3 => {
                             let id = get32(&value, 0);
-                            let prog = fd_by_id(BPF_PROG_GET_FD_BY_ID, id).map(|f| name_of(&info(&f, 80), 64));
+                            let prog = fd_by_id(BPF_PROG_GET_FD_BY_ID, id)
+                                .map(|f| name_of(&info(&f, 80), 64));
                             json!({ "key": hex(&k), "program": prog })
                         }
                         12 | 13 => {
@@ -314,7 +347,8 @@ fn dump_map(name: &str, fd: &OwnedFd, ncpus: usize, names_by_id: &HashMap<u32, S
                             json!({ "key": hex(&k), "inner_map": names_by_id.get(&id) })
                         }
                         _ if percpu => {
-                            let values: Vec<String> = value.chunks(slot).map(|c| hex(&c[..value_size])).collect();
+                            let values: Vec<String> =
+                                value.chunks(slot).map(|c| hex(&c[..value_size])).collect();
                             json!({ "key": hex(&k), "values": values })
                         }
                         _ => json!({ "key": hex(&k), "value": hex(&value[..value_size]) }),
@@ -339,9 +373,23 @@ fn ringbuf_records(fd: &OwnedFd, size: usize) -> Vec<Value> {
     // SAFETY: mapping the ring buffer as the kernel's uapi documents: the consumer page
     // read-write at offset 0, then the producer page and twice the data area read-only.
     unsafe {
-        let cons = libc::mmap(std::ptr::null_mut(), page, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd.as_raw_fd(), 0);
+        let cons = libc::mmap(
+            std::ptr::null_mut(),
+            page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            0,
+        );
         let prod_len = page + 2 * size;
-        let prod = libc::mmap(std::ptr::null_mut(), prod_len, libc::PROT_READ, libc::MAP_SHARED, fd.as_raw_fd(), page as i64);
+        let prod = libc::mmap(
+            std::ptr::null_mut(),
+            prod_len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            page as i64,
+        );
         if cons == libc::MAP_FAILED || prod == libc::MAP_FAILED {
             return vec![json!({ "mmap_failed": true })];
         }
