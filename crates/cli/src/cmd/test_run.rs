@@ -142,13 +142,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let output = match program.test_run(&run) {
             Ok(result) => {
                 if args.json {
-                    let line = serde_json::json!({
-                        "index": index,
-                        "retval": result.retval,
-                        "data_len": result.data_out.len(),
-                        "duration_ns": result.duration_ns,
-                    });
-                    writeln!(out, "{line}")?;
+                    writeln!(
+                        out,
+                        r#"{{"index": {index}, "retval": {}, "data_len": {}, "duration_ns": {}}}"#,
+                        result.retval,
+                        result.data_out.len(),
+                        result.duration_ns
+                    )?;
                 } else {
                     writeln!(
                         out,
@@ -168,7 +168,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     writeln!(
                         out,
                         "{}",
-                        serde_json::json!({ "index": index, "error": e.to_string() })
+                        format!(
+                            r#"{{"index": {index}, "error": {}}}"#,
+                            serde_json::Value::from(e.to_string())
+                        )
                     )?;
                 }
                 eprintln!("bpfkit: packet {index}: {e}");
