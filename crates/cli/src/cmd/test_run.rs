@@ -165,14 +165,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             Err(e) => {
                 failures += 1;
                 if args.json {
-                    writeln!(
-                        out,
-                        "{}",
-                        format!(
-                            r#"{{"index": {index}, "error": {}}}"#,
-                            serde_json::Value::from(e.to_string())
-                        )
-                    )?;
+                    let message = serde_json::Value::from(e.to_string());
+                    writeln!(out, r#"{{"index": {index}, "error": {message}}}"#)?;
                 }
                 eprintln!("bpfkit: packet {index}: {e}");
                 packet.data.clone()
