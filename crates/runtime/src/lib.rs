@@ -20,8 +20,11 @@
 //! XDP (`struct xdp_md`), socket filter and tc (`struct __sk_buff`) programs see the
 //! contexts, headroom and tailroom the kernel's test-run builds (see [`ctx`]), and the
 //! helpers in [`HELPERS`] follow the kernel's semantics and return values. The differential
-//! test (`tests/corpus.rs`) runs a corpus of C programs over a capture in bpfkit and in the
-//! kernel and compares return values, output packets and final map contents byte for byte.
+//! tests run a corpus of C programs (`tests/corpus/*.c`, built objects checked in) over a
+//! capture in bpfkit and in the kernel and compare return values, output packets and final
+//! map contents byte for byte (`tests/corpus.rs`), and do the same with input and output
+//! contexts (`tests/ctx.rs`). The kernel's results are recorded in `tests/corpus/expected`
+//! (regenerated from the kernel with `BPFKIT_BLESS=1`) and compared live when possible.
 //!
 //! # Context pointers: the low-memory choice
 //! The contexts' `data`, `data_end` and `data_meta` fields are 32 bits wide, and programs
@@ -43,6 +46,11 @@
 //!   redirects. XDP packets longer than one frame keep their tail in fragments the program
 //!   cannot see (as in the kernel); `bpf_xdp_adjust_tail` on such a packet is an error.
 //! - A tail call from inside a bpf-to-bpf function or callback is reported as an error.
+//! - Maps are created without BTF: a `bpf_spin_lock` inside a value works, but host-side
+//!   copies do not skip the lock word as the kernel's do (it reads 0 whenever unlocked).
+//! - `bpf_get_prandom_u32` is a seeded generator ([`Runtime::prandom_seed`]), `%p` in
+//!   `bpf_trace_printk` prints the plain address, and only the loopback device exists
+//!   (`ifindex` 1) for contexts that name a device.
 //!
 //! # Example
 //! ```
