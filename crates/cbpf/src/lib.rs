@@ -4,7 +4,8 @@
 //! - [`Insn`] and the opcode constants in [`op`] model `struct sock_filter`.
 //! - [`validate`] applies the Linux kernel's acceptance rules.
 //! - [`run`] interprets a program with libpcap's `bpf_filter` semantics;
-//!   [`run_with_ancillary`] adds the Linux `SKF_AD_*` loads ([`Ancillary`]).
+//!   [`run_with_ancillary`] adds the Linux `SKF_AD_*` loads ([`Ancillary`]);
+//!   [`Filter`] pre-decodes a program once for fast repeated runs.
 //! - [`image`] and [`dump`] print programs exactly like `tcpdump -d`,
 //!   `-dd` and `-ddd`; [`parse_ddd`] and [`parse_dd`] read the latter two back.
 //! - [`to_ebpf`] translates a program to eBPF ([`bpfkit_isa::Insn`]) that
@@ -31,6 +32,7 @@
 mod ancillary;
 mod disasm;
 mod ebpf;
+mod filter;
 mod insn;
 mod interp;
 pub mod op;
@@ -40,6 +42,7 @@ mod validate;
 pub use ancillary::*;
 pub use disasm::{dump, image, DumpFormat};
 pub use ebpf::{to_ebpf, to_ebpf_with, WireLen};
+pub use filter::Filter;
 pub use insn::Insn;
 pub use interp::{run, run_with_ancillary, MAX_BACKWARD_JUMPS};
 pub use parse::{parse_dd, parse_ddd, ParseError};

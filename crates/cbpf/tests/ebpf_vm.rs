@@ -1,10 +1,10 @@
-//! The eBPF translation against the interpreter: for random programs (valid
-//! or not) and random packets, the translated program run on bpfkit's eBPF
-//! VM returns what `run` returns.
+//! The eBPF translation and the pre-decoded `Filter` against the interpreter:
+//! for random programs (valid or not) and random packets, the translated
+//! program run on bpfkit's eBPF VM, and `Filter::run`, return what `run` returns.
 
 mod common;
 
-use bpfkit_cbpf::{dump, run, to_ebpf, to_ebpf_with, DumpFormat, Insn, WireLen};
+use bpfkit_cbpf::{dump, run, to_ebpf, to_ebpf_with, DumpFormat, Filter, Insn, WireLen};
 use bpfkit_vm::{Config, MemoryMap, NoHelpers, Program};
 use common::*;
 
@@ -26,7 +26,14 @@ fn run_vm(ebpf: &Program, packet: &[u8], wirelen: u32) -> u64 {
 fn check(prog: &[Insn], packets: &[(Vec<u8>, u32)]) {
     let same = Program::load(&to_ebpf(prog)).expect("translation loads");
     let r3 = Program::load(&to_ebpf_with(prog, WireLen::InR3)).expect("translation loads");
+    let filter = Filter::new(prog);
     for (packet, wirelen) in packets {
+        assert_eq!(
+            filter.run(packet, *wirelen),
+            run(prog, packet, *wirelen),
+            "Filter, packet {packet:02x?}\n{}",
+            dump(prog, DumpFormat::Image)
+        );
         let expected = u64::from(run(prog, packet, packet.len() as u32));
         assert_eq!(
             run_vm(&same, packet, *wirelen),

@@ -5,7 +5,7 @@
 mod common;
 
 use bpfkit_cbpf::{
-    dump, op, parse_dd, parse_ddd, run, validate, DumpFormat, Insn, SKF_AD_OFF, SKF_LL_OFF,
+    dump, op, parse_dd, parse_ddd, run, validate, DumpFormat, Filter, Insn, SKF_AD_OFF, SKF_LL_OFF,
 };
 use common::*;
 
@@ -213,6 +213,7 @@ fn interpreter_matches_bpf_filter() {
         }
         programs += 1;
         script.push_str(&load_command(&prog));
+        let filter = Filter::new(&prog);
         for _ in 0..8 {
             let packet = random_packet(&mut rng);
             let wirelen = packet.len() as u32 + rng.below(3) as u32 * 100;
@@ -220,6 +221,7 @@ fn interpreter_matches_bpf_filter() {
             let hex = if hex.is_empty() { "-".to_owned() } else { hex };
             script.push_str(&format!("F {wirelen} {hex}\n"));
             let ours = run(&prog, &packet, wirelen);
+            assert_eq!(filter.run(&packet, wirelen), ours, "Filter vs run");
             accepted += u32::from(ours != 0);
             expected.push((ours, prog.clone(), packet));
         }
