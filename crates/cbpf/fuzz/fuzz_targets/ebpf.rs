@@ -15,8 +15,13 @@ fuzz_target!(|data: &[u8]| {
     let ebpf = Program::load(&to_ebpf_with(&prog, WireLen::InR3)).expect("translation loads");
     let mut memory = MemoryMap::new();
     let addr = memory.add_slice(packet);
-    let config = Config { budget: 1 << 30, ..Config::default() };
+    let config = Config {
+        budget: 1 << 30,
+        ..Config::default()
+    };
     let regs = [addr, packet.len() as u64, u64::from(wirelen), 0, 0];
-    let exit = ebpf.run(regs, &mut memory, &mut NoHelpers, &config).expect("the VM runs it");
+    let exit = ebpf
+        .run(regs, &mut memory, &mut NoHelpers, &config)
+        .expect("the VM runs it");
     assert_eq!(exit.r0, u64::from(run(&prog, packet, wirelen)));
 });

@@ -17,10 +17,17 @@ fuzz_target!(|data: &[u8]| {
     let valid = validate(&prog).is_ok();
     let plain = run(&prog, packet, wirelen);
     assert_eq!(Filter::new(&prog).run(packet, wirelen), plain);
-    let anc = Ancillary { network_offset: 14, ..Ancillary::default() };
+    let anc = Ancillary {
+        network_offset: 14,
+        ..Ancillary::default()
+    };
     let linux = run_with_ancillary(&prog, packet, wirelen, &anc);
     // Without ancillary or negative loads the two agree.
-    if valid && !prog.iter().any(|i| i.k >= 0x8000_0000 && i.code & 0x07 <= 1) {
+    if valid
+        && !prog
+            .iter()
+            .any(|i| i.k >= 0x8000_0000 && i.code & 0x07 <= 1)
+    {
         assert_eq!(plain, linux);
     }
     let _ = dump(&prog, DumpFormat::Image);
