@@ -217,4 +217,7 @@ corpus! {
     tc_nat: "tc_nat.o" "tc_nat";
     tc_parse: "tc_parse.o" "tc_parse";
     sock_fields: "sock_fields.o" "sock_fields";
+    sock_count: "sock_count.o" "sock_count";
+    xdp_ipv6: "xdp_ipv6.o" "xdp_ipv6";
+    tc_vlan: "tc_vlan.o" "tc_vlan";
 }
