@@ -187,3 +187,46 @@ fn every_conformance_vector_through_bpfkit_run() {
         failures.join("\n")
     );
 }
+
+/// `bpfkit run OBJ.o`: a clang-built object with a map, .rodata and a bpf-to-bpf call, run with
+/// r1 = memory, r2 = length. The expected value is computed here from the C source's formula.
+#[test]
+fn run_elf_object_on_memory() {
+    let obj = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/run_memory.o");
+    let mem: Vec<u8> = (0..80u32).map(|i| (i * 37 % 251) as u8).collect();
+    let hex: Vec<String> = mem.iter().map(|b| format!("{b:02x}")).collect();
+    let want: u64 = 3 * mem
+        .iter()
+        .take(64)
+        .enumerate()
+        .map(|(i, &b)| b as u64 * (i as u64 + 1))
+        .sum::<u64>();
+    let o = bpfkit(&["run", obj.to_str().unwrap(), "--mem-hex", &hex.join(" ")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        format!("{:#x}\n", want as u32 as i32 as i64 as u64)
+    );
+
+    let o = bpfkit(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--program",
+        "weighted_sum",
+        "--mem-hex",
+        "01 02 03",
+    ]);
+    assert_eq!(stdout(&o), "0x2a\n", "{}", stderr(&o));
+
+    let o = bpfkit(&["run", obj.to_str().unwrap(), "--program", "nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("nope"), "{}", stderr(&o));
+
+    // A truncated object is an error naming the problem, not a crash.
+    let d = tmpdir("elf");
+    let cut = d.join("cut.o");
+    std::fs::write(&cut, &std::fs::read(&obj).unwrap()[..300]).unwrap();
+    let o = bpfkit(&["run", cut.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!stderr(&o).is_empty());
+}

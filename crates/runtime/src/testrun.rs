@@ -185,7 +185,7 @@ impl<'o> ProgramRef<'o> {
         let start = thread_cpu_ns();
         let mut last = (0, 0);
         for _ in 0..repeat {
-            last = self.run_once(buf, &mut packet, &guard, run.cpu)?;
+            last = self.run_once(buf, &mut packet, &guard, run.cpu, None)?;
         }
         let per_run = thread_cpu_ns().saturating_sub(start) / repeat as u64;
         drop(guard);
@@ -199,13 +199,34 @@ impl<'o> ProgramRef<'o> {
         })
     }
 
-    /// One run, following tail calls: `(r0, instructions executed)`.
+    /// Runs the program with the conformance calling convention instead of a context:
+    /// r1 = the address of `mem` (readable and writable), r2 = its length; the object's maps,
+    /// global data and helpers are available. Returns `(r0, instructions executed)`.
+    ///
+    /// Packet helpers see an empty 14-byte Ethernet frame, since there is no packet.
+    pub fn run_on_memory(&self, mem: &mut [u8], cpu: usize) -> Result<(u64, u64), RuntimeError> {
+        let shared = &self.object.shared;
+        if cpu >= shared.ncpus {
+            return Err(RuntimeError::InvalidInput(format!(
+                "cpu {cpu} is not a runtime CPU (0..{})",
+                shared.ncpus
+            )));
+        }
+        let mut buf = LowBuf::new(LOW_BUF_SIZE).map_err(RuntimeError::LowMemory)?;
+        let mut packet = Packet::xdp(&mut buf, &[0u8; 14], None, false)?;
+        let guard = rcu_read_lock();
+        self.run_once(&mut buf, &mut packet, &guard, cpu, Some(mem))
+    }
+
+    /// One run, following tail calls: `(r0, instructions executed)`. With `raw`, r1/r2 are
+    /// that memory and its length instead of the context.
     fn run_once(
         &self,
         buf: &mut LowBuf,
         packet: &mut Packet,
         guard: &RcuGuard,
         cpu: usize,
+        raw: Option<&mut [u8]>,
     ) -> Result<(u64, u64), RuntimeError> {
         let shared = &self.object.shared;
         let mut memory = MemoryMap::new();
@@ -240,7 +261,13 @@ impl<'o> ProgramRef<'o> {
                 memory.add_raw(addr as *mut u8, len, access);
             }
         }
-        let ctx_addr = packet.ctx;
+        let args = match raw {
+            Some(mem) => {
+                let len = mem.len() as u64;
+                [memory.add_slice_mut(mem), len, 0, 0, 0]
+            }
+            None => [packet.ctx, 0, 0, 0, 0],
+        };
         let mut helpers = RunHelpers {
             shared,
             cpu,
@@ -258,7 +285,7 @@ impl<'o> ProgramRef<'o> {
             let prog = &shared.programs[index];
             let exit = match prog
                 .vm
-                .run([ctx_addr, 0, 0, 0, 0], &mut memory, &mut helpers, &config)
+                .run(args, &mut memory, &mut helpers, &config)
             {
                 Ok(exit) => exit,
                 Err(error) => {

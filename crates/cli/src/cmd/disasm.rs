@@ -18,7 +18,7 @@ enum SyntaxArg {
 /// Disassemble an eBPF program (raw bytecode or assembly) into LLVM or uBPF syntax.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Program file: raw bytecode (`.bin`) or assembly (`.s`, `.asm`).
+    /// Program file: raw bytecode (`.bin`), assembly (`.s`, `.asm`) or an ELF object.
     input: PathBuf,
     /// Output syntax.
     #[arg(long, value_enum, default_value = "llvm")]
@@ -32,11 +32,14 @@ pub struct Args {
     /// Write jump and call targets as labels.
     #[arg(long)]
     labels: bool,
+    /// Which program of an ELF object (the first if not given).
+    #[arg(long)]
+    program: Option<String>,
 }
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let insns = load_program(&args.input, args.format)?;
+    let insns = load_program(&args.input, args.format, args.program.as_deref())?;
     let decoded = bpfkit_isa::decode(&bpfkit_isa::encode(&insns))?;
     let syntax = match args.syntax {
         SyntaxArg::Llvm => Syntax::Llvm,

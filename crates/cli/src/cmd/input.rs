@@ -11,6 +11,8 @@ pub enum Format {
     Asm,
     /// Raw little-endian bytecode, 8 bytes a slot.
     Raw,
+    /// An ELF object built by `clang -target bpf` (maps, global data, helpers).
+    Elf,
 }
 
 /// Picks the format from `--format`, else the file name (`.s`, `.asm` → asm; `.bin` → raw),
@@ -18,6 +20,9 @@ pub enum Format {
 pub fn detect(path: &Path, bytes: &[u8], format: Option<Format>) -> Format {
     if let Some(f) = format {
         return f;
+    }
+    if bytes.starts_with(b"\x7fELF") {
+        return Format::Elf;
     }
     match path.extension().and_then(|e| e.to_str()) {
         Some("s" | "asm" | "S") => Format::Asm,
@@ -27,16 +32,29 @@ pub fn detect(path: &Path, bytes: &[u8], format: Option<Format>) -> Format {
     }
 }
 
-/// Reads and decodes (or assembles) the program in `path`.
-pub fn load_program(path: &Path, format: Option<Format>) -> Result<Vec<Insn>> {
+/// Reads and decodes (or assembles) the program in `path`; for an ELF object, the program
+/// named `program` (the first one if `None`), linked, with map references left symbolic.
+pub fn load_program(
+    path: &Path,
+    format: Option<Format>,
+    program: Option<&str>,
+) -> Result<Vec<Insn>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if bytes.starts_with(b"\x7fELF") && format.is_none() {
-        bail!(
-            "{}: ELF objects are not supported by this command yet",
-            path.display()
-        );
-    }
     match detect(path, &bytes, format) {
+        Format::Elf => {
+            let object =
+                bpfkit_object::Object::parse(&bytes).with_context(|| path.display().to_string())?;
+            let prog = match program {
+                Some(name) => object
+                    .program(name)
+                    .with_context(|| format!("{}: no program named {name}", path.display()))?,
+                None => object
+                    .programs
+                    .first()
+                    .with_context(|| format!("{}: no program", path.display()))?,
+            };
+            Ok(prog.insns.clone())
+        }
         Format::Asm => {
             let text = std::str::from_utf8(&bytes)
                 .with_context(|| format!("{}: not UTF-8 text", path.display()))?;

@@ -1,6 +1,6 @@
 //! `bpfkit run`: execute a program on a memory buffer, the conformance way.
 
-use super::input::{load_program, parse_hex, Format};
+use super::input::{detect, load_program, parse_hex, Format};
 use anyhow::{Context, Result};
 use bpfkit_conformance::ConformanceHelpers;
 use bpfkit_vm::{Config, MemoryMap, Program};
@@ -16,15 +16,20 @@ enum Engine {
 
 /// Run an eBPF program with r1 = a private copy of the memory and r2 = its length; print r0.
 ///
-/// Helper 5 follows the conformance suite's convention: it returns its first argument and,
-/// when that is 0, ends the program with r0 = 0.
+/// For assembly and raw bytecode, helper 5 follows the conformance suite's convention: it
+/// returns its first argument and, when that is 0, ends the program with r0 = 0. For an ELF
+/// object, the object's maps and global data are created and the kernel's helpers are
+/// available.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Program file: assembly (`.s`, `.asm`) or raw bytecode (`.bin`).
+    /// Program file: assembly (`.s`, `.asm`), raw bytecode (`.bin`) or an ELF object (`.o`).
     program: PathBuf,
-    /// Input format, when the file name does not tell.
+    /// Input format, when the file name or content does not tell.
     #[arg(long, value_enum)]
     format: Option<Format>,
+    /// Which program of an ELF object (the first if not given).
+    #[arg(long = "program", value_name = "NAME")]
+    program_name: Option<String>,
     /// File whose bytes are the program's memory.
     #[arg(long, conflicts_with = "mem_hex")]
     mem: Option<PathBuf>,
@@ -34,14 +39,13 @@ pub struct Args {
     /// Execution engine.
     #[arg(long, value_enum, default_value = "interp")]
     engine: Engine,
-    /// Maximum number of instructions executed before the run is stopped.
+    /// Maximum number of instructions executed before the run is stopped (asm and raw input).
     #[arg(long, default_value_t = bpfkit_vm::DEFAULT_BUDGET)]
     budget: u64,
 }
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let insns = load_program(&args.program, args.format)?;
     let mut mem = match (&args.mem, &args.mem_hex) {
         (Some(path), _) => {
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
@@ -50,24 +54,40 @@ pub fn run(args: Args) -> Result<ExitCode> {
         (None, None) => Vec::new(),
     };
     let Engine::Interp = args.engine;
-    let prog = Program::load(&insns).with_context(|| args.program.display().to_string())?;
-    prog.check_helpers(&ConformanceHelpers)
-        .with_context(|| args.program.display().to_string())?;
-    let mut memory = MemoryMap::new();
-    let len = mem.len() as u64;
-    let addr = memory.add_slice_mut(&mut mem);
-    let config = Config {
-        budget: args.budget,
-        ..Config::default()
-    };
-    let exit = prog
-        .run(
+    let name = args.program.display().to_string();
+    let bytes = std::fs::read(&args.program).with_context(|| format!("cannot read {name}"))?;
+    let r0 = if detect(&args.program, &bytes, args.format) == Format::Elf {
+        let object = bpfkit_runtime::Runtime::new()
+            .load_bytes(&bytes)
+            .with_context(|| name.clone())?;
+        let program = object
+            .program(args.program_name.as_deref())
+            .with_context(|| name.clone())?;
+        program
+            .run_on_memory(&mut mem, 0)
+            .with_context(|| name.clone())?
+            .0
+    } else {
+        let insns = load_program(&args.program, args.format, None)?;
+        let prog = Program::load(&insns).with_context(|| name.clone())?;
+        prog.check_helpers(&ConformanceHelpers)
+            .with_context(|| name.clone())?;
+        let mut memory = MemoryMap::new();
+        let len = mem.len() as u64;
+        let addr = memory.add_slice_mut(&mut mem);
+        let config = Config {
+            budget: args.budget,
+            ..Config::default()
+        };
+        prog.run(
             [addr, len, 0, 0, 0],
             &mut memory,
             &mut ConformanceHelpers,
             &config,
         )
-        .with_context(|| args.program.display().to_string())?;
-    println!("{:#x}", exit.r0);
+        .with_context(|| name.clone())?
+        .r0
+    };
+    println!("{r0:#x}");
     Ok(ExitCode::SUCCESS)
 }
