@@ -1,7 +1,7 @@
 //! `bpfkit filter`: tcpdump's filter language over capture files and live interfaces.
 
 use anyhow::{bail, Context, Result};
-use bpfkit_capture::live::{Capture, LiveConfig};
+use bpfkit_capture::live::{Capture, FilterPlacement, LiveConfig};
 use bpfkit_capture::{Dlt, PcapWriter, Reader, SavefileHeader, Timestamp, MAXIMUM_SNAPLEN};
 use bpfkit_cbpf::{dump, DumpFormat, Insn};
 use bpfkit_pcapfilter::{compile, CompileOptions, LinkType};
@@ -153,9 +153,9 @@ fn print_program(prog: &[Insn], level: u8) -> Result<ExitCode> {
 }
 
 /// A compiled filter ready to test packets on the chosen engine.
-struct Filter {
-    cbpf: Vec<Insn>,
-    ebpf: Option<bpfkit_vm::Program>,
+enum Filter {
+    Cbpf(bpfkit_cbpf::Filter),
+    Ebpf(bpfkit_vm::Program),
 }
 
 impl Filter {
@@ -163,20 +163,19 @@ impl Filter {
     /// kernel would refuse (libpcap's unoptimized radiotap code reads a scratch cell before
     /// storing it); both engines give such programs libpcap's meaning.
     fn new(cbpf: Vec<Insn>, engine: Engine) -> Result<Filter> {
-        let ebpf = match engine {
-            Engine::Cbpf => None,
+        Ok(match engine {
+            Engine::Cbpf => Filter::Cbpf(bpfkit_cbpf::Filter::new(&cbpf)),
             Engine::Ebpf => {
                 let insns = bpfkit_cbpf::to_ebpf_with(&cbpf, bpfkit_cbpf::WireLen::InR3);
-                Some(bpfkit_vm::Program::load(&insns).context("translated filter")?)
+                Filter::Ebpf(bpfkit_vm::Program::load(&insns).context("translated filter")?)
             }
-        };
-        Ok(Filter { cbpf, ebpf })
+        })
     }
 
     fn accepts(&self, data: &[u8], wirelen: u32) -> Result<bool> {
-        match &self.ebpf {
-            None => Ok(bpfkit_cbpf::run(&self.cbpf, data, wirelen) != 0),
-            Some(prog) => {
+        match self {
+            Filter::Cbpf(filter) => Ok(filter.run(data, wirelen) != 0),
+            Filter::Ebpf(prog) => {
                 let mut memory = bpfkit_vm::MemoryMap::new();
                 let addr = memory.add_slice(data);
                 let exit = prog.run(
@@ -269,15 +268,16 @@ fn filter_file<R: std::io::Read>(
 }
 
 fn capture_live(args: &Args, capture: &mut Capture, prog: &[Insn]) -> Result<ExitCode> {
-    bpfkit_cbpf::validate(prog).context("compiled filter is invalid")?;
     if prog.len() > bpfkit_cbpf::op::MAXINSNS {
-        bail!(
-            "filter has {} instructions, more than the kernel's limit of {}",
+        eprintln!(
+            "bpfkit: filter has {} instructions, more than the kernel's limit of {}",
             prog.len(),
             bpfkit_cbpf::op::MAXINSNS
         );
     }
-    capture.set_filter(prog)?;
+    if capture.set_filter(prog)? == FilterPlacement::Userland {
+        eprintln!("bpfkit: the kernel refused the filter; filtering in user space");
+    }
     let header = SavefileHeader {
         dlt: capture.dlt(),
         link_type_ext: 0,

@@ -1,0 +1,163 @@
+//! `bpfkit filter` against tcpdump (libpcap) on the shared captures.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bpfkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+        .args(args)
+        .output()
+        .expect("bpfkit runs")
+}
+
+fn tcpdump(args: &[&str]) -> Option<Output> {
+    Command::new("tcpdump").args(args).output().ok()
+}
+
+fn have_tcpdump() -> bool {
+    tcpdump(&["--version"]).is_some_and(|o| o.status.success())
+}
+
+fn pcaps() -> Option<Vec<PathBuf>> {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pcaps");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&d)
+        .ok()?
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+        .collect();
+    v.sort();
+    Some(v)
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("bpfkit-filter-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+#[test]
+fn count_prints_packets_like_tcpdump_and_keeps_packets_before_damage() {
+    if !have_tcpdump() {
+        eprintln!("skipping: tcpdump not installed");
+        return;
+    }
+    let Some(files) = pcaps() else {
+        eprintln!("skipping: ../shared/pcaps not found");
+        return;
+    };
+    let file = files.iter().find(|p| p.ends_with("dns_tcp.pcap")).unwrap();
+    let bytes = std::fs::read(file).unwrap();
+    let cut = tmp("cut.pcap");
+    for len in [bytes.len(), 1000, 500, 100, 30] {
+        std::fs::write(&cut, &bytes[..len]).unwrap();
+        let c = cut.to_str().unwrap();
+        let t = tcpdump(&["-r", c, "--count"]).unwrap();
+        let b = bpfkit(&["filter", "-r", c, "--count"]);
+        assert_eq!(b.status.success(), t.status.success(), "cut at {len}");
+        assert_eq!(
+            String::from_utf8_lossy(&b.stdout),
+            String::from_utf8_lossy(&t.stdout),
+            "cut at {len}"
+        );
+        if !b.status.success() {
+            assert!(String::from_utf8_lossy(&b.stderr).contains("byte offset"));
+        }
+    }
+}
+
+#[test]
+fn dump_formats_of_unoptimized_programs_match_tcpdump() {
+    if !have_tcpdump() {
+        eprintln!("skipping: tcpdump not installed");
+        return;
+    }
+    for (lt, expr) in [
+        ("EN10MB", "tcp port 80"),
+        ("RAW", "host 1.2.3.4"),
+        ("LINUX_SLL", "udp and not port 53"),
+        ("EN10MB", "vlan 100 and ip6"),
+    ] {
+        for d in ["-d", "-dd", "-ddd"] {
+            let t = tcpdump(&[d, "-O", "-y", lt, expr]).unwrap();
+            let b = bpfkit(&["filter", d, "-O", "-y", lt, expr]);
+            assert!(b.status.success());
+            assert_eq!(b.stdout, t.stdout, "{d} -y {lt} {expr}");
+        }
+    }
+}
+
+#[test]
+fn syntax_errors_fail_with_a_position() {
+    let b = bpfkit(&["filter", "-d", "tcp port"]);
+    assert_eq!(b.status.code(), Some(1));
+    let b = bpfkit(&["filter", "-d", "-y", "NOSUCH", "tcp"]);
+    assert_eq!(b.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&b.stderr).contains("NOSUCH"));
+}
+
+#[test]
+fn ebpf_engine_accepts_the_same_packets() {
+    let Some(files) = pcaps() else {
+        eprintln!("skipping: ../shared/pcaps not found");
+        return;
+    };
+    for file in files.iter().take(12) {
+        let f = file.to_str().unwrap();
+        for expr in ["tcp", "udp or vlan", "ip[8] < 64"] {
+            let a = bpfkit(&["filter", "-r", f, "--count", expr]);
+            let b = bpfkit(&["filter", "-r", f, "--count", "--engine", "ebpf", expr]);
+            assert_eq!(a.stdout, b.stdout, "{f} [{expr}]");
+        }
+    }
+}
+
+/// `bpfkit filter -i lo`: the compiled program runs in the kernel (SO_ATTACH_FILTER) and only
+/// matching datagrams reach the output file.
+#[test]
+fn live_capture_on_loopback_keeps_only_matching_packets() {
+    if euid() != 0 {
+        eprintln!("skipping: live capture needs root");
+        return;
+    }
+    let out = tmp("live.pcap");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+        .args(["filter", "-i", "lo", "-c", "3", "-w", out.to_str().unwrap()])
+        .arg("udp dst port 47913")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the socket is open (it prints "listening on" to stderr).
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    assert!(line.contains("listening on lo"), "{line}");
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..20u8 {
+        sock.send_to(&[i; 10], "127.0.0.1:47914").unwrap(); // other port: filtered out
+        if i % 4 == 0 {
+            sock.send_to(&[i; 20], "127.0.0.1:47913").unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    // The file holds 3 Ethernet frames of 14 + 20 + 8 + 20 bytes, each to port 47913.
+    let data = std::fs::read(&out).unwrap();
+    let mut reader = bpfkit_capture::Reader::new(&data[..]).unwrap();
+    let mut n = 0;
+    while let Some(rec) = reader.next_record().unwrap() {
+        assert_eq!(rec.data.len(), 62);
+        assert_eq!(u16::from_be_bytes([rec.data[36], rec.data[37]]), 47913);
+        n += 1;
+    }
+    assert_eq!(n, 3);
+}
+
+fn euid() -> u32 {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(1)
+}
