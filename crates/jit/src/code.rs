@@ -100,7 +100,10 @@ mod tests {
             .lines()
             .find(|l| l.starts_with(&start))
             .expect("mapping listed");
-        assert!(line.split_whitespace().nth(1).unwrap().starts_with("r-x"), "{line}");
+        assert!(
+            line.split_whitespace().nth(1).unwrap().starts_with("r-x"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -194,13 +194,13 @@ pub(crate) fn compile(
     let out = loop {
         let out = Emitter::emit(&plan, options.checked, &short, blinder.as_mut())?;
         let mut changed = false;
-        for i in 0..n {
-            if !plan.is_jump(i) || short[i] {
+        for (i, short) in short.iter_mut().enumerate() {
+            if !plan.is_jump(i) || *short {
                 continue;
             }
             let rel = out.offsets[plan.target(i)] as i64 - out.jump_ends[i] as i64;
             if i8::try_from(rel).is_ok() {
-                short[i] = true;
+                *short = true;
                 changed = true;
             }
         }

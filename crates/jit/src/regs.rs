@@ -55,7 +55,10 @@ mod tests {
             seen[r as usize] = true;
         }
         for internal in [CTX, BUDGET, TMP, TMP2, 4 /* rsp */] {
-            assert!(!seen[internal as usize], "internal register {internal} is mapped");
+            assert!(
+                !seen[internal as usize],
+                "internal register {internal} is mapped"
+            );
         }
         // Callee-saved eBPF registers and r10 must live in SysV callee-saved registers.
         for r in 6..=10u8 {

@@ -37,6 +37,7 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     helpers: &mut H,
     config: &Config,
 ) -> Result<Exit, VmError> {
+    // Lives (and stays put) until this function returns, after the generated code did.
     let mut stack = Stack([0; MAX_CALL_FRAMES * STACK_SIZE / 8]);
     let top = stack.0.as_mut_ptr() as u64 + std::mem::size_of::<Stack>() as u64;
     let mark = memory.begin_run(top - STACK_SIZE as u64, top);
@@ -100,7 +101,6 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
         entry(&mut ctx)
     };
     memory.end_run(mark);
-    drop(stack);
     if let Some(payload) = ctx.panic.take() {
         resume_unwind(payload);
     }
@@ -121,8 +121,7 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
         }),
         status::BUDGET => {
             let remaining = ctx.budget_left.wrapping_add(
-                code.plan.blocks[(ctx.err_arg as usize).min(code.plan.blocks.len() - 1)].len
-                    as u64,
+                code.plan.blocks[(ctx.err_arg as usize).min(code.plan.blocks.len() - 1)].len as u64,
             );
             let pc = code.plan.budget_pc(ctx.err_arg as usize, remaining);
             Err(fail(pc as u64, VmErrorKind::Budget(config.budget)))
@@ -246,7 +245,7 @@ unsafe extern "sysv64" fn slow_check(ctx: *mut JitCtx, addr: u64, site: u64, r10
     };
     memory.set_stack_low(r10 - STACK_SIZE as u64);
     let misaligned =
-        addr % size != 0 && (access == AccessKind::Atomic || config.check_alignment);
+        !addr.is_multiple_of(size) && (access == AccessKind::Atomic || config.check_alignment);
     let result = if misaligned {
         Err(MemFault {
             access,

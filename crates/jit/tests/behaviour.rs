@@ -20,13 +20,19 @@ fn both(text: &str, mem: &mut [u8], config: &Config) -> (String, String) {
     let a = {
         let mut m = MemoryMap::new();
         let addr = m.add_slice_mut(mem);
-        format!("{:?}", prog.run([addr, 0, 0, 0, 0], &mut m, &mut NoHelpers, config))
+        format!(
+            "{:?}",
+            prog.run([addr, 0, 0, 0, 0], &mut m, &mut NoHelpers, config)
+        )
     };
     mem.copy_from_slice(&input);
     let b = {
         let mut m = MemoryMap::new();
         let addr = m.add_slice_mut(mem);
-        format!("{:?}", jit.run([addr, 0, 0, 0, 0], &mut m, &mut NoHelpers, config))
+        format!(
+            "{:?}",
+            jit.run([addr, 0, 0, 0, 0], &mut m, &mut NoHelpers, config)
+        )
     };
     // Error messages may carry a stack address; these programs use none.
     (a, b)
@@ -58,20 +64,37 @@ fn executed_counts_match_and_lddw_counts_once() {
 fn division_edge_cases_follow_the_rfc() {
     // Values from RFC 9669: x/0 = 0, x%0 = x, INT_MIN/-1 = INT_MIN, INT_MIN%-1 = 0.
     let cases = [
-        ("lddw %r0, 0x8000000000000000\nmov %r1, -1\nsdiv %r0, %r1\nexit", 1u64 << 63),
-        ("lddw %r0, 0x8000000000000000\nmov %r1, -1\nsmod %r0, %r1\nexit", 0),
+        (
+            "lddw %r0, 0x8000000000000000\nmov %r1, -1\nsdiv %r0, %r1\nexit",
+            1u64 << 63,
+        ),
+        (
+            "lddw %r0, 0x8000000000000000\nmov %r1, -1\nsmod %r0, %r1\nexit",
+            0,
+        ),
         ("mov32 %r0, 0x80000000\nsdiv32 %r0, -1\nexit", 0x8000_0000),
         ("mov %r0, 7\nmov %r1, 0\ndiv %r0, %r1\nexit", 0),
         ("mov %r0, 7\nmov %r1, 0\nmod %r0, %r1\nexit", 7),
-        ("lddw %r0, 0x1ffffffff\nmov %r1, 0\nmod32 %r0, %r1\nexit", 0xffff_ffff),
+        (
+            "lddw %r0, 0x1ffffffff\nmov %r1, 0\nmod32 %r0, %r1\nexit",
+            0xffff_ffff,
+        ),
         ("mov %r0, -7\nsmod %r0, 2\nexit", -1i64 as u64),
-        ("mov %r3, 100\nmov %r0, 7\ndiv %r3, %r0\nmov %r0, %r3\nexit", 14),
+        (
+            "mov %r3, 100\nmov %r0, 7\ndiv %r3, %r0\nmov %r0, %r3\nexit",
+            14,
+        ),
         ("mov %r0, 100\nmov %r3, 7\nmod %r0, %r3\nexit", 2),
     ];
     for (text, want) in cases {
         let jit = JitProgram::from_insns(&asm(text), &CompileOptions::default()).unwrap();
         let got = jit
-            .run([0; 5], &mut MemoryMap::new(), &mut NoHelpers, &Config::default())
+            .run(
+                [0; 5],
+                &mut MemoryMap::new(),
+                &mut NoHelpers,
+                &Config::default(),
+            )
             .unwrap();
         assert_eq!(got.r0, want, "{text}");
     }
@@ -89,7 +112,10 @@ fn helpers_return_stop_fail_and_panic_like_the_interpreter() {
         jit.run([0; 5], &mut MemoryMap::new(), helpers, &Config::default())
     };
     // r1..r5 survive a helper call, as in the interpreter.
-    let r = run("mov %r1, 2\nmov %r2, 3\ncall 1\nadd %r0, %r1\nadd %r0, %r2\nexit", &mut helpers);
+    let r = run(
+        "mov %r1, 2\nmov %r2, 3\ncall 1\nadd %r0, %r1\nadd %r0, %r2\nexit",
+        &mut helpers,
+    );
     assert_eq!(r.unwrap().r0, 10);
     let r = run("mov %r1, 4\ncall 2\nmov %r0, 1\nexit", &mut helpers);
     assert_eq!(r.unwrap().r0, 40);
@@ -103,7 +129,12 @@ fn helpers_return_stop_fail_and_panic_like_the_interpreter() {
     }));
     assert!(panicked.is_err(), "the helper's panic reaches the caller");
     // And the JIT is still usable afterwards.
-    assert_eq!(run("mov %r1, 1\nmov %r2, 1\ncall 1\nexit", &mut helpers).unwrap().r0, 2);
+    assert_eq!(
+        run("mov %r1, 1\nmov %r2, 1\ncall 1\nexit", &mut helpers)
+            .unwrap()
+            .r0,
+        2
+    );
 }
 
 #[test]
@@ -122,7 +153,12 @@ fn local_calls_preserve_callee_saved_registers_and_stop_at_eight_frames() {
         exit
     ";
     let jit = JitProgram::from_insns(&asm(text), &CompileOptions::default()).unwrap();
-    let got = jit.run([0; 5], &mut MemoryMap::new(), &mut NoHelpers, &Config::default());
+    let got = jit.run(
+        [0; 5],
+        &mut MemoryMap::new(),
+        &mut NoHelpers,
+        &Config::default(),
+    );
     assert_eq!(got.unwrap().r0, 14);
     let recursive = "call local f\nexit\nf:\ncall local f\nexit\n";
     let (interp, jit) = both(recursive, &mut [], &Config::default());
@@ -156,10 +192,15 @@ fn out_of_bounds_and_read_only_accesses_fail_with_the_interpreters_error() {
     let ro = [0u8; 8];
     let mut m = MemoryMap::new();
     let addr = m.add_slice(&ro);
-    let jit = JitProgram::from_insns(&asm("stb [%r1+0], 1\nexit"), &CompileOptions::default())
-        .unwrap();
+    let jit =
+        JitProgram::from_insns(&asm("stb [%r1+0], 1\nexit"), &CompileOptions::default()).unwrap();
     let e = jit
-        .run([addr, 0, 0, 0, 0], &mut m, &mut NoHelpers, &Config::default())
+        .run(
+            [addr, 0, 0, 0, 0],
+            &mut m,
+            &mut NoHelpers,
+            &Config::default(),
+        )
         .unwrap_err();
     assert!(e.to_string().contains("read-only"), "{e}");
 }
@@ -193,7 +234,10 @@ fn packet_loads_are_big_endian_and_end_the_program_when_out_of_bounds() {
     assert_eq!(run("ldabsh 1\nexit", true).unwrap().r0, 0x3456);
     assert_eq!(run("ldabsw 1\nexit", true).unwrap().r0, 0x3456_789a);
     assert_eq!(run("mov %r0, 9\nldabsw 2\nexit", true).unwrap().r0, 0);
-    assert_eq!(run("mov %r3, -1\nldindb %r3, 5\nexit", true).unwrap().r0, 0x9a);
+    assert_eq!(
+        run("mov %r3, -1\nldindb %r3, 5\nexit", true).unwrap().r0,
+        0x9a
+    );
     let e = run("ldabsb 0\nexit", false).unwrap_err();
     assert_eq!(e.kind, VmErrorKind::NoPacket);
 }
@@ -217,13 +261,24 @@ fn blinding_keeps_immediates_out_of_the_code() {
         &0x1122334455667788u64.to_le_bytes(),
     ];
     for imm in imms {
-        assert!(contains(plain.machine_code(), imm), "{imm:02x?} in plain code");
-        assert!(!contains(blinded.machine_code(), imm), "{imm:02x?} in blinded code");
+        assert!(
+            contains(plain.machine_code(), imm),
+            "{imm:02x?} in plain code"
+        );
+        assert!(
+            !contains(blinded.machine_code(), imm),
+            "{imm:02x?} in blinded code"
+        );
     }
     let run = |j: &JitProgram| {
-        j.run([0; 5], &mut MemoryMap::new(), &mut NoHelpers, &Config::default())
-            .unwrap()
-            .r0
+        j.run(
+            [0; 5],
+            &mut MemoryMap::new(),
+            &mut NoHelpers,
+            &Config::default(),
+        )
+        .unwrap()
+        .r0
     };
     assert_eq!(run(&plain), run(&blinded));
 }
@@ -252,7 +307,12 @@ fn concurrent_runs_of_one_program_are_independent() {
                 for i in 0..200u64 {
                     let arg = t * 1000 + i;
                     let got = jit
-                        .run([arg, 0, 0, 0, 0], &mut MemoryMap::new(), &mut NoHelpers, &Config::default())
+                        .run(
+                            [arg, 0, 0, 0, 0],
+                            &mut MemoryMap::new(),
+                            &mut NoHelpers,
+                            &Config::default(),
+                        )
                         .unwrap();
                     assert_eq!(got.r0, arg * 1000);
                 }

@@ -7,8 +7,7 @@
 mod common;
 
 use bpfkit_isa::{
-    AluOp, AtomicOp, CallTarget, Endian, Insn, JmpCond, LdImm64Kind, MemSize, Operand, Reg,
-    Width,
+    AluOp, AtomicOp, CallTarget, Endian, Insn, JmpCond, LdImm64Kind, MemSize, Operand, Reg, Width,
 };
 use bpfkit_jit::{CompileOptions, JitProgram};
 use bpfkit_vm::{Config, Program};
@@ -69,7 +68,13 @@ fn alu() -> impl Strategy<Value = Insn> {
             src: if op == Neg { Operand::Imm(0) } else { src },
         }),
         (
-            prop::sample::select(vec![(Width::W64, 8u8), (Width::W64, 16), (Width::W64, 32), (Width::W32, 8), (Width::W32, 16)]),
+            prop::sample::select(vec![
+                (Width::W64, 8u8),
+                (Width::W64, 16),
+                (Width::W64, 32),
+                (Width::W32, 8),
+                (Width::W32, 16)
+            ]),
             reg(&DATA),
             reg(&DATA)
         )
@@ -132,14 +137,12 @@ fn memory_op() -> impl Strategy<Value = Insn> {
                 off,
             }
         }),
-        (size(), address(), reg(&DATA)).prop_map(
-            |(size, (dst, off), src)| Insn::Stx {
-                size,
-                dst,
-                src,
-                off
-            }
-        ),
+        (size(), address(), reg(&DATA)).prop_map(|(size, (dst, off), src)| Insn::Stx {
+            size,
+            dst,
+            src,
+            off
+        }),
         (size(), address(), imm()).prop_map(|(size, (dst, off), imm)| Insn::St {
             size,
             dst,
@@ -159,7 +162,10 @@ fn memory_op() -> impl Strategy<Value = Insn> {
                 src,
                 off: off & !3,
             }),
-        (prop::sample::select(vec![MemSize::B, MemSize::H, MemSize::W]), -2..40i32)
+        (
+            prop::sample::select(vec![MemSize::B, MemSize::H, MemSize::W]),
+            -2..40i32
+        )
             .prop_map(|(size, imm)| Insn::LdAbs { size, imm }),
         (
             prop::sample::select(vec![MemSize::B, MemSize::H, MemSize::W]),
@@ -215,7 +221,7 @@ fn layout(funcs: &[Vec<Gen>]) -> Vec<Insn> {
     }
     let mut out = Vec::new();
     let mut pc = 0usize;
-    let mut emit = |out: &mut Vec<Insn>, pc: &mut usize, i: Insn| {
+    let emit = |out: &mut Vec<Insn>, pc: &mut usize, i: Insn| {
         *pc += i.slots();
         out.push(i);
     };
@@ -274,7 +280,14 @@ fn layout(funcs: &[Vec<Gen>]) -> Vec<Insn> {
                 }
                 Gen::Goto(skip) => {
                     let off = target(i, *skip) as i64 - next as i64;
-                    emit(&mut out, &mut pc, Insn::Ja { off: off as i32, long: off % 2 == 0 })
+                    emit(
+                        &mut out,
+                        &mut pc,
+                        Insn::Ja {
+                            off: off as i32,
+                            long: off % 2 == 0,
+                        },
+                    )
                 }
                 Gen::Call(n) => {
                     let off = starts[*n] as i64 - next as i64;
@@ -342,7 +355,10 @@ fn with_callback(mut insns: Vec<Insn>) -> Vec<Insn> {
             dst: Reg::R1,
             src: Operand::Reg(Reg::R9),
         },
-        Insn::Ja { off: 0, long: false },
+        Insn::Ja {
+            off: 0,
+            long: false,
+        },
     ];
     // The callback is the whole original program shifted after `pre`; jump over a tiny
     // function `r0 = r1 + r2; exit` placed at the end.
@@ -401,7 +417,11 @@ fn check(insns: &[Insn], mem: &[u8], packet: &Option<Vec<u8>>, align: bool, blin
         let fast = JitProgram::compile(&prog, &unchecked).expect("compiles");
         let got = run(Engine::Jit(&fast), &mut bufs, mem, packet, &config);
         let want = interp.result.as_ref().map(|e| e.r0);
-        assert_eq!(want, got.result.as_ref().map(|e| e.r0), "unchecked: {insns:?}");
+        assert_eq!(
+            want,
+            got.result.as_ref().map(|e| e.r0),
+            "unchecked: {insns:?}"
+        );
         assert_eq!(interp.memory, got.memory, "unchecked memory: {insns:?}");
     }
 }

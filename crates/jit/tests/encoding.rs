@@ -29,7 +29,10 @@ fn tool(name: &str) -> bool {
 fn disassemble(bytes: &[u8]) -> Vec<String> {
     let dir = std::env::temp_dir().join(format!("bpfkit-jit-enc-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("{:x}.bin", bytes.iter().fold(0u64, |h, &b| h.rotate_left(5) ^ b as u64)));
+    let file = dir.join(format!(
+        "{:x}.bin",
+        bytes.iter().fold(0u64, |h, &b| h.rotate_left(5) ^ b as u64)
+    ));
     std::fs::write(&file, bytes).unwrap();
     let out = Command::new("objdump")
         .args(["-D", "-b", "binary", "-mi386:x86-64"])
@@ -41,7 +44,9 @@ fn disassemble(bytes: &[u8]) -> Vec<String> {
         .filter_map(|l| {
             let mut parts = l.split('\t');
             let addr = parts.next()?;
-            if !addr.trim_end().ends_with(':') || !addr.trim().starts_with(|c: char| c.is_ascii_hexdigit()) {
+            if !addr.trim_end().ends_with(':')
+                || !addr.trim().starts_with(|c: char| c.is_ascii_hexdigit())
+            {
                 return None;
             }
             let _bytes = parts.next()?;
@@ -61,7 +66,12 @@ fn llvm_encoding(att: &str) -> Vec<u8> {
         .spawn()
         .expect("llvm-mc runs");
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(format!("{att}\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{att}\n").as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let enc = text
@@ -96,21 +106,72 @@ const CASES: &[(&str, &[&str], bool)] = &[
     ("add32 %r2, %r3", &["add %edx,%esi"], false),
     ("mov32 %r0, %r0", &["mov %eax,%eax"], false),
     ("be16 %r1", &["ror $0x8,%di", "movzwl %di,%edi"], false),
-    // Memory operands with a run-time base use a SIB byte and a 32-bit displacement.
+    // Memory operands with a run-time base always get a SIB byte (dynasm cannot know at
+    // its compile time whether the base needs one), with an 8-bit displacement when it fits.
     ("ldxdw %r0, [%r1+8]", &["mov 0x8(%rdi,%riz,1),%rax"], false),
-    ("ldxb %r6, [%r10-1]", &["movzbl -0x1(%rbp,%riz,1),%ebx"], false),
-    ("ldxsh %r2, [%r3+2]", &["movswq 0x2(%rdx,%riz,1),%rsi"], false),
-    ("ldxsw %r2, [%r3+4]", &["movslq 0x4(%rdx,%riz,1),%rsi"], false),
-    ("stxw [%r10-4], %r9", &["mov %r15d,-0x4(%rbp,%riz,1)"], false),
+    (
+        "ldxb %r6, [%r10-1]",
+        &["movzbl -0x1(%rbp,%riz,1),%ebx"],
+        false,
+    ),
+    (
+        "ldxsh %r2, [%r3+2]",
+        &["movswq 0x2(%rdx,%riz,1),%rsi"],
+        false,
+    ),
+    (
+        "ldxsw %r2, [%r3+4]",
+        &["movslq 0x4(%rdx,%riz,1),%rsi"],
+        false,
+    ),
+    (
+        "stxw [%r10-4], %r9",
+        &["mov %r15d,-0x4(%rbp,%riz,1)"],
+        false,
+    ),
     ("stb [%r1+3], 7", &["movb $0x7,0x3(%rdi,%riz,1)"], false),
-    ("lock add [%r1+0], %r2", &["lock add %rsi,0x0(%rdi,%riz,1)"], false),
-    ("lock xchg32 [%r6+8], %r0", &["xchg %eax,0x8(%rbx,%riz,1)"], false),
-    ("lock fetch add [%r10-8], %r4", &["lock xadd %rcx,-0x8(%rbp,%riz,1)"], false),
-    ("lock cmpxchg [%r1+0], %r7", &["lock cmpxchg %r13,0x0(%rdi,%riz,1)"], false),
+    (
+        "lock add [%r1+0], %r2",
+        &["lock add %rsi,0x0(%rdi,%riz,1)"],
+        false,
+    ),
+    (
+        "lock xchg32 [%r6+8], %r0",
+        &["xchg %eax,0x8(%rbx,%riz,1)"],
+        false,
+    ),
+    (
+        "lock fetch add [%r10-8], %r4",
+        &["lock xadd %rcx,-0x8(%rbp,%riz,1)"],
+        false,
+    ),
+    (
+        "lock cmpxchg [%r1+0], %r7",
+        &["lock cmpxchg %r13,0x0(%rdi,%riz,1)"],
+        false,
+    ),
+    (
+        "stxb [%r1+300], %r2",
+        &["mov %sil,0x12c(%rdi,%riz,1)"],
+        false,
+    ),
+    // Compare-and-branch: an 8-bit immediate, or `test` against zero.
+    ("jgt %r6, 100, +0", &["cmp $0x64,%rbx", "ja 0x6"], false),
+    ("jeq32 %r9, 0, +0", &["test %r15d,%r15d", "je 0x5"], false),
+    (
+        "jslt %r7, -1000, +0",
+        &["cmp $0xfffffffffffffc18,%r13", "jl 0x9"],
+        false,
+    ),
     // A register shift count goes through cl (= r4), saved in r11.
     (
         "lsh %r0, %r1",
-        &["mov %rcx,%r11", "mov %rdi,%rcx", "shl %cl,%rax", "mov %r11,%rcx"],
+        &[
+            "mov %rcx,%r11",
+            "mov %rdi,%rcx",
+            "shl %cl,%rax",
+            "mov %r11,%rcx",
+        ],
         true,
     ),
 ];
@@ -137,6 +198,24 @@ fn single_instructions_disassemble_to_the_expected_x86() {
 }
 
 #[test]
+fn immediate_compares_use_the_short_canonical_encoding() {
+    if !tool("llvm-mc") {
+        eprintln!("skipping: llvm-mc not installed");
+        return;
+    }
+    for (ebpf, att) in [
+        ("jgt %r6, 100, +0", "cmp $0x64,%rbx"),
+        ("jne %r8, -3, +0", "cmp $-3,%r14"),
+        ("jlt32 %r0, 7, +0", "cmp $7,%eax"),
+        ("jsgt32 %r5, 1, +0", "cmp $1,%r8d"),
+    ] {
+        let bytes = code_of(ebpf);
+        let want = llvm_encoding(att);
+        assert_eq!(&bytes[..want.len()], &want[..], "{ebpf}");
+    }
+}
+
+#[test]
 fn division_handles_zero_and_minus_one_before_dividing() {
     if !tool("objdump") {
         eprintln!("skipping: objdump not installed");
@@ -154,7 +233,10 @@ fn division_handles_zero_and_minus_one_before_dividing() {
     assert!(pos("test %r11,%r11") < pos("idiv %r11"));
     assert!(pos("cmp $0xffffffffffffffff,%r11") < pos("idiv %r11"));
     assert!(pos("cqto") < pos("idiv %r11"));
-    assert!(got.iter().any(|l| l == "neg %rbx"), "INT_MIN / -1 path: {got:?}");
+    assert!(
+        got.iter().any(|l| l == "neg %rbx"),
+        "INT_MIN / -1 path: {got:?}"
+    );
 }
 
 #[test]

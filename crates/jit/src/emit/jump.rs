@@ -39,18 +39,30 @@ impl Emitter<'_> {
             (true, Err(k), false) => asm!(self.asm; test Rd(d), DWORD k),
             (false, Ok(s), true) => asm!(self.asm; cmp Rq(d), Rq(s)),
             (false, Ok(s), false) => asm!(self.asm; cmp Rd(d), Rd(s)),
-            (false, Err(k), true) => match i8::try_from(k) {
-                Ok(_) => asm!(self.asm; cmp Rq(d), BYTE k),
-                Err(_) => asm!(self.asm; cmp Rq(d), DWORD k),
-            },
-            (false, Err(k), false) => match i8::try_from(k) {
-                Ok(_) => asm!(self.asm; cmp Rd(d), BYTE k),
+            // Against 0, `test` sets every flag the conditions read as `cmp` would.
+            (false, Err(0), true) => asm!(self.asm; test Rq(d), Rq(d)),
+            (false, Err(0), false) => asm!(self.asm; test Rd(d), Rd(d)),
+            (false, Err(k), wide) => match i8::try_from(k) {
+                Ok(b) => self.cmp_imm8(d, wide, b),
+                Err(_) if wide => asm!(self.asm; cmp Rq(d), DWORD k),
                 Err(_) => asm!(self.asm; cmp Rd(d), DWORD k),
             },
         }
         let label = self.labels[self.plan.target(i)];
         self.jcc(cond, label, self.short[i]);
         self.jump_ends[i] = self.asm.offset().0;
+    }
+
+    /// `cmp reg, imm8` (opcode 83 /7 ib), encoded by hand: dynasm's table picks the imm32
+    /// form for `cmp` even when asked for a byte.
+    fn cmp_imm8(&mut self, reg: u8, wide: bool, imm: i8) {
+        let rex = 0x40 | if wide { 0x08 } else { 0 } | (reg >> 3);
+        let modrm = 0xc0 | (7 << 3) | (reg & 7);
+        if rex != 0x40 {
+            asm!(self.asm; .bytes [rex, 0x83, modrm, imm as u8]);
+        } else {
+            asm!(self.asm; .bytes [0x83, modrm, imm as u8]);
+        }
     }
 
     /// The conditional jump taken when `cond` held for the flags of `cmp dst, src`

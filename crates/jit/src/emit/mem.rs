@@ -16,6 +16,18 @@ use bpfkit_isa::{AtomicOp, MemSize, Reg, STACK_SIZE};
 use bpfkit_vm::AccessKind;
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
+/// Emits an instruction with the memory operand `[m.base + m.disp]` between the `pre` and
+/// `post` tokens, with an 8-bit displacement when it fits (dynasm would use 32 bits).
+macro_rules! memop {
+    ($e:expr, $m:expr, [$($pre:tt)*], [$($post:tt)*]) => {{
+        let (b, o) = ($m.base, $m.disp);
+        match i8::try_from(o) {
+            Ok(o8) => asm!($e.asm; $($pre)* [BYTE Rq(b) + o8] $($post)*),
+            Err(_) => asm!($e.asm; $($pre)* [Rq(b) + o] $($post)*),
+        }
+    }};
+}
+
 /// Where an access goes once proven safe: `[base + disp]`.
 #[derive(Clone, Copy)]
 struct Mem {
@@ -60,7 +72,7 @@ impl Emitter<'_> {
                 disp: off,
             };
         }
-        asm!(self.asm; lea r11, [Rq(b) + off]);
+        memop!(self, Mem { base: b, disp: off }, [lea r11,], []);
         if !self.checked {
             return Mem { base: R11, disp: 0 };
         }
@@ -102,15 +114,15 @@ impl Emitter<'_> {
         off: i16,
     ) -> Result<(), JitError> {
         let m = self.address(pc, src, off, size.bytes(), AccessKind::Read, false);
-        let (d, b, o) = (x(dst), m.base, m.disp);
+        let d = x(dst);
         match (size, signed) {
-            (MemSize::B, false) => asm!(self.asm; movzx Rd(d), BYTE [Rq(b) + o]),
-            (MemSize::H, false) => asm!(self.asm; movzx Rd(d), WORD [Rq(b) + o]),
-            (MemSize::W, false) => asm!(self.asm; mov Rd(d), DWORD [Rq(b) + o]),
-            (MemSize::DW, false) => asm!(self.asm; mov Rq(d), QWORD [Rq(b) + o]),
-            (MemSize::B, true) => asm!(self.asm; movsx Rq(d), BYTE [Rq(b) + o]),
-            (MemSize::H, true) => asm!(self.asm; movsx Rq(d), WORD [Rq(b) + o]),
-            (MemSize::W, true) => asm!(self.asm; movsxd Rq(d), DWORD [Rq(b) + o]),
+            (MemSize::B, false) => memop!(self, m, [movzx Rd(d), BYTE], []),
+            (MemSize::H, false) => memop!(self, m, [movzx Rd(d), WORD], []),
+            (MemSize::W, false) => memop!(self, m, [mov Rd(d), DWORD], []),
+            (MemSize::DW, false) => memop!(self, m, [mov Rq(d), QWORD], []),
+            (MemSize::B, true) => memop!(self, m, [movsx Rq(d), BYTE], []),
+            (MemSize::H, true) => memop!(self, m, [movsx Rq(d), WORD], []),
+            (MemSize::W, true) => memop!(self, m, [movsxd Rq(d), DWORD], []),
             (MemSize::DW, true) => {
                 return Err(JitError::Unsupported {
                     pc: pc as usize,
@@ -127,12 +139,11 @@ impl Emitter<'_> {
     }
 
     fn store_reg(&mut self, size: MemSize, m: Mem, s: u8) {
-        let (b, o) = (m.base, m.disp);
         match size {
-            MemSize::B => asm!(self.asm; mov BYTE [Rq(b) + o], Rb(s)),
-            MemSize::H => asm!(self.asm; mov WORD [Rq(b) + o], Rw(s)),
-            MemSize::W => asm!(self.asm; mov DWORD [Rq(b) + o], Rd(s)),
-            MemSize::DW => asm!(self.asm; mov QWORD [Rq(b) + o], Rq(s)),
+            MemSize::B => memop!(self, m, [mov BYTE], [, Rb(s)]),
+            MemSize::H => memop!(self, m, [mov WORD], [, Rw(s)]),
+            MemSize::W => memop!(self, m, [mov DWORD], [, Rd(s)]),
+            MemSize::DW => memop!(self, m, [mov QWORD], [, Rq(s)]),
         }
     }
 
@@ -143,12 +154,11 @@ impl Emitter<'_> {
             self.load_imm(R10, imm, size == MemSize::DW);
             return self.store_reg(size, m, R10);
         }
-        let (b, o) = (m.base, m.disp);
         match size {
-            MemSize::B => asm!(self.asm; mov BYTE [Rq(b) + o], imm as i8),
-            MemSize::H => asm!(self.asm; mov WORD [Rq(b) + o], imm as i16),
-            MemSize::W => asm!(self.asm; mov DWORD [Rq(b) + o], imm),
-            MemSize::DW => asm!(self.asm; mov QWORD [Rq(b) + o], imm),
+            MemSize::B => memop!(self, m, [mov BYTE], [, imm as i8]),
+            MemSize::H => memop!(self, m, [mov WORD], [, imm as i16]),
+            MemSize::W => memop!(self, m, [mov DWORD], [, imm]),
+            MemSize::DW => memop!(self, m, [mov QWORD], [, imm]),
         }
     }
 
@@ -175,16 +185,18 @@ impl Emitter<'_> {
         };
         let looped = matches!(
             op,
-            AtomicOp::Or { fetch: true } | AtomicOp::And { fetch: true } | AtomicOp::Xor { fetch: true }
+            AtomicOp::Or { fetch: true }
+                | AtomicOp::And { fetch: true }
+                | AtomicOp::Xor { fetch: true }
         );
         let m = self.address(pc, dst, off, size.bytes(), AccessKind::Atomic, looped);
-        let (b, o, s) = (m.base, m.disp, x(src));
+        let s = x(src);
         macro_rules! rmw {
             ($op:ident) => {
                 if wide {
-                    asm!(self.asm; lock $op QWORD [Rq(b) + o], Rq(s))
+                    memop!(self, m, [lock $op QWORD], [, Rq(s)])
                 } else {
-                    asm!(self.asm; lock $op DWORD [Rq(b) + o], Rd(s))
+                    memop!(self, m, [lock $op DWORD], [, Rd(s)])
                 }
             };
         }
@@ -195,8 +207,8 @@ impl Emitter<'_> {
             AtomicOp::Xor { fetch: false } => rmw!(xor),
             AtomicOp::Add { fetch: true } => rmw!(xadd),
             // xchg with memory is always locked.
-            AtomicOp::Xchg if wide => asm!(self.asm; xchg QWORD [Rq(b) + o], Rq(s)),
-            AtomicOp::Xchg => asm!(self.asm; xchg DWORD [Rq(b) + o], Rd(s)),
+            AtomicOp::Xchg if wide => memop!(self, m, [xchg QWORD], [, Rq(s)]),
+            AtomicOp::Xchg => memop!(self, m, [xchg DWORD], [, Rd(s)]),
             AtomicOp::Cmpxchg => {
                 rmw!(cmpxchg);
                 if !wide {
