@@ -2,6 +2,7 @@
 //! The oracle is each file's expected r0 (from the suite, measured against uBPF and Linux).
 
 use bpfkit_conformance::{default_dir, run_dir, Engine, Interpreter};
+use std::io::Write;
 
 const EXPECTED_FILES: usize = 313;
 
@@ -14,7 +15,10 @@ fn run_all(engine: &dyn Engine) {
     for (name, why) in &report.failed {
         eprintln!("FAIL {name}: {why}");
     }
-    println!(
+    // Written to stderr directly (not `eprintln!`) so the count shows even when the
+    // harness captures test output.
+    let _ = writeln!(
+        std::io::stderr(),
         "conformance ({}): {} passed, {} failed",
         engine.name(),
         report.passed.len(),

@@ -7,6 +7,7 @@
 
 use bpfkit_isa::{encode, AluOp, Endian, Insn, JmpCond, LdImm64Kind, Operand, Reg, Width};
 use bpfkit_vm::{Config, MemoryMap, NoHelpers, Program};
+use std::io::Write;
 
 /// xorshift64*: a small deterministic generator, so failures reproduce.
 struct Rng(u64);
@@ -292,6 +293,10 @@ fn random_alu_programs_agree_with_the_kernel() {
         );
         compared += 1;
     }
-    println!("kernel differential: {compared} random programs agree");
+    // Written to stderr directly so the count shows even when the harness captures output.
+    let _ = writeln!(
+        std::io::stderr(),
+        "kernel differential: {compared} random programs agree"
+    );
     assert_eq!(compared, PROGRAMS);
 }
