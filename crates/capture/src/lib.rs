@@ -5,7 +5,8 @@
 //!   in either byte order, several interfaces with their own link types and
 //!   timestamp resolutions, enhanced, simple and obsolete packet blocks).
 //!   Damaged input ends in a [`ReadError`] naming the byte offset, after
-//!   every good packet before it.
+//!   every good packet before it. Over a slice (e.g. a [`MappedFile`]) it
+//!   hands packets out in place, without copying.
 //! - [`PcapWriter`] writes pcap files byte for byte as libpcap's
 //!   `pcap_dump` does, so `Reader` + `PcapWriter` reproduce `tcpdump -r IN -w OUT`.
 //! - [`LinkType`] and [`Dlt`] are link-layer types with libpcap's names
@@ -32,6 +33,7 @@ mod error;
 mod linktype;
 #[cfg(target_os = "linux")]
 pub mod live;
+mod mapped;
 mod pcap;
 mod pcapng;
 mod pseudo;
@@ -40,6 +42,7 @@ mod writer;
 
 pub use error::{ReadError, ReadErrorKind, WriteError};
 pub use linktype::{Dlt, LinkType, MAXIMUM_SNAPLEN};
+pub use mapped::MappedFile;
 pub use reader::{
     Format, Interface, OwnedRecord, Precision, Reader, Record, SavefileHeader, Timestamp,
 };

@@ -2,9 +2,9 @@
 
 use crate::error::{ReadError, ReadErrorKind};
 use crate::linktype::{Dlt, LinkType};
-use crate::pseudo::post_process;
+use crate::pseudo::{needs_post_process, post_process};
 use crate::reader::{Format, Found, Input, Interface, Order, Precision, SavefileHeader, Timestamp};
-use std::io::Read;
+use std::io::BufRead;
 
 /// The magic numbers libpcap reads, by file byte order.
 #[derive(Clone, Copy)]
@@ -57,12 +57,22 @@ pub(crate) struct State {
     dlt: Dlt,
     link_type: LinkType,
     snapshot: u32,
+    /// Whether packets need libpcap's fix-ups (then they are always copied).
+    fixups: bool,
     pub interface: Interface,
+}
+
+/// A record header's fields, lengths in the order libpcap settles on.
+struct RecordHeader {
+    sec: i64,
+    frac: u64,
+    caplen: u32,
+    wirelen: u32,
 }
 
 impl State {
     /// Reads the rest of the 24-byte file header (the magic is consumed).
-    pub fn open<R: Read>(
+    pub fn open<R: BufRead>(
         input: &mut Input<R>,
         magic: Magic,
     ) -> Result<(State, Format, SavefileHeader), ReadError> {
@@ -114,6 +124,7 @@ impl State {
             dlt,
             link_type,
             snapshot,
+            fixups: needs_post_process(dlt, o.swapped()),
             interface: Interface {
                 link_type,
                 snaplen,
@@ -137,12 +148,66 @@ impl State {
         Ok((state, format, header))
     }
 
-    /// Reads one record into `buf`.
-    pub fn next<R: Read>(
+    fn parse_header(&self, header: &[u8]) -> RecordHeader {
+        let o = self.order;
+        let (mut caplen, mut wirelen) = (o.u32(&header[8..]), o.u32(&header[12..]));
+        match self.lengths {
+            Lengths::Normal => {}
+            Lengths::Maybe if caplen <= wirelen => {}
+            Lengths::Maybe | Lengths::Swapped => std::mem::swap(&mut caplen, &mut wirelen),
+        }
+        RecordHeader {
+            sec: i64::from(o.u32(&header[0..]) as i32),
+            frac: u64::from(o.u32(&header[4..])),
+            caplen,
+            wirelen,
+        }
+    }
+
+    fn found<'a>(&self, h: &RecordHeader, wirelen: u32, data: &'a [u8]) -> Found<'a> {
+        Found {
+            ts: Timestamp {
+                sec: h.sec,
+                frac: h.frac,
+                units_per_sec: self.precision.units_per_sec(),
+            },
+            wirelen,
+            interface: 0,
+            link_type: self.link_type,
+            data,
+        }
+    }
+
+    /// The next record: in place when it lies whole in the input's buffer and
+    /// needs no change, else copied into `buf`.
+    pub fn next<'a, R: BufRead>(
         &mut self,
-        input: &mut Input<R>,
-        buf: &mut Vec<u8>,
-    ) -> Result<Option<Found>, ReadError> {
+        input: &'a mut Input<R>,
+        buf: &'a mut Vec<u8>,
+    ) -> Result<Option<Found<'a>>, ReadError> {
+        let size = self.record_header;
+        let window = input.peek()?;
+        if window.len() >= size && !self.fixups {
+            let h = self.parse_header(&window[..size]);
+            let caplen = h.caplen as usize;
+            // Anything unusual (too long, cut by the snapshot length, past the
+            // buffer) takes the copying path, which reports it as libpcap does.
+            if h.caplen <= self.snapshot.min(self.dlt.max_snaplen())
+                && window.len() - size >= caplen
+            {
+                let record = input.take(size + caplen)?;
+                return Ok(Some(self.found(&h, h.wirelen, &record[size..])));
+            }
+        }
+        self.next_copied(input, buf)
+    }
+
+    /// Reads one record into `buf`.
+    fn next_copied<'a, R: BufRead>(
+        &mut self,
+        input: &'a mut Input<R>,
+        buf: &'a mut Vec<u8>,
+    ) -> Result<Option<Found<'a>>, ReadError> {
         let start = input.pos;
         let truncated = |what, needed: u64, got: u64| ReadError {
             offset: start,
@@ -161,15 +226,8 @@ impl State {
             }
             _ => {}
         }
-        let o = self.order;
-        let sec = i64::from(o.u32(&header[0..]) as i32);
-        let frac = u64::from(o.u32(&header[4..]));
-        let (mut caplen, mut wirelen) = (o.u32(&header[8..]), o.u32(&header[12..]));
-        match self.lengths {
-            Lengths::Normal => {}
-            Lengths::Maybe if caplen <= wirelen => {}
-            Lengths::Maybe | Lengths::Swapped => std::mem::swap(&mut caplen, &mut wirelen),
-        }
+        let h = self.parse_header(header);
+        let (caplen, mut wirelen) = (h.caplen, h.wirelen);
         if caplen > self.dlt.max_snaplen() {
             return Err(ReadError {
                 offset: start,
@@ -193,17 +251,7 @@ impl State {
                 return Err(truncated("packet data", caplen.into(), got + skipped));
             }
         }
-        post_process(self.dlt, o.swapped(), &mut wirelen, buf);
-        Ok(Some(Found {
-            ts: Timestamp {
-                sec,
-                frac,
-                units_per_sec: self.precision.units_per_sec(),
-            },
-            wirelen,
-            interface: 0,
-            link_type: self.link_type,
-            data: 0..buf.len(),
-        }))
+        post_process(self.dlt, self.order.swapped(), &mut wirelen, buf);
+        Ok(Some(self.found(&h, wirelen, buf)))
     }
 }

@@ -8,10 +8,10 @@
 
 use crate::error::{ReadError, ReadErrorKind};
 use crate::linktype::Dlt;
-use crate::pseudo::post_process;
+use crate::pseudo::{needs_post_process, post_process};
 use crate::reader::{Found, Input, Interface, Order, Precision, SavefileHeader, Timestamp};
 use crate::LinkType;
-use std::io::Read;
+use std::io::BufRead;
 
 /// The section header block type, `\n\r\r\n` in both byte orders.
 pub(crate) const SHB_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
@@ -25,6 +25,16 @@ const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
 const SHB_MAX: u32 = 1024 * 1024;
 /// libpcap's initial block size limit.
 const INITIAL_MAX_BLOCK: u32 = 16 * 1024 * 1024;
+
+/// Where an Enhanced Packet Block found whole in the input's buffer keeps its packet.
+struct InPlace {
+    block_len: usize,
+    interface: u32,
+    t: u64,
+    wirelen: u32,
+    /// The packet bytes, relative to the block's start.
+    data: std::ops::Range<usize>,
+}
 
 pub(crate) struct State {
     order: Order,
@@ -51,7 +61,7 @@ fn section_order(bom: &[u8]) -> Option<Order> {
 impl State {
     /// Reads the first section header (its type already consumed) and the
     /// blocks up to the first interface description.
-    pub fn open<R: Read>(
+    pub fn open<R: BufRead>(
         input: &mut Input<R>,
         buf: &mut Vec<u8>,
     ) -> Result<(State, SavefileHeader), ReadError> {
@@ -143,7 +153,7 @@ impl State {
 
     /// Reads one block into `buf` (its body, without header and trailer);
     /// returns its type and offset, or `None` at the end of the file.
-    fn read_block<R: Read>(
+    fn read_block<R: BufRead>(
         &mut self,
         input: &mut Input<R>,
         buf: &mut Vec<u8>,
@@ -277,13 +287,74 @@ impl State {
         Ok(())
     }
 
-    /// Reads blocks until a packet; returns where it is in `buf`.
-    pub fn next<R: Read>(
+    /// An Enhanced Packet Block at the start of `window`, if it lies whole
+    /// there, is valid in every respect and needs no fix-up: then it can be
+    /// handed out in place. Anything else is left to the copying path.
+    fn packet_in_place(&self, window: &[u8]) -> Option<InPlace> {
+        let o = self.order;
+        if window.len() < 32 || o.u32(window) != EPB {
+            return None;
+        }
+        let length = o.u32(&window[4..]);
+        let block_len = length as usize;
+        if length < 32
+            || !length.is_multiple_of(4)
+            || length > self.max_block
+            || window.len() < block_len
+            || o.u32(&window[block_len - 4..]) != length
+        {
+            return None;
+        }
+        let interface = o.u32(&window[8..]);
+        let caplen = o.u32(&window[20..]);
+        let snapshot = self.snapshot(interface)?;
+        let data = 28..28 + caplen as usize;
+        if caplen > snapshot
+            || data.end > block_len - 4
+            || needs_post_process(self.dlts[interface as usize], o.swapped())
+        {
+            return None;
+        }
+        Some(InPlace {
+            block_len,
+            interface,
+            t: (u64::from(o.u32(&window[12..])) << 32) | u64::from(o.u32(&window[16..])),
+            wirelen: o.u32(&window[24..]),
+            data,
+        })
+    }
+
+    fn found<'a>(&self, interface: u32, t: u64, wirelen: u32, data: &'a [u8]) -> Found<'a> {
+        let iface = &self.interfaces[interface as usize];
+        Found {
+            ts: Timestamp {
+                sec: (t / iface.ts_units_per_sec).wrapping_add(iface.ts_offset) as i64,
+                frac: t % iface.ts_units_per_sec,
+                units_per_sec: iface.ts_units_per_sec,
+            },
+            wirelen,
+            interface,
+            link_type: iface.link_type,
+            data,
+        }
+    }
+
+    /// Reads blocks until a packet; returns it in place or copied into `buf`.
+    pub fn next<'a, R: BufRead>(
         &mut self,
-        input: &mut Input<R>,
-        buf: &mut Vec<u8>,
-    ) -> Result<Option<Found>, ReadError> {
+        input: &'a mut Input<R>,
+        buf: &'a mut Vec<u8>,
+    ) -> Result<Option<Found<'a>>, ReadError> {
         loop {
+            if let Some(p) = self.packet_in_place(input.peek()?) {
+                let block = input.take(p.block_len)?;
+                return Ok(Some(self.found(
+                    p.interface,
+                    p.t,
+                    p.wirelen,
+                    &block[p.data],
+                )));
+            }
             let Some((kind, start)) = self.read_block(input, buf)? else {
                 return Ok(None);
             };
@@ -360,22 +431,9 @@ impl State {
             if buf.len() < end {
                 return Err(short());
             }
-            let iface = &self.interfaces[interface as usize];
-            let ts = Timestamp {
-                sec: (t / iface.ts_units_per_sec).wrapping_add(iface.ts_offset) as i64,
-                frac: t % iface.ts_units_per_sec,
-                units_per_sec: iface.ts_units_per_sec,
-            };
-            let link_type = iface.link_type;
             let mut wirelen = wirelen;
             post_process(dlt, o.swapped(), &mut wirelen, &mut buf[at..end]);
-            return Ok(Some(Found {
-                ts,
-                wirelen,
-                interface,
-                link_type,
-                data: at..end,
-            }));
+            return Ok(Some(self.found(interface, t, wirelen, &buf[at..end])));
         }
     }
 

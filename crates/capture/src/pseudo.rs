@@ -8,7 +8,23 @@
 
 use crate::linktype::Dlt;
 
-/// Applies libpcap's fix-ups to `data` (the captured bytes) and `wirelen`.
+/// Whether [`post_process`] may change packets of this link type and byte
+/// order; when not, packets can be handed out straight from the input.
+pub(crate) fn needs_post_process(dlt: Dlt, swapped: bool) -> bool {
+    let swaps = matches!(
+        dlt,
+        Dlt::PFLOG
+            | Dlt::LINUX_SLL
+            | Dlt::LINUX_SLL2
+            | Dlt::USB_LINUX
+            | Dlt::USB_LINUX_MMAPPED
+            | Dlt::NFLOG
+    );
+    (swapped && swaps) || dlt == Dlt::USB_LINUX_MMAPPED
+}
+
+/// Applies libpcap's fix-ups to `data` (the captured bytes) and `wirelen`
+/// (nothing unless [`needs_post_process`]).
 pub(crate) fn post_process(dlt: Dlt, swapped: bool, wirelen: &mut u32, data: &mut [u8]) {
     let caplen = data.len() as u32;
     if swapped {
@@ -228,6 +244,32 @@ mod tests {
         post_process(Dlt::NFLOG, true, &mut len, &mut p);
         assert_eq!(&p[4..8], &[8, 0, 1, 0]);
         assert_eq!(&p[12..14], &[0, 0]);
+    }
+
+    /// Packets the reader hands out in place skip `post_process`: it must
+    /// indeed leave them alone. Every link type, both byte orders, packets of
+    /// varied sizes and contents (each pseudo-header the swaps key on).
+    #[test]
+    fn packets_needing_no_fix_up_are_left_alone() {
+        let mut changed = 0;
+        for dlt in (0..300).chain(1000..1010).map(Dlt) {
+            for swapped in [false, true] {
+                for len in [0usize, 1, 16, 24, 47, 64, 80, 200] {
+                    for fill in [0u8, 1, 0x0c, 0x43, 0x81, 0xff] {
+                        let mut p: Vec<u8> = (0..len).map(|i| fill ^ (i as u8 & 3)).collect();
+                        let orig = p.clone();
+                        let mut wirelen = len as u32 + 7;
+                        post_process(dlt, swapped, &mut wirelen, &mut p);
+                        let touched = p != orig || wirelen != len as u32 + 7;
+                        if touched {
+                            changed += 1;
+                            assert!(needs_post_process(dlt, swapped), "{dlt:?} {swapped}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(changed > 0, "some inputs exercise the fix-ups");
     }
 
     #[test]
