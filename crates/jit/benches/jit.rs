@@ -61,6 +61,12 @@ fn c_bench(name: &'static str, file: &str, symbol: &'static str, payload: usize)
 fn benches() -> Vec<Bench> {
     vec![
         Bench {
+            name: "return 1 (per-run cost)",
+            insns: asm("mov %r0, 1\nexit"),
+            mem: vec![0; 64],
+            native: None,
+        },
+        Bench {
             name: "alu loop",
             insns: asm("
                 mov %r0, 0
@@ -186,6 +192,24 @@ fn run_jit(jit: &JitProgram, mem: &mut [u8]) -> u64 {
     .r0
 }
 
+/// A closure running `jit` on `mem` again and again with one memory map (as a host
+/// running a program per packet keeps its map), like rbpf, which takes the slice.
+fn jit_runner<'m>(jit: &'m JitProgram, mem: &'m mut [u8]) -> impl FnMut() -> u64 + 'm {
+    let len = mem.len() as u64;
+    let mut map = MemoryMap::new();
+    let addr = map.add_slice_mut(mem);
+    move || {
+        jit.run(
+            [addr, len, 0, 0, 0],
+            &mut map,
+            &mut NoHelpers,
+            &Config::default(),
+        )
+        .unwrap()
+        .r0
+    }
+}
+
 /// The native build of progs.c: `(label, library handle)`.
 struct Native {
     label: &'static str,
@@ -286,21 +310,23 @@ fn main() {
             matches!(r0, Ok(v) if v == exit.r0)
         });
 
-        let mut interp = || {
-            let mut map = MemoryMap::new();
+        let mut interp = {
             let len = mem.len() as u64;
+            let mut map = MemoryMap::new();
             let addr = map.add_slice_mut(&mut mem);
-            prog.run(
-                [addr, len, 0, 0, 0],
-                &mut map,
-                &mut NoHelpers,
-                &Config::default(),
-            )
-            .unwrap()
-            .r0
+            move || {
+                prog.run(
+                    [addr, len, 0, 0, 0],
+                    &mut map,
+                    &mut NoHelpers,
+                    &Config::default(),
+                )
+                .unwrap()
+                .r0
+            }
         };
-        let mut jc = || run_jit(&checked, &mut m1);
-        let mut ju = || run_jit(&unchecked, &mut m2);
+        let mut jc = jit_runner(&checked, &mut m1);
+        let mut ju = jit_runner(&unchecked, &mut m2);
         let t = if let Some(vm) = &peer {
             // SAFETY: as above.
             let mut rb = || unsafe { vm.execute_program_jit(&mut m3).unwrap() };
@@ -313,6 +339,8 @@ fn main() {
         let us = |s: f64| {
             if s.is_nan() {
                 "n/a".to_string()
+            } else if s < 1e-5 {
+                format!("{:.3}", s * 1e6)
             } else {
                 format!("{:.1}", s * 1e6)
             }
@@ -372,8 +400,8 @@ fn main() {
             let (f0, f1) = (fs[0], *fs.last().unwrap());
             let mut n0 = || f0(b0.as_mut_ptr());
             let mut n1 = || f1(b1.as_mut_ptr());
-            let mut ju = || run_jit(&unchecked, b2);
-            let mut jc = || run_jit(&checked, b3);
+            let mut ju = jit_runner(&unchecked, b2);
+            let mut jc = jit_runner(&checked, b3);
             let t = time_all(secs, &mut [&mut n0, &mut n1, &mut ju, &mut jc]);
             println!(
                 "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.2} |",

@@ -36,6 +36,8 @@ pub(crate) struct JitCtx {
     pub stack_top: u64,
     /// A local call fails when r10 is at or below this (the deepest frame is in use).
     pub stack_min_r10: u64,
+    /// Frames are zeroed when first entered: everything from here to the top is zeroed.
+    pub zeroed_low: u64,
     /// Highest start of an 8-byte access inside the stack (fast path; 0 disables it).
     pub stack_top_m8: u64,
     /// First address of the primary region (the first one the host added).
@@ -107,6 +109,7 @@ pub(crate) mod o {
         STACK_TOP = stack_top;
         STACK_MIN_R10 = stack_min_r10;
         STACK_TOP_M8 = stack_top_m8;
+        ZEROED_LOW = zeroed_low;
         REGION0_START = region0_start;
         REGION0_READ_BOUND = region0_read_bound;
         REGION0_WRITE_BOUND = region0_write_bound;

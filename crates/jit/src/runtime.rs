@@ -14,6 +14,7 @@ use bpfkit_vm::{
     AccessKind, Config, Exit, FaultReason, HelperCtx, HelperError, HelperReturn, Helpers, MemFault,
     MemoryMap, Program, VmError, VmErrorKind,
 };
+use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 /// The eBPF stack of one run: all frames, the main one at the top (as the interpreter).
@@ -38,14 +39,22 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     config: &Config,
 ) -> Result<Exit, VmError> {
     // Lives (and stays put) until this function returns, after the generated code did.
-    let mut stack = Stack([0; MAX_CALL_FRAMES * STACK_SIZE / 8]);
-    let top = stack.0.as_mut_ptr() as u64 + std::mem::size_of::<Stack>() as u64;
+    // Only the main frame is zeroed now: zeroing all eight frames cost more than running a
+    // short program. Deeper frames are zeroed when first entered (by the code, or here
+    // before a helper call, since helper callbacks use deeper frames), so a read of a
+    // never-written stack byte gives 0 as in the interpreter, and never host data.
+    let mut stack = MaybeUninit::<Stack>::uninit();
+    let top = stack.as_mut_ptr() as u64 + std::mem::size_of::<Stack>() as u64;
+    let main_frame = (top - STACK_SIZE as u64) as *mut u8;
+    // SAFETY: the main frame is the last STACK_SIZE bytes of `stack`, writable.
+    unsafe { main_frame.write_bytes(0, STACK_SIZE) };
     let mark = memory.begin_run(top - STACK_SIZE as u64, top);
     let mut helpers: &mut H = helpers;
     let mut ctx = JitCtx {
         args,
         stack_top: top,
         stack_min_r10: top - ((MAX_CALL_FRAMES - 1) * STACK_SIZE) as u64,
+        zeroed_low: top - STACK_SIZE as u64,
         stack_top_m8: top - 8,
         region0_start: 0,
         region0_read_bound: [0; 4],
@@ -172,6 +181,14 @@ unsafe extern "sysv64" fn helper_trampoline<H: Helpers + ?Sized>(
     let id = ctx.call_id as i32;
     let pc = ctx.call_pc as usize;
     let r10 = ctx.call_r10;
+    let bottom = ctx.stack_top - (MAX_CALL_FRAMES * STACK_SIZE) as u64;
+    if ctx.zeroed_low > bottom {
+        // Callbacks the helper may run use the frames below: zero them all, once.
+        // SAFETY: `[bottom, zeroed_low)` is the not-yet-zeroed part of the run's stack
+        // buffer, which nothing references (deeper frames were never entered).
+        unsafe { (bottom as *mut u8).write_bytes(0, (ctx.zeroed_low - bottom) as usize) };
+        ctx.zeroed_low = bottom;
+    }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: `execute` set these pointers from live exclusive references that it does
         // not use until the generated code returns.

@@ -356,3 +356,91 @@ fn long_programs_use_long_and_short_jumps_correctly() {
     assert!(interp.contains("r0: 500"), "{interp}");
     assert_eq!(interp, jit);
 }
+
+#[test]
+fn frames_read_zero_when_new_and_keep_data_when_reentered() {
+    // f leaves 7 in its frame; g, entered at the same depth, sees it (as in the
+    // interpreter); h, one frame deeper than ever before, sees zeros.
+    let text = "
+        call local f
+        call local g
+        mov %r6, %r0
+        call local g2
+        lsh %r0, 8
+        add %r0, %r6
+        exit
+    f:
+        mov %r1, 7
+        stxdw [%r10-8], %r1
+        exit
+    g:
+        ldxdw %r0, [%r10-8]
+        exit
+    g2:
+        call local h
+        exit
+    h:
+        ldxdw %r0, [%r10-8]
+        ldxdw %r1, [%r10-512]
+        add %r0, %r1
+        add %r0, 1
+        exit
+    ";
+    let (interp, jit) = both(text, &mut [], &Config::default());
+    assert!(interp.contains("r0: 263"), "{interp}"); // 1 << 8 | 7
+    assert_eq!(interp, jit);
+}
+
+#[test]
+fn helper_callbacks_see_zeroed_deeper_frames() {
+    use bpfkit_vm::Helpers;
+    // Helper 1 runs the callback at r1 (a function address) and returns its r0.
+    struct Callback;
+    impl Helpers for Callback {
+        fn call(
+            &mut self,
+            _id: i32,
+            a: [u64; 5],
+            ctx: &mut bpfkit_vm::HelperCtx<'_, '_>,
+        ) -> Result<HelperReturn, HelperError> {
+            Ok(HelperReturn::Value(ctx.call_function(self, a[0], [0; 5])?))
+        }
+        fn is_known(&self, id: i32) -> bool {
+            id == 1
+        }
+    }
+    let text = "
+        lddw %r1, 0x0bf0000000000000
+        call 1
+        exit
+    cb:
+        ldxdw %r0, [%r10-8]
+        ldxdw %r2, [%r10-504]
+        add %r0, %r2
+        add %r0, 5
+        exit
+    ";
+    let mut insns = asm(text);
+    // Point the lddw at `cb` (slot 4 = 0 + 1 + 3) as `lddw r1, <function>` would.
+    insns[0] = Insn::LdImm64 {
+        dst: Reg::R1,
+        kind: bpfkit_isa::LdImm64Kind::Func,
+        imm: 3,
+    };
+    let prog = Program::load(&insns).unwrap();
+    let jit = JitProgram::compile(&prog, &CompileOptions::default()).unwrap();
+    let a = prog.run(
+        [0; 5],
+        &mut MemoryMap::new(),
+        &mut Callback,
+        &Config::default(),
+    );
+    let b = jit.run(
+        [0; 5],
+        &mut MemoryMap::new(),
+        &mut Callback,
+        &Config::default(),
+    );
+    assert_eq!(a.as_ref().map(|e| e.r0), Ok(5));
+    assert_eq!(a, b);
+}

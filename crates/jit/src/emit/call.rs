@@ -1,7 +1,8 @@
 //! Calls: helpers (through the Rust trampoline), bpf-to-bpf calls and `callx`.
 //!
 //! A local call pushes rbp and r6–r9 (five registers: rsp stays ≡ 8 mod 16 at every
-//! function entry), moves r10 one 512-byte frame down and `call`s the target; the target's
+//! function entry), moves r10 one 512-byte frame down (zeroing the frame if this run never
+//! used it) and `call`s the target; the target's
 //! `exit` is a `ret`, after which the pops restore the caller's r6–r9 and r10. The frame
 //! limit is checked on r10 itself: a call fails when r10 is already the deepest frame's.
 //!
@@ -69,6 +70,7 @@ impl Emitter<'_> {
     /// Calls the local function at `target`, or at the code address in r11 when `None`.
     pub(super) fn call_local(&mut self, pc: u32, target: Option<DynamicLabel>) {
         let at = self.asm.new_dynamic_label();
+        let (zero, zeroed) = (self.asm.new_dynamic_label(), self.asm.new_dynamic_label());
         asm!(self.asm
             ; cmp rbp, [r12 + o::STACK_MIN_R10]
             ; jbe =>at
@@ -78,7 +80,16 @@ impl Emitter<'_> {
             ; push r14
             ; push r15
             ; sub rbp, STACK_SIZE as i32
+            // First entry into this frame in this run: zero it (out of line).
+            ; lea r10, [rbp - STACK_SIZE as i32]
+            ; cmp r10, [r12 + o::ZEROED_LOW]
+            ; jb =>zero
+            ; =>zeroed
         );
+        self.stubs.push(Stub::ZeroFrame {
+            at: zero,
+            resume: zeroed,
+        });
         match target {
             Some(label) => asm!(self.asm; call =>label),
             None => asm!(self.asm; call r11),

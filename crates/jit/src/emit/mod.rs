@@ -46,6 +46,11 @@ enum Stub {
     Packet { at: DynamicLabel, pc: u32 },
     /// `callx` at `pc` on a value in x86 register `reg` that is no valid target.
     BadCallx { at: DynamicLabel, pc: u32, reg: u8 },
+    /// A local call enters a frame for the first time in this run: zero it.
+    ZeroFrame {
+        at: DynamicLabel,
+        resume: DynamicLabel,
+    },
 }
 
 /// What one emission pass produced.
@@ -76,6 +81,7 @@ pub(crate) struct Emitter<'p> {
     packet_fail: DynamicLabel,
     depth_fail: DynamicLabel,
     bad_callx: DynamicLabel,
+    zero_frame: DynamicLabel,
 }
 
 impl<'p> Emitter<'p> {
@@ -104,6 +110,7 @@ impl<'p> Emitter<'p> {
             packet_fail: asm.new_dynamic_label(),
             depth_fail: asm.new_dynamic_label(),
             bad_callx: asm.new_dynamic_label(),
+            zero_frame: asm.new_dynamic_label(),
             asm,
         };
         e.prologue();
@@ -307,6 +314,10 @@ impl<'p> Emitter<'p> {
                     let fail = self.packet_fail;
                     asm!(self.asm; =>at; mov r10d, pc as i32; jmp =>fail);
                 }
+                Stub::ZeroFrame { at, resume } => {
+                    let zero = self.zero_frame;
+                    asm!(self.asm; =>at; call =>zero; jmp =>resume);
+                }
                 Stub::BadCallx { at, pc, reg } => {
                     let fail = self.bad_callx;
                     asm!(self.asm; =>at; mov r11, Rq(reg); mov r10d, pc as i32; jmp =>fail);
@@ -317,6 +328,14 @@ impl<'p> Emitter<'p> {
 
     /// The shared ends of the stubs: record what happened in the context and leave.
     fn failure_routines(&mut self) {
+        // r10 = base of a frame never used in this run (just below `zeroed_low`). xmm0 is
+        // free: generated code uses no vector registers and the SysV caller saves them.
+        let zero = self.zero_frame;
+        asm!(self.asm; =>zero; pxor xmm0, xmm0);
+        for i in 0..(bpfkit_isa::STACK_SIZE / 16) as i32 {
+            asm!(self.asm; movdqu [r10 + 16 * i], xmm0);
+        }
+        asm!(self.asm; mov [r12 + o::ZEROED_LOW], r10; ret);
         let (exit, budget, depth, packet, callx, slow) = (
             self.exit,
             self.budget_fail,
