@@ -234,6 +234,12 @@ mod tests {
     }
 
     #[test]
+    fn default_options_are_checked_and_unblinded() {
+        let o = CompileOptions::default();
+        assert!(o.checked && !o.blind_constants);
+    }
+
+    #[test]
     fn blocks_split_at_targets_and_after_control_flow() {
         let mov = Insn::Alu {
             width: Width::W64,

@@ -8,21 +8,56 @@
 //!
 //! # Design
 //! - Registers map 1:1 as in the Linux kernel's JIT (`regs`): r0=rax, r1–r5 = the SysV
-//!   argument registers, r6–r9 and r10 in callee-saved registers.
-//! - `emit` has one emitter per instruction class; `compile` runs emission passes until
-//!   jump encodings settle; `code` holds the result in W^X memory (never writable and
-//!   executable at once).
-//! - Checked code (the default, [`CompileOptions::checked`]) proves every memory access
-//!   safe before making it (inline for the primary region and the stack, through the
-//!   memory map otherwise) and meters the instruction budget per basic block, failing with
-//!   the interpreter's errors. Unchecked code trusts a verifier.
-//! - Helpers are called through a Rust trampoline; failures and stops set a status that the
-//!   generated code tests, leaving through a common exit that unwinds every frame at once.
-//! - [`CompileOptions::blind_constants`] hides immediates behind random keys.
+//!   argument registers (rdi, rsi, rdx, rcx, r8), r6–r9 = rbx, r13, r14, r15, r10 = rbp.
+//!   r12 holds the run context, r9 the budget counter, r10/r11 are scratch.
+//! - `emit` has one emitter per instruction class behind one `match` over
+//!   [`bpfkit_isa::Insn`];
+//!   `compile` runs emission passes until jump encodings settle (8-bit where the target is
+//!   near, else 32-bit) and checks the result; `code` holds it in W^X memory (mapped
+//!   writable, filled, then read+execute only; unmapped on drop).
+//! - The generated function *calls* the first instruction, so `exit` is a `ret` in every
+//!   function; a bpf-to-bpf call pushes r6–r9 and r10, moves r10 one 512-byte frame down
+//!   and calls its target (at most 8 frames). Errors leave through a common exit that
+//!   restores rsp from the context, however deep the calls.
+//! - Helpers are called through a Rust trampoline (`extern "sysv64"`, monomorphised for the
+//!   run's [`Helpers`](bpfkit_vm::Helpers) type) with r1–r5 as arguments. It returns r0, or
+//!   records a stop, an error or a panic in the context; the code then leaves through the
+//!   common exit and [`JitProgram::run`] turns the record into the interpreter's result
+//!   (resuming a panic). r1–r5 survive helper calls, as in the interpreter.
+//! - Checked code (the default, [`CompileOptions::checked`]) proves every load, store and
+//!   atomic safe before making it: inline against the primary region (the first the host
+//!   added) and the stack window, else through the memory map (so regions helpers add, e.g.
+//!   map values, work); a refused access ends the run with the interpreter's
+//!   [`VmError`](bpfkit_vm::VmError). The instruction budget is charged per basic block on
+//!   entry, so infinite loops stop, with the error naming the instruction where the budget
+//!   ran out. Unchecked code trusts a verifier for memory and termination (call depth and
+//!   packet bounds are still checked).
+//! - [`CompileOptions::blind_constants`] XORs every immediate with a random key per
+//!   instruction (as the kernel's constant blinding), so programs cannot plant chosen
+//!   bytes in executable memory.
+//! - Each run has its own stack (zeroed lazily, frame by frame) and context on the Rust
+//!   stack; compiled code is immutable, so a [`JitProgram`] runs on many threads at once.
 //!
-//! The assembler is `dynasm-rs`: instruction templates are encoded when this crate is
-//! compiled, and emission at run time only patches register fields, immediates and labels
-//! in, so compiling eBPF is fast and the crate adds no table-driven encoder to the build.
+//! # Differences from the interpreter
+//! - When the budget runs out inside a block whose earlier instruction would fault, the
+//!   JIT reports the budget (it checks on block entry), the interpreter the fault.
+//! - Unchecked code reports `executed: 0`.
+//! - Callbacks that helpers start ([`HelperCtx::call_function`](bpfkit_vm::HelperCtx::call_function))
+//!   run on the interpreter, over the same memory and stack.
+//! - Tail calls are not compiled specially: helper 12 is an ordinary helper call, so the
+//!   runtime can implement `bpf_tail_call` in its [`Helpers`](bpfkit_vm::Helpers) (run the
+//!   target, then end the caller with [`HelperReturn::Stop`](bpfkit_vm::HelperReturn::Stop)).
+//!
+//! # Why dynasm-rs
+//! The assembler is `dynasm-rs` (`dynasmrt` + the `dynasm!` macro): instruction templates are
+//! encoded when this crate is compiled and emission only patches register fields,
+//! immediates and labels in, so compiling eBPF costs about 0.1–0.3 µs per instruction
+//! (see BENCHMARKS.md). The alternative, `iced-x86` with `code_asm`, encodes canonically
+//! and shortens branches itself, but builds one large crate (about 2 minutes of wall time
+//! here against about 1 for dynasm's proc-macro and its `syn` dependencies) and encodes
+//! each instruction at run time. dynasm's price is slightly larger code: instructions
+//! with run-time registers always carry a REX prefix and memory operands a SIB byte (the
+//! encoding tests document both). dynasm is MPL-2.0 (file-level copyleft, unmodified use).
 //!
 //! # Example
 //! ```

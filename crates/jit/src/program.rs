@@ -107,3 +107,9 @@ impl JitProgram {
         &self.options
     }
 }
+
+// Compiled programs are shared between threads.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<JitProgram>();
+};
