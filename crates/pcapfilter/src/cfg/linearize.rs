@@ -4,8 +4,8 @@
 //! backwards in a depth-first post-order that visits the false successor
 //! before the true one, so each block is followed by its true branch's
 //! code. Branch offsets are 8 bits; a branch that cannot reach its target
-//! gets an extra `ja` after it, which shifts everything, so layout restarts
-//! whenever a new long branch is discovered.
+//! gets an extra `ja` after it, which shifts everything, so layout is
+//! repeated until no new long branch is discovered.
 
 use super::{BlockId, Cfg};
 use crate::error::CompileError;
@@ -81,6 +81,11 @@ impl Cfg {
         let mut prog = vec![Insn::default(); total];
         let mut offset = vec![0usize; self.block_count()];
         let mut tail = total;
+        // Newly found long branches are all marked in one pass (marks only
+        // grow and each is justified by distances that can only increase,
+        // so the final layout is the same as restarting at the first one,
+        // as libpcap does, without its quadratic cost).
+        let mut remark = false;
         for &b in &order {
             tail -= size(self, b);
             offset[b.0 as usize] = tail;
@@ -105,7 +110,8 @@ impl Cfg {
                         } else {
                             blk.long_jf = true;
                         }
-                        return Err(Attempt::Retry);
+                        remark = true;
+                        continue;
                     }
                     let skip = extra as u8;
                     extra += 1;
@@ -120,6 +126,9 @@ impl Cfg {
                     prog[at].jf = field;
                 }
             }
+        }
+        if remark {
+            return Err(Attempt::Retry);
         }
         Ok(prog)
     }

@@ -281,11 +281,38 @@ fn longest_rule(input: &[u8], pos: usize) -> Option<(usize, Rule)> {
                 }
             }
         }
-        if let Some(len) = re.longest(input, pos) {
-            offer(len, Rule::Pattern(*rule));
+        if may_match(*rule, rest) {
+            if let Some(len) = re.longest(input, pos) {
+                offer(len, Rule::Pattern(*rule));
+            }
         }
     }
     best
+}
+
+/// A cheap necessary condition for `rule` to match at the start of `rest`,
+/// which spares the pattern engine most of its work.
+fn may_match(rule: PatternRule, rest: &[u8]) -> bool {
+    let first = rest[0];
+    // The address forms are made of hex digits and separators; their first
+    // separator comes within five bytes and the longest form is shorter
+    // than 64, so only a short prefix needs looking at.
+    let run = |extra: &[u8]| {
+        rest.iter()
+            .take(64)
+            .take_while(|b| b.is_ascii_hexdigit() || extra.contains(b))
+            .count()
+    };
+    match rule {
+        PatternRule::Arcnet => first == b'$',
+        PatternRule::EscapedName => first == b'\\',
+        PatternRule::Number | PatternRule::Ipv4 => first.is_ascii_digit(),
+        PatternRule::Name => first.is_ascii_alphanumeric(),
+        PatternRule::Mac => first.is_ascii_hexdigit() && (run(b":.-") >= 11 || run(b"") >= 12),
+        PatternRule::Ipv6 | PatternRule::BogusMac => {
+            (first.is_ascii_hexdigit() || first == b':') && rest[..run(b":.xX")].contains(&b':')
+        }
+    }
 }
 
 fn make_token(text: &str, pos: usize, lexeme: &str, rule: Rule) -> Result<Tok, CompileError> {

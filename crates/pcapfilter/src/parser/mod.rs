@@ -21,7 +21,7 @@ use crate::qual::{AddrKind, Dir, Proto, Qual};
 
 /// Deepest nesting of parentheses, `not`, unary minus and `%`/`^` accepted
 /// (keeps recursion, here and in code generation, far from stack limits).
-const MAX_DEPTH: usize = 256;
+const MAX_DEPTH: usize = 128;
 
 /// Parses a whole filter expression; `Ok(None)` for an empty one.
 pub fn parse(text: &str) -> Result<Option<Expr>, CompileError> {
