@@ -300,7 +300,8 @@ impl Scalar {
 
     /// Propagates information between all constraints; `None` when they contradict.
     pub fn sync(mut self) -> Option<Scalar> {
-        for _ in 0..2 {
+        for round in 0..2 {
+            let before = self;
             self.r64.tighten_to_tnum(self.var, 64);
             self.r32.tighten_to_tnum(self.var.subreg(), 32);
             self.r64.cross_sign(64);
@@ -317,6 +318,9 @@ impl Scalar {
                 .subreg()
                 .meet(Tnum::range(self.r32.umin, self.r32.umax))?;
             self.var = t64.with_subreg(t32);
+            if round == 0 && self == before {
+                break;
+            }
         }
         self.r64.tighten_to_tnum(self.var, 64);
         self.r32.tighten_to_tnum(self.var.subreg(), 32);

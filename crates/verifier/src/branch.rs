@@ -201,6 +201,9 @@ pub fn refine(
     b: &Scalar,
     holds: bool,
 ) -> Option<(Scalar, Scalar)> {
+    if let (Some(x), Some(y)) = (a.as_const(), b.as_const()) {
+        return (eval(cond, width, x, y) == holds).then_some((*a, *b));
+    }
     let bits = if width == Width::W32 { 32 } else { 64 };
     let (cmp, swapped) = comparison(cond, holds);
     let (mut sa, mut sb) = (side(a, width), side(b, width));

@@ -332,6 +332,10 @@ fn assemble64(p: Part, low: Option<Part>) -> Scalar {
 
 /// `dst op= src` on abstract scalars.
 pub fn binop(op: BinOp, width: Width, a: &Scalar, b: &Scalar) -> Scalar {
+    // Constants fold exactly (and fast: loops with known counters are common).
+    if let (Some(x), Some(y)) = (a.as_const(), b.as_const()) {
+        return Scalar::constant(op.eval(width, x, y));
+    }
     match width {
         Width::W32 => {
             let p = binop_part(op, part(a, 32), part(b, 32), 32);

@@ -70,23 +70,39 @@ impl Engine<'_> {
             Operand::Reg(r) => (self.read_reg(&path.state, pc, r)?, Some(r)),
             Operand::Imm(i) => (RegState::scalar(Scalar::constant(i as i64 as u64)), None),
         };
-        let (taken, fall) = if d.ty == RegType::Scalar && s.ty == RegType::Scalar {
-            let mut outcomes = [None, None];
-            for (slot, holds) in outcomes.iter_mut().zip([true, false]) {
-                if let Some((a, b)) = branch::refine(cond, width, &d.var, &s.var, holds) {
-                    let mut st = path.state.clone();
-                    set_scalar(&mut st, Some(dst), d.id, a);
-                    if let Some(r) = src_reg {
-                        set_scalar(&mut st, Some(r), s.id, b);
-                    }
-                    *slot = Some(st);
+        if d.ty == RegType::Scalar && s.ty == RegType::Scalar {
+            // Refine first (cheap); clone the state only when both outcomes are possible.
+            let apply = |st: &mut State, (a, b): (Scalar, Scalar)| {
+                set_scalar(st, Some(dst), d.id, a);
+                if let Some(r) = src_reg {
+                    set_scalar(st, Some(r), s.id, b);
                 }
-            }
-            let [t, f] = outcomes;
-            (t, f)
-        } else {
-            self.pointer_branch(&path.state, width, cond, d, s)
-        };
+            };
+            let t = branch::refine(cond, width, &d.var, &s.var, true);
+            let f = branch::refine(cond, width, &d.var, &s.var, false);
+            return Ok(match (t, f) {
+                (Some(t), Some(f)) => {
+                    let mut taken = path.state.clone();
+                    apply(&mut taken, t);
+                    self.fork(path, target, taken);
+                    apply(&mut path.state, f);
+                    path.pc += 1;
+                    Flow::Next
+                }
+                (Some(t), None) => {
+                    apply(&mut path.state, t);
+                    path.pc = target;
+                    Flow::Next
+                }
+                (None, Some(f)) => {
+                    apply(&mut path.state, f);
+                    path.pc += 1;
+                    Flow::Next
+                }
+                (None, None) => Flow::End,
+            });
+        }
+        let (taken, fall) = self.pointer_branch(&path.state, width, cond, d, s);
         Ok(match (taken, fall) {
             (Some(t), Some(f)) => {
                 self.fork(path, target, t);

@@ -334,17 +334,16 @@ impl<'a> Engine<'a> {
     }
 
     /// Live registers of each frame at `pc` (outer frames: what survives their call).
-    fn live_sets(&self, st: &State, pc: usize) -> Vec<RegSet> {
+    fn live_sets(&self, st: &State, pc: usize) -> [RegSet; bpfkit_isa::MAX_CALL_FRAMES] {
         let n = st.frames.len();
-        let mut out = Vec::with_capacity(n);
-        for i in 0..n {
-            if i + 1 == n {
-                out.push(self.live[pc]);
+        let mut out = [0; bpfkit_isa::MAX_CALL_FRAMES];
+        for (i, live) in out.iter_mut().enumerate().take(n) {
+            *live = if i + 1 == n {
+                self.live[pc]
             } else {
-                let ret = st.frames[i + 1].callsite + 1;
                 // r0-r5 are overwritten at the return; only r6-r10 carry over.
-                out.push(self.live[ret] & !0b11_1111);
-            }
+                self.live[st.frames[i + 1].callsite + 1] & !0b11_1111
+            };
         }
         out
     }

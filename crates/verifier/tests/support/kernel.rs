@@ -59,6 +59,16 @@ fn create_map(m: &MapInfo) -> Result<i32, String> {
 
 /// Loads the program; returns (accepted, the kernel's verifier log).
 pub fn load(prog_type: u32, insns: &[Insn], maps: &[MapInfo]) -> Result<(bool, String), String> {
+    load_with_log_level(prog_type, insns, maps, 1)
+}
+
+/// Like [`load`] with a kernel log level (4: statistics only, with `verification time`).
+pub fn load_with_log_level(
+    prog_type: u32,
+    insns: &[Insn],
+    maps: &[MapInfo],
+    level: u32,
+) -> Result<(bool, String), String> {
     let mut fds = Fds(Vec::new());
     for m in maps {
         fds.0.push(create_map(m)?);
@@ -95,7 +105,7 @@ pub fn load(prog_type: u32, insns: &[Insn], maps: &[MapInfo]) -> Result<(bool, S
     put32(&mut attr, 4, (code.len() / 8) as u32);
     put64(&mut attr, 8, code.as_ptr() as u64);
     put64(&mut attr, 16, license.as_ptr() as u64);
-    put32(&mut attr, 24, 1);
+    put32(&mut attr, 24, level);
     put32(&mut attr, 28, log.len() as u32);
     put64(&mut attr, 32, log.as_mut_ptr() as u64);
     let fd = bpf(BPF_PROG_LOAD, &mut attr);
