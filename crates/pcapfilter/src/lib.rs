@@ -5,12 +5,14 @@
 //! positions) → code generation into a control-flow graph ([`cfg`]) →
 //! layout into a `Vec<Insn>`. Code generation reproduces libpcap 1.10's
 //! generator so that the *unoptimized* program is instruction-for-
-//! instruction what `tcpdump -d -O` prints.
+//! instruction what `tcpdump -d -O` prints; the tests check this against
+//! tcpdump for hundreds of expressions on every supported link type.
 //!
 //! **Optimization is not implemented yet**: with
 //! [`CompileOptions::optimize`] set, [`compile`] currently returns the same
 //! unoptimized program (which accepts exactly the same packets, but is
-//! longer than libpcap's optimized output).
+//! longer than libpcap's optimized output). [`build_cfg`] exposes the graph
+//! an optimizer will work on.
 //!
 //! ```
 //! use bpfkit_pcapfilter::{compile, CompileOptions, LinkType};
@@ -21,6 +23,28 @@
 //! assert_eq!((prog[0].code, prog[0].k), (0x28, 12));
 //! assert!(compile("tcp port", LinkType::EN10MB, &CompileOptions::default()).is_err());
 //! ```
+//!
+//! # Scope
+//!
+//! Link types: see [`LinkType::supported`] (Ethernet, Linux cooked v1/v2,
+//! raw IP/IPv4/IPv6, BSD and OpenBSD loopback, PPP, 802.11 with and without
+//! radiotap, FDDI, Token Ring, pflog); others are refused with
+//! [`CompileError::LinkType`]. Name lookups go through a [`Resolver`]:
+//! [`SystemResolver`] (what [`compile`] uses) asks the system resolver for
+//! host names and reads the `/etc` files for the rest; [`StaticResolver`]
+//! gives deterministic answers.
+//!
+//! Where libpcap's output depends on the platform, this crate does what
+//! libpcap on Linux does: `inbound`/`outbound`/`ifindex` use Linux
+//! socket-filter metadata, loopback `ip6` is `AF_INET6` = 10, host-order
+//! constants are those of the build target, VLAN tests read the frame
+//! (not Linux's VLAN metadata, which tcpdump only uses on live captures),
+//! and `gateway` is refused as in libpcap builds with IPv6 support.
+//!
+//! Known differences from libpcap: nesting (parentheses, `not`, unary
+//! minus, `%`/`^` chains) deeper than 128 levels is refused rather than
+//! parsed; error messages carry positions and may word syntax errors
+//! differently.
 #![deny(missing_docs)]
 
 pub mod ast;

@@ -235,3 +235,110 @@ impl Cfg {
         blk.sense = !blk.sense;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpfkit_cbpf::op;
+
+    /// Atom `i`: bit `i` of the first packet byte is set.
+    fn atom(cfg: &mut Cfg, i: u32) -> BlockId {
+        let s = cfg.stmt(op::LD | op::ABS | op::B, 0);
+        cfg.block_with(op::JMP | op::JSET | op::K, 1 << i, s)
+    }
+
+    /// Closes `b` with accept (1) / reject (0) returns and lays it out.
+    fn finish(cfg: &mut Cfg, b: BlockId) -> Vec<bpfkit_cbpf::Insn> {
+        let accept = cfg.block(op::RET | op::K, 1);
+        cfg.backpatch(b, accept);
+        cfg.not(b);
+        let reject = cfg.block(op::RET | op::K, 0);
+        cfg.backpatch(b, reject);
+        let root = cfg.b(b).head;
+        cfg.linearize(root).unwrap()
+    }
+
+    /// Every combination of three atoms under and/or/not evaluates like the
+    /// boolean formula it was built from, for all eight inputs.
+    #[test]
+    fn exit_list_patching_implements_boolean_logic() {
+        type Formula = fn(bool, bool, bool) -> bool;
+        let cases: [(&str, Formula); 6] = [
+            ("a and b and c", |a, b, c| a && b && c),
+            ("a or b and c", |a, b, c| (a || b) && c),
+            ("not a or b", |a, b, _| !a || b),
+            ("a and not (b or c)", |a, b, c| a && !(b || c)),
+            ("not (a and b) or c", |a, b, c| !(a && b) || c),
+            ("not not a and c", |a, _, c| a && c),
+        ];
+        for (name, formula) in cases {
+            let mut cfg = Cfg::new();
+            let (a, b, c) = (atom(&mut cfg, 0), atom(&mut cfg, 1), atom(&mut cfg, 2));
+            let root = match name {
+                "a and b and c" => {
+                    cfg.and(a, b);
+                    cfg.and(b, c);
+                    c
+                }
+                "a or b and c" => {
+                    cfg.or(a, b);
+                    cfg.and(b, c);
+                    c
+                }
+                "not a or b" => {
+                    cfg.not(a);
+                    cfg.or(a, b);
+                    b
+                }
+                "a and not (b or c)" => {
+                    cfg.or(b, c);
+                    cfg.not(c);
+                    cfg.and(a, c);
+                    c
+                }
+                "not (a and b) or c" => {
+                    cfg.and(a, b);
+                    cfg.not(b);
+                    cfg.or(b, c);
+                    c
+                }
+                _ => {
+                    cfg.not(a);
+                    cfg.not(a);
+                    cfg.and(a, c);
+                    c
+                }
+            };
+            let prog = finish(&mut cfg, root);
+            for bits in 0u8..8 {
+                let want = formula(bits & 1 != 0, bits & 2 != 0, bits & 4 != 0);
+                let got = bpfkit_cbpf::run(&prog, &[bits], 1) != 0;
+                assert_eq!(got, want, "{name} on {bits:03b}");
+            }
+        }
+    }
+
+    /// A branch more than 255 instructions back gets a `ja` trampoline.
+    #[test]
+    fn far_branches_get_trampolines() {
+        let mut cfg = Cfg::new();
+        let first = atom(&mut cfg, 0);
+        // A long run of statements between the test and the returns.
+        let filler = cfg.stmt(op::LD | op::IMM, 0);
+        for _ in 0..300 {
+            let s = cfg.stmt(op::LD | op::IMM, 0);
+            cfg.append(filler, Some(s));
+        }
+        let second = cfg.block_with(op::JMP | op::JEQ | op::K, 0, filler);
+        cfg.and(first, second);
+        let prog = finish(&mut cfg, second);
+        assert_eq!(prog[1].code, op::JMP | op::JSET | op::K);
+        assert_eq!(
+            prog[2].code,
+            op::JMP | op::JA,
+            "trampoline after the far branch"
+        );
+        assert_eq!(bpfkit_cbpf::run(&prog, &[1], 1), 1);
+        assert_eq!(bpfkit_cbpf::run(&prog, &[0], 1), 0);
+    }
+}
