@@ -2,7 +2,7 @@
 //! documented in `pcap-filter(7)`) to classic BPF.
 //!
 //! The pipeline is: [`lexer`] → [`parser`] (an [`ast`] with source
-//! positions) → code generation into a control-flow graph ([`cfg`]) →
+//! positions) → code generation into a control-flow graph ([`cfg`](mod@cfg)) →
 //! layout into a `Vec<Insn>`. Code generation reproduces libpcap 1.10's
 //! generator so that the *unoptimized* program is instruction-for-
 //! instruction what `tcpdump -d -O` prints; the tests check this against

@@ -5,11 +5,11 @@
 //! value that inherits earlier qualifiers (`host a or (b or c)`), or
 //! arithmetic (`(len - 14) > 100`) until later tokens arrive. This
 //! recursive-descent parser handles that with a cover grammar: it parses a
-//! [`Unit`], which records which of those categories the tokens turned out
+//! `Unit`, which records which of those categories the tokens turned out
 //! to be, and the caller checks that the category is allowed where it
 //! appeared. The grammar's only conflicts are in arithmetic (`%` and `^`
 //! have no declared precedence, so yacc shifts and they take everything to
-//! their right), reproduced in [`arith`].
+//! their right), reproduced in its `arith` submodule.
 
 mod arith;
 mod prims;
