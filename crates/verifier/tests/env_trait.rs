@@ -35,7 +35,10 @@ fn return_range_is_enforced() {
     let two = assemble("r0 = 2\nexit").unwrap();
     let e = verify(&two, &ZeroOrOne).unwrap_err();
     assert_eq!(e.kind, ErrorKind::ReturnValue);
-    assert_eq!(e.message, "At program exit the register R0 has smin=2 smax=2 should have been in [0, 1]");
+    assert_eq!(
+        e.message,
+        "At program exit the register R0 has smin=2 smax=2 should have been in [0, 1]"
+    );
     let ptr = assemble("r0 = r10\nexit").unwrap();
     assert_eq!(
         verify(&ptr, &ZeroOrOne).unwrap_err().message,
@@ -46,19 +49,37 @@ fn return_range_is_enforced() {
 #[test]
 fn env_messages_replace_the_default() {
     let prog = assemble("r0 = *(u32 *)(r1 + 4)\nexit").unwrap();
-    assert_eq!(verify(&prog, &ZeroOrOne).unwrap_err().message, "ctx field at 4 is not readable here");
+    assert_eq!(
+        verify(&prog, &ZeroOrOne).unwrap_err().message,
+        "ctx field at 4 is not readable here"
+    );
 }
 
 #[test]
 fn log_shows_path_states_and_summary() {
     let prog = assemble("r0 = *(u32 *)(r1 + 0)\nif r0 > 1 goto +1\nexit\nr0 = 0\nexit").unwrap();
-    let v = verify_with(&prog, &ZeroOrOne, &Options { log_level: 2, ..Options::default() });
+    let v = verify_with(
+        &prog,
+        &ZeroOrOne,
+        &Options {
+            log_level: 2,
+            ..Options::default()
+        },
+    );
     let stats = v.result.expect("accepted");
     assert!(v.log.starts_with("0: R1=ctx() R10=fp0\n"), "{}", v.log);
     assert!(v.log.contains("0: (61) r0 = *(u32 *)(r1 + 0)"), "{}", v.log);
     assert!(v.log.contains("from 1 to 3: "), "{}", v.log);
-    assert!(v.log.contains("R0=1") || v.log.contains("R0=scalar("), "{}", v.log);
+    assert!(
+        v.log.contains("R0=1") || v.log.contains("R0=scalar("),
+        "{}",
+        v.log
+    );
     assert_eq!(stats.insns_processed, 5);
-    assert!(v.log.trim_end().ends_with(&stats.summary(1_000_000)), "{}", v.log);
+    assert!(
+        v.log.trim_end().ends_with(&stats.summary(1_000_000)),
+        "{}",
+        v.log
+    );
     assert!(v.log.contains("processed 5 insns (limit 1000000)"));
 }
