@@ -152,16 +152,24 @@ fn thread_cpu_secs() -> f64 {
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
-/// Runs `f` repeatedly for about `budget` CPU seconds; returns seconds per call.
+/// Runs `f` repeatedly for about `budget` CPU seconds; returns seconds per call. Calls are
+/// timed in batches (growing until a batch takes 1 ms) so that reading the clock does not
+/// count for short programs.
 fn time_round(budget: f64, f: &mut dyn FnMut() -> u64) -> f64 {
     let start = thread_cpu_secs();
-    let mut n = 0u64;
+    let (mut n, mut batch) = (0u64, 1u64);
     loop {
-        std::hint::black_box(f());
-        n += 1;
-        let spent = thread_cpu_secs() - start;
-        if spent >= budget {
-            return spent / n as f64;
+        let t = thread_cpu_secs();
+        for _ in 0..batch {
+            std::hint::black_box(f());
+        }
+        n += batch;
+        let now = thread_cpu_secs();
+        if now - t < 1e-3 {
+            batch *= 2;
+        }
+        if now - start >= budget {
+            return (now - start) / n as f64;
         }
     }
 }

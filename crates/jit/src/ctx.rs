@@ -40,12 +40,14 @@ pub(crate) struct JitCtx {
     pub zeroed_low: u64,
     /// Highest start of an 8-byte access inside the stack (fast path; 0 disables it).
     pub stack_top_m8: u64,
-    /// First address of the primary region (the first one the host added).
+    /// First address of the primary region (the first one the host added; `u64::MAX`
+    /// when there is none or the fast path is off).
     pub region0_start: u64,
-    /// Per access size (1, 2, 4, 8): loads fit iff `addr - start < bound` (0 disables).
-    pub region0_read_bound: [u64; 4],
+    /// Per access size (1, 2, 4, 8): a load fits iff `start <= addr <= last` (`u64::MAX`
+    /// start and 0 last disable the fast path).
+    pub region0_read_last: [u64; 4],
     /// Same for stores and atomics (0 when the region is read-only).
-    pub region0_write_bound: [u64; 4],
+    pub region0_write_last: [u64; 4],
     /// The packet of `ld_abs`/`ld_ind`.
     pub packet_ptr: u64,
     /// Per size (1, 2, 4): offsets below the bound are in the packet.
@@ -111,8 +113,8 @@ pub(crate) mod o {
         STACK_TOP_M8 = stack_top_m8;
         ZEROED_LOW = zeroed_low;
         REGION0_START = region0_start;
-        REGION0_READ_BOUND = region0_read_bound;
-        REGION0_WRITE_BOUND = region0_write_bound;
+        REGION0_READ_LAST = region0_read_last;
+        REGION0_WRITE_LAST = region0_write_last;
         PACKET_PTR = packet_ptr;
         PACKET_BOUND = packet_bound;
         HAS_PACKET = has_packet;
@@ -140,6 +142,15 @@ pub(crate) fn size_class(bytes: usize) -> usize {
 pub(crate) fn fit_bound(len: u64, size: u64) -> u64 {
     if len >= size {
         len - size + 1
+    } else {
+        0
+    }
+}
+
+/// The last address where `size` bytes fit in `[start, start + len)` (0 if none do).
+pub(crate) fn last_fit(start: u64, len: u64, size: u64) -> u64 {
+    if len >= size {
+        start + (len - size)
     } else {
         0
     }

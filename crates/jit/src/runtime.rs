@@ -8,7 +8,7 @@
 //! Panics are resumed once the code has returned.
 
 use crate::compile::Plan;
-use crate::ctx::{fit_bound, status, JitCtx};
+use crate::ctx::{fit_bound, last_fit, status, JitCtx};
 use bpfkit_isa::{MAX_CALL_FRAMES, STACK_SIZE};
 use bpfkit_vm::{
     AccessKind, Config, Exit, FaultReason, HelperCtx, HelperError, HelperReturn, Helpers, MemFault,
@@ -56,9 +56,9 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
         stack_min_r10: top - ((MAX_CALL_FRAMES - 1) * STACK_SIZE) as u64,
         zeroed_low: top - STACK_SIZE as u64,
         stack_top_m8: top - 8,
-        region0_start: 0,
-        region0_read_bound: [0; 4],
-        region0_write_bound: [0; 4],
+        region0_start: u64::MAX,
+        region0_read_last: [0; 4],
+        region0_write_last: [0; 4],
         packet_ptr: 0,
         packet_bound: [0; 4],
         has_packet: 0,
@@ -82,19 +82,20 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
         error: None,
         panic: None,
     };
-    if let Some(r) = memory.regions().first() {
-        ctx.region0_start = r.start();
-        for (class, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
-            ctx.region0_read_bound[class] = fit_bound(r.len(), size);
-            if r.access() == bpfkit_vm::Access::ReadWrite {
-                ctx.region0_write_bound[class] = fit_bound(r.len(), size);
+    match memory.regions().first() {
+        // With alignment checks every access takes the slow path, which checks alignment.
+        Some(r) if !config.check_alignment => {
+            ctx.region0_start = r.start();
+            for (class, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
+                ctx.region0_read_last[class] = last_fit(r.start(), r.len(), size);
+                if r.access() == bpfkit_vm::Access::ReadWrite {
+                    ctx.region0_write_last[class] = last_fit(r.start(), r.len(), size);
+                }
             }
         }
+        _ => {}
     }
     if config.check_alignment {
-        // Every access then takes the slow path, which checks alignment first.
-        ctx.region0_read_bound = [0; 4];
-        ctx.region0_write_bound = [0; 4];
         ctx.stack_top_m8 = 0;
     }
     refresh_packet(&mut ctx, memory);

@@ -444,3 +444,44 @@ fn helper_callbacks_see_zeroed_deeper_frames() {
     assert_eq!(a.as_ref().map(|e| e.r0), Ok(5));
     assert_eq!(a, b);
 }
+
+#[test]
+fn every_offset_around_the_primary_region_matches_the_interpreter() {
+    // Loads and stores of every size at every offset from 9 bytes before to 9 bytes after a
+    // 16-byte region: the inline fast path must accept exactly what the memory map accepts.
+    for size in ["b", "h", "w", "dw"] {
+        for off in -9i32..=25 {
+            for text in [
+                format!("ldx{size} %r0, [%r1{off:+}]\nexit"),
+                format!("mov %r2, 0x7f\nstx{size} [%r1{off:+}], %r2\nmov %r0, 1\nexit"),
+            ] {
+                let mut mem = [3u8; 16];
+                let (interp, jit) = both(&text, &mut mem, &Config::default());
+                assert_eq!(interp, jit, "{text}");
+            }
+        }
+    }
+    // A read-only primary region refuses stores on the fast path too.
+    let ro = [1u8; 16];
+    for off in [0, 8, 15] {
+        let text = format!("stb [%r1+{off}], 1\nexit");
+        let prog = Program::load(&asm(&text)).unwrap();
+        let jit = JitProgram::compile(&prog, &CompileOptions::default()).unwrap();
+        let mut m = MemoryMap::new();
+        let addr = m.add_slice(&ro);
+        let a = prog.run(
+            [addr, 0, 0, 0, 0],
+            &mut m,
+            &mut NoHelpers,
+            &Config::default(),
+        );
+        let b = jit.run(
+            [addr, 0, 0, 0, 0],
+            &mut m,
+            &mut NoHelpers,
+            &Config::default(),
+        );
+        assert!(a.is_err());
+        assert_eq!(a, b);
+    }
+}

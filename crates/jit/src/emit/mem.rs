@@ -1,7 +1,7 @@
 //! Loads, stores, atomics, packet loads and 64-bit immediates.
 //!
 //! Checked code computes each address into r11 and proves it safe before the access:
-//! inline, against the primary region (`addr - start < bound`, one bound per size and
+//! inline, against the primary region (`start <= addr <= last`, one `last` per size and
 //! direction held in the context) and the stack window `[r10 - 512, top)`; otherwise an
 //! out-of-line stub calls the memory map (which knows every region, including those helpers
 //! added) and either returns to the access or ends the run with the interpreter's error.
@@ -80,15 +80,19 @@ impl Emitter<'_> {
         if access == AccessKind::Atomic {
             asm!(self.asm; test r11b, BYTE (n - 1) as i8; jnz =>at);
         }
-        let bounds = match access {
-            AccessKind::Read => o::REGION0_READ_BOUND,
-            _ => o::REGION0_WRITE_BOUND,
+        let last = match access {
+            AccessKind::Read => o::REGION0_READ_LAST,
+            _ => o::REGION0_WRITE_LAST,
         } + 8 * size_class(size) as i32;
+        let stack = self.asm.new_dynamic_label();
         asm!(self.asm
-            ; mov r10, r11
-            ; sub r10, [r12 + o::REGION0_START]
-            ; cmp r10, [r12 + bounds]
-            ; jb BYTE =>resume
+            // start <= addr <= last: inside the primary region.
+            ; cmp r11, [r12 + o::REGION0_START]
+            ; jb BYTE =>stack
+            ; cmp r11, [r12 + last]
+            ; jbe BYTE =>resume
+            // rbp - 512 <= addr <= top - 8: inside the stack window.
+            ; =>stack
             ; lea r10, [rbp - STACK_SIZE as i32]
             ; cmp r11, r10
             ; jb =>at
