@@ -144,3 +144,24 @@ fn recorded_kernel_decisions_match_running_kernel() {
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
+
+/// Pruning changes no decision: with every path explored separately, the corpus programs
+/// get the same verdicts.
+#[test]
+fn pruning_changes_no_decision() {
+    for case in corpus() {
+        if case.name() == "loop_too_complex.s" {
+            continue; // a million instructions either way; covered by the decision test
+        }
+        let env = case.env();
+        let with = verify_with(&case.insns, env.as_ref(), &case.options())
+            .result
+            .is_ok();
+        let opts = bpfkit_verifier::Options {
+            prune: false,
+            ..case.options()
+        };
+        let without = verify_with(&case.insns, env.as_ref(), &opts).result.is_ok();
+        assert_eq!(with, without, "{}", case.name());
+    }
+}

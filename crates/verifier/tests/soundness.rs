@@ -4,7 +4,7 @@
 //! pointers with data-dependent offsets, bounds checks, stack spills, 32-bit ALU.
 
 use bpfkit_isa::{AluOp, AtomicOp, Insn, JmpCond, MemSize, Operand, Reg, Width};
-use bpfkit_verifier::{envs::RawMemoryEnv, verify};
+use bpfkit_verifier::{envs::RawMemoryEnv, verify, verify_with, Options};
 use bpfkit_vm::{Config, MemoryMap, NoHelpers, Program};
 
 /// xorshift64*: deterministic and dependency-free.
@@ -81,6 +81,7 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
     body.push((mov(Reg::R3, Operand::Imm(small_imm(rng))), None));
     body.push((mov(Reg::R6, Operand::Imm(small_imm(rng))), None));
     body.push((mov(Reg::R4, Operand::Reg(Reg::R1)), None));
+    body.push((mov(Reg::R7, Operand::Imm(0)), None));
     body.push((
         Insn::Ldx {
             size: MemSize::B,
@@ -176,6 +177,34 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
         };
         body.push((insn, None));
     }
+    // Sometimes close a bounded loop around the tail of the body (counter in r7), so that
+    // back-edges, loop heads and pruning inside loops get exercised.
+    let mut back: Option<(usize, i16)> = None;
+    if rng.below(2) == 0 && body.len() > 7 {
+        let start = 6 + rng.below((body.len() - 6) as u64) as usize;
+        body.push((
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                dst: Reg::R7,
+                src: Operand::Imm(1),
+            },
+            None,
+        ));
+        let at = body.len();
+        let off = start as i64 - (at as i64 + 1);
+        body.push((
+            Insn::Jmp {
+                width: Width::W64,
+                cond: JmpCond::Lt,
+                dst: Reg::R7,
+                src: Operand::Imm(1 + rng.below(4) as i32),
+                off: off as i16,
+            },
+            None,
+        ));
+        back = Some((at, off as i16));
+    }
     let len = body.len();
     let mut out: Vec<Insn> = body
         .iter()
@@ -195,8 +224,15 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
                 cond: *cond,
                 dst: *dst,
                 src: *src,
-                // Forward, landing at most on the final exit.
-                off: (*k as usize).min(len - i - 1) as i16,
+                // Forward, landing at most on the final exit, and never on the loop's
+                // back-edge (that would skip the counter increment: an endless loop).
+                off: {
+                    let mut off = (*k as usize).min(len - i - 1);
+                    if back.is_some_and(|(at, _)| i + 1 + off == at) {
+                        off -= 1;
+                    }
+                    off as i16
+                },
             },
             _ => *insn,
         })
@@ -218,6 +254,15 @@ fn accepted_random_programs_never_fault() {
             continue;
         }
         accepted += 1;
+        // Pruning must not change the decision: exploring every path must accept too.
+        let unpruned = Options {
+            prune: false,
+            ..Options::default()
+        };
+        if let Err(e) = verify_with(&prog, &RawMemoryEnv { size }, &unpruned).result {
+            faults.push(format!("accepted only with pruning: {e}\n{prog:#?}"));
+            continue;
+        }
         let vm = Program::load(&prog).expect("the verifier accepted an unloadable program");
         for _ in 0..4 {
             let mut data: Vec<u8> = (0..size).map(|_| rng.next() as u8).collect();

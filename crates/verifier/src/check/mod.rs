@@ -36,6 +36,9 @@ pub struct Options {
     /// it for a privileged loader, `CAP_PERFMON`). On by default, like the kernel as root;
     /// off gives the unprivileged rule (`invalid read from stack off -8+0 size 8`).
     pub allow_uninit_stack: bool,
+    /// Prune paths covered by explored states (on by default). Turning it off explores every
+    /// path separately: slow, but a reference for testing that pruning changes no decision.
+    pub prune: bool,
 }
 
 impl Default for Options {
@@ -44,6 +47,7 @@ impl Default for Options {
             log_level: 0,
             complexity_limit: COMPLEXITY_LIMIT,
             allow_uninit_stack: true,
+            prune: true,
         }
     }
 }
@@ -206,7 +210,7 @@ impl<'a> Engine<'a> {
             first = false;
             loop {
                 let pc = path.pc;
-                if self.cfg.prune_point[pc] && self.visit(&mut path)? {
+                if self.opts.prune && self.cfg.prune_point[pc] && self.visit(&mut path)? {
                     self.log.line(|| format!("{pc}: safe"));
                     break;
                 }
