@@ -485,3 +485,34 @@ fn every_offset_around_the_primary_region_matches_the_interpreter() {
         assert_eq!(a, b);
     }
 }
+
+#[test]
+fn frame_limit_holds_after_a_helper_zeroed_every_frame() {
+    // A helper call zeroes all frames at once; the frame limit must still stop recursion at
+    // the same call as in the interpreter (the JIT checks both with one compare).
+    let mut helpers = HelperTable::new();
+    helpers.register(1, |_, _| Ok(HelperReturn::Value(0)));
+    let text = "call 1\ncall local f\nexit\nf:\nadd %r6, 1\ncall local f\nexit\n";
+    let insns = asm(text);
+    let prog = Program::load(&insns).unwrap();
+    let jit = JitProgram::compile(&prog, &CompileOptions::default()).unwrap();
+    let a = prog.run(
+        [0; 5],
+        &mut MemoryMap::new(),
+        &mut helpers,
+        &Config::default(),
+    );
+    let b = jit.run(
+        [0; 5],
+        &mut MemoryMap::new(),
+        &mut helpers,
+        &Config::default(),
+    );
+    assert_eq!(a.as_ref().unwrap_err().kind, VmErrorKind::CallDepth(8));
+    assert_eq!(a, b);
+    // Seven nested calls (eight frames) are fine.
+    let text = "call local f\nexit\nf:\nadd %r0, 1\njge %r0, 7, +1\ncall local f\nexit\n";
+    let (interp, jit) = both(text, &mut [], &Config::default());
+    assert!(interp.contains("r0: 7"), "{interp}");
+    assert_eq!(interp, jit);
+}

@@ -1,10 +1,10 @@
 //! Calls: helpers (through the Rust trampoline), bpf-to-bpf calls and `callx`.
 //!
 //! A local call pushes rbp and r6–r9 (five registers: rsp stays ≡ 8 mod 16 at every
-//! function entry), moves r10 one 512-byte frame down (zeroing the frame if this run never
-//! used it) and `call`s the target; the target's
-//! `exit` is a `ret`, after which the pops restore the caller's r6–r9 and r10. The frame
-//! limit is checked on r10 itself: a call fails when r10 is already the deepest frame's.
+//! function entry), moves r10 one 512-byte frame down and `call`s the target; the target's
+//! `exit` is a `ret`, after which the pops restore the caller's r6–r9 and r10. Before that,
+//! one compare of the callee's frame against the zeroed part of the stack sends two rare
+//! cases out of line: a frame this run never used (zeroed first) and a ninth frame (error).
 //!
 //! A helper call stores the helper number, pc and r10 in the context, saves r1–r5 (the
 //! interpreter leaves them unchanged across helper calls, and so does the JIT), shifts them
@@ -69,27 +69,23 @@ impl Emitter<'_> {
 
     /// Calls the local function at `target`, or at the code address in r11 when `None`.
     pub(super) fn call_local(&mut self, pc: u32, target: Option<DynamicLabel>) {
-        let at = self.asm.new_dynamic_label();
-        let (zero, zeroed) = (self.asm.new_dynamic_label(), self.asm.new_dynamic_label());
+        let (at, resume) = (self.asm.new_dynamic_label(), self.asm.new_dynamic_label());
+        // Frames are zeroed in order from the top, and all of them at the first helper
+        // call, so "the callee's frame lies below the zeroed part" also covers "the callee
+        // would be a ninth frame": one compare serves both; the stub tells them apart.
         asm!(self.asm
-            ; cmp rbp, [r12 + o::STACK_MIN_R10]
-            ; jbe =>at
+            ; lea r10, [rbp - 2 * STACK_SIZE as i32]
+            ; cmp r10, [r12 + o::ZEROED_LOW]
+            ; jb =>at
+            ; =>resume
             ; push rbp
             ; push rbx
             ; push r13
             ; push r14
             ; push r15
             ; sub rbp, STACK_SIZE as i32
-            // First entry into this frame in this run: zero it (out of line).
-            ; lea r10, [rbp - STACK_SIZE as i32]
-            ; cmp r10, [r12 + o::ZEROED_LOW]
-            ; jb =>zero
-            ; =>zeroed
         );
-        self.stubs.push(Stub::ZeroFrame {
-            at: zero,
-            resume: zeroed,
-        });
+        self.stubs.push(Stub::CallSlow { at, resume, pc });
         match target {
             Some(label) => asm!(self.asm; call =>label),
             None => asm!(self.asm; call r11),
@@ -101,7 +97,6 @@ impl Emitter<'_> {
             ; pop rbx
             ; pop rbp
         );
-        self.stubs.push(Stub::Depth { at, pc });
     }
 
     /// `callx`: a tagged function address (`lddw rN, <func>`) calls that slot's code through

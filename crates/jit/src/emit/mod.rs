@@ -40,17 +40,17 @@ enum Stub {
         resume: DynamicLabel,
         site: u64,
     },
-    /// A local call from `pc` beyond the frame limit.
-    Depth { at: DynamicLabel, pc: u32 },
+    /// A local call from `pc` into a frame not zeroed yet in this run, or beyond the
+    /// frame limit (r10 = base of the callee's frame).
+    CallSlow {
+        at: DynamicLabel,
+        resume: DynamicLabel,
+        pc: u32,
+    },
     /// `ld_abs`/`ld_ind` at `pc` outside the packet (or without one).
     Packet { at: DynamicLabel, pc: u32 },
     /// `callx` at `pc` on a value in x86 register `reg` that is no valid target.
     BadCallx { at: DynamicLabel, pc: u32, reg: u8 },
-    /// A local call enters a frame for the first time in this run: zero it.
-    ZeroFrame {
-        at: DynamicLabel,
-        resume: DynamicLabel,
-    },
 }
 
 /// What one emission pass produced.
@@ -306,17 +306,23 @@ impl<'p> Emitter<'p> {
                         ; jmp =>resume
                     );
                 }
-                Stub::Depth { at, pc } => {
-                    let fail = self.depth_fail;
-                    asm!(self.asm; =>at; mov r10d, pc as i32; jmp =>fail);
+                Stub::CallSlow { at, resume, pc } => {
+                    let (fail, zero) = (self.depth_fail, self.zero_frame);
+                    let fresh = self.asm.new_dynamic_label();
+                    asm!(self.asm
+                        ; =>at
+                        ; cmp rbp, [r12 + o::STACK_MIN_R10]
+                        ; ja BYTE =>fresh
+                        ; mov r10d, pc as i32
+                        ; jmp =>fail
+                        ; =>fresh
+                        ; call =>zero
+                        ; jmp =>resume
+                    );
                 }
                 Stub::Packet { at, pc } => {
                     let fail = self.packet_fail;
                     asm!(self.asm; =>at; mov r10d, pc as i32; jmp =>fail);
-                }
-                Stub::ZeroFrame { at, resume } => {
-                    let zero = self.zero_frame;
-                    asm!(self.asm; =>at; call =>zero; jmp =>resume);
                 }
                 Stub::BadCallx { at, pc, reg } => {
                     let fail = self.bad_callx;
