@@ -246,7 +246,12 @@ fn accepted_random_programs_never_fault() {
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let (mut accepted, mut total) = (0, 0);
     let mut faults = Vec::new();
-    for _ in 0..20000 {
+    // More with BPFKIT_SOUNDNESS_ITERS (e.g. 1000000 in release mode).
+    let iters: u64 = std::env::var("BPFKIT_SOUNDNESS_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20000);
+    for _ in 0..iters {
         let size = 1 + rng.below(40) as u32;
         let prog = program(&mut rng);
         total += 1;

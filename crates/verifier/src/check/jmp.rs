@@ -80,6 +80,9 @@ impl Engine<'_> {
             };
             let t = branch::refine(cond, width, &d.var, &s.var, true);
             let f = branch::refine(cond, width, &d.var, &s.var, false);
+            if t.is_some() != f.is_some() {
+                self.note_decided(pc);
+            }
             return Ok(match (t, f) {
                 (Some(t), Some(f)) => {
                     let mut taken = path.state.clone();

@@ -115,6 +115,11 @@ pub(crate) struct Engine<'a> {
     env: &'a dyn ProgramEnv,
     opts: Options,
     live: Vec<RegSet>,
+    precision: liveness::Precision,
+    /// Jumps found decided on some path (their scalar operands matter exactly).
+    decided: Vec<bool>,
+    /// `decided` changed since `precision` was computed.
+    precision_stale: bool,
     /// Maps referenced by the program, in order of first use.
     pub(crate) maps: Vec<(MapRef, MapInfo)>,
     checkpoints: Vec<Checkpoint>,
@@ -138,15 +143,18 @@ fn err(insn: usize, kind: ErrorKind, msg: impl Into<String>) -> VerifyError {
 impl<'a> Engine<'a> {
     fn new(insns: &[Insn], env: &'a dyn ProgramEnv, opts: Options) -> Res<Engine<'a>> {
         let cfg = cfg::build(insns)?;
-        let live = liveness::live_in(&cfg, &|id| {
-            env.helper(id).map(|p| p.args.len()).unwrap_or(5)
-        });
+        let helper_args = |id| env.helper(id).map(|p| p.args.len()).unwrap_or(5);
+        let live = liveness::live_in(&cfg, &helper_args);
+        let precision = liveness::precision(&cfg, &helper_args, &|_| false);
         let n = cfg.slots.len();
         let subprogs = cfg.subprogs.len();
         Ok(Engine {
             cfg,
             env,
             live,
+            precision,
+            decided: vec![false; n],
+            precision_stale: false,
             maps: Vec::new(),
             checkpoints: Vec::new(),
             at_pc: vec![Vec::new(); n],
@@ -259,6 +267,14 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Records that the scalar jump at `pc` had an impossible outcome.
+    pub(crate) fn note_decided(&mut self, pc: usize) {
+        if !self.decided[pc] {
+            self.decided[pc] = true;
+            self.precision_stale = true;
+        }
+    }
+
     /// Pushes the other side of a branch as a new path.
     fn fork(&mut self, path: &Path, pc: usize, state: State) {
         if let Some(p) = path.parent {
@@ -275,7 +291,14 @@ impl<'a> Engine<'a> {
     /// Prune-point handling; `Ok(true)` when the path is covered by a complete checkpoint.
     fn visit(&mut self, path: &mut Path) -> Res<bool> {
         let pc = path.pc;
-        let live = self.live_sets(&path.state, pc);
+        if self.precision_stale {
+            let env = self.env;
+            let helper_args = |id| env.helper(id).map(|p| p.args.len()).unwrap_or(5);
+            let decided = &self.decided;
+            self.precision = liveness::precision(&self.cfg, &helper_args, &|p| decided[p]);
+            self.precision_stale = false;
+        }
+        let live = self.frame_masks(&path.state, pc);
         let mut pruned = false;
         let mut looping = false;
         for &id in &self.at_pc[pc] {
@@ -337,16 +360,31 @@ impl<'a> Engine<'a> {
         Ok(false)
     }
 
-    /// Live registers of each frame at `pc` (outer frames: what survives their call).
-    fn live_sets(&self, st: &State, pc: usize) -> [RegSet; bpfkit_isa::MAX_CALL_FRAMES] {
+    /// What matters in each frame at `pc`: live and precise registers, precise slots.
+    /// Outer frames: what survives their call; their stack is compared in full because a
+    /// callee may read it through pointers.
+    fn frame_masks(
+        &self,
+        st: &State,
+        pc: usize,
+    ) -> [prune::FrameMask; bpfkit_isa::MAX_CALL_FRAMES] {
         let n = st.frames.len();
-        let mut out = [0; bpfkit_isa::MAX_CALL_FRAMES];
-        for (i, live) in out.iter_mut().enumerate().take(n) {
-            *live = if i + 1 == n {
-                self.live[pc]
+        let mut out = [prune::FrameMask::default(); bpfkit_isa::MAX_CALL_FRAMES];
+        for (i, m) in out.iter_mut().enumerate().take(n) {
+            *m = if i + 1 == n {
+                prune::FrameMask {
+                    live: self.live[pc],
+                    precise: self.precision.regs[pc],
+                    slots: self.precision.slots[pc],
+                }
             } else {
                 // r0-r5 are overwritten at the return; only r6-r10 carry over.
-                self.live[st.frames[i + 1].callsite + 1] & !0b11_1111
+                let ret = st.frames[i + 1].callsite + 1;
+                prune::FrameMask {
+                    live: self.live[ret] & !0b11_1111,
+                    precise: self.precision.regs[ret] & !0b11_1111,
+                    slots: liveness::SlotSet::MAX,
+                }
             };
         }
         out

@@ -7,7 +7,18 @@
 //! references) must correspond one-to-one.
 
 use crate::bounds::Scalar;
-use crate::liveness::RegSet;
+use crate::liveness::{RegSet, SlotSet};
+
+/// What matters in one frame at a prune point.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct FrameMask {
+    /// Registers that may be read later.
+    pub live: RegSet,
+    /// Registers whose scalar value may matter exactly.
+    pub precise: RegSet,
+    /// Stack slots whose scalar contents may matter exactly.
+    pub slots: SlotSet,
+}
 use crate::state::{ByteKind, Frame, RegState, RegType, StackSlot, State};
 
 /// A partial bijection between the ids of `old` and those of `cur`.
@@ -57,7 +68,7 @@ fn scalar_covers(old: &Scalar, cur: &Scalar, exact: bool) -> bool {
     }
 }
 
-fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool) -> bool {
+fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool, precise: bool) -> bool {
     if old.ty == RegType::NotInit {
         return !exact || cur.ty == RegType::NotInit;
     }
@@ -65,6 +76,11 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool) -> bool
         return false;
     }
     if old.ty == RegType::Scalar {
+        if !precise && !exact {
+            // No later use depends on the exact value: any number will do, as long as it is
+            // linked to the same registers (bounds learned through a link may matter).
+            return ids.check_scalar(old.id, cur.id);
+        }
         return scalar_covers(&old.var, &cur.var, exact) && ids.check_scalar(old.id, cur.id);
     }
     if old.nullable != cur.nullable || old.off != cur.off {
@@ -88,18 +104,30 @@ fn slot_or_empty(f: &Frame, i: usize) -> StackSlot {
     f.stack.get(i).copied().unwrap_or(StackSlot::EMPTY)
 }
 
-fn slot_safe(old: &StackSlot, cur: &StackSlot, ids: &mut IdMap, exact: bool) -> bool {
+fn slot_safe(
+    old: &StackSlot,
+    cur: &StackSlot,
+    ids: &mut IdMap,
+    exact: bool,
+    precise: bool,
+) -> bool {
     if exact {
         return old.bytes == cur.bytes
-            && (!old.is_spill() || regsafe(&old.spill, &cur.spill, ids, true));
+            && (!old.is_spill() || regsafe(&old.spill, &cur.spill, ids, true, true));
     }
     if old.is_spill() {
         if cur.is_spill() {
-            return regsafe(&old.spill, &cur.spill, ids, false);
+            return regsafe(&old.spill, &cur.spill, ids, false, precise);
         }
         // A spilled scalar in `old` covers plain data bytes it includes.
         if old.spill.ty != RegType::Scalar {
             return false;
+        }
+        if !precise {
+            return cur
+                .bytes
+                .iter()
+                .all(|b| matches!(b, ByteKind::Zero | ByteKind::Misc));
         }
         let all_zero = cur.bytes.iter().all(|b| *b == ByteKind::Zero);
         let all_data = cur
@@ -131,22 +159,39 @@ fn slot_safe(old: &StackSlot, cur: &StackSlot, ids: &mut IdMap, exact: bool) -> 
     true
 }
 
-fn frame_safe(old: &Frame, cur: &Frame, live: RegSet, ids: &mut IdMap, exact: bool) -> bool {
+fn frame_safe(old: &Frame, cur: &Frame, mask: FrameMask, ids: &mut IdMap, exact: bool) -> bool {
     if old.callsite != cur.callsite {
         return false;
     }
     for r in 0..11 {
-        if live & (1 << r) != 0 && !regsafe(&old.regs[r], &cur.regs[r], ids, exact) {
+        if mask.live & (1 << r) != 0
+            && !regsafe(
+                &old.regs[r],
+                &cur.regs[r],
+                ids,
+                exact,
+                mask.precise & (1 << r) != 0,
+            )
+        {
             return false;
         }
     }
     let n = old.stack.len().max(if exact { cur.stack.len() } else { 0 });
-    (0..n).all(|i| slot_safe(&slot_or_empty(old, i), &slot_or_empty(cur, i), ids, exact))
+    (0..n).all(|i| {
+        let precise = i >= 64 || mask.slots & (1u64 << i) != 0;
+        slot_safe(
+            &slot_or_empty(old, i),
+            &slot_or_empty(cur, i),
+            ids,
+            exact,
+            precise,
+        )
+    })
 }
 
 /// Whether `old` covers `cur` (`exact`: they are the same state, up to id renaming).
-/// `live[i]` lists the registers of frame `i` that matter.
-pub(super) fn states_equal(old: &State, cur: &State, live: &[RegSet], exact: bool) -> bool {
+/// `masks[i]` says what matters in frame `i`.
+pub(super) fn states_equal(old: &State, cur: &State, masks: &[FrameMask], exact: bool) -> bool {
     if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
         return false;
     }
@@ -155,7 +200,7 @@ pub(super) fn states_equal(old: &State, cur: &State, live: &[RegSet], exact: boo
     }
     let mut ids = IdMap::default();
     for (i, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {
-        if !frame_safe(o, c, live[i], &mut ids, exact) {
+        if !frame_safe(o, c, masks[i], &mut ids, exact) {
             return false;
         }
     }
