@@ -211,9 +211,9 @@ impl<'a> Engine<'a> {
         let mut first = true;
         while let Some(mut path) = self.pending.pop() {
             if !first {
-                let (from, pc) = (path.from, path.pc);
-                let desc = path.state.describe();
-                self.log.line(|| format!("from {from} to {pc}: {desc}"));
+                let (from, pc, st) = (path.from, path.pc, &path.state);
+                self.log
+                    .line(|| format!("from {from} to {pc}: {}", st.describe()));
             }
             first = false;
             loop {
@@ -325,11 +325,17 @@ impl<'a> Engine<'a> {
             ));
         }
         // Forget checkpoints that rarely prune (the kernel's miss_cnt > hit_cnt * 3 + 3).
-        let checkpoints = &self.checkpoints;
+        let checkpoints = &mut self.checkpoints;
         let before = self.at_pc[pc].len();
         self.at_pc[pc].retain(|&id| {
-            let cp = &checkpoints[id as usize];
-            cp.misses <= cp.hits * 3 + 3
+            let cp = &mut checkpoints[id as usize];
+            let keep = cp.misses <= cp.hits * 3 + 3;
+            if !keep {
+                // Never compared again: only its place in the parent chain remains.
+                cp.state.frames = Vec::new();
+                cp.state.refs = Vec::new();
+            }
+            keep
         });
         self.alive -= (before - self.at_pc[pc].len()) as u64;
         if pruned {
