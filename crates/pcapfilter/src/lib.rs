@@ -27,16 +27,17 @@
 //! # Scope
 //!
 //! Link types: see [`LinkType::supported`] (Ethernet, Linux cooked v1/v2,
-//! raw IP/IPv4/IPv6, BSD and OpenBSD loopback, PPP, 802.11 with and without
-//! radiotap, FDDI, Token Ring, pflog); others are refused with
-//! [`CompileError::LinkType`]. Name lookups go through a [`Resolver`]:
+//! raw IP/IPv4/IPv6, BSD and OpenBSD loopback, PPP, Cisco HDLC, 802.11 with
+//! and without radiotap or PPI header, FDDI, Token Ring, pflog); others are
+//! refused with [`CompileError::LinkType`]. Programs for capture files
+//! differ slightly from those for live captures ([`PacketSource`]). Name lookups go through a [`Resolver`]:
 //! [`SystemResolver`] (what [`compile`] uses) asks the system resolver for
 //! host names and reads the `/etc` files for the rest; [`StaticResolver`]
 //! gives deterministic answers.
 //!
 //! Where libpcap's output depends on the platform, this crate does what
 //! libpcap on Linux does: `inbound`/`outbound`/`ifindex` use Linux
-//! socket-filter metadata, loopback `ip6` is `AF_INET6` = 10, host-order
+//! socket-filter metadata, live loopback `ip6` is `AF_INET6` = 10, host-order
 //! constants are those of the build target, VLAN tests read the frame
 //! (not Linux's VLAN metadata, which tcpdump only uses on live captures),
 //! and `gateway` is refused as in libpcap builds with IPv6 support.
@@ -78,6 +79,31 @@ pub struct CompileOptions {
     /// Netmask of the capture network, used by `ip broadcast`;
     /// [`NETMASK_UNKNOWN`] disables that primitive.
     pub netmask: u32,
+    /// Where the packets come from: libpcap generates slightly different
+    /// code for capture files (see [`PacketSource`]).
+    pub source: PacketSource,
+}
+
+/// Where the packets a program will filter come from.
+///
+/// libpcap's code generator looks at this in three places (all reproduced
+/// here): on `DLT_NULL`/`DLT_LOOP`, `ip6` tests a capture file for every
+/// BSD value of `AF_INET6` (24, 28 and 30) but a live capture for the
+/// host's own value (10 on Linux); on `DLT_NULL` the address family of a
+/// capture file written in the other byte order is byte-swapped; and
+/// `inbound`/`outbound`/`ifindex`, which read Linux socket metadata, are
+/// refused for capture files unless the link-layer header carries them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PacketSource {
+    /// A live capture, or no capture at all (what `tcpdump -d -y LINKTYPE`
+    /// compiles for).
+    #[default]
+    Live,
+    /// A capture file (`tcpdump -r FILE`).
+    Savefile {
+        /// The file was written in the byte order opposite to this host's.
+        swapped: bool,
+    },
 }
 
 impl Default for CompileOptions {
@@ -88,6 +114,7 @@ impl Default for CompileOptions {
             optimize: true,
             snaplen: 262_144,
             netmask: 0,
+            source: PacketSource::Live,
         }
     }
 }
@@ -127,7 +154,7 @@ pub fn build_cfg(
             "snaplen of 0 rejects all packets".into(),
         ));
     }
-    let mut gen = codegen::Codegen::new(expr, linktype.0, opts.snaplen, opts.netmask, resolver)?;
+    let mut gen = codegen::Codegen::new(expr, linktype.0, opts, resolver)?;
     let ast = parser::parse(expr)?;
     let root = gen.program(ast.as_ref())?;
     Ok((gen.cfg, root))

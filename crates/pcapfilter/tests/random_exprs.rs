@@ -177,6 +177,8 @@ fn random_expressions_match_tcpdump() {
         ("LINUX_SLL2", 60),
         ("PPP", 60),
         ("NULL", 60),
+        ("C_HDLC", 40),
+        ("PPI", 40),
     ];
     let mut rng = Rng::new(0x00c0_ffee);
     let cases: Vec<(&str, String)> = plan

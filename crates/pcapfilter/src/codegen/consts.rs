@@ -99,6 +99,12 @@ pub const PACKET_OUTGOING: u32 = 4;
 // Address families as this (Linux) host numbers them.
 pub const AF_INET: u32 = 2;
 pub const AF_INET6: u32 = 10;
+/// `AF_INET6` of NetBSD, OpenBSD, BSD/OS (and Npcap).
+pub const BSD_AFNUM_INET6_BSD: u32 = 24;
+/// `AF_INET6` of FreeBSD.
+pub const BSD_AFNUM_INET6_FREEBSD: u32 = 28;
+/// `AF_INET6` of macOS and the other Darwin systems.
+pub const BSD_AFNUM_INET6_DARWIN: u32 = 30;
 
 // pflog header layout and values.
 pub const PFLOG_AF: u32 = 1;

@@ -53,7 +53,7 @@ impl Codegen<'_> {
             self.mcmp(OffRel::PrevMplsHdr, 2, op::B, 0, 0x01)?
         } else {
             match LinkType(self.linktype) {
-                LinkType::EN10MB => self.gen_linktype(ETHERTYPE_MPLS)?,
+                LinkType::EN10MB | LinkType::C_HDLC => self.gen_linktype(ETHERTYPE_MPLS)?,
                 LinkType::PPP => self.gen_linktype(PPP_MPLS_UCAST)?,
                 other => return Err(self.err(format!("no MPLS support for {other}"))),
             }

@@ -205,7 +205,9 @@ impl Codegen<'_> {
             }
             LinkType::FDDI => self.fhostop(eaddr, dir, 1, 7),
             LinkType::IEEE802 => self.fhostop(eaddr, dir, 2, 8),
-            LinkType::IEEE802_11 | LinkType::IEEE802_11_RADIO => self.wlanhostop(eaddr, dir),
+            LinkType::IEEE802_11 | LinkType::IEEE802_11_RADIO | LinkType::PPI => {
+                self.wlanhostop(eaddr, dir)
+            }
             _ => Err(self.err(unsupported.to_string())),
         }
     }

@@ -7,6 +7,7 @@ use super::{Codegen, Gen, OFFSET_NOT_SET};
 use crate::cfg::BlockId;
 use crate::error::CompileError;
 use crate::linktype::LinkType;
+use crate::PacketSource;
 use bpfkit_cbpf::op;
 
 impl Codegen<'_> {
@@ -16,11 +17,11 @@ impl Codegen<'_> {
         let (linktype_off, linkpl, nl, nosnap) = match LinkType(self.linktype) {
             LinkType::EN10MB => (12, 14, 0, 3),
             LinkType::NULL | LinkType::LOOP => (0, 4, 0, 0),
-            LinkType::PPP => (2, 4, 0, 0),
+            LinkType::PPP | LinkType::C_HDLC => (2, 4, 0, 0),
             LinkType::FDDI => (13, 13, 8, 3),
             LinkType::IEEE802 => (14, 14, 8, 3),
-            LinkType::IEEE802_11 | LinkType::IEEE802_11_RADIO => {
-                self.off_linkhdr.is_variable = self.linktype == LinkType::IEEE802_11_RADIO.0;
+            LinkType::IEEE802_11 | LinkType::IEEE802_11_RADIO | LinkType::PPI => {
+                self.off_linkhdr.is_variable = self.linktype != LinkType::IEEE802_11.0;
                 // The payload offset depends on the 802.11 header, known at run time.
                 self.off_linkpl.is_variable = true;
                 (24, 0, 8, 3)
@@ -67,7 +68,7 @@ impl Codegen<'_> {
                 }
                 Ok(b1)
             }
-            LinkType::IEEE802_11 | LinkType::IEEE802_11_RADIO => {
+            LinkType::IEEE802_11 | LinkType::IEEE802_11_RADIO | LinkType::PPI => {
                 let b0 = self.check_802_11_data_frame()?;
                 let b1 = self.llc_linktype(ll_proto)?;
                 self.cfg.and(b0, b1);
@@ -85,9 +86,27 @@ impl Codegen<'_> {
             LinkType::PPP => self.cmp(OffRel::LinkType, 0, op::H, ethertype_to_ppptype(ll_proto)),
             LinkType::NULL | LinkType::LOOP => match ll_proto {
                 ETHERTYPE_IP => self.loopback_linktype(AF_INET),
+                ETHERTYPE_IPV6 if self.source != PacketSource::Live => {
+                    // A file may come from any BSD; each picked its own AF_INET6.
+                    let b0 = self.loopback_linktype(BSD_AFNUM_INET6_BSD)?;
+                    let b1 = self.loopback_linktype(BSD_AFNUM_INET6_FREEBSD)?;
+                    self.cfg.or(b0, b1);
+                    let b0 = self.loopback_linktype(BSD_AFNUM_INET6_DARWIN)?;
+                    self.cfg.or(b0, b1);
+                    Ok(b1)
+                }
                 ETHERTYPE_IPV6 => self.loopback_linktype(AF_INET6),
                 _ => Ok(self.gen_false()),
             },
+            LinkType::C_HDLC => {
+                // Cisco's Ethernet-type lookalike for OSI is 0xfefe.
+                let v = if ll_proto == LLCSAP_ISONS {
+                    (LLCSAP_ISONS << 8) | LLCSAP_ISONS
+                } else {
+                    ll_proto
+                };
+                self.cmp(OffRel::LinkType, 0, op::H, v)
+            }
             LinkType::PFLOG => match ll_proto {
                 ETHERTYPE_IP => self.cmp(OffRel::LinkHdr, PFLOG_AF, op::B, AF_INET),
                 ETHERTYPE_IPV6 => self.cmp(OffRel::LinkHdr, PFLOG_AF, op::B, AF_INET6),
@@ -115,9 +134,12 @@ impl Codegen<'_> {
     }
 
     /// The loopback address-family word, in the byte order of this host for
-    /// `DLT_NULL` (network order for `DLT_LOOP`).
+    /// `DLT_NULL` (or of the capture file that is being read), network order
+    /// for `DLT_LOOP`.
     fn loopback_linktype(&mut self, af: u32) -> Gen<BlockId> {
         let v = if self.linktype == LinkType::NULL.0 {
+            let swapped = self.source == PacketSource::Savefile { swapped: true };
+            let af = if swapped { af.swap_bytes() } else { af };
             af.to_be()
         } else {
             af

@@ -43,7 +43,8 @@ impl Codegen<'_> {
                 | LinkType::FDDI
                 | LinkType::IEEE802
                 | LinkType::IEEE802_11
-                | LinkType::IEEE802_11_RADIO => self.mac_host(&BROADCAST_MAC, Dir::Dst, ""),
+                | LinkType::IEEE802_11_RADIO
+                | LinkType::PPI => self.mac_host(&BROADCAST_MAC, Dir::Dst, ""),
                 _ => Err(self.err("not a broadcast link")),
             },
             Proto::Ip => {
@@ -92,7 +93,7 @@ impl Codegen<'_> {
                 }
                 LinkType::FDDI => return self.mac_multicast(1),
                 LinkType::IEEE802 => return self.mac_multicast(2),
-                LinkType::IEEE802_11 | LinkType::IEEE802_11_RADIO => {
+                LinkType::IEEE802_11 | LinkType::IEEE802_11_RADIO | LinkType::PPI => {
                     // Destination is address 3 with ToDS, else address 1;
                     // data frames only use the DS logic; no control frames.
                     let b1 = self.fc_test(1, 0x01, false)?;
@@ -138,6 +139,7 @@ impl Codegen<'_> {
         if self.linktype == LinkType::LINUX_SLL2.0 {
             return self.cmp(OffRel::LinkHdr, 4, op::W, index);
         }
+        self.require_live("ifindex")?;
         self.cmp(
             OffRel::LinkHdr,
             SKF_AD_OFF.wrapping_add(SKF_AD_IFINDEX),
@@ -162,6 +164,7 @@ impl Codegen<'_> {
                 (self.cmp(OffRel::LinkHdr, PFLOG_DIR, op::B, v)?, false)
             }
             _ => {
+                self.require_live("inbound/outbound")?;
                 let at = SKF_AD_OFF.wrapping_add(SKF_AD_PKTTYPE);
                 (self.cmp(OffRel::LinkHdr, at, op::H, PACKET_OUTGOING)?, true)
             }
@@ -170,6 +173,20 @@ impl Codegen<'_> {
             self.cfg.not(b);
         }
         Ok(b)
+    }
+
+    /// Socket metadata exists only for live captures (libpcap on Linux).
+    fn require_live(&self, what: &str) -> Gen<()> {
+        if self.source == crate::PacketSource::Live {
+            return Ok(());
+        }
+        let lt = LinkType(self.linktype);
+        let name = lt
+            .description()
+            .map_or_else(|| lt.to_string(), str::to_string);
+        Err(self.err(format!(
+            "{what} not supported on {name} when reading savefiles"
+        )))
     }
 
     /// "This frame has an 802.2 LLC header".
@@ -185,7 +202,9 @@ impl Codegen<'_> {
                 Ok(b1)
             }
             LinkType::IEEE802 | LinkType::FDDI => Ok(self.gen_true()),
-            LinkType::IEEE802_11 | LinkType::IEEE802_11_RADIO => self.check_802_11_data_frame(),
+            LinkType::IEEE802_11 | LinkType::IEEE802_11_RADIO | LinkType::PPI => {
+                self.check_802_11_data_frame()
+            }
             other => Err(self.err(format!("'llc' not supported for {other}"))),
         }
     }

@@ -25,6 +25,7 @@ use crate::ast::{Expr, LogicOp, Primitive, Span, ValueKind};
 use crate::cfg::{BlockId, Cfg, StmtId};
 use crate::error::{CompileError, Position};
 use crate::names::Resolver;
+use crate::{CompileOptions, PacketSource};
 use bpfkit_cbpf::op;
 
 pub(crate) use load::OffRel;
@@ -82,6 +83,8 @@ pub(crate) struct Codegen<'a> {
     span: Span,
     pub snaplen: u32,
     pub netmask: u32,
+    /// Live capture or capture file (and its byte order).
+    pub source: PacketSource,
     pub linktype: u32,
     pub prevlinktype: u32,
     pub outermostlinktype: u32,
@@ -108,8 +111,7 @@ impl<'a> Codegen<'a> {
     pub fn new(
         text: &'a str,
         linktype: u32,
-        snaplen: u32,
-        netmask: u32,
+        opts: &CompileOptions,
         resolver: &'a dyn Resolver,
     ) -> Gen<Codegen<'a>> {
         let mut g = Codegen {
@@ -117,8 +119,9 @@ impl<'a> Codegen<'a> {
             text,
             resolver,
             span: Span::default(),
-            snaplen,
-            netmask,
+            snaplen: opts.snaplen,
+            netmask: opts.netmask,
+            source: opts.source,
             linktype,
             prevlinktype: linktype,
             outermostlinktype: linktype,
@@ -156,6 +159,15 @@ impl<'a> Codegen<'a> {
     fn finish(&mut self, b: BlockId) -> Gen<BlockId> {
         let head = self.cfg.b(b).head;
         self.insert_compute_vloffsets(head)?;
+        if self.linktype == crate::LinkType::PPI.0 {
+            // Only PPI around bare 802.11 is supported: check the PPI
+            // header's (little-endian) DLT field first.
+            let s = self.cfg.stmt(op::LD | op::ABS | op::W, 4);
+            let check = self
+                .cfg
+                .block_with(op::JMP | op::JEQ | op::K, 105u32.swap_bytes(), s);
+            self.cfg.and(check, b);
+        }
         let accept = self.cfg.block(op::RET | op::K, self.snaplen);
         self.cfg.backpatch(b, accept);
         self.cfg.not(b);

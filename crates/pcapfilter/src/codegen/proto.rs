@@ -5,6 +5,7 @@ use super::consts::*;
 use super::load::{jmp, OffRel};
 use super::{Codegen, Gen};
 use crate::cfg::{BlockId, Cfg, StmtId};
+use crate::linktype::LinkType;
 use crate::qual::{Dir, Proto};
 use bpfkit_cbpf::op;
 
@@ -109,6 +110,13 @@ impl Codegen<'_> {
                 self.cfg.and(b2, b1);
                 let b2 = self.cmp(OffRel::LinkPl, 6, op::B, v)?;
                 self.cfg.or(b2, b1);
+                self.cfg.and(b0, b1);
+                Ok(b1)
+            }
+            P::Iso if self.linktype == LinkType::C_HDLC.0 => {
+                // OSI in Cisco HDLC has a padding byte before the NLPID.
+                let b0 = self.gen_linktype((LLCSAP_ISONS << 8) | LLCSAP_ISONS)?;
+                let b1 = self.cmp(OffRel::LinkPlNoSnap, 1, op::B, v)?;
                 self.cfg.and(b0, b1);
                 Ok(b1)
             }

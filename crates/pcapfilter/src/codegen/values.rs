@@ -35,7 +35,9 @@ impl Codegen<'_> {
                         LinkType::EN10MB => "ether",
                         LinkType::FDDI => "FDDI",
                         LinkType::IEEE802 => "token ring",
-                        LinkType::IEEE802_11 | LinkType::IEEE802_11_RADIO => "802.11",
+                        LinkType::IEEE802_11 | LinkType::IEEE802_11_RADIO | LinkType::PPI => {
+                            "802.11"
+                        }
                         _ => {
                             return Err(self.err(
                                 "only ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel supports link-level host name",

@@ -195,11 +195,12 @@ impl Codegen<'_> {
         }
         let entry_stmts = self.cfg.b(entry).stmts;
         let mut s = match LinkType(self.outermostlinktype) {
-            LinkType::IEEE802_11_RADIO => self.radiotap_prefix_len(),
+            // PPI's length field is where radiotap's is.
+            LinkType::IEEE802_11_RADIO | LinkType::PPI => self.radiotap_prefix_len(),
             _ => None,
         };
         match LinkType(self.outermostlinktype) {
-            LinkType::IEEE802_11 | LinkType::IEEE802_11_RADIO => {
+            LinkType::IEEE802_11 | LinkType::IEEE802_11_RADIO | LinkType::PPI => {
                 s = self.wlan_header_len(s, entry_stmts);
             }
             LinkType::PFLOG => s = self.pflog_prefix_len(),
@@ -212,8 +213,8 @@ impl Codegen<'_> {
         Ok(())
     }
 
-    /// Radiotap length (little-endian at bytes 2..4) into the link-header
-    /// register and X.
+    /// Radiotap (or PPI) length (little-endian at bytes 2..4) into the
+    /// link-header register and X.
     fn radiotap_prefix_len(&mut self) -> Option<StmtId> {
         let reg = self.off_linkhdr.reg?;
         let s = self.cfg.stmt(op::LD | op::B | op::ABS, 3);

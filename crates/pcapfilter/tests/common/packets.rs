@@ -241,6 +241,18 @@ fn network(rng: &mut Rng) -> (u16, Vec<u8>) {
     }
 }
 
+/// An OSI PDU (NLPID, length, version, ...) as carried after a SAP or pad.
+fn llc_osi(rng: &mut Rng) -> Vec<u8> {
+    vec![
+        rng.pick(&[0x81u8, 0x82, 0x83]),
+        0,
+        0,
+        0,
+        rng.pick(&[15u8, 16, 17, 18, 20, 24, 26]),
+        0,
+    ]
+}
+
 /// An 802.2 LLC frame body (DSAP, SSAP, control, payload).
 fn llc(rng: &mut Rng) -> Vec<u8> {
     let control = rng.pick(&[0x03u8, 0x00, 0x01, 0x05, 0x09, 0x63, 0xaf, 0xe3, 0x0f, 0x43]);
@@ -468,6 +480,39 @@ pub fn packet(rng: &mut Rng, linktype: LinkType) -> Vec<u8> {
             let mut f = vec![0xff, 0x03];
             f.extend(proto.to_be_bytes());
             f.extend(p);
+            f
+        }
+        LinkType::C_HDLC => {
+            // Address, control, Ethernet type (0xfefe: OSI, with a pad byte).
+            let mut f = vec![rng.pick(&[0x0fu8, 0x8f]), 0x00];
+            match rng.below(6) {
+                0 => {
+                    f.extend([0xfe, 0xfe, 0x00]);
+                    f.extend(&llc_osi(rng));
+                }
+                1 => {
+                    f.extend([0x88, 0x47]);
+                    f.extend(((7u32 << 12) | 0x100 | 64).to_be_bytes());
+                    f.extend(ipv4(rng, 6));
+                }
+                _ => {
+                    let (ty, p) = network(rng);
+                    f.extend(ty.to_be_bytes());
+                    f.extend(p);
+                }
+            }
+            f
+        }
+        LinkType::PPI => {
+            // Version, flags, little-endian length, little-endian DLT.
+            let body = wlan(rng, false);
+            let dlt: u32 = if rng.chance(90) { 105 } else { 1 };
+            let extra = rng.pick(&[0usize, 4, 20]);
+            let mut f = vec![0, 0];
+            f.extend((8 + extra as u16).to_le_bytes());
+            f.extend(dlt.to_le_bytes());
+            f.extend(std::iter::repeat_n(0u8, extra));
+            f.extend(body);
             f
         }
         LinkType::IEEE802_11 => wlan(rng, false),
