@@ -75,7 +75,7 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
         call_id: 0,
         call_r10: 0,
         helpers: (&mut helpers as *mut &mut H).cast(),
-        memory: (memory as *mut MemoryMap<'_>).cast(),
+        memory: std::ptr::null_mut(), // set last, once `memory` is no longer used directly
         program: code.program,
         config,
         stop_r0: 0,
@@ -99,6 +99,7 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
         ctx.stack_top_m8 = 0;
     }
     refresh_packet(&mut ctx, memory);
+    ctx.memory = (memory as *mut MemoryMap<'_>).cast();
 
     // SAFETY: `entry` is the start of code generated for `code.program` with the calling
     // convention `extern "sysv64" fn(*mut JitCtx) -> u64`. The context outlives the call and
