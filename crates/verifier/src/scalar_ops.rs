@@ -381,7 +381,8 @@ pub fn movsx(width: Width, from_bits: u8, a: &Scalar) -> Scalar {
     } else if a.r32.umax <= hi_n as u64 {
         Some((a.r32.umin as i128, a.r32.umax as i128))
     } else {
-        None
+        // Whatever the low bits, the sign extension is an n-bit signed number.
+        Some((lo_n as i128, hi_n as i128))
     };
     let s = Scalar {
         var: t,

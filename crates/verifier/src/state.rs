@@ -213,16 +213,28 @@ pub enum ByteKind {
     Misc,
     /// Known zero.
     Zero,
+    /// A known non-zero byte (from a narrow store of a constant).
+    Const(u8),
     /// Part of a spilled 8-byte register (see [`StackSlot::spill`]).
     Spill,
 }
 
 impl ByteKind {
+    /// The kind of a byte known to be `b`.
+    pub fn known(b: u8) -> ByteKind {
+        if b == 0 {
+            ByteKind::Zero
+        } else {
+            ByteKind::Const(b)
+        }
+    }
+
     fn letter(self) -> char {
         match self {
             ByteKind::Invalid => '?',
             ByteKind::Misc => 'm',
             ByteKind::Zero => '0',
+            ByteKind::Const(_) => 'c',
             ByteKind::Spill => 'r',
         }
     }

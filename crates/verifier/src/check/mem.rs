@@ -445,19 +445,24 @@ impl Engine<'_> {
                         spill: value,
                     };
                 } else {
-                    let kind = if value.is_const(0) {
-                        ByteKind::Zero
-                    } else {
-                        ByteKind::Misc
-                    };
                     if slot.is_spill() {
-                        // A partial overwrite destroys the spilled register.
-                        let zero = slot.spill.is_const(0);
-                        slot.bytes = [if zero { ByteKind::Zero } else { ByteKind::Misc }; 8];
+                        // A partial overwrite destroys the spilled register; a spilled
+                        // constant leaves its bytes behind.
+                        let konst = slot
+                            .spill
+                            .var
+                            .as_const()
+                            .filter(|_| slot.spill.ty == RegType::Scalar);
+                        for (i, b) in slot.bytes.iter_mut().enumerate() {
+                            *b = konst
+                                .map_or(ByteKind::Misc, |c| ByteKind::known((c >> (8 * i)) as u8));
+                        }
                         slot.spill = RegState::NOT_INIT;
                     }
-                    for b in &mut slot.bytes[byte..byte + size] {
-                        *b = kind;
+                    let konst = value.var.as_const().filter(|_| value.ty == RegType::Scalar);
+                    for (i, b) in slot.bytes[byte..byte + size].iter_mut().enumerate() {
+                        *b =
+                            konst.map_or(ByteKind::Misc, |c| ByteKind::known((c >> (8 * i)) as u8));
                     }
                 }
                 Ok(None)
@@ -470,27 +475,33 @@ impl Engine<'_> {
                         }
                     }
                 }
-                let mut all_zero = true;
+                // Known bytes (constants, zeros, bytes of a spilled constant) give a constant.
+                let mut value = Some(0u64);
                 for i in 0..size as i64 {
-                    match fr.byte(start + i) {
+                    let known = match fr.byte(start + i) {
                         ByteKind::Invalid if !self.opts.allow_uninit_stack => {
                             return Err(mem_err(
                                 pc,
                                 format!("invalid read from stack off {start}+{i} size {size}"),
                             ))
                         }
-                        ByteKind::Zero => {}
+                        ByteKind::Zero => Some(0),
+                        ByteKind::Const(b) => Some(b),
                         ByteKind::Spill => {
-                            let (slot, _) = fr.slot(start + i).expect("spill exists");
-                            all_zero &= slot.spill.is_const(0);
+                            let (slot, byte) = fr.slot(start + i).expect("spill exists");
+                            let sp = slot.spill;
+                            sp.var
+                                .as_const()
+                                .filter(|_| sp.ty == RegType::Scalar)
+                                .map(|c| (c >> (8 * byte)) as u8)
                         }
-                        _ => all_zero = false,
-                    }
+                        _ => None,
+                    };
+                    value = value.zip(known).map(|(v, b)| v | (b as u64) << (8 * i));
                 }
-                Ok(Some(RegState::scalar(if all_zero {
-                    Scalar::constant(0)
-                } else {
-                    loaded(size, false)
+                Ok(Some(RegState::scalar(match value {
+                    Some(v) => Scalar::constant(v),
+                    None => loaded(size, false),
                 })))
             }
         }
@@ -552,7 +563,7 @@ impl Engine<'_> {
                         slot.spill = RegState::NOT_INIT;
                     }
                     // Bytes maybe not written keep their kind unless they were already data.
-                    if slot.bytes[byte] == ByteKind::Zero {
+                    if matches!(slot.bytes[byte], ByteKind::Zero | ByteKind::Const(_)) {
                         slot.bytes[byte] = ByteKind::Misc;
                     }
                 }

@@ -127,29 +127,44 @@ fn slot_safe(
             return cur
                 .bytes
                 .iter()
-                .all(|b| matches!(b, ByteKind::Zero | ByteKind::Misc));
+                .all(|b| matches!(b, ByteKind::Zero | ByteKind::Misc | ByteKind::Const(_)));
         }
         let all_zero = cur.bytes.iter().all(|b| *b == ByteKind::Zero);
         let all_data = cur
             .bytes
             .iter()
-            .all(|b| matches!(b, ByteKind::Zero | ByteKind::Misc));
+            .all(|b| matches!(b, ByteKind::Zero | ByteKind::Misc | ByteKind::Const(_)));
         return (all_zero && old.spill.var.contains(0))
             || (all_data && old.spill.var.includes(&Scalar::UNKNOWN) && old.spill.id == 0);
     }
+    let data = |k: ByteKind| matches!(k, ByteKind::Misc | ByteKind::Zero | ByteKind::Const(_));
     for b in 0..8 {
         let ok = match old.bytes[b] {
             ByteKind::Invalid => true,
+            // Numbers nothing depends on: any data byte will do.
+            o if data(o) && !precise => {
+                data(cur.bytes[b])
+                    || (cur.bytes[b] == ByteKind::Spill && cur.spill.ty == RegType::Scalar)
+            }
             ByteKind::Misc => match cur.bytes[b] {
-                ByteKind::Misc | ByteKind::Zero => true,
+                ByteKind::Misc | ByteKind::Zero | ByteKind::Const(_) => true,
                 ByteKind::Spill => cur.spill.ty == RegType::Scalar,
                 ByteKind::Invalid => false,
             },
-            ByteKind::Zero => match cur.bytes[b] {
-                ByteKind::Zero => true,
-                ByteKind::Spill => cur.spill.is_const(0),
-                _ => false,
-            },
+            ByteKind::Zero | ByteKind::Const(_) => {
+                let want = match old.bytes[b] {
+                    ByteKind::Const(v) => v,
+                    _ => 0,
+                };
+                match cur.bytes[b] {
+                    k @ (ByteKind::Zero | ByteKind::Const(_)) => k == old.bytes[b],
+                    ByteKind::Spill => {
+                        cur.spill.ty == RegType::Scalar
+                            && cur.spill.var.as_const().map(|c| (c >> (8 * b)) as u8) == Some(want)
+                    }
+                    _ => false,
+                }
+            }
             ByteKind::Spill => false,
         };
         if !ok {
