@@ -7,9 +7,16 @@
 //!   and signed/unsigned 64/32-bit bounds — with transfer functions for every ALU operation
 //!   and refinement for every jump condition.
 //! - [`state`]: registers (scalars and typed pointers), stack bytes, call frames.
-//! - The engine ([`verify`], [`verify_with`]): explores every path with state pruning,
-//!   checks memory accesses (stack, context, packet, map values, memory regions), pointer
-//!   arithmetic, helper calls, references and loops.
+//! - The engine ([`verify`], [`verify_with`]): explores every path depth-first, pruning a
+//!   path when a fully explored state at the same instruction covers it ([`liveness`]:
+//!   dead registers are ignored, and scalars that never reach an address, a helper
+//!   argument, a return value or a decided jump match any number), and checks memory
+//!   accesses (stack, context, packet, map values, memory regions), pointer arithmetic,
+//!   helper and bpf-to-bpf calls, references, loops (bounded by the 1M-instruction budget,
+//!   exact repeats are infinite loops) and the return value.
+//! - Rejections are [`VerifyError`]s naming the instruction, with the Linux verifier's
+//!   wording; [`verify_with`] also returns a kernel-style log (level 1: instructions per
+//!   path; level 2: register changes) ending in the `processed N insns` summary.
 //! - [`env`]: the [`ProgramEnv`] trait through which a program type supplies its context
 //!   layout, helpers, maps and return-value rules; [`envs`] has the socket filter, XDP,
 //!   tc and raw-memory environments.
