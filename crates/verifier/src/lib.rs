@@ -2,7 +2,7 @@
 //! Linux kernel's verifier, with the kernel's rejection messages.
 //!
 //! # Overview
-//! - [`cfg`]: structural checks (jump ranges, unreachable code, function boundaries).
+//! - [`cfg`](mod@cfg): structural checks (jump ranges, unreachable code, function boundaries).
 //! - [`tnum`], [`bounds`], [`scalar_ops`], [`branch`]: the abstract domains — known bits
 //!   and signed/unsigned 64/32-bit bounds — with transfer functions for every ALU operation
 //!   and refinement for every jump condition.
@@ -17,7 +17,7 @@
 //! - Rejections are [`VerifyError`]s naming the instruction, with the Linux verifier's
 //!   wording; [`verify_with`] also returns a kernel-style log (level 1: instructions per
 //!   path; level 2: register changes) ending in the `processed N insns` summary.
-//! - [`env`]: the [`ProgramEnv`] trait through which a program type supplies its context
+//! - [`env`](mod@env): the [`ProgramEnv`] trait through which a program type supplies its context
 //!   layout, helpers, maps and return-value rules; [`envs`] has the socket filter, XDP,
 //!   tc and raw-memory environments.
 //!
