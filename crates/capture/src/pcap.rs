@@ -59,6 +59,8 @@ pub(crate) struct State {
     snapshot: u32,
     /// Whether packets need libpcap's fix-ups (then they are always copied).
     fixups: bool,
+    /// The largest caplen handed out in place: more is cut or an error.
+    in_place_caplen: u32,
     pub interface: Interface,
 }
 
@@ -125,6 +127,7 @@ impl State {
             link_type,
             snapshot,
             fixups: needs_post_process(dlt, o.swapped()),
+            in_place_caplen: snapshot.min(dlt.max_snaplen()),
             interface: Interface {
                 link_type,
                 snaplen,
@@ -148,6 +151,7 @@ impl State {
         Ok((state, format, header))
     }
 
+    #[inline]
     fn parse_header(&self, header: &[u8]) -> RecordHeader {
         let o = self.order;
         let (mut caplen, mut wirelen) = (o.u32(&header[8..]), o.u32(&header[12..]));
@@ -164,6 +168,7 @@ impl State {
         }
     }
 
+    #[inline]
     fn found<'a>(&self, h: &RecordHeader, wirelen: u32, data: &'a [u8]) -> Found<'a> {
         Found {
             ts: Timestamp {
@@ -192,9 +197,7 @@ impl State {
             let caplen = h.caplen as usize;
             // Anything unusual (too long, cut by the snapshot length, past the
             // buffer) takes the copying path, which reports it as libpcap does.
-            if h.caplen <= self.snapshot.min(self.dlt.max_snaplen())
-                && window.len() - size >= caplen
-            {
+            if h.caplen <= self.in_place_caplen && window.len() - size >= caplen {
                 let record = input.take(size + caplen)?;
                 return Ok(Some(self.found(&h, h.wirelen, &record[size..])));
             }

@@ -290,6 +290,7 @@ impl State {
     /// An Enhanced Packet Block at the start of `window`, if it lies whole
     /// there, is valid in every respect and needs no fix-up: then it can be
     /// handed out in place. Anything else is left to the copying path.
+    #[inline]
     fn packet_in_place(&self, window: &[u8]) -> Option<InPlace> {
         let o = self.order;
         if window.len() < 32 || o.u32(window) != EPB {
@@ -324,6 +325,7 @@ impl State {
         })
     }
 
+    #[inline]
     fn found<'a>(&self, interface: u32, t: u64, wirelen: u32, data: &'a [u8]) -> Found<'a> {
         let iface = &self.interfaces[interface as usize];
         Found {

@@ -130,6 +130,7 @@ pub enum Precision {
 
 impl Precision {
     /// Units per second.
+    #[inline]
     pub fn units_per_sec(self) -> u64 {
         match self {
             Precision::Micro => 1_000_000,
@@ -336,6 +337,7 @@ pub(crate) struct Order {
 }
 
 impl Order {
+    #[inline]
     pub fn u16(self, b: &[u8]) -> u16 {
         let a = [b[0], b[1]];
         if self.big {
@@ -345,6 +347,7 @@ impl Order {
         }
     }
 
+    #[inline]
     pub fn u32(self, b: &[u8]) -> u32 {
         let a = [b[0], b[1], b[2], b[3]];
         if self.big {
@@ -354,6 +357,7 @@ impl Order {
         }
     }
 
+    #[inline]
     pub fn u64(self, b: &[u8]) -> u64 {
         let a: [u8; 8] = b[..8].try_into().unwrap();
         if self.big {
@@ -364,6 +368,7 @@ impl Order {
     }
 
     /// Whether this differs from the machine's order (libpcap's "swapped").
+    #[inline]
     pub fn swapped(self) -> bool {
         self.big != cfg!(target_endian = "big")
     }
