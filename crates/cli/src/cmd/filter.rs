@@ -2,11 +2,13 @@
 
 use anyhow::{bail, Context, Result};
 use bpfkit_capture::live::{Capture, FilterPlacement, LiveConfig};
-use bpfkit_capture::{Dlt, PcapWriter, Reader, SavefileHeader, Timestamp, MAXIMUM_SNAPLEN};
+use bpfkit_capture::{
+    Dlt, MappedFile, PcapWriter, Reader, SavefileHeader, Timestamp, MAXIMUM_SNAPLEN,
+};
 use bpfkit_cbpf::{dump, DumpFormat, Insn};
 use bpfkit_pcapfilter::{compile, CompileOptions, LinkType};
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Stdout, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -18,6 +20,8 @@ enum Engine {
     Cbpf,
     /// The program translated to eBPF, on the checked eBPF interpreter.
     Ebpf,
+    /// The program translated to eBPF, compiled to x86-64 machine code (checked code).
+    Jit,
 }
 
 /// Filter packets with a tcpdump expression (pcap-filter(7)), from a capture file or an interface.
@@ -70,24 +74,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
         None => args.expression.join(" "),
     };
     if let Some(path) = &args.read {
+        if path.as_os_str() == "-" {
+            return filter_input(&args, &expr, path, std::io::stdin().lock());
+        }
         let file = File::open(path).with_context(|| format!("{}", path.display()))?;
-        let mut reader =
-            Reader::new(BufReader::new(file)).with_context(|| format!("{}", path.display()))?;
-        let header = reader.savefile_header();
-        if args.dump == 0 {
-            eprintln!(
-                "reading from file {}, link-type {}, snapshot length {}",
-                path.display(),
-                describe(header.dlt),
-                header.snaplen
-            );
-        }
-        let prog = compile_for(&args, &expr, header.dlt, header.snaplen)?;
-        if args.dump > 0 {
-            return print_program(&prog, args.dump);
-        }
-        let filter = Filter::new(prog, args.engine)?;
-        return filter_file(&args, &mut reader, &header, &filter);
+        // A regular file is mapped and read in place: no copy of the packets, which for a
+        // large capture in the page cache costs more than filtering them. The file is
+        // trusted not to be truncated meanwhile (like any reader of a mapped file, this
+        // process would die of SIGBUS); anything that cannot be mapped is streamed.
+        // SAFETY: see above; the map lives until the end of this call.
+        return match unsafe { MappedFile::map(&file) } {
+            Ok(map) => filter_input(&args, &expr, path, &map[..]),
+            Err(_) => filter_input(&args, &expr, path, BufReader::with_capacity(1 << 20, file)),
+        };
     }
     if let Some(iface) = &args.interface {
         let config = LiveConfig {
@@ -112,6 +111,26 @@ pub fn run(args: Args) -> Result<ExitCode> {
         bail!("nothing to filter: give -r FILE or -i IFACE (or -d to print the program)");
     }
     print_program(&prog, args.dump)
+}
+
+/// `-r`: reads the capture from `input` and filters it (or prints the program).
+fn filter_input<R: BufRead>(args: &Args, expr: &str, path: &Path, input: R) -> Result<ExitCode> {
+    let mut reader = Reader::new(input).with_context(|| format!("{}", path.display()))?;
+    let header = reader.savefile_header();
+    if args.dump == 0 {
+        eprintln!(
+            "reading from file {}, link-type {}, snapshot length {}",
+            path.display(),
+            describe(header.dlt),
+            header.snaplen
+        );
+    }
+    let prog = compile_for(args, expr, header.dlt, header.snaplen)?;
+    if args.dump > 0 {
+        return print_program(&prog, args.dump);
+    }
+    let filter = Filter::new(prog, args.engine)?;
+    filter_file(args, &mut reader, &header, &filter)
 }
 
 /// tcpdump's `-F`: `#` starts a comment to the end of the line.
@@ -156,45 +175,52 @@ fn print_program(prog: &[Insn], level: u8) -> Result<ExitCode> {
 enum Filter {
     Cbpf(bpfkit_cbpf::Filter),
     Ebpf(bpfkit_vm::Program),
+    Jit(bpfkit_jit::JitProgram),
 }
 
 impl Filter {
     /// No kernel validation here: offline filtering follows libpcap, which runs programs the
     /// kernel would refuse (libpcap's unoptimized radiotap code reads a scratch cell before
-    /// storing it); both engines give such programs libpcap's meaning.
+    /// storing it); every engine gives such programs libpcap's meaning.
     fn new(cbpf: Vec<Insn>, engine: Engine) -> Result<Filter> {
+        let translated = || bpfkit_cbpf::to_ebpf_with(&cbpf, bpfkit_cbpf::WireLen::InR3);
         Ok(match engine {
             Engine::Cbpf => Filter::Cbpf(bpfkit_cbpf::Filter::new(&cbpf)),
             Engine::Ebpf => {
-                let insns = bpfkit_cbpf::to_ebpf_with(&cbpf, bpfkit_cbpf::WireLen::InR3);
-                Filter::Ebpf(bpfkit_vm::Program::load(&insns).context("translated filter")?)
+                Filter::Ebpf(bpfkit_vm::Program::load(&translated()).context("translated filter")?)
             }
+            Engine::Jit => Filter::Jit(
+                bpfkit_jit::JitProgram::from_insns(
+                    &translated(),
+                    &bpfkit_jit::CompileOptions::default(),
+                )
+                .context("translated filter")?,
+            ),
         })
     }
+}
 
-    fn accepts(&self, data: &[u8], wirelen: u32) -> Result<bool> {
-        match self {
-            Filter::Cbpf(filter) => Ok(filter.run(data, wirelen) != 0),
-            Filter::Ebpf(prog) => {
-                let mut memory = bpfkit_vm::MemoryMap::new();
-                let addr = memory.add_slice(data);
-                let exit = prog.run(
-                    [addr, data.len() as u64, wirelen as u64, 0, 0],
-                    &mut memory,
-                    &mut bpfkit_vm::NoHelpers,
-                    &bpfkit_vm::Config::default(),
-                )?;
-                Ok(exit.r0 != 0)
-            }
-        }
-    }
+/// Runs a translated filter (r1 = packet, r2 = captured length, r3 = wire length) on the
+/// eBPF interpreter or the JIT, which share this interface.
+fn run_translated(
+    data: &[u8],
+    wirelen: u32,
+    run: impl FnOnce(
+        [u64; 5],
+        &mut bpfkit_vm::MemoryMap<'_>,
+    ) -> Result<bpfkit_vm::Exit, bpfkit_vm::VmError>,
+) -> Result<bool> {
+    let mut memory = bpfkit_vm::MemoryMap::new();
+    let addr = memory.add_slice(data);
+    let exit = run([addr, data.len() as u64, wirelen.into(), 0, 0], &mut memory)?;
+    Ok(exit.r0 != 0)
 }
 
 /// Where accepted packets go.
 enum Sink {
     Count,
     Write(PcapWriter<BufWriter<File>>),
-    Print,
+    Print(BufWriter<Stdout>),
 }
 
 impl Sink {
@@ -206,7 +232,7 @@ impl Sink {
                 Sink::Write(PcapWriter::new(BufWriter::new(file), header)?)
             }
             (None, true) => Sink::Count,
-            (None, false) => Sink::Print,
+            (None, false) => Sink::Print(BufWriter::new(std::io::stdout())),
         })
     }
 
@@ -214,14 +240,16 @@ impl Sink {
         match self {
             Sink::Count => {}
             Sink::Write(w) => w.write_packet(ts, wirelen, data)?,
-            Sink::Print => println!("{} length {wirelen}", clock(ts)),
+            Sink::Print(out) => writeln!(out, "{} length {wirelen}", clock(ts))?,
         }
         Ok(())
     }
 
     fn flush(&mut self) -> Result<()> {
-        if let Sink::Write(w) = self {
-            w.flush()?;
+        match self {
+            Sink::Count => {}
+            Sink::Write(w) => w.flush()?,
+            Sink::Print(out) => out.flush()?,
         }
         Ok(())
     }
@@ -239,11 +267,36 @@ fn clock(ts: Timestamp) -> String {
     )
 }
 
-fn filter_file<R: std::io::Read>(
+fn filter_file<R: BufRead>(
     args: &Args,
     reader: &mut Reader<R>,
     header: &SavefileHeader,
     filter: &Filter,
+) -> Result<ExitCode> {
+    // One loop per engine, so that the test of each packet is a direct call.
+    let config = bpfkit_vm::Config::default();
+    match filter {
+        Filter::Cbpf(f) => filter_records(args, reader, header, |data, wirelen| {
+            Ok(f.run(data, wirelen) != 0)
+        }),
+        Filter::Ebpf(prog) => filter_records(args, reader, header, |data, wirelen| {
+            run_translated(data, wirelen, |regs, memory| {
+                prog.run(regs, memory, &mut bpfkit_vm::NoHelpers, &config)
+            })
+        }),
+        Filter::Jit(jit) => filter_records(args, reader, header, |data, wirelen| {
+            run_translated(data, wirelen, |regs, memory| {
+                jit.run(regs, memory, &mut bpfkit_vm::NoHelpers, &config)
+            })
+        }),
+    }
+}
+
+fn filter_records<R: BufRead>(
+    args: &Args,
+    reader: &mut Reader<R>,
+    header: &SavefileHeader,
+    mut accepts: impl FnMut(&[u8], u32) -> Result<bool>,
 ) -> Result<ExitCode> {
     let mut sink = Sink::open(args, header)?;
     let mut accepted = 0u64;
@@ -253,7 +306,7 @@ fn filter_file<R: std::io::Read>(
             let Some(rec) = reader.next_record()? else {
                 break;
             };
-            if filter.accepts(rec.data, rec.wirelen)? {
+            if accepts(rec.data, rec.wirelen)? {
                 accepted += 1;
                 sink.accept(rec.ts, rec.wirelen, rec.data)?;
             }
