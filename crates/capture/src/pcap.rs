@@ -151,7 +151,7 @@ impl State {
         Ok((state, format, header))
     }
 
-    #[inline]
+    #[inline(always)]
     fn parse_header(&self, header: &[u8]) -> RecordHeader {
         let o = self.order;
         let (mut caplen, mut wirelen) = (o.u32(&header[8..]), o.u32(&header[12..]));
@@ -168,7 +168,7 @@ impl State {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn found<'a>(&self, h: &RecordHeader, wirelen: u32, data: &'a [u8]) -> Found<'a> {
         Found {
             ts: Timestamp {
@@ -185,6 +185,7 @@ impl State {
 
     /// The next record: in place when it lies whole in the input's buffer and
     /// needs no change, else copied into `buf`.
+    #[inline]
     pub fn next<'a, R: BufRead>(
         &mut self,
         input: &'a mut Input<R>,
@@ -206,6 +207,7 @@ impl State {
     }
 
     /// Reads one record into `buf`.
+    #[inline(never)]
     fn next_copied<'a, R: BufRead>(
         &mut self,
         input: &'a mut Input<R>,

@@ -290,6 +290,7 @@ impl<R: BufRead> Reader<R> {
     }
 
     /// The next packet, `Ok(None)` at the end or after an error.
+    #[inline]
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>, ReadError> {
         if self.finished {
             return Ok(None);
@@ -415,6 +416,7 @@ impl<R: BufRead> Input<R> {
     }
 
     /// Releases the bytes of the last [`take`](Input::take).
+    #[inline]
     fn settle(&mut self) {
         if self.unconsumed > 0 {
             self.inner.consume(self.unconsumed);
@@ -424,6 +426,7 @@ impl<R: BufRead> Input<R> {
 
     /// The bytes available now in the stream's buffer (reading only if it is
     /// empty); empty at the end of the stream.
+    #[inline]
     pub fn peek(&mut self) -> Result<&[u8], ReadError> {
         self.settle();
         let pos = self.pos;
@@ -443,7 +446,8 @@ impl<R: BufRead> Input<R> {
         let end = pos + (window.len() as u64).min(PREFETCH_DISTANCE);
         let mut at = self.prefetched.max(pos);
         while at < end {
-            prefetch(window[(at - pos) as usize..].as_ptr());
+            // In bounds: pos <= at < end <= pos + window.len().
+            prefetch(window.as_ptr().wrapping_add((at - pos) as usize));
             at += CACHE_LINE;
         }
         self.prefetched = at;
@@ -451,6 +455,7 @@ impl<R: BufRead> Input<R> {
     }
 
     /// Takes the first `n` bytes of what [`peek`](Input::peek) just returned, in place.
+    #[inline]
     pub fn take(&mut self, n: usize) -> Result<&[u8], ReadError> {
         let pos = self.pos;
         let window = self.inner.fill_buf().map_err(|e| ReadError {
