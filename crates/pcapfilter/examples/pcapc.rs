@@ -1,8 +1,8 @@
 //! Prints the program for a filter expression in `tcpdump -ddd` format.
 //!
-//! Usage: `pcapc [-y LINKTYPE] [-O] [-r|-R] EXPRESSION...`
+//! Usage: `pcapc [-y LINKTYPE] [-O] [-r|-R] [-d] EXPRESSION...`
 //!
-//! `-O` turns the optimizer off; `-r` compiles for a capture file (`-R`: one
+//! `-O` turns the optimizer off; `-d` prints `tcpdump -d`'s format; `-r` compiles for a capture file (`-R`: one
 //! written in the other byte order). With `--batch`, reads
 //! `LINKTYPE<TAB>EXPRESSION` lines from standard input and prints, for each,
 //! one line: the instructions as `code jt jf k` separated by `,`, or
@@ -18,6 +18,7 @@ fn main() {
     let mut opts = CompileOptions::default();
     let mut words = Vec::new();
     let mut batch = false;
+    let mut image = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "-y" => {
@@ -31,6 +32,7 @@ fn main() {
             "-r" => opts.source = PacketSource::Savefile { swapped: false },
             "-R" => opts.source = PacketSource::Savefile { swapped: true },
             "--batch" => batch = true,
+            "-d" => image = true,
             _ => words.push(a),
         }
     }
@@ -56,6 +58,7 @@ fn main() {
         return;
     }
     match compile(&words.join(" "), linktype, &opts) {
+        Ok(prog) if image => print!("{}", bpfkit_cbpf::dump(&prog, bpfkit_cbpf::DumpFormat::Image)),
         Ok(prog) => {
             println!("{}", prog.len());
             for i in prog {

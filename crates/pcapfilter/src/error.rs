@@ -78,6 +78,14 @@ pub enum CompileError {
     /// A compile option makes every program impossible (e.g. a snaplen of 0).
     #[error("{0}")]
     Options(String),
+    /// With optimization on, the program would reject every packet
+    /// (libpcap refuses such expressions too, e.g. `arp` on raw IP).
+    #[error("expression rejects all packets")]
+    RejectsAll,
+    /// The optimizer found a constant division or modulo by zero, or a
+    /// shift by more than 31 bits (libpcap's optimizer refuses these too).
+    #[error("{0}")]
+    Constant(String),
     /// The generated program cannot be laid out (e.g. a block-local jump
     /// out of range); carries the block-local statement index.
     #[error("code generation failed at statement {index}: {message}")]

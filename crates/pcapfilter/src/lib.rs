@@ -55,6 +55,7 @@ mod error;
 pub mod lexer;
 mod linktype;
 pub mod names;
+mod optimize;
 pub mod parser;
 pub mod qual;
 
@@ -82,6 +83,29 @@ pub struct CompileOptions {
     /// Where the packets come from: libpcap generates slightly different
     /// code for capture files (see [`PacketSource`]).
     pub source: PacketSource,
+    /// What the optimizer may assume about packets shorter than the data
+    /// the filter reads (see [`ShortPackets`]).
+    pub short_packets: ShortPackets,
+}
+
+/// How the optimized program treats packets too short for some load of the
+/// unoptimized one (which rejects them: a load past the captured data ends
+/// the filter with 0).
+///
+/// On every other packet, the optimized program gives exactly the verdict
+/// of the unoptimized one in both modes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ShortPackets {
+    /// As libpcap: a load whose value cannot affect the result may be
+    /// dropped or postponed, so such a packet may be accepted. Programs
+    /// are as short as libpcap's, and `bpfkit filter` selects the same
+    /// packets as `tcpdump`.
+    #[default]
+    Libpcap,
+    /// Exactly the unoptimized program's verdict on every packet, truncated
+    /// ones included, at the cost of a few instructions on some
+    /// expressions (e.g. `port 22 or 80`, whose tests libpcap reorders).
+    Exact,
 }
 
 /// Where the packets a program will filter come from.
@@ -115,6 +139,7 @@ impl Default for CompileOptions {
             snaplen: 262_144,
             netmask: 0,
             source: PacketSource::Live,
+            short_packets: ShortPackets::Libpcap,
         }
     }
 }
@@ -136,9 +161,19 @@ pub fn compile_with(
     opts: &CompileOptions,
     resolver: &dyn Resolver,
 ) -> Result<Vec<Insn>, CompileError> {
-    let (mut cfg, root) = build_cfg(expr, linktype.into(), opts, resolver)?;
-    // The optimizer will run here when it exists; the graph is laid out as is.
-    cfg.linearize(root)
+    let built = build(expr, linktype.into(), opts, resolver)?;
+    // libpcap leaves programs with loops (`protochain`) or jumps inside
+    // statement lists unoptimized, and so does this compiler.
+    if !opts.optimize || built.no_optimize {
+        let (mut cfg, root) = (built.cfg, built.root);
+        return cfg.linearize(root);
+    }
+    let exact = opts.short_packets == ShortPackets::Exact;
+    let mut opt = optimize::optimize(&built.cfg, built.root, exact)?;
+    if opt.rejects_all {
+        return Err(CompileError::RejectsAll);
+    }
+    opt.cfg.linearize(opt.root)
 }
 
 /// Parses and generates code for `expr` without laying it out: the graph
@@ -149,6 +184,24 @@ pub fn build_cfg(
     opts: &CompileOptions,
     resolver: &dyn Resolver,
 ) -> Result<(cfg::Cfg, cfg::BlockId), CompileError> {
+    let built = build(expr, linktype, opts, resolver)?;
+    Ok((built.cfg, built.root))
+}
+
+/// The generated graph, and whether it contains constructs the optimizer
+/// does not handle.
+struct Built {
+    cfg: cfg::Cfg,
+    root: cfg::BlockId,
+    no_optimize: bool,
+}
+
+fn build(
+    expr: &str,
+    linktype: LinkType,
+    opts: &CompileOptions,
+    resolver: &dyn Resolver,
+) -> Result<Built, CompileError> {
     if opts.snaplen == 0 {
         return Err(CompileError::Options(
             "snaplen of 0 rejects all packets".into(),
@@ -157,5 +210,9 @@ pub fn build_cfg(
     let mut gen = codegen::Codegen::new(expr, linktype.0, opts, resolver)?;
     let ast = parser::parse(expr)?;
     let root = gen.program(ast.as_ref())?;
-    Ok((gen.cfg, root))
+    Ok(Built {
+        no_optimize: gen.no_optimize,
+        cfg: gen.cfg,
+        root,
+    })
 }

@@ -11,14 +11,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use bpfkit_cbpf::Insn;
-use bpfkit_pcapfilter::{compile, compile_with, CompileOptions, LinkType};
-use common::{
-    cases, fingerprint, fixed_resolver, oracle, packets, pcapfile, tcpdump_version, Case,
-};
+use bpfkit_pcapfilter::{compile, compile_with, CompileOptions};
+use common::{cases, fingerprint, fixed_resolver, oracle, tcpdump_version, Case};
 
 fn unoptimized() -> CompileOptions {
     CompileOptions {
@@ -147,39 +144,13 @@ fn unoptimized_programs_match_recorded_tcpdump_fingerprints() {
     );
 }
 
-/// Packets per link type: synthetic ones plus those of the shared captures.
-fn test_packets() -> BTreeMap<u32, Vec<(Vec<u8>, u32)>> {
-    let mut by_type: BTreeMap<u32, Vec<(Vec<u8>, u32)>> = BTreeMap::new();
-    for lt in LinkType::supported() {
-        by_type.insert(lt.0, packets::packets(lt, 400, 0x5eed));
-    }
-    let dir = common::crate_dir().join("../../../shared/pcaps");
-    match std::fs::read_dir(&dir) {
-        Err(_) => eprintln!(
-            "note: no shared captures at {} (synthetic packets only)",
-            dir.display()
-        ),
-        Ok(entries) => {
-            for entry in entries.flatten() {
-                for p in pcapfile::read(&entry.path()).unwrap_or_default() {
-                    let lt = LinkType::from_pcap_linktype(p.linktype);
-                    if let Some(list) = by_type.get_mut(&lt.0) {
-                        list.push((p.data, p.wirelen));
-                    }
-                }
-            }
-        }
-    }
-    by_type
-}
-
 #[test]
 fn verdicts_agree_with_tcpdump_optimized_programs() {
     let Some(results) = oracle() else {
         eprintln!("skipping: tcpdump is not installed");
         return;
     };
-    let packets = test_packets();
+    let packets = common::test_packets();
     let mut mismatches = Vec::new();
     let (mut programs, mut runs, mut accepted_runs, mut excused) = (0, 0u64, 0u64, 0u64);
     for (case, o) in cases().iter().zip(results) {

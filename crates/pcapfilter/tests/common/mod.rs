@@ -4,8 +4,9 @@
 
 pub mod packets;
 pub mod pcapfile;
+pub mod random;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::Command;
@@ -196,3 +197,30 @@ pub fn load_expected() -> HashMap<(String, String), (String, String)> {
         })
         .collect()
 }
+
+/// Packets per link type: synthetic ones plus those of the shared captures.
+pub fn test_packets() -> BTreeMap<u32, Vec<(Vec<u8>, u32)>> {
+    let mut by_type: BTreeMap<u32, Vec<(Vec<u8>, u32)>> = BTreeMap::new();
+    for lt in LinkType::supported() {
+        by_type.insert(lt.0, packets::packets(lt, 400, 0x5eed));
+    }
+    let dir = crate_dir().join("../../../shared/pcaps");
+    match std::fs::read_dir(&dir) {
+        Err(_) => eprintln!(
+            "note: no shared captures at {} (synthetic packets only)",
+            dir.display()
+        ),
+        Ok(entries) => {
+            for entry in entries.flatten() {
+                for p in pcapfile::read(&entry.path()).unwrap_or_default() {
+                    let lt = LinkType::from_pcap_linktype(p.linktype);
+                    if let Some(list) = by_type.get_mut(&lt.0) {
+                        list.push((p.data, p.wirelen));
+                    }
+                }
+            }
+        }
+    }
+    by_type
+}
+

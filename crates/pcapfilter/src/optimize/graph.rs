@@ -1,0 +1,291 @@
+//! The optimizer's working form of a program: an arena of nodes, each a
+//! list of straight-line statements ending in a two-way branch or a `ret`,
+//! plus the analyses every pass needs (reachable order, predecessors) and
+//! the facts about single instructions (which registers they read and
+//! write, whether they can end the run).
+
+use bpfkit_cbpf::op;
+
+use crate::cfg::{BlockId, Cfg};
+
+/// Index of a node in [`Graph::nodes`].
+pub(crate) type NodeId = u32;
+
+/// Successor field of a `ret` node.
+pub(crate) const NO_NODE: NodeId = u32::MAX;
+
+/// Register numbers ("atoms"): scratch words 0..16, then A and X.
+pub(crate) const A: usize = op::MEMWORDS as usize;
+pub(crate) const X: usize = A + 1;
+/// Number of atoms.
+pub(crate) const ATOMS: usize = X + 1;
+
+/// A set of atoms, one bit each.
+pub(crate) type AtomSet = u32;
+
+/// One straight-line instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Stmt {
+    pub code: u16,
+    pub k: u32,
+}
+
+/// A basic block.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Node {
+    pub stmts: Vec<Stmt>,
+    /// The final branch (`jmp` class, never `ja`) or `ret`.
+    pub code: u16,
+    pub k: u32,
+    /// Successors (both [`NO_NODE`] for a `ret`).
+    pub jt: NodeId,
+    pub jf: NodeId,
+}
+
+impl Node {
+    pub fn is_ret(&self) -> bool {
+        self.code & 0x07 == op::RET
+    }
+
+    /// A bare `ret #0`.
+    pub fn is_reject(&self) -> bool {
+        self.code == op::RET | op::K && self.k == 0 && self.stmts.is_empty()
+    }
+
+    /// The successor taken when the branch condition is `taken`.
+    pub fn succ(&self, taken: bool) -> NodeId {
+        if taken {
+            self.jt
+        } else {
+            self.jf
+        }
+    }
+
+    /// Whether the branch compares A with X (rather than with `k`).
+    pub fn tests_x(&self) -> bool {
+        !self.is_ret() && self.code & op::X != 0
+    }
+}
+
+/// The program being optimized.
+#[derive(Clone, Debug)]
+pub(crate) struct Graph {
+    pub nodes: Vec<Node>,
+    pub root: NodeId,
+}
+
+/// Reachable nodes in topological order, with predecessor lists.
+pub(crate) struct Order {
+    /// Root first; every node after all its predecessors.
+    pub nodes: Vec<NodeId>,
+    /// `(predecessor, branch outcome)` of each reachable node, in the
+    /// order of `nodes`; empty for unreachable ones.
+    pub preds: Vec<Vec<(NodeId, bool)>>,
+}
+
+impl Graph {
+    /// The graph of the blocks reachable from `root` in `cfg` (deleted
+    /// statements dropped).
+    pub fn from_cfg(cfg: &Cfg, root: BlockId) -> Graph {
+        let order = cfg.post_order(root);
+        let mut index = vec![NO_NODE; cfg.block_count()];
+        for (i, b) in order.iter().enumerate() {
+            index[b.0 as usize] = i as NodeId;
+        }
+        let nodes = order
+            .iter()
+            .map(|&b| {
+                let blk = cfg.b(b);
+                let stmts = cfg
+                    .list(blk.stmts)
+                    .into_iter()
+                    .map(|s| cfg.s(s))
+                    .filter(|s| !s.nop)
+                    .map(|s| Stmt {
+                        code: s.code,
+                        k: s.k,
+                    })
+                    .collect();
+                let succ = |t: Option<BlockId>| t.map_or(NO_NODE, |t| index[t.0 as usize]);
+                Node {
+                    stmts,
+                    code: blk.code,
+                    k: blk.k,
+                    jt: succ(blk.jt),
+                    jf: succ(blk.jf),
+                }
+            })
+            .collect();
+        Graph {
+            nodes,
+            root: index[root.0 as usize],
+        }
+    }
+
+    /// The graph as a [`Cfg`] for layout, with its entry block.
+    pub fn to_cfg(&self) -> (Cfg, BlockId) {
+        let order = self.order();
+        let mut cfg = Cfg::new();
+        let mut block = vec![None; self.nodes.len()];
+        for &n in &order.nodes {
+            let node = &self.nodes[n as usize];
+            let mut first = None;
+            for s in node.stmts.iter().rev() {
+                let id = cfg.stmt(s.code, s.k);
+                cfg.s_mut(id).next = first;
+                first = Some(id);
+            }
+            let b = cfg.block(node.code, node.k);
+            cfg.b_mut(b).stmts = first;
+            block[n as usize] = Some(b);
+        }
+        for &n in &order.nodes {
+            let node = &self.nodes[n as usize];
+            if !node.is_ret() {
+                let b = block[n as usize].expect("reachable");
+                cfg.b_mut(b).jt = block[node.jt as usize];
+                cfg.b_mut(b).jf = block[node.jf as usize];
+            }
+        }
+        (cfg, block[self.root as usize].expect("root"))
+    }
+
+    pub fn node(&self, n: NodeId) -> &Node {
+        &self.nodes[n as usize]
+    }
+
+    pub fn node_mut(&mut self, n: NodeId) -> &mut Node {
+        &mut self.nodes[n as usize]
+    }
+
+    /// Points the `taken` branch of `n` to `to`.
+    pub fn set_succ(&mut self, n: NodeId, taken: bool, to: NodeId) {
+        let node = self.node_mut(n);
+        if taken {
+            node.jt = to;
+        } else {
+            node.jf = to;
+        }
+    }
+
+    /// Reachable nodes in topological order and their predecessors.
+    ///
+    /// The order is the reverse of the layout's post-order, so passes that
+    /// walk it visit nodes in a stable, layout-like order.
+    pub fn order(&self) -> Order {
+        let n = self.nodes.len();
+        let mut seen = vec![false; n];
+        let mut post = Vec::new();
+        // Iterative DFS: (node, successors pushed yet?).
+        let mut stack = vec![(self.root, false)];
+        while let Some((v, expanded)) = stack.pop() {
+            if expanded {
+                post.push(v);
+                continue;
+            }
+            if std::mem::replace(&mut seen[v as usize], true) {
+                continue;
+            }
+            stack.push((v, true));
+            let node = self.node(v);
+            if !node.is_ret() {
+                stack.push((node.jt, false));
+                stack.push((node.jf, false));
+            }
+        }
+        post.reverse();
+        let mut preds = vec![Vec::new(); n];
+        for &v in &post {
+            let node = self.node(v);
+            if !node.is_ret() {
+                preds[node.jt as usize].push((v, true));
+                preds[node.jf as usize].push((v, false));
+            }
+        }
+        Order { nodes: post, preds }
+    }
+}
+
+/// The atom `s` writes, if any.
+pub(crate) fn def(s: Stmt) -> Option<usize> {
+    match s.code & 0x07 {
+        op::LD | op::ALU => Some(A),
+        op::LDX => Some(X),
+        op::ST | op::STX => (s.k < op::MEMWORDS).then_some(s.k as usize),
+        op::MISC => Some(if s.code & 0xf8 == op::TAX { X } else { A }),
+        _ => None,
+    }
+}
+
+/// The atoms `s` reads.
+pub(crate) fn uses(s: Stmt) -> AtomSet {
+    let bit = |a: usize| 1u32 << a;
+    let mode = s.code & 0xe0;
+    match s.code & 0x07 {
+        op::LD | op::LDX => match mode {
+            op::IND => bit(X),
+            op::MEM if s.k < op::MEMWORDS => bit(s.k as usize),
+            _ => 0,
+        },
+        op::ST => bit(A),
+        op::STX => bit(X),
+        op::ALU if s.code & 0xf0 == op::NEG => bit(A),
+        op::ALU if s.code & op::X != 0 => bit(A) | bit(X),
+        op::ALU => bit(A),
+        op::MISC if s.code & 0xf8 == op::TAX => bit(A),
+        op::MISC => bit(X),
+        _ => 0,
+    }
+}
+
+/// The atoms a node's final branch reads (none if both ways lead to the
+/// same place).
+pub(crate) fn branch_uses(node: &Node) -> AtomSet {
+    if !node.is_ret() && node.jt == node.jf {
+        0
+    } else if node.is_ret() {
+        match node.code & 0x18 {
+            op::A => 1 << A,
+            op::X => 1 << X,
+            _ => 0,
+        }
+    } else if node.tests_x() {
+        (1 << A) | (1 << X)
+    } else {
+        1 << A
+    }
+}
+
+/// Whether `s` may end the run (returning 0): packet loads that can be
+/// out of bounds, division or modulo by a register that can be 0, scratch
+/// indices out of range. Whether it actually can is for the caller to
+/// decide from what is known.
+pub(crate) fn may_abort(s: Stmt) -> bool {
+    match s.code & 0x07 {
+        op::LD | op::LDX => match s.code & 0xe0 {
+            op::ABS | op::IND | op::MSH => true,
+            op::MEM => s.k >= op::MEMWORDS,
+            op::IMM | op::LEN => false,
+            _ => true,
+        },
+        op::ST | op::STX => s.k >= op::MEMWORDS,
+        op::ALU => matches!(s.code & 0xf0, op::DIV | op::MOD) && (s.code & op::X != 0 || s.k == 0),
+        op::MISC => false,
+        _ => true,
+    }
+}
+
+/// For an absolute load (or `ldxb 4*([k]&0xf)`), how many bytes of the
+/// packet it needs: a successful one proves the capture is at least that
+/// long. `None` for other statements and for Linux's negative-offset and
+/// metadata loads (which do not read the packet).
+pub(crate) fn abs_extent(s: Stmt) -> Option<u32> {
+    let size = match s.code {
+        c if c == op::LD | op::ABS | op::W => 4,
+        c if c == op::LD | op::ABS | op::H => 2,
+        c if c == op::LD | op::ABS | op::B || c == op::LDX | op::MSH | op::B => 1,
+        _ => return None,
+    };
+    // Offsets from 2^31 up are Linux's special areas.
+    (s.k < 0x8000_0000).then(|| s.k + size)
+}

@@ -1,0 +1,134 @@
+//! Rewrites that fold arithmetic into the instruction that consumes it,
+//! when the intermediate value is not needed afterwards:
+//!
+//! * a comparison absorbs the constant operation before it: `sub #c;
+//!   jeq #k` → `jeq #(k+c)`, likewise `add`, `xor`; `sub x; jeq #0` →
+//!   `jeq x`; `and #m; jeq #0` → `jset #m` (branches swapped); `and #m;
+//!   jset #k` → `jset #(m&k)`;
+//! * an indexed load absorbs a constant added to its index: `ld #c;
+//!   add x; tax; ldb [x+k]` → `ldb [x+(k+c)]` (the code generated for
+//!   `tcp[c]`), when the addition provably cannot wrap around.
+
+use bpfkit_cbpf::op;
+
+use super::dead::{live_out, liveness};
+use super::graph::{def, uses, Graph, Order, Stmt, A, X};
+use super::values::{Numbering, Values};
+
+/// Applies both rewrites everywhere; returns whether anything changed.
+pub(crate) fn absorb_arithmetic(
+    g: &mut Graph,
+    order: &Order,
+    num: &Numbering,
+    vals: &mut Values,
+) -> bool {
+    let live_in = liveness(g, order);
+    let mut changed = false;
+    for &v in &order.nodes {
+        let out = live_out(g, v, &live_in);
+        changed |= absorb_into_index(g, v, out, num, vals);
+        changed |= absorb_into_branch(g.node_mut(v), out);
+    }
+    changed
+}
+
+/// The comparison absorbs the last statement (A must be dead after it).
+fn absorb_into_branch(node: &mut super::graph::Node, live_out: u32) -> bool {
+    if node.is_ret() || node.tests_x() || live_out & (1 << A) != 0 {
+        return false;
+    }
+    let Some(&last) = node.stmts.last() else {
+        return false;
+    };
+    let cond = node.code & 0xf0;
+    let alu = |o: u16| op::ALU | o | op::K;
+    let k = node.k;
+    let new_branch = match (cond, last.code) {
+        (op::JEQ, c) if c == alu(op::SUB) => (op::JEQ | op::K, k.wrapping_add(last.k), false),
+        (op::JEQ, c) if c == alu(op::ADD) => (op::JEQ | op::K, k.wrapping_sub(last.k), false),
+        (op::JEQ, c) if c == alu(op::XOR) => (op::JEQ | op::K, k ^ last.k, false),
+        (op::JEQ, c) if c == op::ALU | op::SUB | op::X && k == 0 => (op::JEQ | op::X, 0, false),
+        (op::JEQ, c) if c == alu(op::AND) && k == 0 => (op::JSET | op::K, last.k, true),
+        (op::JSET, c) if c == alu(op::AND) => (op::JSET | op::K, k & last.k, false),
+        _ => return false,
+    };
+    let (code, k, swap) = new_branch;
+    node.stmts.pop();
+    node.code = op::JMP | code;
+    node.k = k;
+    if swap {
+        std::mem::swap(&mut node.jt, &mut node.jf);
+    }
+    true
+}
+
+/// `tax` giving X = v + c before an indexed load is dropped and `c` moved
+/// into the load's offset (X must be used by nothing else).
+fn absorb_into_index(
+    g: &mut Graph,
+    v: u32,
+    live_out: u32,
+    num: &Numbering,
+    vals: &mut Values,
+) -> bool {
+    let node = g.node(v);
+    let stmts = &node.stmts;
+    // Values before each statement.
+    let mut st = num.entry[v as usize];
+    let mut before = Vec::with_capacity(stmts.len());
+    for &s in stmts {
+        before.push(st);
+        if vals.step(s, &mut st, false).is_err() {
+            return false;
+        }
+    }
+    let x_bit = 1u32 << X;
+    let tail_uses = super::graph::branch_uses(node) | live_out;
+    let tax = Stmt {
+        code: op::MISC | op::TAX,
+        k: 0,
+    };
+    for (j, &s) in stmts.iter().enumerate() {
+        if s != tax {
+            continue;
+        }
+        let Some((base, c)) = vals.as_add_const(before[j][A]) else {
+            continue;
+        };
+        if before[j][X] != base || vals.max_of(base) + u64::from(c) > u64::from(u32::MAX) {
+            continue;
+        }
+        // The one indexed load that uses this X, and no other use of it.
+        let mut load = None;
+        let mut x_used_after = true;
+        for (i, &t) in stmts.iter().enumerate().skip(j + 1) {
+            let reads_x = uses(t) & x_bit != 0;
+            let is_ind_load = t.code & 0x07 == op::LD && t.code & 0xe0 == op::IND;
+            if reads_x && (load.is_some() || !is_ind_load) {
+                load = None;
+                break;
+            }
+            if reads_x {
+                load = Some(i);
+            }
+            if def(t) == Some(X) {
+                x_used_after = false;
+                break;
+            }
+        }
+        let Some(i) = load else {
+            continue;
+        };
+        if x_used_after && tail_uses & x_bit != 0 {
+            continue;
+        }
+        let Some(k) = stmts[i].k.checked_add(c) else {
+            continue;
+        };
+        let node = g.node_mut(v);
+        node.stmts[i].k = k;
+        node.stmts.remove(j);
+        return true;
+    }
+    false
+}

@@ -1,0 +1,274 @@
+//! Jump threading: a branch into a node whose own branch is already
+//! decided on that path goes straight to the successor that node would
+//! take, skipping it.
+//!
+//! Facts come from the dominator tree of branches ([`super::dom`]): on the
+//! true edge of `ldh [12]; jeq #0x800`, a later `jeq #0x800` on the same
+//! value is true, `jeq #0x86dd` false, `jgt #0x700` true. For each edge the
+//! skipped nodes are simulated with the register values of that edge, so
+//! a node that reloads what is already loaded is seen through. Skipping is
+//! allowed only if it cannot change a verdict:
+//!
+//! * in exact mode, every statement of the skipped nodes cannot fail on
+//!   that path (a load already done or within the packet length already
+//!   proven, a division by a non-zero constant), and
+//! * every register the new successor reads has the same value whether or
+//!   not the skipped nodes ran.
+//!
+//! All edges are examined against the same (old) graph and redirected
+//! together; each redirection only removes work the old program did with
+//! a known outcome, so they compose.
+
+use bpfkit_cbpf::op;
+
+use super::dead::liveness;
+use super::dom::{DomTree, Vertex};
+use super::facts::Facts;
+use super::graph::{
+    abs_extent, branch_uses, def, may_abort, AtomSet, Graph, NodeId, Order, Stmt, A, X,
+};
+use super::values::{Numbering, State, Step, Values};
+
+/// How many nodes one edge may skip in one pass (later passes continue).
+const MAX_SKIP: usize = 16;
+
+/// Context of one pass.
+struct Pass<'a> {
+    g: &'a Graph,
+    num: &'a Numbering,
+    live_in: Vec<AtomSet>,
+    /// Packet length proven at the entry and exit of each node.
+    proven_entry: Vec<u32>,
+    proven_exit: Vec<u32>,
+    /// Skipped statements must not be able to fail.
+    exact: bool,
+}
+
+/// Redirects every edge whose successor's branch is decided on it, and the
+/// program's entry if the root is skippable. Returns whether anything
+/// changed.
+pub(crate) fn thread_jumps(
+    g: &mut Graph,
+    order: &Order,
+    num: &Numbering,
+    vals: &mut Values,
+    exact: bool,
+) -> bool {
+    let live_in = liveness(g, order);
+    let proven_entry = super::dead::proven_length(g, order);
+    let proven_exit: Vec<u32> = (0..g.nodes.len())
+        .map(|v| {
+            g.nodes[v]
+                .stmts
+                .iter()
+                .filter_map(|&s| abs_extent(s))
+                .fold(proven_entry[v], u32::max)
+        })
+        .collect();
+    let pass = Pass {
+        g,
+        num,
+        live_in,
+        proven_entry,
+        proven_exit,
+        exact,
+    };
+    let tree = DomTree::build(g, order);
+    let mut facts = Facts::default();
+    let mut redirects: Vec<(NodeId, bool, NodeId)> = Vec::new();
+    // Nodes whose statements end up changing nothing that matters.
+    let mut idle: Vec<NodeId> = Vec::new();
+
+    // Entry: a root that is decided from nothing is skipped.
+    let new_root = pass.walk(g.root, &vals.initial(), 0, &facts, vals);
+
+    // Depth-first walk of the dominator tree, facts scoped to subtrees.
+    enum Visit {
+        Enter(u32),
+        Leave(usize),
+    }
+    let mut stack = vec![Visit::Enter(g.root)];
+    while let Some(visit) = stack.pop() {
+        let id = match visit {
+            Visit::Leave(mark) => {
+                facts.rollback(mark);
+                continue;
+            }
+            Visit::Enter(id) => id,
+        };
+        stack.push(Visit::Leave(facts.mark()));
+        match tree.vertex(id) {
+            Vertex::Node(v) => {
+                if pass.statements_are_idle(v, &facts, vals) {
+                    idle.push(v);
+                }
+                pass.learn_statements(v, &mut facts, vals);
+            }
+            Vertex::Edge(p, taken) => {
+                let node = g.node(p);
+                let exit = &num.exit[p as usize];
+                let (cond, a, o) = branch_operands(node, exit, vals);
+                facts.learn(cond, a, o, vals.const_of(o), taken);
+                let succ = node.succ(taken);
+                let proven = pass.proven_exit[p as usize];
+                if let Some(to) = pass.walk(succ, exit, proven, &facts, vals) {
+                    redirects.push((p, taken, to));
+                }
+            }
+        }
+        for &c in tree.children[id as usize].iter().rev() {
+            stack.push(Visit::Enter(c));
+        }
+    }
+    let changed = new_root.is_some() || !redirects.is_empty() || !idle.is_empty();
+    for v in idle {
+        g.node_mut(v).stmts.clear();
+    }
+    for (p, taken, to) in redirects {
+        g.set_succ(p, taken, to);
+    }
+    if let Some(r) = new_root {
+        g.root = r;
+    }
+    changed
+}
+
+/// The condition bits, A's value and the operand's value of a branch.
+fn branch_operands(
+    node: &super::graph::Node,
+    exit: &State,
+    vals: &mut Values,
+) -> (u16, super::values::Val, super::values::Val) {
+    let o = if node.tests_x() {
+        exit[X]
+    } else {
+        vals.konst(node.k)
+    };
+    (node.code & 0xf0, exit[A], o)
+}
+
+impl Pass<'_> {
+    /// Records which fallible statements of `v` succeed (whoever gets past
+    /// them knows).
+    fn learn_statements(&self, v: NodeId, facts: &mut Facts, vals: &mut Values) {
+        let mut st = self.num.entry[v as usize];
+        for &s in &self.g.node(v).stmts {
+            if vals.step(s, &mut st, false).is_err() {
+                return;
+            }
+            if let (true, Some(d)) = (may_abort(s), def(s)) {
+                facts.succeed(st[d]);
+            }
+        }
+    }
+
+    /// Whether the statements of `v` leave every register that is read
+    /// after them (by its branch or its successors) as it was on entry, and
+    /// cannot fail, so that they can all go: e.g. a header length computed
+    /// again into X, and the same field loaded again into A.
+    fn statements_are_idle(&self, v: NodeId, facts: &Facts, vals: &mut Values) -> bool {
+        let node = self.g.node(v);
+        if node.stmts.is_empty() {
+            return false;
+        }
+        let entry = self.num.entry[v as usize];
+        let mut st = entry;
+        let mut proven = self.proven_entry(v);
+        for &s in &node.stmts {
+            let before = st;
+            if vals.step(s, &mut st, false).is_err()
+                || !self.cannot_fail(s, &before, &st, proven, facts, vals)
+            {
+                return false;
+            }
+            if let Some(e) = abs_extent(s) {
+                proven = proven.max(e);
+            }
+        }
+        let read = branch_uses(node) | super::dead::live_out(self.g, v, &self.live_in);
+        (0..super::graph::ATOMS).all(|a| read & (1 << a) == 0 || st[a] == entry[a])
+    }
+
+    /// Packet length proven at the entry of `v`.
+    fn proven_entry(&self, v: NodeId) -> u32 {
+        self.proven_entry[v as usize]
+    }
+
+    /// Whether `s`, about to run with values `st` (before it) and `proven`
+    /// bytes of packet known present, cannot fail.
+    fn cannot_fail(&self, s: Stmt, before: &State, after: &State, proven: u32, facts: &Facts, vals: &Values) -> bool {
+        if !may_abort(s) || !self.exact {
+            return true;
+        }
+        if abs_extent(s).is_some_and(|e| e <= proven) {
+            return true;
+        }
+        if s.code & 0x07 == op::ALU {
+            let divisor = if s.code & op::X != 0 {
+                vals.const_of(before[X])
+            } else {
+                Some(s.k)
+            };
+            if divisor.is_some_and(|d| d != 0) {
+                return true;
+            }
+        }
+        match def(s) {
+            Some(d) => before[d] == after[d] || facts.has_succeeded(after[d]),
+            None => false,
+        }
+    }
+
+    /// Follows the decided branches from `start`, entered with values `st`
+    /// and `proven` bytes of packet proven; returns the furthest node that
+    /// can be jumped to directly instead of `start`, if any.
+    fn walk(
+        &self,
+        start: NodeId,
+        entry: &State,
+        proven: u32,
+        facts: &Facts,
+        vals: &mut Values,
+    ) -> Option<NodeId> {
+        let mut st = *entry;
+        let mut proven = proven;
+        let mut cur = start;
+        let mut best = None;
+        for _ in 0..MAX_SKIP {
+            let node = self.g.node(cur);
+            if node.is_ret() {
+                break;
+            }
+            for &s in &node.stmts {
+                let before = st;
+                match vals.step(s, &mut st, false) {
+                    Ok(Step::Keep(_)) | Ok(Step::Delete) => {}
+                    Err(_) => return best,
+                }
+                if !self.cannot_fail(s, &before, &st, proven, facts, vals) {
+                    return best;
+                }
+                if let Some(e) = abs_extent(s) {
+                    proven = proven.max(e);
+                }
+            }
+            let taken = if node.jt == node.jf {
+                true
+            } else {
+                let (cond, a, o) = branch_operands(node, &st, vals);
+                match facts.decide(cond, a, o, vals.const_of(a), vals.const_of(o)) {
+                    Some(t) => t,
+                    None => return best,
+                }
+            };
+            let next = node.succ(taken);
+            let live = self.live_in[next as usize];
+            let same = (0..super::graph::ATOMS).all(|a| live & (1 << a) == 0 || st[a] == entry[a]);
+            if same {
+                best = Some(next);
+            }
+            cur = next;
+        }
+        best
+    }
+}

@@ -1,0 +1,327 @@
+//! The optimizer, on every expression of `tests/exprs.txt` and of the
+//! seeded random set:
+//!
+//! * **equivalence**: the optimized program gives the same verdict as the
+//!   unoptimized one (which equals libpcap's `tcpdump -d -O` instruction for
+//!   instruction, see `tcpdump_oracle.rs`) on synthetic packets of every
+//!   link type and on the shared captures, truncated packets included;
+//! * **size**: it is no longer than libpcap's optimized program, whose
+//!   lengths are recorded in `tests/expected/libpcap-optimized.txt`
+//!   (`BPFKIT_BLESS=1` re-records them from `tcpdump -ddd`), except where
+//!   libpcap's program is wrong (shown by running both);
+//! * **errors**: where libpcap's optimizer refuses an expression ("expression
+//!   rejects all packets", division by zero found by constant folding) so
+//!   does ours, and only there.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use bpfkit_cbpf::Insn;
+use bpfkit_pcapfilter::{
+    compile, compile_with, CompileError, CompileOptions, LinkType, ShortPackets,
+};
+use common::random::random_cases;
+use common::{cases, fixed_resolver, tcpdump_program, tcpdump_version};
+
+/// One expression of the combined set.
+struct Item {
+    linktype: &'static str,
+    expr: String,
+    /// From the table (compiled with the fixed resolver) or random.
+    table: bool,
+}
+
+fn items() -> Vec<Item> {
+    let mut out: Vec<Item> = cases()
+        .into_iter()
+        .map(|c| Item {
+            linktype: LinkType::from_name(&c.linktype).unwrap().name().unwrap(),
+            expr: c.expr,
+            table: true,
+        })
+        .collect();
+    out.extend(random_cases().into_iter().map(|(lt, expr)| Item {
+        linktype: lt,
+        expr,
+        table: false,
+    }));
+    out
+}
+
+fn ours(item: &Item, optimize: bool, short_packets: ShortPackets) -> Result<Vec<Insn>, CompileError> {
+    let opts = CompileOptions {
+        optimize,
+        short_packets,
+        ..CompileOptions::default()
+    };
+    let lt = LinkType::from_name(item.linktype).unwrap();
+    if item.table {
+        compile_with(&item.expr, lt, &opts, &fixed_resolver())
+    } else {
+        compile(&item.expr, lt, &opts)
+    }
+}
+
+fn record_path() -> PathBuf {
+    common::crate_dir().join("tests/expected/libpcap-optimized.txt")
+}
+
+/// What is recorded of libpcap's optimized program for one expression.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Recorded {
+    /// Its length, and whether it is right: whether it gives the
+    /// unoptimized program's verdicts on the test packets (allowing it to
+    /// accept short packets that the unoptimized program rejects).
+    Program { len: usize, right: bool },
+    /// libpcap refuses the expression.
+    Error(String),
+}
+
+/// Whether `optimized` agrees with `plain` on every test packet of `lt`,
+/// except that it may accept where `plain` ends early.
+fn agrees(plain: &[Insn], optimized: &[Insn], lt: LinkType, packets: &Packets) -> bool {
+    let aborts = with_visible_aborts(plain);
+    packets[&lt.0].iter().all(|(data, wirelen)| {
+        let want = bpfkit_cbpf::run(plain, data, *wirelen);
+        let got = bpfkit_cbpf::run(optimized, data, *wirelen);
+        want == got || bpfkit_cbpf::run(&aborts, data, *wirelen) == 0
+    })
+}
+
+type Packets = std::collections::BTreeMap<u32, Vec<(Vec<u8>, u32)>>;
+
+/// libpcap's optimized program per (link type, expression), as recorded.
+fn libpcap_lengths(items: &[Item]) -> HashMap<(String, String), Recorded> {
+    if std::env::var_os("BPFKIT_BLESS").is_some() {
+        let version = tcpdump_version().expect("BPFKIT_BLESS needs tcpdump");
+        let packets = common::test_packets();
+        let results: Vec<Recorded> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..2)
+                .map(|w| {
+                    let packets = &packets;
+                    s.spawn(move || {
+                        items
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| i % 2 == w)
+                            .map(|(i, it)| {
+                                let lt = LinkType::from_name(it.linktype).unwrap();
+                                let r = match tcpdump_program(it.linktype, &it.expr, true) {
+                                    Err(e) => Recorded::Error(e),
+                                    Ok(p) => Recorded::Program {
+                                        len: p.len(),
+                                        right: match ours(it, false, ShortPackets::Exact) {
+                                            Ok(plain) => agrees(&plain, &p, lt, packets),
+                                            Err(_) => false,
+                                        },
+                                    },
+                                };
+                                (i, r)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            let mut all: Vec<_> = workers
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect();
+            all.sort_by_key(|(i, _)| *i);
+            all.into_iter().map(|(_, r)| r).collect()
+        });
+        let mut out = format!(
+            "# libpcap's optimized program (tcpdump -ddd) for tests/exprs.txt and the random\n\
+             # set: its length and whether it agrees with the unoptimized program on the test\n\
+             # packets (\"right\"/\"wrong\"), or its error. Recorded with BPFKIT_BLESS=1 from:\n\
+             # {version}\n\
+             # link type<TAB>expression<TAB>length<TAB>right|wrong, or ...<TAB>error: message\n"
+        );
+        for (it, r) in items.iter().zip(&results) {
+            let v = match r {
+                Recorded::Program { len, right } => {
+                    format!("{len}\t{}", if *right { "right" } else { "wrong" })
+                }
+                Recorded::Error(e) => format!("error: {}", e.replace('\t', " ")),
+            };
+            writeln!(out, "{}\t{}\t{v}", it.linktype, it.expr).unwrap();
+        }
+        std::fs::write(record_path(), out).unwrap();
+    }
+    let text = std::fs::read_to_string(record_path()).expect("recorded libpcap programs");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let f: Vec<&str> = l.splitn(4, '\t').collect();
+            let v = match f.get(2)?.strip_prefix("error: ") {
+                Some(e) => Recorded::Error(e.to_string()),
+                None => Recorded::Program {
+                    len: f[2].parse().ok()?,
+                    right: *f.get(3)? == "right",
+                },
+            };
+            Some(((f[0].to_string(), f[1].to_string()), v))
+        })
+        .collect()
+}
+
+#[test]
+fn optimized_programs_are_no_longer_than_libpcap() {
+    let items = items();
+    let recorded = libpcap_lengths(&items);
+    let (mut ours_total, mut theirs_total) = (0usize, 0usize);
+    let (mut shorter, mut equal, mut longer, mut longer_than_wrong) = (0, 0, 0, 0);
+    let mut proved_empty = Vec::new();
+    let mut problems = Vec::new();
+    for it in &items {
+        let key = (it.linktype.to_string(), it.expr.clone());
+        let Some(theirs) = recorded.get(&key) else {
+            problems.push(format!(
+                "[{}] {}: not recorded (run with BPFKIT_BLESS=1)",
+                it.linktype, it.expr
+            ));
+            continue;
+        };
+        let mine = ours(it, true, ShortPackets::Libpcap);
+        match (&mine, theirs) {
+            (Ok(p), Recorded::Program { len: n, right }) => {
+                ours_total += p.len();
+                theirs_total += n;
+                match p.len().cmp(n) {
+                    std::cmp::Ordering::Less => shorter += 1,
+                    std::cmp::Ordering::Equal => equal += 1,
+                    // Shorter than right is not required of us.
+                    std::cmp::Ordering::Greater if !right => longer_than_wrong += 1,
+                    std::cmp::Ordering::Greater => {
+                        longer += 1;
+                        problems.push(format!(
+                            "[{}] {}: ours {} > libpcap {n}",
+                            it.linktype,
+                            it.expr,
+                            p.len()
+                        ));
+                    }
+                }
+            }
+            (Err(_), Recorded::Error(_)) => {}
+            (Ok(p), Recorded::Error(e)) => problems.push(format!(
+                "[{}] {}: libpcap refuses ({e}), ours has {} instructions",
+                it.linktype,
+                it.expr,
+                p.len()
+            )),
+            // Proving that nothing matches where libpcap's optimizer does
+            // not see it (the verdict test checks the proof).
+            (Err(CompileError::RejectsAll), Recorded::Program { len, .. }) => {
+                proved_empty.push(format!("[{}] {} ({len})", it.linktype, it.expr));
+            }
+            (Err(e), Recorded::Program { len: n, .. }) => problems.push(format!(
+                "[{}] {}: ours refuses ({e}), libpcap has {n} instructions",
+                it.linktype, it.expr
+            )),
+        }
+    }
+    eprintln!(
+        "optimized sizes over {} expressions both compile: ours {ours_total} instructions, \
+         libpcap {theirs_total}; shorter {shorter}, equal {equal}, longer {longer}, \
+         longer than a wrong libpcap program {longer_than_wrong}",
+        items.len()
+    );
+    eprintln!(
+        "{} expressions refused as rejecting every packet that libpcap compiles: {}",
+        proved_empty.len(),
+        proved_empty.join(", ")
+    );
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// `prog` with every `ret #0` turned into `ret #1`: it returns 0 exactly
+/// when a run ends early (a load past the captured data, a division by
+/// zero), which tells those rejections from the program's own.
+fn with_visible_aborts(prog: &[Insn]) -> Vec<Insn> {
+    prog.iter()
+        .map(|i| match (i.code, i.k) {
+            (0x06, 0) => Insn { k: 1, ..*i },
+            _ => *i,
+        })
+        .collect()
+}
+
+/// Optimized and unoptimized programs give the same verdict on every test
+/// packet: exactly in [`ShortPackets::Exact`] mode; in the default
+/// [`ShortPackets::Libpcap`] mode, except that where the unoptimized run
+/// ends early (and so rejects) the optimized one may accept. An expression
+/// refused as rejecting everything must reject every packet unoptimized.
+fn check_verdicts(mode: ShortPackets) {
+    let packets = common::test_packets();
+    let (mut programs, mut runs, mut accepted, mut lenient) = (0usize, 0u64, 0u64, 0u64);
+    let mut failures = Vec::new();
+    for it in &items() {
+        let Ok(plain) = ours(it, false, ShortPackets::Exact) else {
+            continue;
+        };
+        let aborts = with_visible_aborts(&plain);
+        let optimized = ours(it, true, mode);
+        let lt = LinkType::from_name(it.linktype).unwrap();
+        programs += 1;
+        for (data, wirelen) in &packets[&lt.0] {
+            let want = bpfkit_cbpf::run(&plain, data, *wirelen);
+            let got = match &optimized {
+                Ok(p) => bpfkit_cbpf::run(p, data, *wirelen),
+                Err(CompileError::RejectsAll) => 0,
+                // A constant division by zero: libpcap refuses it as well
+                // (checked by the size test).
+                Err(CompileError::Constant(_)) => break,
+                Err(e) => {
+                    failures.push(format!("[{}] {}: {e}", it.linktype, it.expr));
+                    break;
+                }
+            };
+            runs += 1;
+            accepted += u64::from(want != 0);
+            let ended_early = bpfkit_cbpf::run(&aborts, data, *wirelen) == 0;
+            if want != got && mode == ShortPackets::Libpcap && ended_early {
+                lenient += 1;
+                continue;
+            }
+            if want != got {
+                failures.push(format!(
+                    "[{}] {}: unoptimized {want}, optimized {got} on {} of {wirelen} bytes {:02x?}",
+                    it.linktype,
+                    it.expr,
+                    data.len(),
+                    data
+                ));
+                break;
+            }
+        }
+    }
+    eprintln!(
+        "{mode:?}: {programs} programs, {runs} runs, {accepted} accepted, \
+         {lenient} short packets accepted that the unoptimized program rejects"
+    );
+    assert!(accepted > runs / 50, "too few packets accepted");
+    assert!(
+        failures.is_empty(),
+        "{} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn optimized_programs_give_the_same_verdicts() {
+    check_verdicts(ShortPackets::Libpcap);
+}
+
+#[test]
+fn exact_mode_gives_the_same_verdicts_on_short_packets_too() {
+    check_verdicts(ShortPackets::Exact);
+}
