@@ -3,10 +3,10 @@
 use anyhow::{bail, Context, Result};
 use bpfkit_capture::live::{Capture, FilterPlacement, LiveConfig};
 use bpfkit_capture::{
-    Dlt, MappedFile, PcapWriter, Reader, SavefileHeader, Timestamp, MAXIMUM_SNAPLEN,
+    Dlt, Format, MappedFile, PcapWriter, Reader, SavefileHeader, Timestamp, MAXIMUM_SNAPLEN,
 };
 use bpfkit_cbpf::{dump, DumpFormat, Insn};
-use bpfkit_pcapfilter::{compile, CompileOptions, LinkType};
+use bpfkit_pcapfilter::{compile, CompileOptions, LinkType, PacketSource};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Stdout, Write};
 use std::path::{Path, PathBuf};
@@ -94,7 +94,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
             ..LiveConfig::default()
         };
         let mut capture = Capture::open(iface, &config).with_context(|| iface.clone())?;
-        let prog = compile_for(&args, &expr, capture.dlt(), capture.snaplen())?;
+        let prog = compile_for(
+            &args,
+            &expr,
+            capture.dlt(),
+            capture.snaplen(),
+            PacketSource::Live,
+        )?;
         if args.dump > 0 {
             return print_program(&prog, args.dump);
         }
@@ -106,7 +112,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         None => Dlt::EN10MB,
     };
-    let prog = compile_for(&args, &expr, dlt, args.snaplen.unwrap_or(MAXIMUM_SNAPLEN))?;
+    let snaplen = args.snaplen.unwrap_or(MAXIMUM_SNAPLEN);
+    let prog = compile_for(&args, &expr, dlt, snaplen, PacketSource::Live)?;
     if args.dump == 0 {
         bail!("nothing to filter: give -r FILE or -i IFACE (or -d to print the program)");
     }
@@ -125,7 +132,16 @@ fn filter_input<R: BufRead>(args: &Args, expr: &str, path: &Path, input: R) -> R
             header.snaplen
         );
     }
-    let prog = compile_for(args, expr, header.dlt, header.snaplen)?;
+    // libpcap compiles slightly differently for files (and for files in the other byte
+    // order). It takes the byte order of a pcapng file from its first section, which the
+    // reader does not report: such files are taken as native (this matters only for `ip6`
+    // on DLT_NULL captures written on a machine of the other byte order).
+    let swapped = match reader.format() {
+        Format::Pcap { big_endian, .. } => big_endian != cfg!(target_endian = "big"),
+        Format::Pcapng => false,
+    };
+    let source = PacketSource::Savefile { swapped };
+    let prog = compile_for(args, expr, header.dlt, header.snaplen, source)?;
     if args.dump > 0 {
         return print_program(&prog, args.dump);
     }
@@ -152,10 +168,17 @@ fn describe(dlt: Dlt) -> String {
     }
 }
 
-fn compile_for(args: &Args, expr: &str, dlt: Dlt, snaplen: u32) -> Result<Vec<Insn>> {
+fn compile_for(
+    args: &Args,
+    expr: &str,
+    dlt: Dlt,
+    snaplen: u32,
+    source: PacketSource,
+) -> Result<Vec<Insn>> {
     let opts = CompileOptions {
         optimize: !args.no_optimize,
         snaplen,
+        source,
         ..CompileOptions::default()
     };
     compile(expr, LinkType(dlt.0), &opts).with_context(|| "can't parse filter expression")
