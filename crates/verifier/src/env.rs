@@ -55,12 +55,20 @@ pub enum MapType {
     PercpuArray,
     /// 9: `BPF_MAP_TYPE_LRU_HASH`.
     LruHash,
+    /// 10: `BPF_MAP_TYPE_LRU_PERCPU_HASH`.
+    LruPercpuHash,
+    /// 12: `BPF_MAP_TYPE_ARRAY_OF_MAPS` (values are maps, see [`MapInfo::inner_map`]).
+    ArrayOfMaps,
+    /// 13: `BPF_MAP_TYPE_HASH_OF_MAPS`.
+    HashOfMaps,
     /// 22: `BPF_MAP_TYPE_QUEUE`.
     Queue,
     /// 23: `BPF_MAP_TYPE_STACK`.
     Stack,
     /// 27: `BPF_MAP_TYPE_RINGBUF`.
     Ringbuf,
+    /// 30: `BPF_MAP_TYPE_BLOOM_FILTER` (push adds, peek tests).
+    BloomFilter,
     /// Any other kernel map type, by number.
     Other(u32),
 }
@@ -75,9 +83,13 @@ impl MapType {
             MapType::PercpuHash => 5,
             MapType::PercpuArray => 6,
             MapType::LruHash => 9,
+            MapType::LruPercpuHash => 10,
+            MapType::ArrayOfMaps => 12,
+            MapType::HashOfMaps => 13,
             MapType::Queue => 22,
             MapType::Stack => 23,
             MapType::Ringbuf => 27,
+            MapType::BloomFilter => 30,
             MapType::Other(n) => n,
         }
     }
@@ -91,9 +103,13 @@ impl MapType {
             5 => MapType::PercpuHash,
             6 => MapType::PercpuArray,
             9 => MapType::LruHash,
+            10 => MapType::LruPercpuHash,
+            12 => MapType::ArrayOfMaps,
+            13 => MapType::HashOfMaps,
             22 => MapType::Queue,
             23 => MapType::Stack,
             27 => MapType::Ringbuf,
+            30 => MapType::BloomFilter,
             n => MapType::Other(n),
         }
     }
@@ -107,7 +123,13 @@ impl MapType {
                 | MapType::PercpuHash
                 | MapType::PercpuArray
                 | MapType::LruHash
+                | MapType::LruPercpuHash
         )
+    }
+
+    /// Whether the values are other maps (`lookup` gives a map, not memory).
+    pub fn is_map_in_map(self) -> bool {
+        matches!(self, MapType::ArrayOfMaps | MapType::HashOfMaps)
     }
 }
 
@@ -124,6 +146,25 @@ pub struct MapInfo {
     pub max_entries: u32,
     /// Offset of a `struct bpf_spin_lock` inside the value, if it has one.
     pub spin_lock_off: Option<u32>,
+    /// Programs may only read the values (`BPF_F_RDONLY_PROG`, as for `.rodata`).
+    pub read_only: bool,
+    /// For a map of maps: the template every inner map follows.
+    pub inner_map: Option<MapRef>,
+}
+
+impl MapInfo {
+    /// A map with no spin lock, writable by programs, not a map of maps.
+    pub fn new(map_type: MapType, key_size: u32, value_size: u32, max_entries: u32) -> MapInfo {
+        MapInfo {
+            map_type,
+            key_size,
+            value_size,
+            max_entries,
+            spin_lock_off: None,
+            read_only: false,
+            inner_map: None,
+        }
+    }
 }
 
 /// Kinds of helper arguments (the kernel's `ARG_*`).

@@ -227,6 +227,35 @@ impl ProgramEnv for XdpEnv {
     }
 }
 
+/// r1 points to `size` bytes of memory, r2 holds `size` (the conformance convention) —
+/// with maps and the helpers every program type gets ([`helpers::BASE`]). This is how
+/// `bpfkit run` runs the programs of an object.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryEnv {
+    /// Size of the memory region r1 points to.
+    pub size: u32,
+    /// The program's maps.
+    pub maps: MapTable,
+}
+
+impl ProgramEnv for MemoryEnv {
+    fn name(&self) -> &str {
+        "raw"
+    }
+    fn entry(&self) -> Entry {
+        Entry::Memory { size: self.size }
+    }
+    fn ctx_access(&self, _off: i64, _size: u32, _write: bool) -> Result<CtxField, String> {
+        Err(String::new())
+    }
+    fn helper(&self, id: i32) -> Option<HelperProto> {
+        helpers::find(&[helpers::BASE], id)
+    }
+    fn map(&self, r: MapRef) -> Option<MapInfo> {
+        self.maps.get(r)
+    }
+}
+
 /// The conformance convention: r1 points to `size` bytes of memory, r2 holds `size`,
 /// no context, no helpers, no maps.
 #[derive(Clone, Copy, Debug)]

@@ -14,12 +14,19 @@
 //!   accesses (stack, context, packet, map values, memory regions), pointer arithmetic,
 //!   helper and bpf-to-bpf calls, references, loops (bounded by the 1M-instruction budget,
 //!   exact repeats are infinite loops) and the return value.
+//! - Callbacks (`bpf_loop`, `bpf_for_each_map_elem`): the callback runs in a new frame with
+//!   the arguments the helper passes, must return 0 or 1, and control comes back to the
+//!   helper call for another round. Rounds repeat until one ends in a state an earlier round
+//!   covers; what a round changed is widened (to any number, unknown bytes) so that this
+//!   happens after a few rounds. Checking one round, as kernels before 6.7 did, would miss
+//!   a counter the callback keeps in its context.
 //! - Rejections are [`VerifyError`]s naming the instruction, with the Linux verifier's
 //!   wording; [`verify_with`] also returns a kernel-style log (level 1: instructions per
 //!   path; level 2: register changes) ending in the `processed N insns` summary.
 //! - [`env`](mod@env): the [`ProgramEnv`] trait through which a program type supplies its context
 //!   layout, helpers, maps and return-value rules; [`envs`] has the socket filter, XDP,
-//!   tc and raw-memory environments.
+//!   tc and raw-memory environments; [`object`](mod@object) builds them for the programs of a
+//!   clang-built object (maps by index, read-only `.rodata`, spin locks from BTF, maps of maps).
 //!
 //! # Example
 //! ```
@@ -40,6 +47,7 @@
 
 pub mod bounds;
 pub mod branch;
+mod btf;
 pub mod cfg;
 mod check;
 pub mod env;
@@ -49,6 +57,7 @@ pub mod helpers;
 pub mod liveness;
 mod log;
 pub mod names;
+pub mod object;
 pub mod scalar_ops;
 pub mod state;
 pub mod tnum;

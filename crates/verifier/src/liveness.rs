@@ -143,6 +143,7 @@ fn slots_of(off: i64, size: usize) -> SlotSet {
 fn precise_before(
     insn: &Insn,
     helper_args: &dyn Fn(i32) -> usize,
+    takes_callback: &dyn Fn(i32) -> bool,
     decided: bool,
     (r, s): (RegSet, SlotSet),
 ) -> (RegSet, SlotSet) {
@@ -179,7 +180,14 @@ fn precise_before(
         Insn::Jmp { .. } => (r, s),
         Insn::Call(CallTarget::Helper(id)) => {
             let n = helper_args(id).min(5);
-            ((r & !CALLER_SAVED) | (((1u16 << n) - 1) << 1), s)
+            let args = ((1u16 << n) - 1) << 1;
+            if takes_callback(id) {
+                // The callback runs again from this instruction with the same arguments,
+                // and may read any of our slots through its context pointer.
+                (r | args, SlotSet::MAX)
+            } else {
+                ((r & !CALLER_SAVED) | args, s)
+            }
         }
         // A callee may read any of our slots through a pointer argument.
         Insn::Call(_) => ((r & !CALLER_SAVED) | ARGS, SlotSet::MAX),
@@ -235,10 +243,12 @@ fn precise_before(
 }
 
 /// Computes [`Precision`] for every slot; `decided(pc)` tells whether the jump at `pc`
-/// had an impossible outcome on some explored path.
+/// had an impossible outcome on some explored path, `takes_callback(id)` whether helper
+/// `id` calls back into the program.
 pub fn precision(
     cfg: &Cfg,
     helper_args: &dyn Fn(i32) -> usize,
+    takes_callback: &dyn Fn(i32) -> bool,
     decided: &dyn Fn(usize) -> bool,
 ) -> Precision {
     let n = cfg.slots.len();
@@ -266,7 +276,7 @@ pub fn precision(
                 Insn::LdImm64 { .. } => add(pc + 2),
                 _ => add(pc + 1),
             }
-            let (r, s) = precise_before(insn, helper_args, decided(pc), (r, s));
+            let (r, s) = precise_before(insn, helper_args, takes_callback, decided(pc), (r, s));
             if r != regs[pc] || s != slots[pc] {
                 regs[pc] = r;
                 slots[pc] = s;
@@ -299,7 +309,7 @@ mod tests {
         )
         .unwrap();
         let cfg = crate::cfg::build(&prog).unwrap();
-        let p = precision(&cfg, &|_| 5, &|_| true);
+        let p = precision(&cfg, &|_| 5, &|_| false, &|_| true);
         // Before `r3 = r6`, r6 matters (it becomes an offset); r7 never does.
         assert_ne!(p.regs[3] & (1 << 6), 0);
         assert_eq!(p.regs[3] & (1 << 7), 0);

@@ -39,6 +39,11 @@ pub enum RegType {
         /// Map table index.
         map: u32,
     },
+    /// A function (`PTR_TO_FUNC`), loaded with `lddw rX, func` to be passed as a callback.
+    Func {
+        /// Index of the function (see [`crate::cfg::Cfg::subprogs`]).
+        subprog: u32,
+    },
     /// Memory of a known size (`PTR_TO_MEM`): the raw-memory region or a ringbuf record.
     Mem {
         /// Size in bytes.
@@ -133,6 +138,7 @@ impl RegState {
             RegType::MapPtr { .. } => "map_ptr",
             RegType::MapValue { .. } => "map_value",
             RegType::MapKey { .. } => "map_key",
+            RegType::Func { .. } => "func",
             RegType::Mem { ringbuf: true, .. } => "ringbuf_mem",
             RegType::Mem { .. } => "mem",
         };
@@ -328,6 +334,8 @@ pub struct RefState {
     pub id: u32,
     /// Slot of the instruction that acquired it.
     pub insn: usize,
+    /// Call frame that acquired it (a callback must release what it acquired).
+    pub frame: u8,
 }
 
 /// The whole abstract state of one path.

@@ -72,12 +72,13 @@ fn cases() -> Option<Vec<CCase>> {
         let maps = obj
             .maps
             .iter()
-            .map(|m| MapInfo {
-                map_type: MapType::from_number(m.map_type),
-                key_size: m.key_size,
-                value_size: m.value_size,
-                max_entries: m.max_entries,
-                spin_lock_off: None,
+            .map(|m| {
+                MapInfo::new(
+                    MapType::from_number(m.map_type),
+                    m.key_size,
+                    m.value_size,
+                    m.max_entries,
+                )
             })
             .collect();
         out.push(CCase {

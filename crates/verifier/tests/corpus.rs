@@ -107,6 +107,18 @@ fn recorded_kernel_decisions_match_running_kernel() {
         if case.maps.iter().any(|m| m.spin_lock_off.is_some()) {
             continue; // spin-lock maps need BTF
         }
+        let callback = case.insns.iter().any(|i| {
+            matches!(
+                i,
+                bpfkit_isa::Insn::LdImm64 {
+                    kind: bpfkit_isa::LdImm64Kind::Func,
+                    ..
+                }
+            )
+        });
+        if callback {
+            continue; // callbacks need BTF func_info
+        }
         let (ok, log) = match kernel::load(ty, &case.insns, &case.maps) {
             Ok(r) => r,
             Err(e) => {

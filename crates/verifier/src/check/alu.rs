@@ -245,7 +245,10 @@ impl Engine<'_> {
                 format!("R{n} pointer arithmetic on {name} prohibited, null-check it first"),
             );
         }
-        if matches!(ptr.ty, RegType::MapPtr { .. } | RegType::PacketEnd) {
+        if matches!(
+            ptr.ty,
+            RegType::MapPtr { .. } | RegType::PacketEnd | RegType::Func { .. }
+        ) {
             return fail(
                 ErrorKind::PointerArithmetic,
                 format!("R{n} pointer arithmetic on {name} prohibited"),

@@ -3,7 +3,7 @@
 use super::mem::Access;
 use super::{err, Engine, Flow, Path, Res};
 use crate::bounds::Scalar;
-use crate::env::{ArgKind, HelperProto, MapInfo, MapType, RetKind};
+use crate::env::{ArgKind, MapInfo, MapType, RetKind};
 use crate::error::ErrorKind;
 use crate::names::helper_name;
 use crate::state::{ByteKind, Frame, RefState, RegState, RegType, State};
@@ -25,6 +25,8 @@ struct CallMeta {
     alloc_size: Option<u64>,
     release: Option<u32>,
     lock_id: Option<u32>,
+    /// The function a callback argument names.
+    callback: Option<usize>,
 }
 
 /// Which helpers a map type works with (the kernel's `check_map_func_compatibility`).
@@ -34,6 +36,10 @@ fn map_compatible(map: MapType, helper: i32) -> bool {
     const RINGBUF: [i32; 2] = [130, 131];
     match map {
         MapType::ProgArray => helper == 12,
+        // Programs only look maps of maps up; a bloom filter takes push and peek.
+        MapType::ArrayOfMaps | MapType::HashOfMaps => helper == 1,
+        MapType::BloomFilter => matches!(helper, 87 | 89),
+        _ if helper == 164 => map.is_key_value(),
         MapType::Ringbuf => RINGBUF.contains(&helper) || helper == 134,
         MapType::Queue | MapType::Stack => QUEUE.contains(&helper),
         _ => {
@@ -56,7 +62,14 @@ impl Engine<'_> {
         let pc = path.pc;
         match target {
             CallTarget::Helper(id) => {
-                self.check_helper(&mut path.state, pc, id)?;
+                if let Some((round, start)) = self.check_helper(&mut path.state, pc, id)? {
+                    // Explore one round of the callback first; the helper returning
+                    // (after any number of rounds) continues after the call.
+                    let done = std::mem::replace(&mut path.state, round);
+                    self.fork(path, pc + 1, done);
+                    path.pc = start;
+                    return Ok(Flow::Next);
+                }
                 path.pc += 1;
                 Ok(Flow::Next)
             }
@@ -105,6 +118,9 @@ impl Engine<'_> {
         let pc = path.pc;
         let st = &mut path.state;
         let r0 = self.read_reg(st, pc, Reg::R0)?;
+        if st.frames.len() > 1 && self.callback_call[st.cur().callsite] {
+            return self.callback_exit(path, r0);
+        }
         if st.frames.len() > 1 {
             let callee = st.frames.pop().expect("a callee frame");
             if r0.ty
@@ -167,7 +183,91 @@ impl Engine<'_> {
         Ok(Flow::End)
     }
 
-    fn check_helper(&mut self, st: &mut State, pc: usize, id: i32) -> Res<()> {
+    /// The end of one round of a callback: `r0` must be 0 (go on) or 1 (stop), the
+    /// callback must release what it acquired, and control returns to the helper call,
+    /// which may run another round.
+    fn callback_exit(&mut self, path: &mut Path, r0: RegState) -> Res<Flow> {
+        let pc = path.pc;
+        let st = &mut path.state;
+        if r0.ty != RegType::Scalar {
+            return Err(err(pc, ErrorKind::ReturnValue, "R0 not a scalar value"));
+        }
+        let (smin, smax) = (r0.var.r64.smin, r0.var.r64.smax);
+        if smin < 0 || smax > 1 {
+            return Err(err(
+                pc,
+                ErrorKind::ReturnValue,
+                format!(
+                    "At callback return the register R0 has smin={smin} smax={smax} should have been in [0, 1]"
+                ),
+            ));
+        }
+        if st.lock.is_some() {
+            return Err(err(pc, ErrorKind::Reference, "bpf_spin_unlock is missing"));
+        }
+        let frame = st.cur().frameno;
+        if let Some(r) = st.refs.iter().find(|r| r.frame >= frame) {
+            return Err(err(
+                pc,
+                ErrorKind::Reference,
+                format!("Unreleased reference id={} alloc_insn={}", r.id, r.insn),
+            ));
+        }
+        let callee = st.frames.pop().expect("a callback frame");
+        path.pc = callee.callsite;
+        path.from_callback = true;
+        Ok(Flow::Next)
+    }
+
+    /// The callback's frame for one round of helper `id`'s callback `subprog`, called
+    /// from `pc`: its arguments in r1.. as the helper passes them.
+    fn callback_frame(
+        &mut self,
+        st: &State,
+        pc: usize,
+        id: i32,
+        subprog: usize,
+        meta: &CallMeta,
+    ) -> Res<Frame> {
+        if st.frames.len() >= MAX_CALL_FRAMES {
+            return Err(call_err(
+                pc,
+                format!(
+                    "the call stack of {} frames is too deep !",
+                    st.frames.len() + 1
+                ),
+            ));
+        }
+        let caller = &st.cur().regs;
+        let mut frame = Frame::new(st.frames.len() as u8, pc, subprog);
+        match id {
+            // bpf_loop: long (*callback)(u64 index, void *ctx).
+            181 => {
+                frame.regs[1] = RegState::unknown();
+                frame.regs[2] = caller[3];
+            }
+            // bpf_for_each_map_elem: long (*callback)(map, key, value, ctx).
+            164 => {
+                let (map, _) = meta.map.expect("for_each_map_elem takes a map");
+                frame.regs[1] = RegState::pointer(RegType::MapPtr { map }, 0);
+                frame.regs[2] = RegState::pointer(RegType::MapKey { map }, 0);
+                frame.regs[3] = RegState::pointer(RegType::MapValue { map }, 0);
+                frame.regs[4] = caller[3];
+            }
+            _ => {
+                return Err(err(
+                    pc,
+                    ErrorKind::Unsupported,
+                    format!("callbacks of {}#{id} are not supported", helper_name(id)),
+                ))
+            }
+        }
+        Ok(frame)
+    }
+
+    /// Checks a helper call and applies its effects to `st`; for a helper that runs a
+    /// callback, also returns the state of the callback's first round and where it starts.
+    fn check_helper(&mut self, st: &mut State, pc: usize, id: i32) -> Res<Option<(State, usize)>> {
         let Some(proto) = self.env.helper(id) else {
             let name = helper_name(id);
             return Err(call_err(
@@ -189,7 +289,7 @@ impl Engine<'_> {
         for (i, kind) in proto.args.iter().enumerate() {
             let r = Reg::new(i as u8 + 1).expect("r1-r5");
             let reg = self.read_reg(st, pc, r)?;
-            self.check_arg(st, pc, &proto, r, reg, *kind, &mut meta)?;
+            self.check_arg(st, pc, r, reg, *kind, &mut meta)?;
         }
         if let Some((_, info)) = meta.map {
             if id == 12 && info.map_type != MapType::ProgArray {
@@ -206,6 +306,15 @@ impl Engine<'_> {
                 ));
             }
         }
+        let round = match meta.callback {
+            Some(sp) => {
+                let frame = self.callback_frame(st, pc, id, sp, &meta)?;
+                let mut round = st.clone();
+                round.frames.push(frame);
+                Some((round, self.cfg.subprogs[sp].start))
+            }
+            None => None,
+        };
         if let Some(ref_id) = meta.release {
             st.refs.retain(|r| r.id != ref_id);
             st.for_each_reg(|reg| {
@@ -247,7 +356,24 @@ impl Engine<'_> {
             }
             RetKind::Void => RegState::NOT_INIT,
             RetKind::MapValueOrNull => {
-                let (map, _) = meta.map.expect("lookup helpers take a map");
+                let (map, info) = meta.map.expect("lookup helpers take a map");
+                if info.map_type.is_map_in_map() {
+                    // The value is an inner map, described by the template.
+                    let Some(inner) = info.inner_map else {
+                        return Err(call_err(
+                            pc,
+                            "map of maps without an inner map template".into(),
+                        ));
+                    };
+                    let (inner, _) = self.resolve_map(pc, inner)?;
+                    let id = self.new_id();
+                    st.cur_mut().regs[0] = RegState {
+                        nullable: true,
+                        id,
+                        ..RegState::pointer(RegType::MapPtr { map: inner }, 0)
+                    };
+                    return Ok(round);
+                }
                 RegState {
                     nullable: true,
                     id: self.new_id(),
@@ -257,9 +383,11 @@ impl Engine<'_> {
             RetKind::AllocMemOrNull => {
                 let size = meta.alloc_size.unwrap_or(0) as u32;
                 let ref_id = self.new_id();
+                let frame = (st.frames.len() - 1) as u8;
                 st.refs.push(RefState {
                     id: ref_id,
                     insn: pc,
+                    frame,
                 });
                 RegState {
                     nullable: true,
@@ -286,7 +414,7 @@ impl Engine<'_> {
                 }
             });
         }
-        Ok(())
+        Ok(round)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -294,7 +422,6 @@ impl Engine<'_> {
         &mut self,
         st: &mut State,
         pc: usize,
-        proto: &HelperProto,
         r: Reg,
         reg: RegState,
         kind: ArgKind,
@@ -322,6 +449,8 @@ impl Engine<'_> {
                 let (size, access) = match kind {
                     ArgKind::MapKey => (info.key_size, Access::Read),
                     ArgKind::MapValue => (info.value_size, Access::Read),
+                    // A bloom filter's peek reads the value it looks for.
+                    _ if info.map_type == MapType::BloomFilter => (info.value_size, Access::Read),
                     _ => (info.value_size, Access::Write),
                 };
                 self.helper_mem(st, pc, r, reg, size as u64, access)?;
@@ -382,13 +511,10 @@ impl Engine<'_> {
                     return expect("fp");
                 }
             }
-            ArgKind::Func => {
-                return Err(err(
-                    pc,
-                    ErrorKind::Unsupported,
-                    format!("callbacks ({}) are not supported yet", proto.name),
-                ))
-            }
+            ArgKind::Func => match reg.ty {
+                RegType::Func { subprog } => meta.callback = Some(subprog as usize),
+                _ => return expect("func"),
+            },
             ArgKind::ConstAllocSize => {
                 if reg.ty != RegType::Scalar {
                     return expect("scalar");
@@ -530,6 +656,29 @@ impl Engine<'_> {
                         ));
                     }
                     return Ok(());
+                }
+                if access == Access::Write {
+                    match reg.ty {
+                        RegType::MapKey { .. } => {
+                            return Err(err(
+                                pc,
+                                ErrorKind::MemoryAccess,
+                                format!("R{n} cannot write into map_key"),
+                            ))
+                        }
+                        RegType::MapValue { map } if self.map_info(map).read_only => {
+                            let off = reg.off as i64 + reg.var.r64.smin;
+                            return Err(err(
+                                pc,
+                                ErrorKind::MemoryAccess,
+                                format!(
+                                    "write into map forbidden, value_size={} off={off} size={size}",
+                                    self.map_info(map).value_size
+                                ),
+                            ));
+                        }
+                        _ => {}
+                    }
                 }
                 let limit = match reg.ty {
                     RegType::MapValue { map } => self.map_info(map).value_size,

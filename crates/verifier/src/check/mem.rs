@@ -229,7 +229,10 @@ impl Engine<'_> {
         }
         if !base.ty.is_pointer()
             || base.nullable
-            || matches!(base.ty, RegType::PacketEnd | RegType::MapPtr { .. })
+            || matches!(
+                base.ty,
+                RegType::PacketEnd | RegType::MapPtr { .. } | RegType::Func { .. }
+            )
         {
             return Err(mem_err(
                 pc,
@@ -306,13 +309,26 @@ impl Engine<'_> {
                 Ok((access == Access::Read).then_some(unknown))
             }
             RegType::MapValue { map } => {
-                let limit = self.map_info(map).value_size as i64;
+                let info = self.map_info(map);
+                let limit = info.value_size as i64;
+                if access == Access::Write && info.read_only {
+                    return Err(mem_err(
+                        pc,
+                        format!(
+                            "write into map forbidden, value_size={limit} off={} size={size}",
+                            off + base.off as i64
+                        ),
+                    ));
+                }
                 self.region_check(pc, n, &base, off, size, limit, |o| {
                     format!("invalid access to map value, value_size={limit} off={o} size={size}")
                 })?;
                 Ok((access == Access::Read).then_some(unknown))
             }
             RegType::MapKey { map } => {
+                if access == Access::Write {
+                    return Err(mem_err(pc, format!("write to change key R{n} not allowed")));
+                }
                 let limit = self.map_info(map).key_size as i64;
                 self.region_check(pc, n, &base, off, size, limit, |o| {
                     format!("invalid access to map key, key_size={limit} off={o} size={size}")
@@ -326,7 +342,11 @@ impl Engine<'_> {
                 })?;
                 Ok((access == Access::Read).then_some(unknown))
             }
-            RegType::NotInit | RegType::Scalar | RegType::PacketEnd | RegType::MapPtr { .. } => {
+            RegType::NotInit
+            | RegType::Scalar
+            | RegType::PacketEnd
+            | RegType::MapPtr { .. }
+            | RegType::Func { .. } => {
                 unreachable!("rejected above")
             }
         }

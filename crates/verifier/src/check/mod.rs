@@ -38,6 +38,7 @@ pub struct Options {
     pub allow_uninit_stack: bool,
     /// Prune paths covered by explored states (on by default). Turning it off explores every
     /// path separately: slow, but a reference for testing that pruning changes no decision.
+    /// (The rounds of a callback are still compared at their helper call: it is how they end.)
     pub prune: bool,
 }
 
@@ -97,6 +98,8 @@ struct Path {
     parent: Option<u32>,
     /// Slot of the branch that created this path (for the log).
     from: usize,
+    /// The path just returned from a callback to the helper call that runs it.
+    from_callback: bool,
 }
 
 /// What one instruction did to the path.
@@ -108,6 +111,12 @@ enum Flow {
 }
 
 pub(crate) type Res<T> = Result<T, VerifyError>;
+
+/// Whether helper `id` takes a callback function.
+fn takes_callback(env: &dyn ProgramEnv, id: i32) -> bool {
+    env.helper(id)
+        .is_some_and(|p| p.args.contains(&crate::env::ArgKind::Func))
+}
 
 /// The verifier working on one program.
 pub(crate) struct Engine<'a> {
@@ -131,6 +140,8 @@ pub(crate) struct Engine<'a> {
     jumps_since_cp: u32,
     /// Checkpoints currently usable for pruning.
     alive: u64,
+    /// Slots of helper calls that run a callback (`bpf_loop`, `bpf_for_each_map_elem`).
+    callback_call: Vec<bool>,
     stack_depth: Vec<usize>,
     pub(crate) log: Log,
     stats: Stats,
@@ -142,11 +153,22 @@ fn err(insn: usize, kind: ErrorKind, msg: impl Into<String>) -> VerifyError {
 
 impl<'a> Engine<'a> {
     fn new(insns: &[Insn], env: &'a dyn ProgramEnv, opts: Options) -> Res<Engine<'a>> {
-        let cfg = cfg::build(insns)?;
+        let mut cfg = cfg::build(insns)?;
         let helper_args = |id| env.helper(id).map(|p| p.args.len()).unwrap_or(5);
+        let takes_callback = |id| takes_callback(env, id);
         let live = liveness::live_in(&cfg, &helper_args);
-        let precision = liveness::precision(&cfg, &helper_args, &|_| false);
+        let precision = liveness::precision(&cfg, &helper_args, &takes_callback, &|_| false);
         let n = cfg.slots.len();
+        // A helper call that runs a callback is the head of a loop (call, callback, call
+        // again...): states are compared there.
+        let callback_call: Vec<bool> = cfg
+            .slots
+            .iter()
+            .map(|s| matches!(s, Some(Insn::Call(bpfkit_isa::CallTarget::Helper(id))) if takes_callback(*id)))
+            .collect();
+        for (pc, &cb) in callback_call.iter().enumerate() {
+            cfg.prune_point[pc] |= cb;
+        }
         let subprogs = cfg.subprogs.len();
         Ok(Engine {
             cfg,
@@ -164,6 +186,7 @@ impl<'a> Engine<'a> {
             insns_since_cp: 0,
             jumps_since_cp: 0,
             alive: 0,
+            callback_call,
             stack_depth: vec![0; subprogs],
             log: Log::new(opts.log_level),
             stats: Stats::default(),
@@ -207,6 +230,7 @@ impl<'a> Engine<'a> {
             state: init,
             parent: None,
             from: usize::MAX,
+            from_callback: false,
         });
         let mut first = true;
         while let Some(mut path) = self.pending.pop() {
@@ -218,7 +242,9 @@ impl<'a> Engine<'a> {
             first = false;
             loop {
                 let pc = path.pc;
-                if self.opts.prune && self.cfg.prune_point[pc] && self.visit(&mut path)? {
+                // Callback rounds are compared even without pruning: it is how they end.
+                let compare = self.opts.prune || self.callback_call[pc];
+                if compare && self.cfg.prune_point[pc] && self.visit(&mut path)? {
                     self.log.line(|| format!("{pc}: safe"));
                     break;
                 }
@@ -285,6 +311,7 @@ impl<'a> Engine<'a> {
             state,
             parent: path.parent,
             from: path.pc,
+            from_callback: false,
         });
     }
 
@@ -294,17 +321,36 @@ impl<'a> Engine<'a> {
         if self.precision_stale {
             let env = self.env;
             let helper_args = |id| env.helper(id).map(|p| p.args.len()).unwrap_or(5);
+            let takes_callback = |id| takes_callback(env, id);
             let decided = &self.decided;
-            self.precision = liveness::precision(&self.cfg, &helper_args, &|p| decided[p]);
+            self.precision =
+                liveness::precision(&self.cfg, &helper_args, &takes_callback, &|p| decided[p]);
             self.precision_stale = false;
         }
         let live = self.frame_masks(&path.state, pc);
+        let from_callback = std::mem::take(&mut path.from_callback);
+        // Against a checkpoint still being explored, every value counts exactly: its
+        // precision is not settled yet.
+        let exact_values = live.map(|m| prune::FrameMask {
+            precise: !0,
+            slots: liveness::SlotSet::MAX,
+            ..m
+        });
         let mut pruned = false;
         let mut looping = false;
         for &id in &self.at_pc[pc] {
             let cp = &mut self.checkpoints[id as usize];
             if cp.branches == 0 {
                 if prune::states_equal(&cp.state, &path.state, &live, false) {
+                    cp.hits += 1;
+                    pruned = true;
+                    break;
+                }
+            } else if from_callback {
+                // Another round of the callback from a state an earlier round (whose
+                // exploration is under way) covers: the helper bounds the rounds, so this
+                // is no endless loop, and that exploration covers everything from here.
+                if prune::states_equal(&cp.state, &path.state, &exact_values, false) {
                     cp.hits += 1;
                     pruned = true;
                     break;
@@ -324,12 +370,14 @@ impl<'a> Engine<'a> {
                 format!("infinite loop detected at insn {pc}"),
             ));
         }
-        // Forget checkpoints that rarely prune (the kernel's miss_cnt > hit_cnt * 3 + 3).
+        // Forget checkpoints that rarely prune (the kernel's miss_cnt > hit_cnt * 3 + 3),
+        // except the rounds of a callback still under way (widening needs them).
         let checkpoints = &mut self.checkpoints;
         let before = self.at_pc[pc].len();
+        let callback_call = self.callback_call[pc];
         self.at_pc[pc].retain(|&id| {
             let cp = &mut checkpoints[id as usize];
-            let keep = cp.misses <= cp.hits * 3 + 3;
+            let keep = cp.misses <= cp.hits * 3 + 3 || (callback_call && cp.branches > 0);
             if !keep {
                 // Never compared again: only its place in the parent chain remains.
                 cp.state.frames = Vec::new();
@@ -341,7 +389,21 @@ impl<'a> Engine<'a> {
         if pruned {
             return Ok(true);
         }
-        let add = self.jumps_since_cp >= 2 && self.insns_since_cp >= 8;
+        if from_callback {
+            // Not covered by the round it came from: widen what changed, so that the
+            // rounds reach a fixpoint.
+            let round = self.at_pc[pc].iter().rev().copied().find(|&id| {
+                let cp = &self.checkpoints[id as usize];
+                cp.branches > 0 && prune::same_shape(&cp.state, &path.state)
+            });
+            if let Some(id) = round {
+                prune::widen(&self.checkpoints[id as usize].state, &mut path.state, &live);
+                let st = &path.state;
+                self.log
+                    .line(|| format!("{pc}: widened to {}", st.describe()));
+            }
+        }
+        let add = self.callback_call[pc] || (self.jumps_since_cp >= 2 && self.insns_since_cp >= 8);
         if add {
             self.insns_since_cp = 0;
             self.jumps_since_cp = 0;
@@ -382,6 +444,14 @@ impl<'a> Engine<'a> {
                     live: self.live[pc],
                     precise: self.precision.regs[pc],
                     slots: self.precision.slots[pc],
+                }
+            } else if self.callback_call[st.frames[i + 1].callsite] {
+                // A callback returns to its helper call, arguments intact.
+                let call = st.frames[i + 1].callsite;
+                prune::FrameMask {
+                    live: self.live[call],
+                    precise: self.precision.regs[call],
+                    slots: liveness::SlotSet::MAX,
                 }
             } else {
                 // r0-r5 are overwritten at the return; only r6-r10 carry over.
@@ -471,11 +541,17 @@ impl<'a> Engine<'a> {
             K::MapFd | K::MapValue => MapRef::Fd(imm as u32 as i32),
             K::MapIdx | K::MapIdxValue => MapRef::Idx(imm as u32),
             K::Func => {
-                return Err(err(
-                    pc,
-                    ErrorKind::Unsupported,
-                    "callback functions (ld_imm64 of a function) are not supported yet",
-                ))
+                let target = pc as i64 + 1 + imm as u32 as i32 as i64;
+                let subprog = self
+                    .cfg
+                    .subprog_at(target as usize)
+                    .expect("cfg checked function pointers");
+                return Ok(RegState::pointer(
+                    RegType::Func {
+                        subprog: subprog as u32,
+                    },
+                    0,
+                ));
             }
             K::BtfId => {
                 return Err(err(
@@ -548,8 +624,18 @@ impl<'a> Engine<'a> {
         let range = self.cfg.subprogs[sp];
         let mut deepest = (0, 0);
         for pc in range.start..range.end {
-            if let Some(Insn::Call(bpfkit_isa::CallTarget::Local(off))) = self.cfg.slots[pc] {
-                let callee = (pc as i64 + 1 + off as i64) as usize;
+            // Callbacks run on top of the frame that passes them, like calls.
+            let off = match self.cfg.slots[pc] {
+                Some(Insn::Call(bpfkit_isa::CallTarget::Local(off))) => off as i64,
+                Some(Insn::LdImm64 {
+                    kind: bpfkit_isa::LdImm64Kind::Func,
+                    imm,
+                    ..
+                }) => imm as u32 as i32 as i64,
+                _ => continue,
+            };
+            {
+                let callee = (pc as i64 + 1 + off) as usize;
                 if let Some(c) = self.cfg.subprog_at(callee) {
                     deepest = deepest.max(self.max_chain_depth(c, level + 1));
                 }

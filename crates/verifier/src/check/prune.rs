@@ -224,3 +224,62 @@ pub(super) fn states_equal(old: &State, cur: &State, masks: &[FrameMask], exact:
         .zip(&cur.refs)
         .all(|(o, c)| ids.check(o.id, c.id))
 }
+
+/// Whether `a` and `b` have the same frames, references and lock (what [`widen`] needs).
+pub(super) fn same_shape(a: &State, b: &State) -> bool {
+    a.frames.len() == b.frames.len()
+        && a.frames
+            .iter()
+            .zip(&b.frames)
+            .all(|(x, y)| x.callsite == y.callsite && x.subprog == y.subprog)
+        && a.refs == b.refs
+        && a.lock == b.lock
+}
+
+/// A byte that holds data in this slot (not a pointer, not unwritten).
+fn data_byte(s: &StackSlot, b: usize) -> bool {
+    match s.bytes[b] {
+        ByteKind::Misc | ByteKind::Zero | ByteKind::Const(_) => true,
+        ByteKind::Spill => s.spill.ty == RegType::Scalar,
+        ByteKind::Invalid => false,
+    }
+}
+
+/// Widening for the rounds of a callback: every part of `cur` that `old` covers exactly
+/// becomes `old`'s, every other part becomes the least informative value of its kind (any
+/// number, unknown data bytes, or unreadable). The result covers both states, and a chain of
+/// widenings can only climb a few steps per register and stack byte, so the rounds end.
+/// Requires [`same_shape`].
+pub(super) fn widen(old: &State, cur: &mut State, masks: &[FrameMask]) {
+    let mut ids = IdMap::default();
+    for (i, (o, c)) in old.frames.iter().zip(cur.frames.iter_mut()).enumerate() {
+        for r in 0..10 {
+            if masks[i].live & (1 << r) == 0 {
+                c.regs[r] = RegState::NOT_INIT;
+            } else if regsafe(&o.regs[r], &c.regs[r], &mut ids, false, true) {
+                c.regs[r] = o.regs[r];
+            } else if o.regs[r].ty == RegType::Scalar && c.regs[r].ty == RegType::Scalar {
+                c.regs[r] = RegState::unknown();
+            } else {
+                c.regs[r] = RegState::NOT_INIT;
+            }
+        }
+        let n = o.stack.len().max(c.stack.len());
+        let mut stack = Vec::with_capacity(n);
+        for s in 0..n {
+            let (os, cs) = (slot_or_empty(o, s), slot_or_empty(c, s));
+            if slot_safe(&os, &cs, &mut ids, false, true) {
+                stack.push(os);
+                continue;
+            }
+            let mut top = StackSlot::EMPTY;
+            for b in 0..8 {
+                if data_byte(&os, b) && data_byte(&cs, b) {
+                    top.bytes[b] = ByteKind::Misc;
+                }
+            }
+            stack.push(top);
+        }
+        c.stack = stack;
+    }
+}

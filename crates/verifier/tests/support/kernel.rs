@@ -47,6 +47,9 @@ fn create_map(m: &MapInfo) -> Result<i32, String> {
     put32(&mut attr, 4, key);
     put32(&mut attr, 8, value);
     put32(&mut attr, 12, entries);
+    if m.read_only {
+        put32(&mut attr, 16, 0x80); // BPF_F_RDONLY_PROG
+    }
     let fd = bpf(BPF_MAP_CREATE, &mut attr);
     if fd < 0 {
         return Err(format!(

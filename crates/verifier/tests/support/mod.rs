@@ -61,14 +61,12 @@ fn parse_map(v: &str) -> MapInfo {
         "ringbuf" => MapType::Ringbuf,
         other => panic!("unknown map type {other}"),
     };
-    let mut info = MapInfo {
-        map_type,
-        key_size: 0,
-        value_size: 0,
-        max_entries: 1,
-        spin_lock_off: None,
-    };
+    let mut info = MapInfo::new(map_type, 0, 0, 1);
     for kv in it {
+        if kv == "ro" {
+            info.read_only = true;
+            continue;
+        }
         let (k, v) = kv.split_once('=').expect("key=value");
         let v: u32 = v.parse().expect("number");
         match k {
