@@ -252,7 +252,10 @@ impl Sink {
             (Some(path), _) => {
                 let file = File::create(path)
                     .with_context(|| format!("cannot create {}", path.display()))?;
-                Sink::Write(PcapWriter::new(BufWriter::new(file), header)?)
+                Sink::Write(PcapWriter::new(
+                    BufWriter::with_capacity(1 << 18, file),
+                    header,
+                )?)
             }
             (None, true) => Sink::Count,
             (None, false) => Sink::Print(BufWriter::new(std::io::stdout())),
