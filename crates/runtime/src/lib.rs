@@ -38,8 +38,9 @@
 //! are stored values here.
 //!
 //! # Other limits
-//! - The verifier is not wired in yet: [`Verification::Verify`] performs the structural
-//!   checks only. Every memory access is still bounds-checked by the interpreter.
+//! - Loading verifies every program with bpfkit's verifier ([`Verification::Verify`], the
+//!   default) and refuses a rejected one; [`Verification::Unverified`] skips that, and then
+//!   only the interpreter's checks (every memory access bounds-checked) protect the host.
 //! - Socket-filter `ld_abs`/`ld_ind` with the `SKF_NET_OFF`/`SKF_LL_OFF` negative offsets
 //!   are treated as out of bounds (the program returns 0).
 //! - No skb resizing helpers (`bpf_skb_change_head`, `bpf_skb_adjust_room`, ...), no

@@ -17,15 +17,15 @@ use crate::testrun::{ProgramRef, TraceSink};
 /// Whether programs are checked by the verifier before they may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Verification {
-    /// Verify every program at load time (the default).
-    ///
-    /// bpfkit's verifier (`crates/verifier`) is not wired in yet: for now this performs the
-    /// structural checks only (instruction validity, jump targets, known helpers, resolved
-    /// map references), exactly as [`Unverified`](Verification::Unverified) does. The runtime
-    /// stays memory-safe either way: every access is bounds-checked by the interpreter.
+    /// Verify every program at load time with bpfkit's verifier (the default): a program
+    /// the verifier rejects — or whose type it has no model of (only XDP, socket filter and
+    /// tc programs are modelled) — makes the load fail with [`RuntimeError::Load`] naming
+    /// the instruction and the reason, in the Linux verifier's wording.
     #[default]
     Verify,
-    /// Skip the verifier (structural checks still apply).
+    /// Skip the verifier (the structural checks still apply). Only the interpreter's
+    /// run-time checks then protect the host: an unsafe access stops the run with
+    /// [`RuntimeError::Run`], it never touches memory outside the program's regions.
     Unverified,
 }
 
@@ -127,7 +127,7 @@ impl Runtime {
             vm.check_helpers(&KnownHelpers)
                 .map_err(|e| load_err(e.to_string()))?;
             if self.verification == Verification::Verify {
-                verify(p, &vm).map_err(load_err)?;
+                verify(&object, p).map_err(load_err)?;
             }
             programs.push(LoadedProgram {
                 name: p.name.clone(),
@@ -151,11 +151,20 @@ impl Runtime {
     }
 }
 
-/// The place where loading verifies a program. The verifier is being written in parallel
-/// (`crates/verifier`); until it exposes a `verify` entry point this accepts every program
-/// that passed the structural checks.
-fn verify(_program: &bpfkit_object::Program, _vm: &bpfkit_vm::Program) -> Result<(), String> {
-    Ok(())
+/// Verifies `program` in the environment of its type, with the object's maps (symbolic
+/// references, as the verifier's object module expects).
+fn verify(object: &Object, program: &bpfkit_object::Program) -> Result<(), String> {
+    use bpfkit_verifier::object::verify_program;
+    let opts = bpfkit_verifier::Options::default();
+    match verify_program(object, program, None, &opts) {
+        Ok(verdict) => verdict
+            .result
+            .map(|_| ())
+            .map_err(|e| format!("rejected by the verifier: {e}")),
+        Err(bpfkit_verifier::object::ObjectError::UnsupportedType { prog_type, .. }) => Err(format!(
+            "bpfkit cannot verify programs of type {prog_type} (load with Verification::Unverified to skip verification)"
+        )),
+    }
 }
 
 /// Replaces symbolic map references with runtime handles and addresses.
