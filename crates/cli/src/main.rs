@@ -26,6 +26,8 @@ enum Command {
     Filter(cmd::filter::Args),
     /// Run an XDP, socket-filter or tc program of an object over packets, as BPF_PROG_TEST_RUN does.
     TestRun(cmd::test_run::Args),
+    /// Verify the programs of an object (or an assembly/raw program) with bpfkit's verifier.
+    Verify(cmd::verify::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         Command::Disasm(a) => cmd::disasm::run(a),
         Command::Filter(a) => cmd::filter::run(a),
         Command::TestRun(a) => cmd::test_run::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
     };
     match result {
         Ok(code) => code,

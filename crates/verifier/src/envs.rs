@@ -256,6 +256,38 @@ impl ProgramEnv for MemoryEnv {
     }
 }
 
+/// The conformance suite's programs: [`RawMemoryEnv`] plus its one helper, number 5,
+/// which returns its first argument (or ends the program with r0 = 0 when that is 0).
+#[derive(Clone, Copy, Debug)]
+pub struct ConformanceEnv {
+    /// Size of the memory region r1 points to.
+    pub size: u32,
+}
+
+/// The conformance suite's helper 5.
+const CONFORMANCE_HELPER: HelperProto = HelperProto {
+    name: "conformance_helper",
+    id: 5,
+    args: &[crate::env::ArgKind::Anything],
+    ret: crate::env::RetKind::Integer,
+    changes_pkt_data: false,
+};
+
+impl ProgramEnv for ConformanceEnv {
+    fn name(&self) -> &str {
+        "raw"
+    }
+    fn entry(&self) -> Entry {
+        Entry::Memory { size: self.size }
+    }
+    fn ctx_access(&self, _off: i64, _size: u32, _write: bool) -> Result<CtxField, String> {
+        Err(String::new())
+    }
+    fn helper(&self, id: i32) -> Option<HelperProto> {
+        (id == 5).then_some(CONFORMANCE_HELPER)
+    }
+}
+
 /// The conformance convention: r1 points to `size` bytes of memory, r2 holds `size`,
 /// no context, no helpers, no maps.
 #[derive(Clone, Copy, Debug)]

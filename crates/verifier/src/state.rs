@@ -142,7 +142,10 @@ impl RegState {
             RegType::Mem { ringbuf: true, .. } => "ringbuf_mem",
             RegType::Mem { .. } => "mem",
         };
-        if self.nullable {
+        if self.nullable && matches!(self.ty, RegType::MapPtr { .. }) {
+            // The kernel's name for a map of maps' lookup result before its null check.
+            "map_value_or_null".to_string()
+        } else if self.nullable {
             format!("{base}_or_null")
         } else {
             base.to_string()

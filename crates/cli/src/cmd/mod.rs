@@ -6,3 +6,4 @@ pub mod filter;
 pub mod input;
 pub mod run;
 pub mod test_run;
+pub mod verify;

@@ -20,6 +20,9 @@ enum Engine {
 /// returns its first argument and, when that is 0, ends the program with r0 = 0. For an ELF
 /// object, the object's maps and global data are created and the kernel's helpers are
 /// available.
+///
+/// The program is verified first for this memory size; if the verifier cannot prove it
+/// safe, a note says so on stderr and it runs anyway: the interpreter checks every access.
 #[derive(clap::Args)]
 pub struct Args {
     /// Program file: assembly (`.s`, `.asm`), raw bytecode (`.bin`) or an ELF object (`.o`).
@@ -44,6 +47,18 @@ pub struct Args {
     budget: u64,
 }
 
+/// The memory size as the verifier takes it.
+fn mem_size(mem: &[u8]) -> Result<u32, String> {
+    u32::try_from(mem.len()).map_err(|_| "the memory is larger than 4 GiB".to_string())
+}
+
+/// Says on stderr when the verifier could not prove the program safe.
+fn note_unverified(result: Result<(), String>) {
+    if let Err(why) = result {
+        eprintln!("bpfkit: not verified ({why}); running with runtime checks");
+    }
+}
+
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<ExitCode> {
     let mut mem = match (&args.mem, &args.mem_hex) {
@@ -57,12 +72,27 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let name = args.program.display().to_string();
     let bytes = std::fs::read(&args.program).with_context(|| format!("cannot read {name}"))?;
     let r0 = if detect(&args.program, &bytes, args.format) == Format::Elf {
+        let parsed = bpfkit_object::Object::parse(&bytes).with_context(|| name.clone())?;
+        // Verified below for the memory convention, not for the section's program type.
         let object = bpfkit_runtime::Runtime::new()
-            .load_bytes(&bytes)
+            .verification(bpfkit_runtime::Verification::Unverified)
+            .load(parsed.clone())
             .with_context(|| name.clone())?;
         let program = object
             .program(args.program_name.as_deref())
             .with_context(|| name.clone())?;
+        let linked = parsed
+            .program(program.name())
+            .expect("the runtime loaded this program");
+        note_unverified(mem_size(&mem).and_then(|size| {
+            let target = bpfkit_verifier::object::Target::Memory { size };
+            let opts = bpfkit_verifier::Options::default();
+            bpfkit_verifier::object::verify_program(&parsed, linked, Some(target), &opts)
+                .map_err(|e| e.to_string())?
+                .result
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }));
         program
             .run_on_memory(&mut mem, 0)
             .with_context(|| name.clone())?
@@ -70,6 +100,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         let insns = load_program(&args.program, args.format, None)?;
         let prog = Program::load(&insns).with_context(|| name.clone())?;
+        note_unverified(mem_size(&mem).and_then(|size| {
+            let env = bpfkit_verifier::envs::ConformanceEnv { size };
+            bpfkit_verifier::verify(&insns, &env)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }));
         prog.check_helpers(&ConformanceHelpers)
             .with_context(|| name.clone())?;
         let mut memory = MemoryMap::new();

@@ -54,7 +54,8 @@ pub struct Args {
     /// The runtime CPU the program runs on (per-CPU maps, bpf_get_smp_processor_id).
     #[arg(long, default_value_t = 0)]
     cpu: usize,
-    /// Skip the verifier.
+    /// Skip the verifier: only the interpreter's run-time checks then protect the host (an
+    /// unsafe access stops the run with an error).
     #[arg(long)]
     unverified: bool,
 }
@@ -114,10 +115,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         Verification::Verify
     };
-    let object = Runtime::new()
+    let object = match Runtime::new()
         .verification(verification)
         .load_file(&args.object)
-        .with_context(|| args.object.display().to_string())?;
+    {
+        Ok(o) => o,
+        Err(e) => {
+            let path = args.object.display();
+            if e.to_string().contains("by the verifier") {
+                anyhow::bail!(
+                    "{path}: {e}; `bpfkit verify {path} --log-level 1` shows the verifier's log, --unverified runs it with run-time checks only"
+                );
+            }
+            return Err(anyhow::Error::new(e).context(path.to_string()));
+        }
+    };
     let program = object.program(args.program.as_deref())?;
     let (packets, header) = read_packets(&args)?;
     let mut writer = match &args.pcap_out {

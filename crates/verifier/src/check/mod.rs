@@ -650,8 +650,17 @@ impl<'a> Engine<'a> {
 pub struct Verdict {
     /// Statistics when accepted, the reason when rejected.
     pub result: Result<Stats, VerifyError>,
+    /// The work done either way (for a rejection: up to the error; no stack depths).
+    pub stats: Stats,
     /// The log at the requested level (empty at level 0).
     pub log: String,
+}
+
+impl Verdict {
+    /// The kernel's last log line for this verification, `processed N insns (limit ...) ...`.
+    pub fn summary(&self, limit: u64) -> String {
+        self.stats.summary(limit)
+    }
 }
 
 /// Verifies `insns` for the program type described by `env`.
@@ -671,32 +680,28 @@ pub fn verify_with(insns: &[Insn], env: &dyn ProgramEnv, opts: &Options) -> Verd
             };
             return Verdict {
                 result: Err(e),
+                stats: Stats::default(),
                 log,
             };
         }
     };
     let result = engine.run().and_then(|()| engine.finish());
-    match &result {
-        Ok(stats) => {
-            let s = stats.summary(opts.complexity_limit);
-            engine.log.line(|| s);
-        }
+    let stats = match &result {
+        Ok(stats) => stats.clone(),
         Err(e) => {
             let msg = e.message.clone();
             engine.log.line(|| msg);
-            let s = format!(
-                "processed {} insns (limit {}) max_states_per_insn {} total_states {} peak_states {} mark_read 0",
-                engine.processed,
-                opts.complexity_limit,
-                engine.stats.max_states_per_insn,
-                engine.stats.total_states,
-                engine.stats.peak_states
-            );
-            engine.log.line(|| s);
+            Stats {
+                insns_processed: engine.processed,
+                ..engine.stats.clone()
+            }
         }
-    }
+    };
+    let s = stats.summary(opts.complexity_limit);
+    engine.log.line(|| s);
     Verdict {
         result,
+        stats,
         log: engine.log.into_string(),
     }
 }
