@@ -24,8 +24,10 @@ pub struct CompileOptions {
     /// accepted: accesses and loops are then trusted (call depth and packet bounds are still
     /// checked, they are cheap and keep the JIT's own stack safe).
     pub checked: bool,
-    /// XOR every immediate with a random per-instruction key in the generated code
-    /// (the kernel's constant blinding, against JIT spraying). Off by default.
+    /// XOR every program-chosen immediate (ALU, jump, store, `lddw`, packet-load operands
+    /// and helper numbers; not shift counts, which are masked to 0–63, nor 16-bit memory
+    /// offsets, as in the kernel) with a random per-instruction key in the generated code:
+    /// the kernel's constant blinding, against JIT spraying. Off by default.
     pub blind_constants: bool,
 }
 

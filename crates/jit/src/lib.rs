@@ -32,9 +32,9 @@
 //!   entry, so infinite loops stop, with the error naming the instruction where the budget
 //!   ran out. Unchecked code trusts a verifier for memory and termination (call depth and
 //!   packet bounds are still checked).
-//! - [`CompileOptions::blind_constants`] XORs every immediate with a random key per
-//!   instruction (as the kernel's constant blinding), so programs cannot plant chosen
-//!   bytes in executable memory.
+//! - [`CompileOptions::blind_constants`] XORs every program-chosen immediate with a random
+//!   key per instruction (as the kernel's constant blinding), so programs cannot plant
+//!   chosen 32- or 64-bit values in executable memory.
 //! - Each run has its own stack (zeroed lazily, frame by frame) and context on the Rust
 //!   stack; compiled code is immutable, so a [`JitProgram`] runs on many threads at once.
 //!

@@ -244,7 +244,7 @@ fn packet_loads_are_big_endian_and_end_the_program_when_out_of_bounds() {
 
 #[test]
 fn blinding_keeps_immediates_out_of_the_code() {
-    let text = "mov %r0, 0x5eadbeef\nadd %r0, 0x7a55a55a\nlddw %r1, 0x1122334455667788\nadd %r0, %r1\nexit";
+    let text = "mov %r0, 0x5eadbeef\nadd %r0, 0x7a55a55a\nlddw %r1, 0x1122334455667788\nadd %r0, %r1\nstw [%r10-8], 0x3c3c3c3c\njeq %r0, 0x2d2d2d2d, +1\nexit\ncall 0x4b4b4b4b\nexit";
     let contains = |code: &[u8], imm: &[u8]| code.windows(imm.len()).any(|w| w == imm);
     let plain = JitProgram::from_insns(&asm(text), &CompileOptions::default()).unwrap();
     let blinded = JitProgram::from_insns(
@@ -255,10 +255,13 @@ fn blinding_keeps_immediates_out_of_the_code() {
         },
     )
     .unwrap();
-    let imms: [&[u8]; 3] = [
+    let imms: [&[u8]; 6] = [
         &0x5eadbeefu32.to_le_bytes(),
         &0x7a55a55au32.to_le_bytes(),
         &0x1122334455667788u64.to_le_bytes(),
+        &0x3c3c3c3cu32.to_le_bytes(),
+        &0x2d2d2d2du32.to_le_bytes(),
+        &0x4b4b4b4bu32.to_le_bytes(),
     ];
     for imm in imms {
         assert!(

@@ -18,7 +18,7 @@
 
 use super::{asm, Emitter, Stub};
 use crate::ctx::o;
-use crate::regs::x;
+use crate::regs::{x, R10};
 use bpfkit_isa::{Reg, STACK_SIZE};
 use bpfkit_vm::FUNC_ADDR_TAG;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
@@ -31,6 +31,11 @@ impl Emitter<'_> {
             asm!(self.asm; mov [r12 + o::BUDGET_LEFT], r9);
         }
         match id {
+            // The helper number is program-chosen too: blind it like any immediate.
+            Some(id) if self.blinding() => {
+                self.load_imm(R10, id, true);
+                asm!(self.asm; mov [r12 + o::CALL_ID], r10);
+            }
             Some(id) => asm!(self.asm; mov QWORD [r12 + o::CALL_ID], DWORD id),
             None => asm!(self.asm; mov [r12 + o::CALL_ID], r11),
         }
