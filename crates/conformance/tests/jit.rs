@@ -6,6 +6,7 @@ use bpfkit_conformance::{default_dir, run_dir, ConformanceHelpers, Engine};
 use bpfkit_isa::Insn;
 use bpfkit_jit::{CompileOptions, JitProgram};
 use bpfkit_vm::{Config, MemoryMap, Program};
+use std::io::Write;
 
 const EXPECTED_FILES: usize = 313;
 
@@ -48,7 +49,10 @@ fn run_all(engine: &dyn Engine) {
     for (name, why) in &report.failed {
         eprintln!("FAIL {name}: {why}");
     }
-    println!(
+    // Written to stderr directly (not `eprintln!`) so the count shows even when the
+    // harness captures test output, as suite.rs does.
+    let _ = writeln!(
+        std::io::stderr(),
         "conformance ({}): {} passed, {} failed",
         engine.name(),
         report.passed.len(),
