@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod lanes;
 mod linktype;
 #[cfg(target_os = "linux")]
 pub mod live;
@@ -41,6 +42,7 @@ mod reader;
 mod writer;
 
 pub use error::{ReadError, ReadErrorKind, WriteError};
+pub use lanes::Lanes;
 pub use linktype::{Dlt, LinkType, MAXIMUM_SNAPLEN};
 pub use mapped::MappedFile;
 pub use reader::{

@@ -183,6 +183,51 @@ impl State {
         }
     }
 
+    /// Whether any packet of this file can be handed out in place.
+    pub fn in_place_possible(&self) -> bool {
+        !self.fixups
+    }
+
+    /// The record at `at` of `data` and the offset after it, if it is one that
+    /// [`next`](State::next) hands out in place (valid, whole, uncut, needing no fix-up).
+    #[inline(always)]
+    pub fn record_in_place<'a>(&self, data: &'a [u8], at: usize) -> Option<(Found<'a>, usize)> {
+        let size = self.record_header;
+        let header = data.get(at..at.checked_add(size)?)?;
+        if self.fixups {
+            return None;
+        }
+        let h = self.parse_header(header);
+        let start = at + size;
+        let end = start.checked_add(h.caplen as usize)?;
+        if h.caplen > self.in_place_caplen || end > data.len() {
+            return None;
+        }
+        Some((self.found(&h, h.wirelen, &data[start..end]), end))
+    }
+
+    /// The seconds of the record header at `at`, if there is one.
+    pub fn seconds_at(&self, data: &[u8], at: usize) -> Option<i64> {
+        let header = data.get(at..at.checked_add(self.record_header)?)?;
+        Some(self.parse_header(header).sec)
+    }
+
+    /// Whether the record header at `at` looks like one this file would hold:
+    /// time within `max_gap` seconds of `near_sec`, a sub-second fraction below
+    /// one second, a captured length within the snapshot length and no longer
+    /// than the wire length. (Without the time, a header read 4 bytes late
+    /// passes whenever caplen = wirelen: its fields are the real ones shifted.)
+    pub fn plausible_at(&self, data: &[u8], at: usize, near_sec: i64, max_gap: i64) -> bool {
+        let Some(header) = data.get(at..at.saturating_add(self.record_header)) else {
+            return false;
+        };
+        let h = self.parse_header(header);
+        h.sec.abs_diff(near_sec) <= max_gap.unsigned_abs()
+            && h.frac < self.precision.units_per_sec()
+            && h.caplen <= self.in_place_caplen
+            && h.caplen <= h.wirelen
+    }
+
     /// The next record: in place when it lies whole in the input's buffer and
     /// needs no change, else copied into `buf`.
     #[inline]
