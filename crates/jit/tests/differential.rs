@@ -3,6 +3,7 @@
 //! a buffer and the stack, local calls, helpers, callx, packet loads) on random inputs must
 //! give the same r0, instruction count, memory, or the same error at the same instruction.
 //! Programs the interpreter completes are also run as unchecked (verifier-trusted) code.
+//! `DIFF_STATS=1` prints each case's outcome (to check the mix of results and errors).
 
 mod common;
 
@@ -28,6 +29,8 @@ enum Gen {
     Call(usize),
     /// `lddw r8, <function n>; callx r8`.
     CallxFunc(usize),
+    /// `mov r8, value; callx r8`: a helper number, or a value that is no target.
+    CallxValue(i32),
 }
 
 fn reg(choices: &'static [u8]) -> impl Strategy<Value = Reg> {
@@ -200,6 +203,7 @@ fn gen(functions: usize) -> impl Strategy<Value = Gen> {
         1 => (0..6i32).prop_map(Gen::Goto),
         1 => (1..=functions).prop_map(Gen::Call),
         1 => (1..=functions).prop_map(Gen::CallxFunc),
+        1 => prop::sample::select(vec![1, 3, 9, -1, i32::MAX, 0x0bf0_0000]).prop_map(Gen::CallxValue),
         1 => prop::sample::select(vec![1, 2, 3, 4, 6, 7, 9]).prop_map(|id| Gen::Plain(Insn::Call(CallTarget::Helper(id)))),
         1 => Just(Gen::Plain(Insn::Exit)),
     ]
@@ -211,6 +215,7 @@ fn layout(funcs: &[Vec<Gen>]) -> Vec<Insn> {
     let slots = |g: &Gen| match g {
         Gen::Plain(i) => i.slots(),
         Gen::CallxFunc(_) => 3,
+        Gen::CallxValue(_) => 2,
         _ => 1,
     };
     let mut starts = Vec::new(); // first slot of each function
@@ -292,6 +297,19 @@ fn layout(funcs: &[Vec<Gen>]) -> Vec<Insn> {
                 Gen::Call(n) => {
                     let off = starts[*n] as i64 - next as i64;
                     emit(&mut out, &mut pc, Insn::Call(CallTarget::Local(off as i32)))
+                }
+                Gen::CallxValue(v) => {
+                    emit(
+                        &mut out,
+                        &mut pc,
+                        Insn::Alu {
+                            width: Width::W64,
+                            op: AluOp::Mov,
+                            dst: Reg::R8,
+                            src: Operand::Imm(*v),
+                        },
+                    );
+                    emit(&mut out, &mut pc, Insn::Call(CallTarget::Reg(Reg::R8)));
                 }
                 Gen::CallxFunc(n) => {
                     let off = starts[*n] as i64 - (item_slot[i] + 1) as i64;
