@@ -17,7 +17,7 @@ use bpfkit_isa::{
     decode, AluOp, AtomicOp, CallTarget, Endian, Insn, JmpCond, LdImm64Kind, MemSize, Operand, Reg,
     Width,
 };
-use bpfkit_verifier::{envs::RawMemoryEnv, verify};
+use bpfkit_verifier::{envs::RawMemoryEnv, verify_with, Options};
 use bpfkit_vm::{Config, MemoryMap, NoHelpers, Program};
 use libfuzzer_sys::fuzz_target;
 
@@ -419,7 +419,29 @@ fuzz_target!(|data: &[u8]| {
             _ => return,
         }
     };
-    if verify(&prog, &RawMemoryEnv { size }).is_err() {
+    if std::env::var_os("SOUNDNESS_PRINT").is_some() {
+        let t = std::time::Instant::now();
+        let v = verify_with(&prog, &RawMemoryEnv { size }, &Options::default());
+        let text = bpfkit_asm::disassemble(
+            &bpfkit_isa::decode(&bpfkit_isa::encode(&prog)).unwrap(),
+            &bpfkit_asm::DisasmOptions::new(bpfkit_asm::Syntax::Llvm),
+        );
+        eprintln!(
+            "size {size}\n{text}{:?} {:?} {:?}",
+            v.result.map(|s| s.insns_processed),
+            v.stats,
+            t.elapsed()
+        );
+    }
+    // A tenth of the usual budget keeps every input fast; it can only reject more.
+    let opts = Options {
+        complexity_limit: 100_000,
+        ..Options::default()
+    };
+    if verify_with(&prog, &RawMemoryEnv { size }, &opts)
+        .result
+        .is_err()
+    {
         return;
     }
     let vm = Program::load(&prog).expect("the verifier accepted a program the loader refuses");

@@ -216,6 +216,7 @@ impl Engine<'_> {
         let callee = st.frames.pop().expect("a callback frame");
         path.pc = callee.callsite;
         path.from_callback = true;
+        path.callback_returns += 1;
         Ok(Flow::Next)
     }
 

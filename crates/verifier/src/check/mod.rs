@@ -22,6 +22,9 @@ use crate::log::Log;
 use crate::state::{Frame, RegState, RegType, State};
 use bpfkit_isa::{Insn, Reg};
 
+/// In-progress checkpoints kept at each loop head whatever their misses (see `visit`).
+const LOOP_ROUNDS_KEPT: usize = 16;
+
 /// Most instructions the engine processes (summed over all paths) before giving up.
 pub const COMPLEXITY_LIMIT: u64 = 1_000_000;
 
@@ -88,6 +91,8 @@ struct Checkpoint {
     /// Visits it pruned, and visits it failed to prune (for eviction).
     hits: u32,
     misses: u32,
+    /// Callback rounds the path had finished when it got here (see [`Path::callback_returns`]).
+    callback_returns: u64,
 }
 
 /// A path waiting to be explored.
@@ -100,6 +105,9 @@ struct Path {
     from: usize,
     /// The path just returned from a callback to the helper call that runs it.
     from_callback: bool,
+    /// Callback rounds finished on this path. A path that comes back to an unchanged state
+    /// after a callback round has not looped endlessly: the helper bounds the rounds.
+    callback_returns: u64,
 }
 
 /// What one instruction did to the path.
@@ -231,6 +239,7 @@ impl<'a> Engine<'a> {
             parent: None,
             from: usize::MAX,
             from_callback: false,
+            callback_returns: 0,
         });
         let mut first = true;
         while let Some(mut path) = self.pending.pop() {
@@ -312,6 +321,7 @@ impl<'a> Engine<'a> {
             parent: path.parent,
             from: path.pc,
             from_callback: false,
+            callback_returns: path.callback_returns,
         });
     }
 
@@ -355,9 +365,11 @@ impl<'a> Engine<'a> {
                     pruned = true;
                     break;
                 }
-            } else if self.cfg.loop_head[pc]
+            } else if cp.callback_returns == path.callback_returns
                 && prune::states_equal(&cp.state, &path.state, &live, true)
             {
+                // Checkpoints still under way are ancestors of this path (the walk is
+                // depth-first): the path came back to one without changing anything.
                 looping = true;
                 break;
             }
@@ -375,9 +387,18 @@ impl<'a> Engine<'a> {
         let checkpoints = &mut self.checkpoints;
         let before = self.at_pc[pc].len();
         let callback_call = self.callback_call[pc];
+        // At a loop head, the newest rounds still under way stay too: a loop that cycles
+        // through a few states without progress is found when one comes back.
+        let loop_head = self.cfg.loop_head[pc];
+        let recent = before.saturating_sub(LOOP_ROUNDS_KEPT);
+        let mut index = 0;
         self.at_pc[pc].retain(|&id| {
             let cp = &mut checkpoints[id as usize];
-            let keep = cp.misses <= cp.hits * 3 + 3 || (callback_call && cp.branches > 0);
+            let in_progress = cp.branches > 0;
+            let keep = cp.misses <= cp.hits * 3 + 3
+                || (callback_call && in_progress)
+                || (loop_head && in_progress && index >= recent);
+            index += 1;
             if !keep {
                 // Never compared again: only its place in the parent chain remains.
                 cp.state.frames = Vec::new();
@@ -403,7 +424,10 @@ impl<'a> Engine<'a> {
                     .line(|| format!("{pc}: widened to {}", st.describe()));
             }
         }
-        let add = self.callback_call[pc] || (self.jumps_since_cp >= 2 && self.insns_since_cp >= 8);
+        // Loop heads always get one: that is where a loop that makes no progress shows.
+        let add = self.callback_call[pc]
+            || self.cfg.loop_head[pc]
+            || (self.jumps_since_cp >= 2 && self.insns_since_cp >= 8);
         if add {
             self.insns_since_cp = 0;
             self.jumps_since_cp = 0;
@@ -414,6 +438,7 @@ impl<'a> Engine<'a> {
                 branches: 1,
                 hits: 0,
                 misses: 0,
+                callback_returns: path.callback_returns,
             });
             path.parent = Some(id);
             self.at_pc[pc].push(id);
