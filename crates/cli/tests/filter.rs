@@ -200,6 +200,82 @@ fn mapped_files_and_pipes_give_the_same_output() {
     assert!(compared > 20, "only {compared} outputs compared");
 }
 
+/// Large files are counted in lanes (out of order, cut points proven); the counts, and what
+/// damage does to them, must stay tcpdump's.
+#[test]
+fn counting_a_large_file_matches_tcpdump_whole_and_damaged() {
+    if !have_tcpdump() {
+        eprintln!("skipping: tcpdump not installed");
+        return;
+    }
+    let Some(files) = pcaps() else {
+        eprintln!("skipping: ../shared/pcaps not found");
+        return;
+    };
+    // About 12 MB of Ethernet packets from the shared captures, repeated.
+    let mut packets = Vec::new();
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        let Ok(mut reader) = bpfkit_capture::Reader::new(&bytes[..]) else {
+            continue;
+        };
+        if reader.savefile_header().dlt != bpfkit_capture::Dlt::EN10MB {
+            continue;
+        }
+        while let Ok(Some(rec)) = reader.next_record() {
+            packets.push(rec.to_owned());
+        }
+    }
+    assert!(packets.len() > 100);
+    let header = bpfkit_capture::SavefileHeader {
+        dlt: bpfkit_capture::Dlt::EN10MB,
+        link_type_ext: 0,
+        snaplen: 262_144,
+        precision: bpfkit_capture::Precision::Micro,
+    };
+    let mut writer = bpfkit_capture::PcapWriter::new(Vec::new(), &header).unwrap();
+    let (mut offsets, mut len) = (Vec::new(), 24);
+    while len < 12 << 20 {
+        for p in &packets {
+            offsets.push(len);
+            len += 16 + p.data.len();
+            // Times of one capture session (the shared files span years).
+            let mut rec = p.as_record();
+            let n = offsets.len() as i64;
+            rec.ts = bpfkit_capture::Timestamp {
+                sec: 1_700_000_000 + n / 1000,
+                frac: (n % 1000) as u64 * 1000,
+                units_per_sec: 1_000_000,
+            };
+            writer.write_record(&rec).unwrap();
+        }
+    }
+    let whole = writer.into_inner();
+    assert_eq!(whole.len(), len);
+    // Damage: a record in the middle claims more bytes than any snapshot length.
+    let mut damaged = whole.clone();
+    let at = offsets[offsets.len() / 2 + 3];
+    damaged[at + 8..at + 12].copy_from_slice(&1_000_000u32.to_ne_bytes());
+    for (name, bytes) in [("big.pcap", &whole), ("big-damaged.pcap", &damaged)] {
+        let path = tmp(name);
+        std::fs::write(&path, bytes).unwrap();
+        let f = path.to_str().unwrap();
+        for expr in ["", "tcp", "udp port 53", "vlan or arp"] {
+            let t = tcpdump(&["-r", f, "--count", expr]).unwrap();
+            for engine in ["cbpf", "jit"] {
+                let b = bpfkit(&["filter", "--engine", engine, "-r", f, "--count", expr]);
+                assert_eq!(b.status.success(), t.status.success(), "{name} [{expr}]");
+                assert_eq!(
+                    String::from_utf8_lossy(&b.stdout),
+                    String::from_utf8_lossy(&t.stdout),
+                    "{name} [{expr}] {engine}"
+                );
+            }
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
 /// `bpfkit filter -i lo`: the compiled program runs in the kernel (SO_ATTACH_FILTER) and only
 /// matching datagrams reach the output file.
 #[test]
