@@ -8,14 +8,15 @@
 //!
 //! The capture is the benchmark mix ([`bpfkit_filterbench::mix`]), generated
 //! once into the capture directory ([`bpfkit_filterbench::generate::capture_dir`]).
-//! Each command runs once untimed (which also loads the file into the page
-//! cache), then the commands take turns for the timed runs. Every run's output
+//! It is dropped from the page cache first; each command then runs once
+//! untimed (the first run loads the file again, as from disk), then the
+//! commands take turns for the timed runs. Every run's output
 //! must be tcpdump's (`N packets`). Reported per command: packets per second
 //! from the best and the median wall time, and from the median CPU time
 //! (user + system of the child); on a busy machine the CPU figure is the
 //! steadier one.
 
-use bpfkit_filterbench::generate::{capture_dir, ensure_capture};
+use bpfkit_filterbench::generate::{capture_dir, drop_file_from_page_cache, ensure_capture};
 use bpfkit_filterbench::programs::THROUGHPUT_EXPRESSIONS;
 use bpfkit_filterbench::timing::{children_cpu, summarize, Summary};
 use std::path::{Path, PathBuf};
@@ -115,6 +116,10 @@ fn main() {
     let o = options();
     let bpfkit = bpfkit_binary();
     let capture = ensure_capture(&capture_dir(), o.packets, 1).expect("capture file");
+    // Start from the state of a file read from disk: how the page cache holds a file
+    // (large folios when read, small pages when just written) changes the cost of
+    // mapping it several times over; the first untimed run loads it again.
+    drop_file_from_page_cache(&capture).expect("capture file");
     let size = std::fs::metadata(&capture).expect("capture").len();
     let tcpdump = have_tcpdump();
     if !tcpdump {

@@ -59,6 +59,12 @@ pub fn write_capture(path: &Path, packets: u64, seed: u64) -> io::Result<Capture
     })
 }
 
+/// Asks the kernel to forget the cached pages of `path` (see [`write_capture`] for why).
+pub fn drop_file_from_page_cache(path: &Path) -> io::Result<()> {
+    drop_from_page_cache(&File::open(path)?);
+    Ok(())
+}
+
 /// Asks the kernel to forget the cached pages of a file just written.
 ///
 /// Pages cached by writing are small; pages read back from disk come in large
