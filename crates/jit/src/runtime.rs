@@ -48,7 +48,8 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     let main_frame = (top - STACK_SIZE as u64) as *mut u8;
     // SAFETY: the main frame is the last STACK_SIZE bytes of `stack`, writable.
     unsafe { main_frame.write_bytes(0, STACK_SIZE) };
-    let mark = memory.begin_run(top - STACK_SIZE as u64, top);
+    // SAFETY: `stack` is this function's own, outlives the run, and is handed to nobody else.
+    let mark = unsafe { memory.begin_run(top - STACK_SIZE as u64, top) };
     let mut helpers: &mut H = helpers;
     let mut ctx = JitCtx {
         args,
@@ -202,10 +203,14 @@ unsafe extern "sysv64" fn helper_trampoline<H: Helpers + ?Sized>(
                 &*ctx.config,
             )
         };
-        memory.set_stack_low(r10 - STACK_SIZE as u64);
         let depth = ((ctx.stack_top - r10) / STACK_SIZE as u64) as usize;
-        let mut hctx =
-            HelperCtx::for_engine(memory, program, config, pc, depth, r10, ctx.budget_left);
+        // SAFETY: r10 comes from the generated code, which only ever moves it by whole frames
+        // between the stack top and the deepest of the eight frames of `stack` (checked on
+        // every local call), so it names a frame of the stack given to `begin_run`.
+        let mut hctx = unsafe {
+            memory.set_stack_low(r10 - STACK_SIZE as u64);
+            HelperCtx::for_engine(memory, program, config, pc, depth, r10, ctx.budget_left)
+        };
         let result = helpers.call(id, [a1, a2, a3, a4, a5], &mut hctx);
         let left = hctx.remaining_budget();
         refresh_packet(ctx, memory);
@@ -262,7 +267,8 @@ unsafe extern "sysv64" fn slow_check(ctx: *mut JitCtx, addr: u64, site: u64, r10
         1 => AccessKind::Write,
         _ => AccessKind::Atomic,
     };
-    memory.set_stack_low(r10 - STACK_SIZE as u64);
+    // SAFETY: as for helper calls: r10 is a frame pointer of the run's stack.
+    unsafe { memory.set_stack_low(r10 - STACK_SIZE as u64) };
     let misaligned =
         !addr.is_multiple_of(size) && (access == AccessKind::Atomic || config.check_alignment);
     let result = if misaligned {

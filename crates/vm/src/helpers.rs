@@ -62,7 +62,11 @@ impl<'m, 'a> HelperCtx<'m, 'a> {
     /// JIT): `program` is the loaded form of the running program (callbacks run on the
     /// interpreter), `pc` the slot of the call, `depth` the frames below the main one, `r10`
     /// the caller's frame pointer and `left` the remaining instruction budget.
-    pub fn for_engine(
+    ///
+    /// # Safety
+    /// `r10` must be the frame pointer of a frame inside the stack installed with
+    /// [`MemoryMap::begin_run`]: callbacks run in the frames below it.
+    pub unsafe fn for_engine(
         memory: &'m mut MemoryMap<'a>,
         program: &'m crate::Program,
         config: &'m Config,
@@ -128,7 +132,7 @@ impl HelperCtx<'_, '_> {
             return Err(fail(VmErrorKind::BadControlFlow));
         };
         let r10 = self.r10 - STACK_SIZE as u64;
-        self.memory.set_stack_low(r10 - STACK_SIZE as u64);
+        self.memory.move_stack_low(r10 - STACK_SIZE as u64);
         let mut regs = [0u64; 16];
         regs[1..6].copy_from_slice(&args);
         regs[10] = r10;
@@ -137,7 +141,7 @@ impl HelperCtx<'_, '_> {
             ..*self.config
         };
         let result = execute(self.ops, regs, self.memory, helpers, &config, slot, depth);
-        self.memory.set_stack_low(saved_low);
+        self.memory.move_stack_low(saved_low);
         let exit = result.map_err(|e| HelperError::Callback(Box::new(e)))?;
         self.left -= exit.executed;
         Ok(exit.r0)

@@ -110,7 +110,7 @@ impl Program {
     ) -> Result<Exit, VmError> {
         let stack = Stack::new();
         let top = stack.top();
-        let mark = memory.begin_run(top - STACK_SIZE as u64, top);
+        let mark = memory.install_stack(top - STACK_SIZE as u64, top);
         let scope = RunScope { memory, mark };
         let mut regs = [0u64; 16];
         regs[1..6].copy_from_slice(&args);
@@ -464,7 +464,7 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
                 let f = frames[depth % MAX_CALL_FRAMES];
                 regs[6..10].copy_from_slice(&f.saved);
                 regs[10] += STACK_SIZE as u64;
-                memory.set_stack_low(regs[10] - STACK_SIZE as u64);
+                memory.move_stack_low(regs[10] - STACK_SIZE as u64);
                 pc = f.ret;
             }
         }
@@ -502,7 +502,7 @@ fn push_frame(
     frame.ret = ret;
     frame.saved.copy_from_slice(&regs[6..10]);
     regs[10] -= STACK_SIZE as u64;
-    memory.set_stack_low(regs[10] - STACK_SIZE as u64);
+    memory.move_stack_low(regs[10] - STACK_SIZE as u64);
     Ok(depth + 1)
 }
 

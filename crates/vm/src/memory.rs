@@ -202,7 +202,16 @@ impl<'a> MemoryMap<'a> {
     /// Starts a run: installs the stack window, returns the mark for [`end_run`](Self::end_run).
     ///
     /// For execution engines other than the interpreter (the JIT); a host never needs it.
-    pub fn begin_run(&mut self, stack_lo: u64, stack_hi: u64) -> usize {
+    ///
+    /// # Safety
+    /// `[stack_lo, stack_hi)` must be memory the caller owns, valid for reads and writes until
+    /// [`end_run`](Self::end_run): every access the program makes in it is allowed.
+    pub unsafe fn begin_run(&mut self, stack_lo: u64, stack_hi: u64) -> usize {
+        self.install_stack(stack_lo, stack_hi)
+    }
+
+    /// [`begin_run`](Self::begin_run) for the interpreter, which owns the stack it installs.
+    pub(crate) fn install_stack(&mut self, stack_lo: u64, stack_hi: u64) -> usize {
         self.stack_lo = stack_lo;
         self.stack_hi = stack_hi;
         self.regions.len()
@@ -220,8 +229,17 @@ impl<'a> MemoryMap<'a> {
     /// Moves the low end of the stack window (on calls and returns).
     ///
     /// For execution engines other than the interpreter (the JIT); a host never needs it.
+    ///
+    /// # Safety
+    /// `lo` must lie inside the stack given to [`begin_run`](Self::begin_run).
     #[inline(always)]
-    pub fn set_stack_low(&mut self, lo: u64) {
+    pub unsafe fn set_stack_low(&mut self, lo: u64) {
+        self.move_stack_low(lo)
+    }
+
+    /// [`set_stack_low`](Self::set_stack_low) for the interpreter's own frames.
+    #[inline(always)]
+    pub(crate) fn move_stack_low(&mut self, lo: u64) {
         self.stack_lo = lo;
     }
 
@@ -538,7 +556,7 @@ mod tests {
     fn owned_regions_added_during_a_run_vanish_at_its_end() {
         let mut m = MemoryMap::new();
         let before = m.add_owned(vec![1, 2, 3], Access::ReadOnly);
-        let mark = m.begin_run(0, 0);
+        let mark = m.install_stack(0, 0);
         let during = m.add_owned(vec![9; 4], Access::ReadWrite);
         m.write(during, &[5, 6]).unwrap();
         assert_eq!(m.read_vec(during, 4).unwrap(), [5, 6, 9, 9]);
