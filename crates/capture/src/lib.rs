@@ -6,7 +6,9 @@
 //!   timestamp resolutions, enhanced, simple and obsolete packet blocks).
 //!   Damaged input ends in a [`ReadError`] naming the byte offset, after
 //!   every good packet before it. Over a slice (e.g. a [`MappedFile`]) it
-//!   hands packets out in place, without copying.
+//!   hands packets out in place, without copying, and [`Reader::lanes`]
+//!   walks a large pcap file in several parts at once when order does not
+//!   matter (counting).
 //! - [`PcapWriter`] writes pcap files byte for byte as libpcap's
 //!   `pcap_dump` does, so `Reader` + `PcapWriter` reproduce `tcpdump -r IN -w OUT`.
 //! - [`LinkType`] and [`Dlt`] are link-layer types with libpcap's names
