@@ -58,7 +58,10 @@ fn main() {
         return;
     }
     match compile(&words.join(" "), linktype, &opts) {
-        Ok(prog) if image => print!("{}", bpfkit_cbpf::dump(&prog, bpfkit_cbpf::DumpFormat::Image)),
+        Ok(prog) if image => print!(
+            "{}",
+            bpfkit_cbpf::dump(&prog, bpfkit_cbpf::DumpFormat::Image)
+        ),
         Ok(prog) => {
             println!("{}", prog.len());
             for i in prog {

@@ -3,26 +3,43 @@
 //!
 //! The pipeline is: [`lexer`] → [`parser`] (an [`ast`] with source
 //! positions) → code generation into a control-flow graph ([`cfg`](mod@cfg)) →
-//! layout into a `Vec<Insn>`. Code generation reproduces libpcap 1.10's
-//! generator so that the *unoptimized* program is instruction-for-
-//! instruction what `tcpdump -d -O` prints; the tests check this against
-//! tcpdump for hundreds of expressions on every supported link type.
+//! optimization → layout into a `Vec<Insn>`. Code generation reproduces
+//! libpcap 1.10's generator so that the *unoptimized* program is
+//! instruction-for-instruction what `tcpdump -d -O` prints; the tests check
+//! this against tcpdump for hundreds of expressions on every supported
+//! link type.
 //!
-//! **Optimization is not implemented yet**: with
-//! [`CompileOptions::optimize`] set, [`compile`] currently returns the same
-//! unoptimized program (which accepts exactly the same packets, but is
-//! longer than libpcap's optimized output). [`build_cfg`] exposes the graph
-//! an optimizer will work on.
+//! The optimizer is this crate's own (value numbering with constant and copy
+//! propagation, dead code removal, jump threading on facts from dominating
+//! branches, removal of tests that do not matter, regrouping of test chains,
+//! merging of identical blocks; see the `optimize` module's source). Its
+//! programs accept exactly the packets the unoptimized program accepts
+//! (except, in the default [`ShortPackets::Libpcap`] mode, packets too short
+//! for a load the unoptimized program makes, as with libpcap), are no longer
+//! than libpcap's on the test corpus, and it runs in near-linear time: an
+//! expression of 1000 primitives takes milliseconds where libpcap takes
+//! seconds. Like libpcap it refuses an expression whose optimized program
+//! rejects every packet ([`CompileError::RejectsAll`]) or that divides by a
+//! constant zero ([`CompileError::Constant`]); it leaves programs with
+//! loops (`protochain`) or jumps inside blocks unoptimized, as libpcap does.
 //!
 //! ```
 //! use bpfkit_pcapfilter::{compile, CompileOptions, LinkType};
 //!
 //! let prog = compile("tcp port 80", LinkType::EN10MB, &CompileOptions::default()).unwrap();
-//! // ldh [12]; jeq #0x86dd ... ; ret #262144; ret #0
-//! assert_eq!(prog.len(), 22);
+//! // ldh [12]; jeq #0x86dd ...; ret #262144; ret #0 (libpcap: 20 too)
+//! assert_eq!(prog.len(), 20);
 //! assert_eq!((prog[0].code, prog[0].k), (0x28, 12));
+//! let plain = CompileOptions { optimize: false, ..CompileOptions::default() };
+//! assert_eq!(compile("tcp port 80", LinkType::EN10MB, &plain).unwrap().len(), 22);
 //! assert!(compile("tcp port", LinkType::EN10MB, &CompileOptions::default()).is_err());
+//! // Nothing can be both: libpcap refuses this too.
+//! assert!(compile("tcp and udp", LinkType::EN10MB, &CompileOptions::default()).is_err());
 //! ```
+//!
+//! Programs longer than [`bpfkit_cbpf::op::MAXINSNS`] (4096) instructions
+//! are valid for filtering capture files but are refused by the Linux
+//! kernel; see [`fits_kernel`].
 //!
 //! # Scope
 //!
@@ -30,7 +47,8 @@
 //! raw IP/IPv4/IPv6, BSD and OpenBSD loopback, PPP, Cisco HDLC, 802.11 with
 //! and without radiotap or PPI header, FDDI, Token Ring, pflog); others are
 //! refused with [`CompileError::LinkType`]. Programs for capture files
-//! differ slightly from those for live captures ([`PacketSource`]). Name lookups go through a [`Resolver`]:
+//! differ slightly from those for live captures ([`PacketSource`]). Name
+//! lookups go through a [`Resolver`]:
 //! [`SystemResolver`] (what [`compile`] uses) asks the system resolver for
 //! host names and reads the `/etc` files for the rest; [`StaticResolver`]
 //! gives deterministic answers.
@@ -72,8 +90,7 @@ pub const NETMASK_UNKNOWN: u32 = 0xffff_ffff;
 /// Options of a compilation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CompileOptions {
-    /// Run the optimizer. **Not implemented yet: currently ignored** (the
-    /// unoptimized program is returned).
+    /// Run the optimizer (tcpdump's default; `-O` turns it off).
     pub optimize: bool,
     /// Bytes of each accepted packet to keep (the value `ret` returns).
     pub snaplen: u32,
@@ -142,6 +159,14 @@ impl Default for CompileOptions {
             short_packets: ShortPackets::Libpcap,
         }
     }
+}
+
+/// Whether the Linux kernel accepts a program of this length as a socket
+/// filter (at most [`bpfkit_cbpf::op::MAXINSNS`] = 4096 instructions).
+/// Longer programs still filter capture files (libpcap runs them in user
+/// space); a live capture has to fall back to filtering in user space.
+pub fn fits_kernel(prog: &[Insn]) -> bool {
+    prog.len() <= bpfkit_cbpf::op::MAXINSNS
 }
 
 /// Compiles `expr` for link type `linktype`, resolving names through the

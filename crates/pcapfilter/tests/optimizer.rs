@@ -24,7 +24,7 @@ use bpfkit_pcapfilter::{
     compile, compile_with, CompileError, CompileOptions, LinkType, ShortPackets,
 };
 use common::random::random_cases;
-use common::{cases, fixed_resolver, tcpdump_program, tcpdump_version};
+use common::{cases, fixed_resolver, tcpdump_program, tcpdump_version, with_visible_aborts};
 
 /// One expression of the combined set.
 struct Item {
@@ -51,7 +51,11 @@ fn items() -> Vec<Item> {
     out
 }
 
-fn ours(item: &Item, optimize: bool, short_packets: ShortPackets) -> Result<Vec<Insn>, CompileError> {
+fn ours(
+    item: &Item,
+    optimize: bool,
+    short_packets: ShortPackets,
+) -> Result<Vec<Insn>, CompileError> {
     let opts = CompileOptions {
         optimize,
         short_packets,
@@ -240,18 +244,6 @@ fn optimized_programs_are_no_longer_than_libpcap() {
         problems.len(),
         problems.join("\n")
     );
-}
-
-/// `prog` with every `ret #0` turned into `ret #1`: it returns 0 exactly
-/// when a run ends early (a load past the captured data, a division by
-/// zero), which tells those rejections from the program's own.
-fn with_visible_aborts(prog: &[Insn]) -> Vec<Insn> {
-    prog.iter()
-        .map(|i| match (i.code, i.k) {
-            (0x06, 0) => Insn { k: 1, ..*i },
-            _ => *i,
-        })
-        .collect()
 }
 
 /// Optimized and unoptimized programs give the same verdict on every test

@@ -41,16 +41,30 @@ fn long_flat_expressions_compile() {
         .map(|i| format!("host 10.0.{}.{}", i / 250, i % 250))
         .collect::<Vec<_>>()
         .join(" or ");
-    let prog = compile(&e).expect("long chain");
-    assert!(prog.len() > 20_000);
+    let plain = compile_with(
+        &e,
+        LinkType::EN10MB,
+        &CompileOptions {
+            optimize: false,
+            ..CompileOptions::default()
+        },
+        &StaticResolver::new(),
+    )
+    .expect("long chain");
+    assert!(plain.len() > 20_000);
+    let prog = compile(&e).expect("long chain, optimized");
+    assert!(prog.len() < plain.len() / 2, "optimized: {}", prog.len());
     // An IPv4 frame to the last host is accepted, one to another host is not.
     let mut frame = vec![0u8; 34];
     frame[12] = 0x08;
     frame[14] = 0x45;
     frame[30..34].copy_from_slice(&[10, 0, 7, 249]);
-    assert_eq!(bpfkit_cbpf::run(&prog, &frame, 34), 262_144);
-    frame[33] = 250;
-    assert_eq!(bpfkit_cbpf::run(&prog, &frame, 34), 0);
+    for p in [&plain, &prog] {
+        frame[33] = 249;
+        assert_eq!(bpfkit_cbpf::run(p, &frame, 34), 262_144);
+        frame[33] = 250;
+        assert_eq!(bpfkit_cbpf::run(p, &frame, 34), 0);
+    }
     let sum = (0..3000)
         .map(|i| format!("ip[{}]", i % 60))
         .collect::<Vec<_>>()

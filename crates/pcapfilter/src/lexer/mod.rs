@@ -260,7 +260,7 @@ fn longest_rule(input: &[u8], pos: usize) -> Option<(usize, Rule)> {
     };
     let rest = &input[pos..];
     for (i, (word, _)) in KEYWORDS.iter().enumerate() {
-        if rest.starts_with(word.as_bytes()) {
+        if word.as_bytes()[0] == rest[0] && rest.starts_with(word.as_bytes()) {
             offer(word.len(), Rule::Word(i));
         }
     }
@@ -276,7 +276,7 @@ fn longest_rule(input: &[u8], pos: usize) -> Option<(usize, Rule)> {
         // The names come after the named numbers in the scanner.
         if *rule == PatternRule::Name {
             for (i, (word, _)) in NAMED_NUMBERS.iter().enumerate() {
-                if rest.starts_with(word.as_bytes()) {
+                if word.as_bytes()[0] == rest[0] && rest.starts_with(word.as_bytes()) {
                     offer(word.len(), Rule::Named(i));
                 }
             }

@@ -28,10 +28,92 @@ impl Re {
 
     /// The length of the longest match of `self` starting at `start`.
     pub(crate) fn longest(&self, input: &[u8], start: usize) -> Option<usize> {
+        // Tokens are short: positions up to 63 bytes past `start` fit in a
+        // bit set, which needs no allocation; longer ones take the general
+        // path.
+        if let Some(ends) = self.ends_near(input, start, 1) {
+            return (ends != 0).then(|| 63 - ends.leading_zeros() as usize);
+        }
         self.ends(input, vec![start])
             .into_iter()
             .max()
             .map(|end| end - start)
+    }
+
+    /// [`Re::ends`] on a bit set of offsets from `base` (bit `i`: position
+    /// `base + i`); `None` if a match would reach 64 bytes or more.
+    fn ends_near(&self, input: &[u8], base: usize, starts: u64) -> Option<u64> {
+        let at = |i: u32| input.get(base + i as usize..).unwrap_or(&[]);
+        let mut out = 0u64;
+        match self {
+            Re::Lit(bytes) => {
+                let mut set = starts;
+                while set != 0 {
+                    let i = set.trailing_zeros();
+                    set &= set - 1;
+                    if at(i).starts_with(bytes) {
+                        let end = i as usize + bytes.len();
+                        if end >= 64 {
+                            return None;
+                        }
+                        out |= 1 << end;
+                    }
+                }
+            }
+            Re::Set(pred) => {
+                let mut set = starts;
+                while set != 0 {
+                    let i = set.trailing_zeros();
+                    set &= set - 1;
+                    if at(i).first().is_some_and(|&b| pred(b)) {
+                        if i + 1 >= 64 {
+                            return None;
+                        }
+                        out |= 1 << (i + 1);
+                    }
+                }
+            }
+            Re::Seq(parts) => {
+                out = starts;
+                for part in parts {
+                    if out == 0 {
+                        break;
+                    }
+                    out = part.ends_near(input, base, out)?;
+                }
+            }
+            Re::Alt(alts) => {
+                for alt in alts {
+                    out |= alt.ends_near(input, base, starts)?;
+                }
+            }
+            Re::Rep(inner, min, max) => {
+                // Each repetition consumes a byte (empty matches are
+                // dropped), so the frontier moves right and this ends.
+                let mut frontier = starts;
+                let mut count = 0;
+                while frontier != 0 {
+                    if count >= *min {
+                        out |= frontier;
+                    }
+                    if max.is_some_and(|m| count >= m) {
+                        break;
+                    }
+                    let mut next = 0u64;
+                    let mut set = frontier;
+                    while set != 0 {
+                        let i = set.trailing_zeros();
+                        set &= set - 1;
+                        // Only ends strictly after the start count.
+                        let later = u64::MAX.checked_shl(i + 1).unwrap_or(0);
+                        next |= inner.ends_near(input, base, 1 << i)? & later;
+                    }
+                    frontier = next;
+                    count += 1;
+                }
+            }
+        }
+        Some(out)
     }
 
     /// All positions where a match starting at one of `starts` can end.

@@ -10,9 +10,7 @@
 
 use bpfkit_cbpf::op;
 
-use super::graph::{
-    abs_extent, branch_uses, def, may_abort, uses, AtomSet, Graph, Order, NO_NODE,
-};
+use super::graph::{abs_extent, branch_uses, def, may_abort, uses, AtomSet, Graph, Order, NO_NODE};
 
 /// The atoms live at entry to each node (indexed by node).
 pub(crate) fn liveness(g: &Graph, order: &Order) -> Vec<AtomSet> {
@@ -48,7 +46,8 @@ pub(crate) fn proven_length(g: &Graph, order: &Order) -> Vec<u32> {
     let mut at_entry = vec![0u32; g.nodes.len()];
     let mut at_exit = vec![0u32; g.nodes.len()];
     for &v in &order.nodes {
-        let entry = order.preds[v as usize]
+        let entry = order
+            .preds(v)
             .iter()
             .map(|&(p, _)| at_exit[p as usize])
             .min()
@@ -131,9 +130,8 @@ pub(crate) fn remove_dead_statements(g: &mut Graph, order: &Order, exact: bool) 
         let mut keep = vec![true; node.stmts.len()];
         for (i, &s) in node.stmts.iter().enumerate().rev() {
             let extent = abs_extent(s);
-            let safe = !exact
-                || !may_abort(s)
-                || extent.is_some_and(|e| e <= before[i] || e <= need);
+            let safe =
+                !exact || !may_abort(s) || extent.is_some_and(|e| e <= before[i] || e <= need);
             match def(s) {
                 Some(d) if live & (1 << d) == 0 && safe => {
                     keep[i] = false;

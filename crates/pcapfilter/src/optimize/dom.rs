@@ -8,22 +8,27 @@
 //!
 //! The graph is acyclic, so one pass in topological order computes the
 //! immediate dominator of each vertex as the nearest common ancestor of its
-//! predecessors; ancestors are found by binary lifting, which keeps the
-//! whole computation at O(E log V).
+//! predecessors. Ancestors are found with skew-binary jump pointers (one
+//! extra pointer per vertex, `O(log n)` steps per query), so a node with
+//! thousands of predecessors far apart costs no more than that. `ret` nodes
+//! are left out: nothing is decided below them.
 
 use super::graph::{Graph, NodeId, Order};
 
 /// Marker for "no vertex".
 const NONE: u32 = u32::MAX;
 
-/// The dominator tree of the graph with edge vertices.
+/// The dominator tree of the graph with edge vertices (`ret` nodes left
+/// out).
 pub(crate) struct DomTree {
     nodes: usize,
+    idom: Vec<u32>,
     depth: Vec<u32>,
-    /// `up[j][v]`: the `2^j`-th ancestor of `v` (the root is its own).
-    up: Vec<Vec<u32>>,
-    /// Children of each vertex, in creation order.
-    pub children: Vec<Vec<u32>>,
+    /// An ancestor further up (see `set_parent`).
+    jump: Vec<u32>,
+    /// Children of vertex `v`: `child[first[v]..first[v + 1]]`.
+    first: Vec<u32>,
+    child: Vec<u32>,
 }
 
 /// A vertex of the tree.
@@ -53,71 +58,115 @@ impl DomTree {
         }
     }
 
+    /// The children of vertex `id`, in creation order.
+    pub fn children(&self, id: u32) -> &[u32] {
+        let (a, b) = (self.first[id as usize], self.first[id as usize + 1]);
+        &self.child[a as usize..b as usize]
+    }
+
+    /// Links `v` below `parent`. The jump pointer skips a run of ancestors
+    /// whose length only depends on the depth (skew-binary numbers), so
+    /// vertices at equal depths jump to equal depths.
     fn set_parent(&mut self, v: u32, parent: u32) {
-        self.depth[v as usize] = self.depth[parent as usize] + 1;
-        self.up[0][v as usize] = parent;
-        for j in 1..self.up.len() {
-            let mid = self.up[j - 1][v as usize];
-            self.up[j][v as usize] = self.up[j - 1][mid as usize];
+        let (p, vi) = (parent as usize, v as usize);
+        self.idom[vi] = parent;
+        self.depth[vi] = self.depth[p] + 1;
+        let j = self.jump[p] as usize;
+        let jj = self.jump[j] as usize;
+        self.jump[vi] = if self.depth[p] - self.depth[j] == self.depth[j] - self.depth[jj] {
+            jj as u32
+        } else {
+            parent
+        };
+    }
+
+    /// The ancestor of `v` at depth `d` (at most `v`'s depth).
+    fn ancestor_at(&self, mut v: u32, d: u32) -> u32 {
+        while self.depth[v as usize] > d {
+            let j = self.jump[v as usize];
+            v = if self.depth[j as usize] >= d {
+                j
+            } else {
+                self.idom[v as usize]
+            };
         }
-        self.children[parent as usize].push(v);
+        v
     }
 
     /// Nearest common ancestor of `a` and `b`.
-    fn nca(&self, mut a: u32, mut b: u32) -> u32 {
-        if self.depth[a as usize] < self.depth[b as usize] {
-            std::mem::swap(&mut a, &mut b);
-        }
-        let diff = self.depth[a as usize] - self.depth[b as usize];
-        for j in 0..self.up.len() {
-            if diff & (1 << j) != 0 {
-                a = self.up[j][a as usize];
+    fn nca(&self, a: u32, b: u32) -> u32 {
+        let d = self.depth[a as usize].min(self.depth[b as usize]);
+        let (mut a, mut b) = (self.ancestor_at(a, d), self.ancestor_at(b, d));
+        while a != b {
+            let (ja, jb) = (self.jump[a as usize], self.jump[b as usize]);
+            if ja != jb {
+                a = ja;
+                b = jb;
+            } else {
+                a = self.idom[a as usize];
+                b = self.idom[b as usize];
             }
         }
-        if a == b {
-            return a;
-        }
-        for j in (0..self.up.len()).rev() {
-            let (pa, pb) = (self.up[j][a as usize], self.up[j][b as usize]);
-            if pa != pb {
-                a = pa;
-                b = pb;
-            }
-        }
-        self.up[0][a as usize]
+        a
     }
 
     /// The dominator tree of the reachable part of `g`.
     pub fn build(g: &Graph, order: &Order) -> DomTree {
         let nodes = g.nodes.len();
         let total = 3 * nodes;
-        let levels = (usize::BITS - total.max(2).leading_zeros()) as usize + 1;
         let mut t = DomTree {
             nodes,
+            idom: vec![NONE; total],
             depth: vec![0; total],
-            up: vec![vec![NONE; total]; levels],
-            children: vec![Vec::new(); total],
+            jump: vec![NONE; total],
+            first: Vec::new(),
+            child: Vec::new(),
         };
-        for j in 0..levels {
-            t.up[j][g.root as usize] = g.root;
-        }
+        t.jump[g.root as usize] = g.root;
+        // Vertices in creation order (parents before children).
+        let mut created: Vec<u32> = Vec::with_capacity(3 * order.nodes.len());
         for &v in &order.nodes {
+            let node = g.node(v);
+            if node.is_ret() {
+                continue;
+            }
             if v != g.root {
                 let mut idom = NONE;
-                for &(p, taken) in &order.preds[v as usize] {
+                for &(p, taken) in order.preds(v) {
                     let e = t.id(Vertex::Edge(p, taken));
                     idom = if idom == NONE { e } else { t.nca(idom, e) };
                 }
                 t.set_parent(v, idom);
             }
-            let node = g.node(v);
-            if !node.is_ret() {
-                for taken in [true, false] {
-                    let e = t.id(Vertex::Edge(v, taken));
-                    t.set_parent(e, v);
-                }
+            created.push(v);
+            for taken in [true, false] {
+                let e = t.id(Vertex::Edge(v, taken));
+                t.set_parent(e, v);
+                created.push(e);
             }
         }
+        // Children lists, compressed.
+        let mut count = vec![0u32; total + 1];
+        for &c in &created {
+            let p = t.idom[c as usize];
+            if p != NONE {
+                count[p as usize + 1] += 1;
+            }
+        }
+        for i in 0..total {
+            count[i + 1] += count[i];
+        }
+        let mut fill = count.clone();
+        let mut child = vec![0u32; created.len()];
+        for &c in &created {
+            let p = t.idom[c as usize];
+            if p != NONE {
+                child[fill[p as usize] as usize] = c;
+                fill[p as usize] += 1;
+            }
+        }
+        t.first = count;
+        t.child = child;
         t
     }
 }

@@ -3,13 +3,14 @@
 //! and which fallible statements (loads, divisions) have already succeeded.
 //!
 //! The table is scoped: a walk down the dominator tree adds facts when it
-//! enters a vertex and [`Facts::rollback`]s them when it leaves, so each
-//! lookup costs a hash probe.
-
-use std::collections::{HashMap, HashSet};
+//! enters a vertex and [`Facts::rollback`]s them when it leaves. Test
+//! outcomes are in a hash table (a value may have thousands along one path:
+//! `x != 1`, `x != 2`, ...), ranges and successes in arrays indexed by
+//! value number; every operation costs a probe or an array access.
 
 use bpfkit_cbpf::op;
 
+use super::hash::Map;
 use super::values::Val;
 
 /// A comparison: condition bits (`JEQ`, `JGT`, `JGE`, `JSET`), the value
@@ -18,21 +19,33 @@ type Test = (u16, Val, Val);
 
 enum Undo {
     Test(Test, Option<bool>),
-    Range(Val, Option<(u32, u32)>),
+    Range(Val, (u32, u32)),
     Succeeded(Val),
 }
 
 /// The scoped fact table.
 #[derive(Default)]
 pub(crate) struct Facts {
-    tests: HashMap<Test, bool>,
-    /// Inclusive bounds of a value.
-    ranges: HashMap<Val, (u32, u32)>,
-    succeeded: HashSet<Val>,
+    tests: Map<Test, bool>,
+    /// Per value: inclusive bounds (full range where never narrowed).
+    range: Vec<(u32, u32)>,
+    succeeded: Vec<bool>,
     undo: Vec<Undo>,
 }
 
+const FULL: (u32, u32) = (0, u32::MAX);
+
 impl Facts {
+    /// Makes room for facts about value `v`.
+    fn cover(&mut self, v: Val) {
+        let n = v as usize + 1;
+        if self.range.len() < n {
+            let n = n.max(2 * self.range.len());
+            self.range.resize(n, FULL);
+            self.succeeded.resize(n, false);
+        }
+    }
+
     /// A point to [`Facts::rollback`] to.
     pub fn mark(&self) -> usize {
         self.undo.len()
@@ -48,44 +61,46 @@ impl Facts {
                 Undo::Test(t, None) => {
                     self.tests.remove(&t);
                 }
-                Undo::Range(v, Some(r)) => {
-                    self.ranges.insert(v, r);
-                }
-                Undo::Range(v, None) => {
-                    self.ranges.remove(&v);
-                }
-                Undo::Succeeded(v) => {
-                    self.succeeded.remove(&v);
-                }
+                Undo::Range(a, old) => self.range[a as usize] = old,
+                Undo::Succeeded(v) => self.succeeded[v as usize] = false,
             }
         }
     }
 
     /// Records that a fallible statement producing `v` succeeded.
     pub fn succeed(&mut self, v: Val) {
-        if self.succeeded.insert(v) {
+        self.cover(v);
+        if !self.succeeded[v as usize] {
+            self.succeeded[v as usize] = true;
             self.undo.push(Undo::Succeeded(v));
         }
     }
 
     /// Whether a fallible statement producing `v` is known to succeed.
     pub fn has_succeeded(&self, v: Val) -> bool {
-        self.succeeded.contains(&v)
+        self.succeeded.get(v as usize).copied().unwrap_or(false)
     }
 
     fn range(&self, a: Val) -> (u32, u32) {
-        self.ranges.get(&a).copied().unwrap_or((0, u32::MAX))
+        self.range.get(a as usize).copied().unwrap_or(FULL)
+    }
+
+    /// The recorded outcome of comparison `cond` of `a` with `o`.
+    fn test(&self, cond: u16, a: Val, o: Val) -> Option<bool> {
+        self.tests.get(&(cond, a, o)).copied()
     }
 
     /// Records that comparison `cond` of `a` with `o` (the constant `ko`,
     /// if it is one) came out `outcome`.
     pub fn learn(&mut self, cond: u16, a: Val, o: Val, ko: Option<u32>, outcome: bool) {
+        self.cover(a);
         let old = self.tests.insert((cond, a, o), outcome);
         self.undo.push(Undo::Test((cond, a, o), old));
         let Some(k) = ko else {
             return;
         };
-        let (mut lo, mut hi) = self.range(a);
+        let old = self.range(a);
+        let (mut lo, mut hi) = old;
         match (cond, outcome) {
             (op::JEQ, true) => (lo, hi) = (lo.max(k), hi.min(k)),
             (op::JEQ, false) if k == lo && lo < hi => lo += 1,
@@ -97,8 +112,8 @@ impl Facts {
             _ => return,
         }
         // An empty range means this path cannot be taken; say nothing.
-        if lo <= hi && (lo, hi) != self.range(a) {
-            let old = self.ranges.insert(a, (lo, hi));
+        if lo <= hi && (lo, hi) != old {
+            self.range[a as usize] = (lo, hi);
             self.undo.push(Undo::Range(a, old));
         }
     }
@@ -116,7 +131,7 @@ impl Facts {
         if let (Some(x), Some(y)) = (ka, ko) {
             return Some(compare(cond, x, y));
         }
-        if let Some(&known) = self.tests.get(&(cond, a, o)) {
+        if let Some(known) = self.test(cond, a, o) {
             return Some(known);
         }
         if a == o {

@@ -78,9 +78,18 @@ pub(crate) struct Graph {
 pub(crate) struct Order {
     /// Root first; every node after all its predecessors.
     pub nodes: Vec<NodeId>,
-    /// `(predecessor, branch outcome)` of each reachable node, in the
-    /// order of `nodes`; empty for unreachable ones.
-    pub preds: Vec<Vec<(NodeId, bool)>>,
+    /// Predecessors of node `v`: `pred[first[v]..first[v + 1]]`.
+    first: Vec<u32>,
+    pred: Vec<(NodeId, bool)>,
+}
+
+impl Order {
+    /// `(predecessor, branch outcome)` of each edge into `v`, in the order
+    /// of `nodes`; empty for unreachable nodes.
+    pub fn preds(&self, v: NodeId) -> &[(NodeId, bool)] {
+        let (a, b) = (self.first[v as usize], self.first[v as usize + 1]);
+        &self.pred[a as usize..b as usize]
+    }
 }
 
 impl Graph {
@@ -194,15 +203,33 @@ impl Graph {
             }
         }
         post.reverse();
-        let mut preds = vec![Vec::new(); n];
+        let mut first = vec![0u32; n + 1];
         for &v in &post {
             let node = self.node(v);
             if !node.is_ret() {
-                preds[node.jt as usize].push((v, true));
-                preds[node.jf as usize].push((v, false));
+                first[node.jt as usize + 1] += 1;
+                first[node.jf as usize + 1] += 1;
             }
         }
-        Order { nodes: post, preds }
+        for i in 0..n {
+            first[i + 1] += first[i];
+        }
+        let mut fill = first.clone();
+        let mut pred = vec![(0, false); first[n] as usize];
+        for &v in &post {
+            let node = self.node(v);
+            if !node.is_ret() {
+                for (to, taken) in [(node.jt, true), (node.jf, false)] {
+                    pred[fill[to as usize] as usize] = (v, taken);
+                    fill[to as usize] += 1;
+                }
+            }
+        }
+        Order {
+            nodes: post,
+            first,
+            pred,
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //!   of it when it is a `ret` (one instruction either way, and the jump is
 //!   gone).
 
-use std::collections::HashMap;
+use super::hash::Map;
 
 use super::graph::{Graph, Node, NodeId, Order, Stmt, NO_NODE};
 
@@ -17,7 +17,7 @@ use super::graph::{Graph, Node, NodeId, Order, Stmt, NO_NODE};
 /// whether anything changed.
 pub(crate) fn merge_identical(g: &mut Graph, order: &Order) -> bool {
     let mut canon: Vec<NodeId> = (0..g.nodes.len() as NodeId).collect();
-    let mut seen: HashMap<(&[Stmt], u16, u32, NodeId, NodeId), NodeId> = HashMap::new();
+    let mut seen: Map<(&[Stmt], u16, u32, NodeId, NodeId), NodeId> = Map::default();
     let mut changed = false;
     for &v in order.nodes.iter().rev() {
         let node: &Node = &g.nodes[v as usize];
@@ -68,7 +68,7 @@ pub(crate) fn fuse_straight_lines(g: &mut Graph, order: &Order) -> bool {
                 break;
             }
             let c = node.jt;
-            let single_pred = order.preds[c as usize].iter().all(|&(p, _)| p == v);
+            let single_pred = order.preds(c).iter().all(|&(p, _)| p == v);
             let succ = g.nodes[c as usize].clone();
             if !(succ.is_ret() || (single_pred && c != g.root)) {
                 break;

@@ -39,6 +39,7 @@ mod dead;
 mod dom;
 mod facts;
 mod graph;
+mod hash;
 mod intern;
 mod peephole;
 mod regroup;
@@ -51,7 +52,7 @@ use bpfkit_cbpf::op;
 use crate::cfg::{BlockId, Cfg};
 use crate::error::CompileError;
 use graph::Graph;
-use values::Values;
+use values::{Numbering, Values};
 
 /// Upper bound on rounds (each makes progress; typical programs need a
 /// handful).
@@ -72,13 +73,10 @@ pub(crate) struct Optimized {
 pub(crate) fn optimize(cfg: &Cfg, root: BlockId, exact: bool) -> Result<Optimized, CompileError> {
     let mut g = Graph::from_cfg(cfg, root);
     let mut vals = Values::default();
-    for _r in 0..MAX_ROUNDS {
-        if std::env::var_os("PCAPFILTER_DEBUG").is_some() {
-            let (c, r) = g.to_cfg();
-            let mut c = c;
-            eprintln!("round {_r}:\n{}", bpfkit_cbpf::dump(&c.linearize(r).unwrap(), bpfkit_cbpf::DumpFormat::Image));
-        }
-        if !round(&mut g, &mut vals, exact)? {
+    vals.wrap_index = !exact;
+    let mut num = Numbering::default();
+    for _ in 0..MAX_ROUNDS {
+        if !round(&mut g, &mut vals, &mut num, exact)? {
             break;
         }
     }
@@ -93,29 +91,53 @@ pub(crate) fn optimize(cfg: &Cfg, root: BlockId, exact: bool) -> Result<Optimize
 }
 
 /// One round of every pass; returns whether anything changed.
-fn round(g: &mut Graph, vals: &mut Values, exact: bool) -> Result<bool, CompileError> {
-    let mut changed = false;
+fn round(
+    g: &mut Graph,
+    vals: &mut Values,
+    num: &mut Numbering,
+    exact: bool,
+) -> Result<bool, CompileError> {
+    let mut any = false;
+    // Analyses are recomputed only after a pass changed the graph.
     let order = g.order();
-    let (num, c) = values::number(g, &order, vals)?;
-    changed |= c;
-    changed |= peephole::absorb_arithmetic(g, &order, &num, vals);
-    changed |= dead::remove_dead_statements(g, &order, exact);
-    changed |= dead::reject_dead_ends(g, &order);
-    let order = g.order();
-    let (num, c) = values::number(g, &order, vals)?;
-    changed |= c;
-    changed |= thread::thread_jumps(g, &order, &num, vals, exact);
-    let order = g.order();
-    let (num, c) = values::number(g, &order, vals)?;
-    changed |= c;
-    changed |= subsume::remove_subsumed_tests(g, &order, &num, vals);
-    let order = g.order();
-    let (num, c) = values::number(g, &order, vals)?;
-    changed |= c;
-    changed |= regroup::regroup_chains(g, &order, &num, vals, exact);
-    let order = g.order();
-    changed |= intern::fuse_straight_lines(g, &order);
-    let order = g.order();
-    changed |= intern::merge_identical(g, &order);
-    Ok(changed)
+    let c = values::number(g, &order, vals, num)?;
+    any |= c;
+    let mut dirty = peephole::absorb_arithmetic(g, &order, num, vals, exact);
+    dirty |= dead::remove_dead_statements(g, &order, exact);
+    dirty |= dead::reject_dead_ends(g, &order);
+    let order = if dirty {
+        let order = g.order();
+        values::number(g, &order, vals, num)?;
+        order
+    } else {
+        order
+    };
+    any |= dirty;
+    let dirty = thread::thread_jumps(g, &order, num, vals, exact);
+    let order = if dirty {
+        let order = g.order();
+        values::number(g, &order, vals, num)?;
+        order
+    } else {
+        order
+    };
+    any |= dirty;
+    let dirty = subsume::remove_subsumed_tests(g, &order, num, vals);
+    let order = if dirty {
+        let order = g.order();
+        values::number(g, &order, vals, num)?;
+        order
+    } else {
+        order
+    };
+    any |= dirty;
+    let dirty = regroup::regroup_chains(g, &order, num, vals, exact);
+    let order = if dirty { g.order() } else { order };
+    any |= dirty;
+    let dirty = intern::fuse_straight_lines(g, &order);
+    let order = if dirty { g.order() } else { order };
+    any |= dirty;
+    let c = intern::merge_identical(g, &order);
+    any |= c;
+    Ok(any)
 }

@@ -19,6 +19,8 @@
 //! packet too short for them, which they used to reject, could now be
 //! accepted by the moved test).
 
+use super::hash::Map;
+
 use super::dead::{liveness, proven_length};
 use super::graph::{
     abs_extent, def, may_abort, AtomSet, Graph, NodeId, Order, A, ATOMS, NO_NODE, X,
@@ -100,7 +102,7 @@ fn apply(g: &mut Graph, order: &Order, old: &[NodeId], new: &[NodeId], kind: Kin
     let head = old[0];
     let exit = g.node(*old.last().expect("chain")).succ(link);
     if new[0] != head {
-        for &(p, taken) in &order.preds[head as usize] {
+        for &(p, taken) in order.preds(head) {
             g.set_succ(p, taken, new[0]);
         }
         if g.root == head {
@@ -117,14 +119,14 @@ impl Pass<'_> {
     /// Whether `b` is a chain member (its only predecessor links to it
     /// the chain's way and shares its target), so not a chain's head.
     fn continues_chain(&self, b: NodeId, kind: Kind) -> bool {
-        let preds = &self.order.preds[b as usize];
+        let preds = self.order.preds(b);
         let Some(&(p, taken)) = preds.first() else {
             return false;
         };
         let node = self.g.node(b);
         let pnode = self.g.node(p);
         preds.len() == 1
-            && taken == !kind.shared()
+            && taken != kind.shared()
             && self.is_link(pnode, kind)
             && self.is_link(node, kind)
             && pnode.succ(kind.shared()) == node.succ(kind.shared())
@@ -147,7 +149,7 @@ impl Pass<'_> {
         loop {
             let next = self.g.node(cur).succ(!kind.shared());
             let nnode = self.g.node(next);
-            let single_pred = self.order.preds[next as usize].len() == 1;
+            let single_pred = self.order.preds(next).len() == 1;
             if next == self.g.root
                 || !single_pred
                 || !self.is_link(nnode, kind)
@@ -168,25 +170,22 @@ impl Pass<'_> {
             .collect();
         let entry_a = self.num.entry[chain[0] as usize][A];
         // Groups in order: the value already in A, then by first test.
-        let mut groups: Vec<u32> = Vec::new();
+        let mut group: Map<u32, usize> = Map::default();
         if tested.contains(&entry_a) {
-            groups.push(entry_a);
+            group.insert(entry_a, 0);
         }
         for &t in &tested {
-            if !groups.contains(&t) {
-                groups.push(t);
-            }
+            let next = group.len();
+            group.entry(t).or_insert(next);
         }
-        let grouped: Vec<NodeId> = groups
+        let mut grouped: Vec<(usize, NodeId)> = chain
             .iter()
-            .flat_map(|&v| {
-                chain
-                    .iter()
-                    .zip(&tested)
-                    .filter(move |&(_, &t)| t == v)
-                    .map(|(&c, _)| c)
-            })
+            .zip(&tested)
+            .map(|(&c, t)| (group[t], c))
             .collect();
+        // Stable: within a group, the old order.
+        grouped.sort_by_key(|&(g, _)| g);
+        let grouped: Vec<NodeId> = grouped.into_iter().map(|(_, c)| c).collect();
         // Fallback: only the tests of the value in A move to the front.
         let front: Vec<NodeId> = chain
             .iter()
@@ -212,7 +211,13 @@ impl Pass<'_> {
         } else {
             self.live_in[target as usize]
         };
-        let position = |c: NodeId| old.iter().position(|&o| o == c).expect("member");
+        let mut position: Map<NodeId, usize> = Map::default();
+        for (i, &c) in old.iter().enumerate() {
+            position.insert(c, i);
+        }
+        // Old positions of the nodes already placed, to count how many of
+        // a node's old predecessors still precede it.
+        let mut placed = Fenwick::new(old.len());
         let mut st: State = self.num.entry[head as usize];
         let mut proven = self.proven[head as usize];
         // Latest original position run so far: a node that was before it
@@ -220,13 +225,15 @@ impl Pass<'_> {
         let mut furthest = 0usize;
         for &c in new {
             let node = g.node(c);
-            let pos = position(c);
+            let pos = position[&c];
             let overtaken = pos < furthest;
             furthest = furthest.max(pos);
             if !same_on(self.live_in[c as usize], &st, &self.num.entry[c as usize]) {
                 return false;
             }
-            let moved_up = old.iter().take(pos).any(|o| !new_prefix_contains(new, c, *o));
+            // Now ahead of a node it used to follow.
+            let moved_up = placed.count_below(pos) < pos;
+            placed.add(pos);
             for &s in &node.stmts {
                 let before = st;
                 if vals.step(s, &mut st, false).is_err() {
@@ -258,9 +265,31 @@ impl Pass<'_> {
     }
 }
 
-/// Whether `o` comes before `c` in `new` (so `c` did not overtake it).
-fn new_prefix_contains(new: &[NodeId], c: NodeId, o: NodeId) -> bool {
-    new.iter().take_while(|&&n| n != c).any(|&n| n == o)
+/// A Fenwick tree counting marked positions.
+struct Fenwick(Vec<u32>);
+
+impl Fenwick {
+    fn new(n: usize) -> Fenwick {
+        Fenwick(vec![0; n + 1])
+    }
+
+    fn add(&mut self, pos: usize) {
+        let mut i = pos + 1;
+        while i < self.0.len() {
+            self.0[i] += 1;
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    /// Marked positions below `pos`.
+    fn count_below(&self, pos: usize) -> usize {
+        let (mut i, mut n) = (pos, 0);
+        while i > 0 {
+            n += self.0[i] as usize;
+            i -= i & i.wrapping_neg();
+        }
+        n
+    }
 }
 
 /// Whether states `a` and `b` agree on the atoms of `live`.

@@ -18,7 +18,7 @@ use super::graph::{abs_extent, def, may_abort, Graph, NodeId, Order, A, ATOMS, X
 use super::values::{Numbering, Values};
 
 /// How many nodes the walk from `other` may pass.
-const MAX_WALK: usize = 16;
+const MAX_WALK: usize = 8;
 
 /// Makes every node whose test does not matter unconditional. Returns
 /// whether anything changed.
@@ -31,6 +31,7 @@ pub(crate) fn remove_subsumed_tests(
     let live_in = liveness(g, order);
     let proven = super::dead::proven_length(g, order);
     let mut decided: Vec<(NodeId, NodeId)> = Vec::new();
+    let mut facts = Facts::default();
     for &n in &order.nodes {
         let node = g.node(n);
         if node.is_ret() || node.jt == node.jf {
@@ -50,7 +51,17 @@ pub(crate) fn remove_subsumed_tests(
             .fold(proven[n as usize], u32::max);
         for side in [true, false] {
             let (here, other) = (node.succ(side), node.succ(!side));
-            let mut facts = Facts::default();
+            // Only N's outcome is known: unless `other` is unconditional
+            // or tests the same value, the walk cannot get past it.
+            let onode = g.node(other);
+            let may_decide = onode.is_ret()
+                || onode.jt == onode.jf
+                || onode.stmts.is_empty()
+                || num.exit[other as usize][A] == exit[A];
+            if !may_decide {
+                continue;
+            }
+            let mark = facts.mark();
             facts.learn(cond, exit[A], o, vals.const_of(o), side);
             let here_rejects = g.node(here).is_reject();
             // Walk from `other` with N's exit values.
@@ -86,19 +97,17 @@ pub(crate) fn remove_subsumed_tests(
                 let taken = if c.jt == c.jf {
                     true
                 } else {
-                    let co = if c.tests_x() {
-                        st[X]
-                    } else {
-                        vals.konst(c.k)
-                    };
+                    let co = if c.tests_x() { st[X] } else { vals.konst(c.k) };
                     let ca = st[A];
-                    match facts.decide(c.code & 0xf0, ca, co, vals.const_of(ca), vals.const_of(co)) {
+                    match facts.decide(c.code & 0xf0, ca, co, vals.const_of(ca), vals.const_of(co))
+                    {
                         Some(t) => t,
                         None => break,
                     }
                 };
                 cur = c.succ(taken);
             }
+            facts.rollback(mark);
             let live = live_in[here as usize];
             let same = (0..ATOMS).all(|a| live & (1 << a) == 0 || st[a] == exit[a]);
             if reached && same {

@@ -116,7 +116,7 @@ pub(crate) fn thread_jumps(
                 }
             }
         }
-        for &c in tree.children[id as usize].iter().rev() {
+        for &c in tree.children(id).iter().rev() {
             stack.push(Visit::Enter(c));
         }
     }
@@ -151,6 +151,10 @@ impl Pass<'_> {
     /// Records which fallible statements of `v` succeed (whoever gets past
     /// them knows).
     fn learn_statements(&self, v: NodeId, facts: &mut Facts, vals: &mut Values) {
+        if !self.exact {
+            // (Only exact mode asks whether a statement can fail.)
+            return;
+        }
         let mut st = self.num.entry[v as usize];
         for &s in &self.g.node(v).stmts {
             if vals.step(s, &mut st, false).is_err() {
@@ -171,8 +175,15 @@ impl Pass<'_> {
         if node.stmts.is_empty() {
             return false;
         }
-        let entry = self.num.entry[v as usize];
-        let mut st = entry;
+        let (entry, exit) = (&self.num.entry[v as usize], &self.num.exit[v as usize]);
+        let read = branch_uses(node) | super::dead::live_out(self.g, v, &self.live_in);
+        if !same_on(read, exit, entry) {
+            return false;
+        }
+        if !self.exact {
+            return true;
+        }
+        let mut st = *entry;
         let mut proven = self.proven_entry(v);
         for &s in &node.stmts {
             let before = st;
@@ -185,8 +196,7 @@ impl Pass<'_> {
                 proven = proven.max(e);
             }
         }
-        let read = branch_uses(node) | super::dead::live_out(self.g, v, &self.live_in);
-        (0..super::graph::ATOMS).all(|a| read & (1 << a) == 0 || st[a] == entry[a])
+        true
     }
 
     /// Packet length proven at the entry of `v`.
@@ -196,7 +206,15 @@ impl Pass<'_> {
 
     /// Whether `s`, about to run with values `st` (before it) and `proven`
     /// bytes of packet known present, cannot fail.
-    fn cannot_fail(&self, s: Stmt, before: &State, after: &State, proven: u32, facts: &Facts, vals: &Values) -> bool {
+    fn cannot_fail(
+        &self,
+        s: Stmt,
+        before: &State,
+        after: &State,
+        proven: u32,
+        facts: &Facts,
+        vals: &Values,
+    ) -> bool {
         if !may_abort(s) || !self.exact {
             return true;
         }
@@ -230,6 +248,17 @@ impl Pass<'_> {
         facts: &Facts,
         vals: &mut Values,
     ) -> Option<NodeId> {
+        // Most edges lead to a node that is entered exactly as numbered
+        // and whose test nothing decides: find that out without copying.
+        let first = self.g.node(start);
+        if !self.exact
+            && !first.is_ret()
+            && first.jt != first.jf
+            && *entry == self.num.entry[start as usize]
+        {
+            let (cond, a, o) = branch_operands(first, &self.num.exit[start as usize], vals);
+            facts.decide(cond, a, o, vals.const_of(a), vals.const_of(o))?;
+        }
         let mut st = *entry;
         let mut proven = proven;
         let mut cur = start;
@@ -239,17 +268,22 @@ impl Pass<'_> {
             if node.is_ret() {
                 break;
             }
-            for &s in &node.stmts {
-                let before = st;
-                match vals.step(s, &mut st, false) {
-                    Ok(Step::Keep(_)) | Ok(Step::Delete) => {}
-                    Err(_) => return best,
-                }
-                if !self.cannot_fail(s, &before, &st, proven, facts, vals) {
-                    return best;
-                }
-                if let Some(e) = abs_extent(s) {
-                    proven = proven.max(e);
+            if !self.exact && st == self.num.entry[cur as usize] {
+                // Entered as the numbering says: its exit values are known.
+                st = self.num.exit[cur as usize];
+            } else {
+                for &s in &node.stmts {
+                    let before = st;
+                    match vals.step(s, &mut st, false) {
+                        Ok(Step::Keep(_)) | Ok(Step::Delete) => {}
+                        Err(_) => return best,
+                    }
+                    if !self.cannot_fail(s, &before, &st, proven, facts, vals) {
+                        return best;
+                    }
+                    if let Some(e) = abs_extent(s) {
+                        proven = proven.max(e);
+                    }
                 }
             }
             let taken = if node.jt == node.jf {
@@ -263,7 +297,7 @@ impl Pass<'_> {
             };
             let next = node.succ(taken);
             let live = self.live_in[next as usize];
-            let same = (0..super::graph::ATOMS).all(|a| live & (1 << a) == 0 || st[a] == entry[a]);
+            let same = same_on(live, &st, entry);
             if same {
                 best = Some(next);
             }
@@ -271,4 +305,17 @@ impl Pass<'_> {
         }
         best
     }
+}
+
+/// Whether states `a` and `b` agree on the atoms of `set`.
+pub(crate) fn same_on(set: AtomSet, a: &State, b: &State) -> bool {
+    let mut bits = set;
+    while bits != 0 {
+        let i = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        if a[i] != b[i] {
+            return false;
+        }
+    }
+    true
 }

@@ -17,7 +17,7 @@
 //! stored), `x`-operand instructions with a constant X turned into `k`
 //! ones, indexed loads with a constant index turned into absolute ones.
 
-use std::collections::HashMap;
+use super::hash::Map;
 
 use bpfkit_cbpf::op;
 
@@ -36,12 +36,23 @@ enum Expr {
     Const(u32),
     /// A load of the packet or its length: opcode, offset, index value
     /// (`NO_INDEX` unless indexed).
-    Load { code: u16, k: u32, x: Val },
+    Load {
+        code: u16,
+        k: u32,
+        x: Val,
+    },
     /// An ALU operation (`op` bits, plus the `k` source bit for shifts by
     /// 32 or more, which the interpreter treats differently).
-    Alu { op: u16, a: Val, b: Val },
+    Alu {
+        op: u16,
+        a: Val,
+        b: Val,
+    },
     /// A register's content at entry to a node where paths disagree.
-    Merge { node: NodeId, atom: u8 },
+    Merge {
+        node: NodeId,
+        atom: u8,
+    },
     /// A register's content when the program starts.
     Initial(u8),
     /// The result of a statement that cannot be expressed otherwise
@@ -56,8 +67,13 @@ const NO_INDEX: Val = Val::MAX;
 #[derive(Default)]
 pub(crate) struct Values {
     exprs: Vec<Expr>,
-    index: HashMap<Expr, Val>,
+    index: Map<Expr, Val>,
     opaque: u32,
+    /// An indexed load whose constant index plus offset passes 2^32 is
+    /// taken to read at the wrapped-around offset (as the Linux kernel
+    /// does; libpcap's interpreter fails it instead). Only allowed when
+    /// failed loads need not be preserved.
+    pub wrap_index: bool,
 }
 
 /// What became of a statement.
@@ -274,7 +290,15 @@ impl Values {
                         let x = st[X];
                         // With a constant index it is the absolute load
                         // (same bytes, same bounds check).
-                        match self.const_of(x).map(|c| s.k.checked_add(c)) {
+                        let wrap = self.wrap_index;
+                        let offset = |c: u32| {
+                            if wrap {
+                                Some(s.k.wrapping_add(c))
+                            } else {
+                                s.k.checked_add(c)
+                            }
+                        };
+                        match self.const_of(x).map(offset) {
                             Some(Some(k)) => {
                                 let code = op::LD | op::ABS | (s.code & 0x18);
                                 if rewrite {
@@ -310,11 +334,38 @@ impl Values {
                 (s.k as usize, st[from])
             }
             op::MISC => {
-                if s.code & 0xf8 == op::TAX {
-                    (X, st[A])
+                let (to, from) = if s.code & 0xf8 == op::TAX {
+                    (X, A)
                 } else {
-                    (A, st[X])
+                    (A, X)
+                };
+                let v = st[from];
+                if rewrite {
+                    // Load a constant or the length directly rather than
+                    // copy it, so the other register may become dead.
+                    let class = if to == A { op::LD } else { op::LDX };
+                    if let Some(c) = self.const_of(v) {
+                        out = Stmt {
+                            code: class | op::IMM,
+                            k: c,
+                        };
+                    } else if to == A
+                        && self.exprs[v as usize]
+                            == (Expr::Load {
+                                code: op::LD | op::LEN,
+                                k: 0,
+                                x: NO_INDEX,
+                            })
+                    {
+                        // (Not `ldx #pktlen`: valid, but unknown to
+                        // libpcap's and bpfkit's disassemblers.)
+                        out = Stmt {
+                            code: class | op::LEN,
+                            k: 0,
+                        };
+                    }
                 }
+                (to, v)
             }
             op::ALU => {
                 let alu = s.code & 0xf0;
@@ -391,42 +442,57 @@ impl Values {
     }
 }
 
-/// Entry and exit values of every reachable node.
+/// Entry and exit values of every reachable node (kept between rounds so
+/// that its buffers are reused).
+#[derive(Default)]
 pub(crate) struct Numbering {
     pub entry: Vec<State>,
     pub exit: Vec<State>,
 }
 
-/// Numbers the values of the whole graph in topological order, rewriting
-/// statements (see [`Values::step`]) and deciding branches whose outcome
-/// is a constant (both successors then point to the one taken). Returns the
-/// numbering and whether anything changed.
+/// Numbers the values of the whole graph in topological order into `num`,
+/// rewriting statements (see [`Values::step`]) and deciding branches whose
+/// outcome is a constant (both successors then point to the one taken).
+/// Returns whether anything changed.
 pub(crate) fn number(
     g: &mut Graph,
     order: &Order,
     vals: &mut Values,
-) -> Result<(Numbering, bool), CompileError> {
+    num: &mut Numbering,
+) -> Result<bool, CompileError> {
     let n = g.nodes.len();
     let zero: State = [0; ATOMS];
-    let mut num = Numbering {
-        entry: vec![zero; n],
-        exit: vec![zero; n],
-    };
+    num.entry.resize(n, zero);
+    num.exit.resize(n, zero);
     let mut changed = false;
     for &v in &order.nodes {
-        let entry = {
-            let preds = &order.preds[v as usize];
-            let exits: Vec<&State> = preds.iter().map(|&(p, _)| &num.exit[p as usize]).collect();
-            vals.merge(v, exits.into_iter())
-        };
+        let exits = order.preds(v).iter().map(|&(p, _)| &num.exit[p as usize]);
+        let entry = vals.merge(v, exits);
         let mut st = entry;
         let node = g.node_mut(v);
-        let mut stmts = Vec::with_capacity(node.stmts.len());
+        let mut stmts: Vec<Stmt> = Vec::with_capacity(node.stmts.len());
         for &s in &node.stmts {
             match vals.step(s, &mut st, true)? {
                 Step::Keep(out) => {
                     changed |= out != s;
-                    stmts.push(out);
+                    match (stmts.last(), commutative_x(out)) {
+                        // `ld #c; add x` → `txa; add #c`: the same work,
+                        // but a copy into A that may cancel with a `tax`.
+                        (Some(&prev), Some(alu)) if prev.code == op::LD | op::IMM => {
+                            let c = prev.k;
+                            stmts.pop();
+                            stmts.push(Stmt {
+                                code: op::MISC | op::TXA,
+                                k: 0,
+                            });
+                            stmts.push(Stmt {
+                                code: op::ALU | alu | op::K,
+                                k: c,
+                            });
+                            changed = true;
+                        }
+                        _ => stmts.push(out),
+                    }
                 }
                 Step::Delete => changed = true,
             }
@@ -436,7 +502,7 @@ pub(crate) fn number(
         num.entry[v as usize] = entry;
         num.exit[v as usize] = st;
     }
-    Ok((num, changed))
+    Ok(changed)
 }
 
 /// Simplifies the final branch of `node` given the exit values `st`:
@@ -473,4 +539,11 @@ fn fold_branch(node: &mut super::graph::Node, st: &State, vals: &Values) -> bool
         changed = true;
     }
     changed
+}
+
+/// The operation of a commutative ALU instruction with an X operand.
+fn commutative_x(s: Stmt) -> Option<u16> {
+    let alu = s.code & 0xf0;
+    let commutative = matches!(alu, op::ADD | op::MUL | op::AND | op::OR | op::XOR);
+    (s.code & 0x07 == op::ALU && s.code & op::X != 0 && commutative).then_some(alu)
 }

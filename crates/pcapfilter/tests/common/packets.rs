@@ -564,10 +564,14 @@ pub fn packet(rng: &mut Rng, linktype: LinkType) -> Vec<u8> {
 }
 
 /// `count` packets for `linktype`, some of them truncated (captured length
-/// shorter than the wire length): `(captured bytes, wire length)`.
+/// shorter than the wire length): `(captured bytes, wire length)`. Then,
+/// for one in 16 of them, two odd records that capture files can hold and
+/// filters must handle like any other: a wire length below the captured
+/// length, and a wire length of 2^32 - 1 with the bytes after the first 34
+/// set to 0xff (so arithmetic on `len` or on loaded values wraps around).
 pub fn packets(linktype: LinkType, count: usize, seed: u64) -> Vec<(Vec<u8>, u32)> {
     let mut rng = Rng::new(seed ^ u64::from(linktype.0).wrapping_mul(0x9e37_79b9));
-    (0..count)
+    let mut out: Vec<(Vec<u8>, u32)> = (0..count)
         .map(|_| {
             let p = packet(&mut rng, linktype);
             let wirelen = p.len() as u32;
@@ -578,5 +582,42 @@ pub fn packets(linktype: LinkType, count: usize, seed: u64) -> Vec<(Vec<u8>, u32
                 (p, wirelen)
             }
         })
-        .collect()
+        .collect();
+    let mut odd = Rng::new(seed ^ 0x0dd);
+    for i in (0..out.len()).step_by(16) {
+        let data = out[i].0.clone();
+        out.push((data.clone(), odd.pick(&[0u32, 1, 4, 7])));
+        let ones: Vec<u8> = data
+            .iter()
+            .enumerate()
+            .map(|(j, &b)| if j < 34 { b } else { 0xff })
+            .collect();
+        out.push((ones, u32::MAX));
+    }
+    out
+}
+
+/// Hand-made packets on which libpcap's optimizer is known to change a
+/// verdict: it folds a constant into a packet offset as if the 32-bit
+/// addition could not wrap around. `(link type, bytes, wire length)`.
+pub fn witnesses() -> Vec<(LinkType, Vec<u8>, u32)> {
+    // IPv4/UDP to 10.0.0.9 (last header byte has bit 3 set), wire length 4:
+    // `udp[-1] & 8 > len` reads the last IP header byte unoptimized; libpcap
+    // turns the index -1 into offset 0xffffffff, which always fails.
+    let mut udp = vec![
+        0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 9,
+    ];
+    udp.extend([0, 53, 0, 53, 0, 8, 0, 0]);
+    // Linux cooked IPv6/ICMPv6 whose first ICMPv6 word is 0xffffffff, wire
+    // length 0xffffffff: `icmp6[1 + len:4] = len` reads icmp6[0] (len + 1
+    // wraps to 0); libpcap's index len with offset +1 fails instead.
+    let mut sll = vec![0, 0, 0, 1, 0, 6, 0, 1, 2, 3, 4, 5, 0, 0, 0x86, 0xdd];
+    sll.extend([0x60, 0, 0, 0, 0, 8, 58, 64]);
+    sll.extend([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    sll.extend([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    sll.extend([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+    vec![
+        (LinkType::RAW, udp, 4),
+        (LinkType::LINUX_SLL, sll, u32::MAX),
+    ]
 }

@@ -173,8 +173,7 @@ pub fn random_cases() -> Vec<(&'static str, String)> {
         ("PPI", 40),
     ];
     let mut rng = Rng::new(0x00c0_ffee);
-    plan
-        .iter()
+    plan.iter()
         .flat_map(|&(lt, n)| (0..n).map(|_| (lt, expr(&mut rng, 0))).collect::<Vec<_>>())
         .collect()
 }
