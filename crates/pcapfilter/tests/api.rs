@@ -157,3 +157,56 @@ fn the_graph_is_available_before_layout() {
     assert_eq!(order.last(), Some(&root));
     assert!(order.len() >= 4);
 }
+
+/// As libpcap: with the optimizer on, an expression whose program rejects
+/// every packet is refused; with it off (`tcpdump -O`), or when the
+/// program has a loop the optimizer leaves alone (`protochain`), it is not.
+#[test]
+fn rejecting_everything_is_an_error_only_when_optimizing() {
+    let on = CompileOptions::default();
+    let off = CompileOptions {
+        optimize: false,
+        ..CompileOptions::default()
+    };
+    let cases = [
+        ("arp", LinkType::RAW),
+        ("arp", LinkType::IPV6),
+        ("stp", LinkType::RAW),
+        ("ip", LinkType::IPV6),
+        ("tcp and udp", LinkType::EN10MB),
+    ];
+    for (expr, lt) in cases {
+        let err = compile_with(expr, lt, &on, &resolver()).unwrap_err();
+        assert_eq!(err, CompileError::RejectsAll, "{expr} on {lt}");
+        assert_eq!(err.to_string(), "expression rejects all packets");
+        let prog = compile_with(expr, lt, &off, &resolver()).expect("compiles with -O");
+        assert!(prog.len() > 1);
+    }
+    assert!(compile_with("ip6 protochain 6 and arp", LinkType::RAW, &on, &resolver()).is_ok());
+    // Accepting everything is fine.
+    assert_eq!(
+        compile_with("not ip", LinkType::IPV6, &on, &resolver()).unwrap(),
+        vec![bpfkit_cbpf::Insn::stmt(0x06, 262_144)]
+    );
+}
+
+/// A constant division by zero found by constant propagation is refused
+/// when optimizing, as libpcap does; the unoptimized program just rejects
+/// at run time.
+#[test]
+fn constant_division_by_zero_is_refused_when_optimizing() {
+    let on = CompileOptions::default();
+    let off = CompileOptions {
+        optimize: false,
+        ..CompileOptions::default()
+    };
+    for (expr, msg) in [
+        ("len / (2 - 2) = 1", "division by zero"),
+        ("len % (1 - 1) = 0", "modulus by zero"),
+    ] {
+        let err = compile_with(expr, LinkType::EN10MB, &on, &resolver()).unwrap_err();
+        assert_eq!(err.to_string(), msg, "{expr}");
+        let prog = compile_with(expr, LinkType::EN10MB, &off, &resolver()).unwrap();
+        assert_eq!(bpfkit_cbpf::run(&prog, &[0; 60], 60), 0);
+    }
+}
