@@ -1,6 +1,5 @@
 //! The optimizer: rewrites the graph built by code generation into a
-//! shorter program that accepts exactly the same packets (truncated ones
-//! included) and returns the same values.
+//! shorter program with the same verdicts.
 //!
 //! It works on its own copy of the graph ([`graph::Graph`]) and repeats a
 //! round of small passes until none changes anything:
@@ -10,30 +9,40 @@
 //!    are folded, branches on constants are decided;
 //! 2. [`peephole`]: a comparison absorbs the arithmetic before it
 //!    (`sub #c; jeq #k` → `jeq #k+c`, `and #m; jeq #0` → `jset #m`), an
-//!    indexed load absorbs a constant added to its index;
-//! 3. [`dead`]: statements whose result is dead and that cannot fail are
-//!    removed; code from which every path rejects becomes `ret #0`;
+//!    indexed load absorbs a constant added to its index, a comparison with
+//!    X swaps its operands when that saves a scratch store;
+//! 3. [`dead`]: statements whose result is dead are removed; code from
+//!    which every path rejects becomes `ret #0`;
 //! 4. [`thread`]: jump threading on facts from dominating branches
-//!    ([`dom`], [`facts`]), which removes redundant tests and skips nodes
-//!    whose branch is decided (including unconditional ones);
+//!    ([`dom`], [`facts`]), which removes redundant tests, skips nodes
+//!    whose branch is decided (including unconditional ones), and drops
+//!    statements that recompute what every register read later already
+//!    holds;
 //! 5. [`subsume`]: a test whose outcome does not matter (the other branch
-//!    leads to the same place anyway) is bypassed;
-//! 6. [`regroup`]: in a chain of tests sharing one exit, tests of the
-//!    value already loaded are moved up so the load is shared;
+//!    leads to the same place anyway) is made unconditional;
+//! 6. [`regroup`]: chains of tests sharing one exit are regrouped by the
+//!    value they test, so one load serves several tests;
 //! 7. [`intern`]: identical nodes are merged, and straight-line nodes
 //!    fused.
 //!
-//! Every pass is linear or `O(n log n)` in the size of the graph, and the
-//! number of rounds is bounded, so large expressions compile quickly.
-//! Everything is deterministic (no hashing order is ever observed).
+//! Every pass is linear or `O(n log n)` in the size of the graph (plus
+//! short, bounded walks per edge), and passes whose input did not change
+//! do not recompute their analyses, so large expressions compile in
+//! milliseconds. Everything is deterministic: no hash-table iteration
+//! order is ever observed.
 //!
-//! Like libpcap, the optimizer refuses programs it finds divide by a
-//! constant zero or shift by more than 31, and a caller refuses programs
-//! that reject every packet. Unlike libpcap, it never drops a packet load
-//! that could fail, so its programs agree with the unoptimized ones even
-//! on truncated packets; and it avoids libpcap's known wrong rewrites
-//! (`jset #0xffffffff` is not "always", merging paths is never assumed to
-//! keep unrelated registers).
+//! Semantics: the optimized program gives the unoptimized program's
+//! verdict on every packet, except that outside exact mode a packet on
+//! which the unoptimized program reads past the captured data (and so
+//! rejects) may be accepted: like libpcap, dead loads are dropped, decided
+//! nodes are skipped even if they load, and tests are regrouped past loads
+//! that could fail. The tests check both modes against the unoptimized
+//! program on thousands of expressions and packets. Like libpcap, the
+//! optimizer refuses programs it finds divide by a constant zero or shift
+//! by more than 31; the caller refuses programs that reject every packet.
+//! Unlike libpcap, it avoids its known wrong rewrites (`jset #0xffffffff`
+//! is not "always", a value is never assumed equal to one computed from
+//! another path's registers, constant offsets never wrap around).
 
 mod dead;
 mod dom;
@@ -51,7 +60,7 @@ use bpfkit_cbpf::op;
 
 use crate::cfg::{BlockId, Cfg};
 use crate::error::CompileError;
-use graph::Graph;
+use graph::{Graph, Order};
 use values::{Numbering, Values};
 
 /// Upper bound on rounds (each makes progress; typical programs need a
@@ -97,47 +106,42 @@ fn round(
     num: &mut Numbering,
     exact: bool,
 ) -> Result<bool, CompileError> {
-    let mut any = false;
-    // Analyses are recomputed only after a pass changed the graph.
-    let order = g.order();
-    let c = values::number(g, &order, vals, num)?;
-    any |= c;
+    // Order and numbering are recomputed only after a pass changed the
+    // graph (numbering also rewrites statements, which is a change).
+    let mut order = g.order();
+    let mut any = values::number(g, &order, vals, num)?;
     let mut dirty = peephole::absorb_arithmetic(g, &order, num, vals, exact);
     dirty |= dead::remove_dead_statements(g, &order, exact);
     dirty |= dead::reject_dead_ends(g, &order);
-    let order = if dirty {
-        let order = g.order();
-        values::number(g, &order, vals, num)?;
-        order
-    } else {
-        order
-    };
-    any |= dirty;
+    any |= refresh(g, &mut order, vals, num, dirty)?;
     let dirty = thread::thread_jumps(g, &order, num, vals, exact);
-    let order = if dirty {
-        let order = g.order();
-        values::number(g, &order, vals, num)?;
-        order
-    } else {
-        order
-    };
-    any |= dirty;
+    any |= refresh(g, &mut order, vals, num, dirty)?;
     let dirty = subsume::remove_subsumed_tests(g, &order, num, vals);
-    let order = if dirty {
-        let order = g.order();
-        values::number(g, &order, vals, num)?;
-        order
-    } else {
-        order
-    };
-    any |= dirty;
-    let dirty = regroup::regroup_chains(g, &order, num, vals, exact);
-    let order = if dirty { g.order() } else { order };
-    any |= dirty;
-    let dirty = intern::fuse_straight_lines(g, &order);
-    let order = if dirty { g.order() } else { order };
-    any |= dirty;
-    let c = intern::merge_identical(g, &order);
-    any |= c;
+    any |= refresh(g, &mut order, vals, num, dirty)?;
+    if regroup::regroup_chains(g, &order, num, vals, exact) {
+        order = g.order();
+        any = true;
+    }
+    if intern::fuse_straight_lines(g, &order) {
+        order = g.order();
+        any = true;
+    }
+    any |= intern::merge_identical(g, &order);
     Ok(any)
+}
+
+/// After a pass that changed the graph (`dirty`), its order and numbering
+/// again; returns `dirty`.
+fn refresh(
+    g: &mut Graph,
+    order: &mut Order,
+    vals: &mut Values,
+    num: &mut Numbering,
+    dirty: bool,
+) -> Result<bool, CompileError> {
+    if dirty {
+        *order = g.order();
+        values::number(g, order, vals, num)?;
+    }
+    Ok(dirty)
 }
