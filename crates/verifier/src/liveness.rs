@@ -139,14 +139,151 @@ fn slots_of(off: i64, size: usize) -> SlotSet {
     set
 }
 
-/// Backward transfer of one instruction: (precise regs, precise slots) after it to before it.
+/// What the analyses need to know about the helpers of the program type.
+pub trait HelperFacts {
+    /// How many arguments helper `id` reads (5 when unknown).
+    fn args(&self, id: i32) -> usize;
+    /// Whether helper `id` calls back into the program.
+    fn takes_callback(&self, id: i32) -> bool;
+    /// Whether helper `id` may return a pointer.
+    fn returns_pointer(&self, id: i32) -> bool;
+}
+
+/// Registers that may hold a pointer before each slot (a forward over-approximation).
+///
+/// Pointers come from r1 and r10 at entry, `lddw` of maps and functions, loads of 4 or 8
+/// bytes (context pointer fields, filled spills), helpers that return pointers, function
+/// arguments and return values; `+=`/`-=` with a pointer operand keep one. Everything else
+/// (narrow loads, 32-bit arithmetic, other operators, atomics' fetched values) gives a
+/// number or a rejection.
+pub fn may_be_pointer(cfg: &Cfg, helpers: &dyn HelperFacts) -> Vec<RegSet> {
+    const FP: RegSet = 1 << 10;
+    let n = cfg.slots.len();
+    let nsub = cfg.subprogs.len();
+    let mut may = vec![0 as RegSet; n];
+    let mut ret = vec![false; nsub];
+    may[0] = (1 << 1) | FP;
+    // Callbacks get their arguments from a helper: assume anything.
+    for (pc, insn) in cfg.slots.iter().enumerate() {
+        if let Some(Insn::LdImm64 {
+            kind: bpfkit_isa::LdImm64Kind::Func,
+            imm,
+            ..
+        }) = insn
+        {
+            if let Some(c) = cfg.subprog_at((pc as i64 + 1 + *imm as u32 as i32 as i64) as usize) {
+                may[cfg.subprogs[c].start] |= ARGS | FP;
+            }
+        }
+    }
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for pc in 0..n {
+            let Some(insn) = &cfg.slots[pc] else { continue };
+            let m = may[pc];
+            let has = |r: bpfkit_isa::Reg| m & bit(r) != 0;
+            let set = |r: bpfkit_isa::Reg, p: bool| (m & !bit(r)) | if p { bit(r) } else { 0 };
+            let mut flow = |t: usize, v: RegSet, may: &mut [RegSet]| {
+                if t < n && may[t] | v != may[t] {
+                    may[t] |= v;
+                    changed = true;
+                }
+            };
+            let out = match *insn {
+                Insn::Alu {
+                    width,
+                    op,
+                    dst,
+                    src,
+                    ..
+                } => {
+                    let src_ptr = matches!(src, Operand::Reg(r) if has(r));
+                    let p = match (width, op) {
+                        (bpfkit_isa::Width::W32, _) => false,
+                        (_, AluOp::Mov | AluOp::MovSx(_)) => src_ptr,
+                        (_, AluOp::Add | AluOp::Sub) => has(dst) || src_ptr,
+                        _ => false,
+                    };
+                    set(dst, p)
+                }
+                Insn::End { .. } => m,
+                Insn::LdImm64 { dst, kind, .. } => set(dst, kind != bpfkit_isa::LdImm64Kind::Imm),
+                Insn::Ldx { dst, size, .. } => set(dst, size.bytes() >= 4),
+                Insn::Atomic { op, src, .. } => match op {
+                    AtomicOp::Cmpxchg => set(bpfkit_isa::Reg::R0, false),
+                    AtomicOp::Xchg
+                    | AtomicOp::Add { fetch: true }
+                    | AtomicOp::Or { fetch: true }
+                    | AtomicOp::And { fetch: true }
+                    | AtomicOp::Xor { fetch: true } => set(src, false),
+                    _ => m,
+                },
+                Insn::LdAbs { .. } | Insn::LdInd { .. } => m & !CALLER_SAVED,
+                Insn::Call(CallTarget::Helper(id)) => {
+                    (m & !CALLER_SAVED) | helpers.returns_pointer(id) as RegSet
+                }
+                Insn::Call(CallTarget::Local(off)) => {
+                    let callee = cfg.subprog_at((pc as i64 + 1 + off as i64) as usize);
+                    if let Some(c) = callee {
+                        flow(cfg.subprogs[c].start, (m & ARGS) | FP, &mut may);
+                    }
+                    (m & !CALLER_SAVED) | callee.map_or(1, |c| ret[c] as RegSet)
+                }
+                Insn::Call(_) => (m & !CALLER_SAVED) | 1,
+                Insn::Exit => {
+                    let sp = cfg.subprog_of(pc);
+                    if m & 1 != 0 && !ret[sp] {
+                        ret[sp] = true;
+                        changed = true;
+                    }
+                    continue;
+                }
+                Insn::St { .. } | Insn::Stx { .. } | Insn::Ja { .. } | Insn::Jmp { .. } => m,
+            };
+            for t in successors(pc, insn) {
+                flow(t, out, &mut may);
+            }
+        }
+    }
+    may
+}
+
+/// Successor slots inside the function (a call continues after itself).
+fn successors(pc: usize, insn: &Insn) -> impl Iterator<Item = usize> {
+    let (a, b) = match *insn {
+        Insn::Exit => (None, None),
+        Insn::Ja { off, .. } => (Some(pc as i64 + 1 + off as i64), None),
+        Insn::Jmp { off, .. } => (Some(pc as i64 + 1), Some(pc as i64 + 1 + off as i64)),
+        Insn::LdImm64 { .. } => (Some(pc as i64 + 2), None),
+        _ => (Some(pc as i64 + 1), None),
+    };
+    a.into_iter().chain(b).map(|t| t as usize)
+}
+
+/// What the backward transfer needs to know about helpers and functions.
+struct Context<'a> {
+    helpers: &'a dyn HelperFacts,
+    /// Registers that may hold pointers, before each slot.
+    may_ptr: &'a [RegSet],
+    /// Arguments (r1-r5) of each function that may matter precisely inside it.
+    callee_args: Vec<RegSet>,
+    /// Whether each function's return value may matter precisely to a caller.
+    ret_precise: Vec<bool>,
+}
+
+/// Backward transfer of the instruction at `pc`: (precise regs, precise slots) after it to
+/// before it.
 fn precise_before(
+    cfg: &Cfg,
+    pc: usize,
     insn: &Insn,
-    helper_args: &dyn Fn(i32) -> usize,
-    takes_callback: &dyn Fn(i32) -> bool,
+    cx: &Context,
     decided: bool,
     (r, s): (RegSet, SlotSet),
 ) -> (RegSet, SlotSet) {
+    let helper_args = |id| cx.helpers.args(id);
+    let takes_callback = |id| cx.helpers.takes_callback(id);
     let has = |reg: bpfkit_isa::Reg| r & bit(reg) != 0;
     let reg_of = |o: Operand| match o {
         Operand::Reg(x) => bit(x),
@@ -163,7 +300,10 @@ fn precise_before(
                 }
             }
             // Either side may be a pointer and the other its offset: both matter.
-            AluOp::Add | AluOp::Sub if matches!(src, Operand::Reg(_)) => {
+            AluOp::Add | AluOp::Sub
+                if matches!(src, Operand::Reg(_))
+                    && cx.may_ptr[pc] & (bit(dst) | reg_of(src)) != 0 =>
+            {
                 (r | bit(dst) | reg_of(src), s)
             }
             _ => {
@@ -189,9 +329,17 @@ fn precise_before(
                 ((r & !CALLER_SAVED) | args, s)
             }
         }
-        // A callee may read any of our slots through a pointer argument.
+        // The arguments the callee needs exactly; it may read any of our slots through a
+        // pointer argument.
+        Insn::Call(CallTarget::Local(off)) => {
+            let callee = cfg.subprog_at((pc as i64 + 1 + off as i64) as usize);
+            let args = callee.map_or(ARGS, |c| cx.callee_args[c]);
+            ((r & !CALLER_SAVED) | args, SlotSet::MAX)
+        }
         Insn::Call(_) => ((r & !CALLER_SAVED) | ARGS, SlotSet::MAX),
-        Insn::Exit => (1, 0),
+        // r0 matters when some caller (or the program's end, or the callback's helper)
+        // needs it exactly.
+        Insn::Exit => (cx.ret_precise[cfg.subprog_of(pc)] as RegSet, 0),
         Insn::LdImm64 { dst, .. } => (r & !bit(dst), s),
         Insn::Ldx {
             dst,
@@ -243,17 +391,81 @@ fn precise_before(
 }
 
 /// Computes [`Precision`] for every slot; `decided(pc)` tells whether the jump at `pc`
-/// had an impossible outcome on some explored path, `takes_callback(id)` whether helper
-/// `id` calls back into the program.
+/// had an impossible outcome on some explored path; `may_ptr` is [`may_be_pointer`]'s result.
+///
+/// Across bpf-to-bpf calls the analysis is summarised per function: which arguments it
+/// needs exactly, and whether any caller needs its return value exactly (the main program's
+/// and callbacks' always count: they are checked against ranges).
 pub fn precision(
     cfg: &Cfg,
-    helper_args: &dyn Fn(i32) -> usize,
-    takes_callback: &dyn Fn(i32) -> bool,
+    helpers: &dyn HelperFacts,
+    may_ptr: &[RegSet],
     decided: &dyn Fn(usize) -> bool,
 ) -> Precision {
     let n = cfg.slots.len();
+    let nsub = cfg.subprogs.len();
+    let mut cx = Context {
+        helpers,
+        may_ptr,
+        callee_args: vec![0; nsub],
+        ret_precise: vec![false; nsub],
+    };
+    cx.ret_precise[0] = true;
+    let mut calls = Vec::new();
+    for (pc, insn) in cfg.slots.iter().enumerate() {
+        match insn {
+            Some(Insn::Call(CallTarget::Local(off))) => {
+                if let Some(c) = cfg.subprog_at((pc as i64 + 1 + *off as i64) as usize) {
+                    calls.push((pc, c));
+                }
+            }
+            Some(Insn::LdImm64 {
+                kind: bpfkit_isa::LdImm64Kind::Func,
+                imm,
+                ..
+            }) => {
+                if let Some(c) =
+                    cfg.subprog_at((pc as i64 + 1 + *imm as u32 as i32 as i64) as usize)
+                {
+                    cx.ret_precise[c] = true;
+                }
+            }
+            _ => {}
+        }
+    }
     let mut regs = vec![0 as RegSet; n];
     let mut slots = vec![0 as SlotSet; n];
+    loop {
+        within_functions(cfg, &cx, decided, &mut regs, &mut slots);
+        let mut summaries_changed = false;
+        for sp in 0..nsub {
+            let args = regs[cfg.subprogs[sp].start] & ARGS;
+            if args & !cx.callee_args[sp] != 0 {
+                cx.callee_args[sp] |= args;
+                summaries_changed = true;
+            }
+        }
+        for &(pc, c) in &calls {
+            if !cx.ret_precise[c] && pc + 1 < n && regs[pc + 1] & 1 != 0 {
+                cx.ret_precise[c] = true;
+                summaries_changed = true;
+            }
+        }
+        if !summaries_changed {
+            return Precision { regs, slots };
+        }
+    }
+}
+
+/// The backward fixpoint over every instruction, with the call summaries fixed.
+fn within_functions(
+    cfg: &Cfg,
+    cx: &Context,
+    decided: &dyn Fn(usize) -> bool,
+    regs: &mut [RegSet],
+    slots: &mut [SlotSet],
+) {
+    let n = cfg.slots.len();
     let mut changed = true;
     while changed {
         changed = false;
@@ -276,7 +488,7 @@ pub fn precision(
                 Insn::LdImm64 { .. } => add(pc + 2),
                 _ => add(pc + 1),
             }
-            let (r, s) = precise_before(insn, helper_args, takes_callback, decided(pc), (r, s));
+            let (r, s) = precise_before(cfg, pc, insn, cx, decided(pc), (r, s));
             if r != regs[pc] || s != slots[pc] {
                 regs[pc] = r;
                 slots[pc] = s;
@@ -284,12 +496,26 @@ pub fn precision(
             }
         }
     }
-    Precision { regs, slots }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Helpers with five arguments that may return anything.
+    struct AnyHelper;
+
+    impl HelperFacts for AnyHelper {
+        fn args(&self, _: i32) -> usize {
+            5
+        }
+        fn takes_callback(&self, _: i32) -> bool {
+            false
+        }
+        fn returns_pointer(&self, _: i32) -> bool {
+            true
+        }
+    }
 
     #[test]
     fn precision_follows_data_into_addresses() {
@@ -309,7 +535,9 @@ mod tests {
         )
         .unwrap();
         let cfg = crate::cfg::build(&prog).unwrap();
-        let p = precision(&cfg, &|_| 5, &|_| false, &|_| true);
+        let p = precision(&cfg, &AnyHelper, &may_be_pointer(&cfg, &AnyHelper), &|_| {
+            true
+        });
         // Before `r3 = r6`, r6 matters (it becomes an offset); r7 never does.
         assert_ne!(p.regs[3] & (1 << 6), 0);
         assert_eq!(p.regs[3] & (1 << 7), 0);

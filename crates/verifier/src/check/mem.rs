@@ -276,6 +276,14 @@ impl Engine<'_> {
                 if access == Access::Write {
                     return Ok(None);
                 }
+                if field != CtxField::Scalar && size < 4 {
+                    // Pointer fields are 32-bit loads; the static analyses rely on narrower
+                    // loads giving numbers, whatever the environment says.
+                    return Err(mem_err(
+                        pc,
+                        format!("invalid bpf_context access off={off} size={size}"),
+                    ));
+                }
                 let ty = match field {
                     CtxField::Scalar => return Ok(Some(unknown)),
                     CtxField::PacketData => RegType::Packet,

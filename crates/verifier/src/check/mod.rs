@@ -126,12 +126,32 @@ fn takes_callback(env: &dyn ProgramEnv, id: i32) -> bool {
         .is_some_and(|p| p.args.contains(&crate::env::ArgKind::Func))
 }
 
+/// The helper facts the static analyses use, from the environment's prototypes.
+struct EnvHelpers<'e>(&'e dyn ProgramEnv);
+
+impl liveness::HelperFacts for EnvHelpers<'_> {
+    fn args(&self, id: i32) -> usize {
+        self.0.helper(id).map(|p| p.args.len()).unwrap_or(5)
+    }
+    fn takes_callback(&self, id: i32) -> bool {
+        takes_callback(self.0, id)
+    }
+    fn returns_pointer(&self, id: i32) -> bool {
+        use crate::env::RetKind;
+        self.0
+            .helper(id)
+            .is_none_or(|p| matches!(p.ret, RetKind::MapValueOrNull | RetKind::AllocMemOrNull))
+    }
+}
+
 /// The verifier working on one program.
 pub(crate) struct Engine<'a> {
     cfg: Cfg,
     env: &'a dyn ProgramEnv,
     opts: Options,
     live: Vec<RegSet>,
+    /// Registers that may hold a pointer before each slot (for the precision analysis).
+    may_ptr: Vec<RegSet>,
     precision: liveness::Precision,
     /// Jumps found decided on some path (their scalar operands matter exactly).
     decided: Vec<bool>,
@@ -165,7 +185,8 @@ impl<'a> Engine<'a> {
         let helper_args = |id| env.helper(id).map(|p| p.args.len()).unwrap_or(5);
         let takes_callback = |id| takes_callback(env, id);
         let live = liveness::live_in(&cfg, &helper_args);
-        let precision = liveness::precision(&cfg, &helper_args, &takes_callback, &|_| false);
+        let may_ptr = liveness::may_be_pointer(&cfg, &EnvHelpers(env));
+        let precision = liveness::precision(&cfg, &EnvHelpers(env), &may_ptr, &|_| false);
         let n = cfg.slots.len();
         // A helper call that runs a callback is the head of a loop (call, callback, call
         // again...): states are compared there.
@@ -182,6 +203,7 @@ impl<'a> Engine<'a> {
             cfg,
             env,
             live,
+            may_ptr,
             precision,
             decided: vec![false; n],
             precision_stale: false,
@@ -329,12 +351,11 @@ impl<'a> Engine<'a> {
     fn visit(&mut self, path: &mut Path) -> Res<bool> {
         let pc = path.pc;
         if self.precision_stale {
-            let env = self.env;
-            let helper_args = |id| env.helper(id).map(|p| p.args.len()).unwrap_or(5);
-            let takes_callback = |id| takes_callback(env, id);
             let decided = &self.decided;
             self.precision =
-                liveness::precision(&self.cfg, &helper_args, &takes_callback, &|p| decided[p]);
+                liveness::precision(&self.cfg, &EnvHelpers(self.env), &self.may_ptr, &|p| {
+                    decided[p]
+                });
             self.precision_stale = false;
         }
         let live = self.frame_masks(&path.state, pc);
@@ -538,7 +559,10 @@ impl<'a> Engine<'a> {
                 path.pc += 1;
                 Ok(Flow::Next)
             }
+            // Like the kernel, every jump-class instruction (jumps, calls, exits) counts
+            // towards the next checkpoint.
             Insn::Ja { off, .. } => {
+                self.jumps_since_cp += 1;
                 path.pc = (pc as i64 + 1 + off as i64) as usize;
                 Ok(Flow::Next)
             }
@@ -546,8 +570,14 @@ impl<'a> Engine<'a> {
                 self.jumps_since_cp += 1;
                 self.check_jmp(path, insn)
             }
-            Insn::Call(target) => self.check_call(path, target),
-            Insn::Exit => self.check_exit(path),
+            Insn::Call(target) => {
+                self.jumps_since_cp += 1;
+                self.check_call(path, target)
+            }
+            Insn::Exit => {
+                self.jumps_since_cp += 1;
+                self.check_exit(path)
+            }
         }
     }
 

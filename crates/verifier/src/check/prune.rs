@@ -26,6 +26,9 @@ use crate::state::{ByteKind, Frame, RegState, RegType, StackSlot, State};
 struct IdMap {
     pairs: Vec<(u32, u32)>,
     fresh: u32,
+    /// Scalar ids that some exactly-mattering scalar of `old` carries: only links through
+    /// these can carry bounds into a value that matters.
+    precise_ids: Vec<u32>,
 }
 
 impl IdMap {
@@ -78,8 +81,9 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool, precise
     if old.ty == RegType::Scalar {
         if !precise && !exact {
             // No later use depends on the exact value: any number will do, as long as it is
-            // linked to the same registers (bounds learned through a link may matter).
-            return ids.check_scalar(old.id, cur.id);
+            // linked to the same registers when a value that matters shares the link
+            // (bounds learned through the link reach that value).
+            return !ids.precise_ids.contains(&old.id) || ids.check_scalar(old.id, cur.id);
         }
         return scalar_covers(&old.var, &cur.var, exact) && ids.check_scalar(old.id, cur.id);
     }
@@ -214,6 +218,9 @@ pub(super) fn states_equal(old: &State, cur: &State, masks: &[FrameMask], exact:
         return false;
     }
     let mut ids = IdMap::default();
+    if !exact {
+        ids.precise_ids = precise_scalar_ids(old, masks);
+    }
     for (i, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {
         if !frame_safe(o, c, masks[i], &mut ids, exact) {
             return false;
@@ -223,6 +230,27 @@ pub(super) fn states_equal(old: &State, cur: &State, masks: &[FrameMask], exact:
         .iter()
         .zip(&cur.refs)
         .all(|(o, c)| ids.check(o.id, c.id))
+}
+
+/// Ids of the linked scalars of `old` whose value matters exactly (registers and spills).
+fn precise_scalar_ids(old: &State, masks: &[FrameMask]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for (f, mask) in old.frames.iter().zip(masks) {
+        for (r, reg) in f.regs.iter().enumerate() {
+            let counts = mask.live & mask.precise & (1 << r) != 0;
+            if counts && reg.ty == RegType::Scalar && reg.id != 0 {
+                out.push(reg.id);
+            }
+        }
+        for (i, slot) in f.stack.iter().enumerate() {
+            let precise = i >= 64 || mask.slots & (1u64 << i) != 0;
+            if precise && slot.is_spill() && slot.spill.ty == RegType::Scalar && slot.spill.id != 0
+            {
+                out.push(slot.spill.id);
+            }
+        }
+    }
+    out
 }
 
 /// Whether `a` and `b` have the same frames, references and lock (what [`widen`] needs).
