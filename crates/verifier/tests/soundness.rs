@@ -250,10 +250,7 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
         })
         .collect();
     out.push(Insn::Exit);
-    if out
-        .iter()
-        .any(|i| *i == Insn::Call(CallTarget::Local(CALLEE)))
-    {
+    if out.contains(&Insn::Call(CallTarget::Local(CALLEE))) {
         let start = out.len();
         for (pc, insn) in out.iter_mut().enumerate() {
             if *insn == Insn::Call(CallTarget::Local(CALLEE)) {
