@@ -338,3 +338,37 @@ fn optimized_programs_give_the_same_verdicts() {
 fn exact_mode_gives_the_same_verdicts_on_short_packets_too() {
     check_verdicts(ShortPackets::Exact);
 }
+
+/// Inputs on which an earlier version of the optimizer went wrong (found
+/// by the fuzz target), with the packets that showed it.
+#[test]
+fn fuzz_regressions() {
+    let cases: &[(&str, &str, &[u8], u32)] = &[
+        // A node's statements judged idle from its old predecessors while a
+        // branch was redirected into it in the same pass: `-len > 0` was
+        // tested on the value of `---len` computed earlier.
+        (
+            "EN10MB",
+            "---len > ---len or ---len > ---len or ---len > ---len or ---len > --0 or ip or ip",
+            &[0],
+            38,
+        ),
+    ];
+    for &(lt, expr, packet, wirelen) in cases {
+        let it = Item {
+            linktype: LinkType::from_name(lt).unwrap().name().unwrap(),
+            expr: expr.to_string(),
+            table: false,
+        };
+        let plain = ours(&it, false, ShortPackets::Exact).unwrap();
+        let want = bpfkit_cbpf::run(&plain, packet, wirelen);
+        for mode in [ShortPackets::Libpcap, ShortPackets::Exact] {
+            let opt = ours(&it, true, mode).unwrap();
+            assert_eq!(
+                bpfkit_cbpf::run(&opt, packet, wirelen),
+                want,
+                "{expr} ({mode:?})"
+            );
+        }
+    }
+}

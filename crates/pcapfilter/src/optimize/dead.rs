@@ -187,3 +187,65 @@ pub(crate) fn reject_dead_ends(g: &mut Graph, order: &Order) -> bool {
     }
     changed
 }
+
+/// Deletes the statements of nodes that leave every register read after
+/// them (by their branch or their successors) as it was on entry: e.g. a
+/// header length computed again into X and the same field loaded again
+/// into A. In exact mode, only if none of them could fail (a repeated load
+/// or one within the proven length). Returns whether anything changed.
+///
+/// (This must not share a pass with jump threading: a redirected branch
+/// may enter a node with other values than those it was judged on.)
+pub(crate) fn remove_idle_statements(
+    g: &mut Graph,
+    order: &Order,
+    num: &super::values::Numbering,
+    vals: &mut super::values::Values,
+    exact: bool,
+) -> bool {
+    let live_in = liveness(g, order);
+    let proven = if exact {
+        proven_length(g, order)
+    } else {
+        Vec::new()
+    };
+    let mut changed = false;
+    for &v in &order.nodes {
+        let node = g.node(v);
+        if node.stmts.is_empty() {
+            continue;
+        }
+        let (entry, exit) = (&num.entry[v as usize], &num.exit[v as usize]);
+        let read = branch_uses(node) | live_out(g, v, &live_in);
+        if !super::thread::same_on(read, exit, entry) {
+            continue;
+        }
+        if exact {
+            let mut st = *entry;
+            let mut len = proven[v as usize];
+            let mut safe = true;
+            for &s in &node.stmts {
+                let before = st;
+                if vals.step(s, &mut st, false).is_err() {
+                    safe = false;
+                    break;
+                }
+                let repeated = def(s).is_some_and(|d| before[d] == st[d]);
+                let covered = abs_extent(s).is_some_and(|e| e <= len);
+                if may_abort(s) && !repeated && !covered {
+                    safe = false;
+                    break;
+                }
+                if let Some(e) = abs_extent(s) {
+                    len = len.max(e);
+                }
+            }
+            if !safe {
+                continue;
+            }
+        }
+        g.node_mut(v).stmts.clear();
+        changed = true;
+    }
+    changed
+}

@@ -14,16 +14,19 @@
 //! 3. [`dead`]: statements whose result is dead are removed; code from
 //!    which every path rejects becomes `ret #0`;
 //! 4. [`thread`]: jump threading on facts from dominating branches
-//!    ([`dom`], [`facts`]), which removes redundant tests, skips nodes
-//!    whose branch is decided (including unconditional ones), and drops
+//!    ([`dom`], [`facts`]), which removes redundant tests and skips nodes
+//!    whose branch is decided (including unconditional ones); then
 //!    statements that recompute what every register read later already
-//!    holds;
+//!    holds are dropped ([`dead`]);
 //! 5. [`subsume`]: a test whose outcome does not matter (the other branch
 //!    leads to the same place anyway) is made unconditional;
 //! 6. [`regroup`]: chains of tests sharing one exit are regrouped by the
 //!    value they test, so one load serves several tests;
 //! 7. [`intern`]: identical nodes are merged, and straight-line nodes
 //!    fused.
+//!
+//! Finally [`spread`] gives long test chains copies of their shared `ret`
+//! within branch range, which saves the layout's `ja` trampolines.
 //!
 //! Every pass is linear or `O(n log n)` in the size of the graph (plus
 //! short, bounded walks per edge), and passes whose input did not change
@@ -52,6 +55,7 @@ mod hash;
 mod intern;
 mod peephole;
 mod regroup;
+mod spread;
 mod subsume;
 mod thread;
 mod values;
@@ -89,6 +93,8 @@ pub(crate) fn optimize(cfg: &Cfg, root: BlockId, exact: bool) -> Result<Optimize
             break;
         }
     }
+    let order = g.order();
+    spread::spread_returns(&mut g, &order);
     let root = g.node(g.root);
     let rejects_all = root.code == op::RET | op::K && root.k == 0;
     let (cfg, root) = g.to_cfg();
@@ -115,6 +121,8 @@ fn round(
     dirty |= dead::reject_dead_ends(g, &order);
     any |= refresh(g, &mut order, vals, num, dirty)?;
     let dirty = thread::thread_jumps(g, &order, num, vals, exact);
+    any |= refresh(g, &mut order, vals, num, dirty)?;
+    let dirty = dead::remove_idle_statements(g, &order, num, vals, exact);
     any |= refresh(g, &mut order, vals, num, dirty)?;
     let dirty = subsume::remove_subsumed_tests(g, &order, num, vals);
     any |= refresh(g, &mut order, vals, num, dirty)?;

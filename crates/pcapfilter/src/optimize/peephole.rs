@@ -40,10 +40,10 @@ pub(crate) fn absorb_arithmetic(
 }
 
 /// `st M[k]; <A := b>; tax; ld M[k]; jcond x` (compare a, saved in
-/// M[k], with b) becomes `tax; <A := b>; jcond' x` comparing b with a:
+/// `M[k]`, with b) becomes `tax; <A := b>; jcond' x` comparing b with a:
 /// `a > b` is `!(b >= a)`, `a >= b` is `!(b > a)`; `==` and `&` are
-/// symmetric. A, X and M[k] must be dead after the node, and the statement
-/// computing b must read neither X nor M[k].
+/// symmetric. A, X and `M[k]` must be dead after the node, and the statement
+/// computing b must read neither X nor `M[k]`.
 fn swap_operands(node: &mut super::graph::Node, live_out: u32) -> bool {
     let n = node.stmts.len();
     if node.is_ret() || !node.tests_x() || node.jt == node.jf || n < 4 {

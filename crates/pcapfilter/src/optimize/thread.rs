@@ -24,9 +24,7 @@ use bpfkit_cbpf::op;
 use super::dead::liveness;
 use super::dom::{DomTree, Vertex};
 use super::facts::Facts;
-use super::graph::{
-    abs_extent, branch_uses, def, may_abort, AtomSet, Graph, NodeId, Order, Stmt, A, X,
-};
+use super::graph::{abs_extent, def, may_abort, AtomSet, Graph, NodeId, Order, Stmt, A, X};
 use super::values::{Numbering, State, Step, Values};
 
 /// How many nodes one edge may skip in one pass (later passes continue).
@@ -37,8 +35,7 @@ struct Pass<'a> {
     g: &'a Graph,
     num: &'a Numbering,
     live_in: Vec<AtomSet>,
-    /// Packet length proven at the entry and exit of each node.
-    proven_entry: Vec<u32>,
+    /// Packet length proven at the exit of each node.
     proven_exit: Vec<u32>,
     /// Skipped statements must not be able to fail.
     exact: bool,
@@ -69,15 +66,12 @@ pub(crate) fn thread_jumps(
         g,
         num,
         live_in,
-        proven_entry,
         proven_exit,
         exact,
     };
     let tree = DomTree::build(g, order);
     let mut facts = Facts::default();
     let mut redirects: Vec<(NodeId, bool, NodeId)> = Vec::new();
-    // Nodes whose statements end up changing nothing that matters.
-    let mut idle: Vec<NodeId> = Vec::new();
 
     // Entry: a root that is decided from nothing is skipped.
     let new_root = pass.walk(g.root, &vals.initial(), 0, &facts, vals);
@@ -98,12 +92,7 @@ pub(crate) fn thread_jumps(
         };
         stack.push(Visit::Leave(facts.mark()));
         match tree.vertex(id) {
-            Vertex::Node(v) => {
-                if pass.statements_are_idle(v, &facts, vals) {
-                    idle.push(v);
-                }
-                pass.learn_statements(v, &mut facts, vals);
-            }
+            Vertex::Node(v) => pass.learn_statements(v, &mut facts, vals),
             Vertex::Edge(p, taken) => {
                 let node = g.node(p);
                 let exit = &num.exit[p as usize];
@@ -120,10 +109,7 @@ pub(crate) fn thread_jumps(
             stack.push(Visit::Enter(c));
         }
     }
-    let changed = new_root.is_some() || !redirects.is_empty() || !idle.is_empty();
-    for v in idle {
-        g.node_mut(v).stmts.clear();
-    }
+    let changed = new_root.is_some() || !redirects.is_empty();
     for (p, taken, to) in redirects {
         g.set_succ(p, taken, to);
     }
@@ -164,44 +150,6 @@ impl Pass<'_> {
                 facts.succeed(st[d]);
             }
         }
-    }
-
-    /// Whether the statements of `v` leave every register that is read
-    /// after them (by its branch or its successors) as it was on entry, and
-    /// cannot fail, so that they can all go: e.g. a header length computed
-    /// again into X, and the same field loaded again into A.
-    fn statements_are_idle(&self, v: NodeId, facts: &Facts, vals: &mut Values) -> bool {
-        let node = self.g.node(v);
-        if node.stmts.is_empty() {
-            return false;
-        }
-        let (entry, exit) = (&self.num.entry[v as usize], &self.num.exit[v as usize]);
-        let read = branch_uses(node) | super::dead::live_out(self.g, v, &self.live_in);
-        if !same_on(read, exit, entry) {
-            return false;
-        }
-        if !self.exact {
-            return true;
-        }
-        let mut st = *entry;
-        let mut proven = self.proven_entry(v);
-        for &s in &node.stmts {
-            let before = st;
-            if vals.step(s, &mut st, false).is_err()
-                || !self.cannot_fail(s, &before, &st, proven, facts, vals)
-            {
-                return false;
-            }
-            if let Some(e) = abs_extent(s) {
-                proven = proven.max(e);
-            }
-        }
-        true
-    }
-
-    /// Packet length proven at the entry of `v`.
-    fn proven_entry(&self, v: NodeId) -> u32 {
-        self.proven_entry[v as usize]
     }
 
     /// Whether `s`, about to run with values `st` (before it) and `proven`
