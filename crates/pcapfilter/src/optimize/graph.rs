@@ -265,6 +265,19 @@ pub(crate) fn uses(s: Stmt) -> AtomSet {
     }
 }
 
+/// The atoms a node's statements read before writing them, and the atoms
+/// they write.
+pub(crate) fn effect(node: &Node) -> (AtomSet, AtomSet) {
+    let (mut reads, mut writes) = (0, 0);
+    for &s in &node.stmts {
+        reads |= uses(s) & !writes;
+        if let Some(d) = def(s) {
+            writes |= 1 << d;
+        }
+    }
+    (reads, writes)
+}
+
 /// The atoms a node's final branch reads (none if both ways lead to the
 /// same place).
 pub(crate) fn branch_uses(node: &Node) -> AtomSet {

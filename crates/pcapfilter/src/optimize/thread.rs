@@ -24,7 +24,7 @@ use bpfkit_cbpf::op;
 use super::dead::liveness;
 use super::dom::{DomTree, Vertex};
 use super::facts::Facts;
-use super::graph::{abs_extent, def, may_abort, AtomSet, Graph, NodeId, Order, Stmt, A, X};
+use super::graph::{abs_extent, def, effect, may_abort, AtomSet, Graph, NodeId, Order, Stmt, A, X};
 use super::values::{Numbering, State, Step, Values};
 
 /// How many nodes one edge may skip in one pass (later passes continue).
@@ -37,6 +37,8 @@ struct Pass<'a> {
     live_in: Vec<AtomSet>,
     /// Packet length proven at the exit of each node.
     proven_exit: Vec<u32>,
+    /// What each node's statements read and write ([`effect`]).
+    effect: Vec<(AtomSet, AtomSet)>,
     /// Skipped statements must not be able to fail.
     exact: bool,
 }
@@ -67,6 +69,7 @@ pub(crate) fn thread_jumps(
         num,
         live_in,
         proven_exit,
+        effect: g.nodes.iter().map(effect).collect(),
         exact,
     };
     let tree = DomTree::build(g, order);
@@ -199,12 +202,30 @@ impl Pass<'_> {
         // Most edges lead to a node that is entered exactly as numbered
         // and whose test nothing decides: find that out without copying.
         let first = self.g.node(start);
+        let (reads, writes) = self.effect[start as usize];
         if !self.exact
             && !first.is_ret()
             && first.jt != first.jf
-            && *entry == self.num.entry[start as usize]
+            && same_on(reads, entry, &self.num.entry[start as usize])
         {
-            let (cond, a, o) = branch_operands(first, &self.num.exit[start as usize], vals);
+            // (What the branch reads is what the numbering saw.)
+            let exit = &self.num.exit[start as usize];
+            let a = if writes & (1 << A) != 0 {
+                exit[A]
+            } else {
+                entry[A]
+            };
+            let x = if writes & (1 << X) != 0 {
+                exit[X]
+            } else {
+                entry[X]
+            };
+            let o = if first.tests_x() {
+                x
+            } else {
+                vals.konst(first.k)
+            };
+            let cond = first.code & 0xf0;
             facts.decide(cond, a, o, vals.const_of(a), vals.const_of(o))?;
         }
         let mut st = *entry;
@@ -216,9 +237,17 @@ impl Pass<'_> {
             if node.is_ret() {
                 break;
             }
-            if !self.exact && st == self.num.entry[cur as usize] {
-                // Entered as the numbering says: its exit values are known.
-                st = self.num.exit[cur as usize];
+            let (reads, writes) = self.effect[cur as usize];
+            if !self.exact && same_on(reads, &st, &self.num.entry[cur as usize]) {
+                // Its statements read what the numbering saw: what they
+                // write is known, the rest passes through.
+                let exit = &self.num.exit[cur as usize];
+                let mut bits = writes;
+                while bits != 0 {
+                    let i = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    st[i] = exit[i];
+                }
             } else {
                 for &s in &node.stmts {
                     let before = st;

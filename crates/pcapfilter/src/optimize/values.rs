@@ -68,6 +68,7 @@ const NO_INDEX: Val = Val::MAX;
 pub(crate) struct Values {
     exprs: Vec<Expr>,
     index: Map<Expr, Val>,
+    consts: Map<u32, Val>,
     opaque: u32,
     /// An indexed load whose constant index plus offset passes 2^32 is
     /// taken to read at the wrapped-around offset (as the Linux kernel
@@ -98,7 +99,13 @@ impl Values {
 
     /// The number of constant `k`.
     pub fn konst(&mut self, k: u32) -> Val {
-        self.intern(Expr::Const(k))
+        // Asked for constantly (every `k` operand): a table of its own.
+        if let Some(&v) = self.consts.get(&k) {
+            return v;
+        }
+        let v = self.intern(Expr::Const(k));
+        self.consts.insert(k, v);
+        v
     }
 
     /// The constant `v` stands for, if it is one.
@@ -443,11 +450,24 @@ impl Values {
 }
 
 /// Entry and exit values of every reachable node (kept between rounds so
-/// that its buffers are reused).
+/// that its buffers are reused, and so that a node entered with the same
+/// values as last time, whose code did not change and was already as
+/// simple as numbering makes it, is not evaluated again).
 #[derive(Default)]
 pub(crate) struct Numbering {
     pub entry: Vec<State>,
     pub exit: Vec<State>,
+    /// Fingerprint of each node's code when last numbered, if numbering
+    /// left it unchanged then.
+    settled: Vec<Option<u64>>,
+}
+
+/// A fingerprint of a node's statements and branch.
+fn fingerprint(node: &super::graph::Node) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = super::hash::WordHasher::default();
+    node.hash(&mut h);
+    h.finish()
 }
 
 /// Numbers the values of the whole graph in topological order into `num`,
@@ -464,17 +484,24 @@ pub(crate) fn number(
     let zero: State = [0; ATOMS];
     num.entry.resize(n, zero);
     num.exit.resize(n, zero);
+    num.settled.resize(n, None);
     let mut changed = false;
     for &v in &order.nodes {
         let exits = order.preds(v).iter().map(|&(p, _)| &num.exit[p as usize]);
         let entry = vals.merge(v, exits);
-        let mut st = entry;
         let node = g.node_mut(v);
+        let print = num.settled[v as usize];
+        if print.is_some() && entry == num.entry[v as usize] && print == Some(fingerprint(node)) {
+            // Same code, same entry values: same result, nothing to do.
+            continue;
+        }
+        let mut st = entry;
+        let mut node_changed = false;
         let mut stmts: Vec<Stmt> = Vec::with_capacity(node.stmts.len());
         for &s in &node.stmts {
             match vals.step(s, &mut st, true)? {
                 Step::Keep(out) => {
-                    changed |= out != s;
+                    node_changed |= out != s;
                     match (stmts.last(), commutative_x(out)) {
                         // `ld #c; add x` → `txa; add #c`: the same work,
                         // but a copy into A that may cancel with a `tax`.
@@ -489,16 +516,18 @@ pub(crate) fn number(
                                 code: op::ALU | alu | op::K,
                                 k: c,
                             });
-                            changed = true;
+                            node_changed = true;
                         }
                         _ => stmts.push(out),
                     }
                 }
-                Step::Delete => changed = true,
+                Step::Delete => node_changed = true,
             }
         }
         node.stmts = stmts;
-        changed |= fold_branch(node, &st, vals);
+        node_changed |= fold_branch(node, &st, vals);
+        changed |= node_changed;
+        num.settled[v as usize] = (!node_changed).then(|| fingerprint(node));
         num.entry[v as usize] = entry;
         num.exit[v as usize] = st;
     }
