@@ -30,7 +30,7 @@ pub struct Cfg {
     /// Slots where explored states are remembered for pruning: jump targets, the
     /// fall-through of conditional jumps, and the slot after a call.
     pub prune_point: Vec<bool>,
-    /// Slots that are the target of a back-edge (loop heads).
+    /// Slots that are the target of a backward jump (every loop has such a head).
     pub loop_head: Vec<bool>,
 }
 
@@ -218,70 +218,58 @@ fn check_subprog_ranges(slots: &[Option<Insn>], subprogs: &[Subprog]) -> Result<
     Ok(())
 }
 
-/// Depth-first walk from slot 0 through jumps and calls: finds back-edges and unreachable slots.
+/// Walk from slot 0 through jumps, calls and callback pointers: finds unreachable slots,
+/// prune points and loop heads (targets of backward jumps: every cycle has one).
 fn walk(
     slots: &[Option<Insn>],
     subprogs: &[Subprog],
 ) -> Result<(Vec<bool>, Vec<bool>), VerifyError> {
-    const WHITE: u8 = 0;
-    const GREY: u8 = 1;
-    const BLACK: u8 = 2;
     let len = slots.len();
-    let mut color = vec![WHITE; len];
+    let mut seen = vec![false; len];
     let mut prune = vec![false; len];
     let mut loop_head = vec![false; len];
-    // Explicit stack of (slot, next successor index) to survive million-instruction programs.
-    let mut stack: Vec<(usize, usize)> = Vec::new();
-    let mut roots: Vec<usize> = vec![0];
+    // Slots to explore; each slot is pushed once, when first seen (a worklist rather than
+    // a depth-first stack: a million-instruction straight line stays one entry deep).
+    let mut work: Vec<usize> = vec![0];
+    seen[0] = true;
     let mut root_seen = vec![false; subprogs.len()];
-    while let Some(root) = roots.pop() {
-        if color[root] != WHITE {
-            continue;
+    root_seen[0] = true;
+    while let Some(pc) = work.pop() {
+        let insn = slots[pc].as_ref().expect("walk visits instructions");
+        if let Insn::LdImm64 { .. } = insn {
+            seen[pc + 1] = true;
         }
-        color[root] = GREY;
-        stack.push((root, 0));
-        while let Some(&mut (pc, ref mut next)) = stack.last_mut() {
-            let insn = slots[pc].as_ref().expect("walk visits instructions");
-            let succ = successors(pc, insn);
-            // Callees and callbacks are walked as separate roots.
-            if *next == 0 {
-                let callee = match *insn {
-                    Insn::Call(CallTarget::Local(off)) => Some(target(pc, off as i64)),
-                    Insn::LdImm64 {
-                        kind: LdImm64Kind::Func,
-                        imm,
-                        ..
-                    } => Some(target(pc, imm as u32 as i32 as i64)),
-                    _ => None,
-                };
-                if let Some(c) = callee {
-                    let c = c as usize;
-                    let i = subprogs.partition_point(|s| s.start < c);
-                    if !root_seen[i] {
-                        root_seen[i] = true;
-                        roots.push(c);
-                    }
-                    if matches!(insn, Insn::Call(_)) && pc + 1 < len {
-                        prune[pc + 1] = true;
-                    }
-                }
-                if let Insn::Jmp { off, .. } = *insn {
-                    prune[pc + 1] = true;
-                    prune[target(pc, off as i64) as usize] = true;
-                }
-                if let Insn::Ja { off, .. } = *insn {
-                    prune[target(pc, off as i64) as usize] = true;
-                }
+        // Callees and callbacks are walked as separate roots.
+        let callee = match *insn {
+            Insn::Call(CallTarget::Local(off)) => Some(target(pc, off as i64)),
+            Insn::LdImm64 {
+                kind: LdImm64Kind::Func,
+                imm,
+                ..
+            } => Some(target(pc, imm as u32 as i32 as i64)),
+            _ => None,
+        };
+        if let Some(c) = callee {
+            let c = c as usize;
+            let i = subprogs.partition_point(|s| s.start < c);
+            if !root_seen[i] {
+                root_seen[i] = true;
+                seen[c] = true;
+                work.push(c);
             }
-            let Some(Some(t)) = succ.get(*next).copied() else {
-                color[pc] = BLACK;
-                if let Some(Insn::LdImm64 { .. }) = slots[pc] {
-                    color[pc + 1] = BLACK;
-                }
-                stack.pop();
-                continue;
-            };
-            *next += 1;
+            if matches!(insn, Insn::Call(_)) && pc + 1 < len {
+                prune[pc + 1] = true;
+            }
+        }
+        match *insn {
+            Insn::Jmp { off, .. } => {
+                prune[pc + 1] = true;
+                prune[target(pc, off as i64) as usize] = true;
+            }
+            Insn::Ja { off, .. } => prune[target(pc, off as i64) as usize] = true,
+            _ => {}
+        }
+        for t in successors(pc, insn).into_iter().flatten() {
             if t < 0 || t as usize >= len {
                 return Err(structure(
                     pc,
@@ -289,20 +277,17 @@ fn walk(
                 ));
             }
             let t = t as usize;
-            match color[t] {
-                WHITE => {
-                    color[t] = GREY;
-                    stack.push((t, 0));
-                }
-                GREY => {
-                    loop_head[t] = true;
-                    prune[t] = true;
-                }
-                _ => {}
+            if t <= pc {
+                loop_head[t] = true;
+                prune[t] = true;
+            }
+            if !seen[t] {
+                seen[t] = true;
+                work.push(t);
             }
         }
     }
-    if let Some(pc) = color.iter().position(|&c| c != BLACK) {
+    if let Some(pc) = seen.iter().position(|&c| !c) {
         return Err(structure(pc, format!("unreachable insn {pc}")));
     }
     Ok((prune, loop_head))

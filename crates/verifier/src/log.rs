@@ -40,10 +40,14 @@ impl Log {
     }
 
     /// `pc: (opcode) text`.
+    #[inline]
     pub(crate) fn insn(&mut self, pc: usize, insn: &Insn) {
-        if self.level == 0 {
-            return;
+        if self.level > 0 {
+            self.insn_line(pc, insn);
         }
+    }
+
+    fn insn_line(&mut self, pc: usize, insn: &Insn) {
         self.close();
         let code = bpfkit_isa::encode(std::slice::from_ref(insn))[0];
         let _ = write!(

@@ -76,6 +76,9 @@ impl Engine<'_> {
         dst: Reg,
         src: Operand,
     ) -> Res<()> {
+        if fold_constants(st, width, op, dst, src) {
+            return Ok(());
+        }
         let src_reg = match src {
             Operand::Reg(r) => Some(self.read_reg(st, pc, r)?),
             Operand::Imm(_) => None,
@@ -305,6 +308,51 @@ impl Engine<'_> {
         self.sane_offset(pc, &out, &name)?;
         let _ = src;
         Ok(out)
+    }
+}
+
+/// Arithmetic on two known numbers, done in place (the common case in loops with known
+/// counters and in long straight-line code). `false` when it does not apply: an operand
+/// that is not a known number, `r10` as destination, a division by a zero immediate or an
+/// out-of-range shift immediate (those are errors the general path reports).
+fn fold_constants(st: &mut State, width: Width, op: AluOp, dst: Reg, src: Operand) -> bool {
+    let Some(bin) = BinOp::from_alu(op) else {
+        return false;
+    };
+    if dst == Reg::R10 {
+        return false;
+    }
+    let regs = &mut st.cur_mut().regs;
+    let b = match src {
+        Operand::Imm(imm) => {
+            let bits = if width == Width::W64 { 64 } else { 32 };
+            let bad_div =
+                matches!(op, AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod) && imm == 0;
+            let bad_shift =
+                matches!(op, AluOp::Lsh | AluOp::Rsh | AluOp::Arsh) && (imm < 0 || imm >= bits);
+            if bad_div || bad_shift {
+                return false;
+            }
+            match width {
+                Width::W64 => imm as i64 as u64,
+                Width::W32 => imm as u32 as u64,
+            }
+        }
+        Operand::Reg(r) => {
+            let s = &regs[r.idx()];
+            match s.var.as_const() {
+                Some(c) if s.ty == RegType::Scalar => c,
+                _ => return false,
+            }
+        }
+    };
+    let d = &mut regs[dst.idx()];
+    match d.var.as_const() {
+        Some(a) if d.ty == RegType::Scalar => {
+            *d = RegState::scalar(Scalar::constant(bin.eval(width, a, b)));
+            true
+        }
+        _ => false,
     }
 }
 

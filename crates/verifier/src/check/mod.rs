@@ -23,7 +23,7 @@ use crate::state::{Frame, RegState, RegType, State};
 use bpfkit_isa::{Insn, Reg};
 
 /// In-progress checkpoints kept at each loop head whatever their misses (see `visit`).
-const LOOP_ROUNDS_KEPT: usize = 16;
+const LOOP_ROUNDS_KEPT: usize = 4;
 
 /// Most instructions the engine processes (summed over all paths) before giving up.
 pub const COMPLEXITY_LIMIT: u64 = 1_000_000;
@@ -93,6 +93,8 @@ struct Checkpoint {
     misses: u32,
     /// Callback rounds the path had finished when it got here (see [`Path::callback_returns`]).
     callback_returns: u64,
+    /// [`prune::fingerprint`] of the state: a cheap filter before exact comparisons.
+    fingerprint: u64,
 }
 
 /// A path waiting to be explored.
@@ -149,10 +151,13 @@ pub(crate) struct Engine<'a> {
     cfg: Cfg,
     env: &'a dyn ProgramEnv,
     opts: Options,
+    /// The static analyses, computed at the first prune point (a program without one
+    /// never needs them).
     live: Vec<RegSet>,
     /// Registers that may hold a pointer before each slot (for the precision analysis).
     may_ptr: Vec<RegSet>,
     precision: liveness::Precision,
+    analysed: bool,
     /// Jumps found decided on some path (their scalar operands matter exactly).
     decided: Vec<bool>,
     /// `decided` changed since `precision` was computed.
@@ -160,7 +165,10 @@ pub(crate) struct Engine<'a> {
     /// Maps referenced by the program, in order of first use.
     pub(crate) maps: Vec<(MapRef, MapInfo)>,
     checkpoints: Vec<Checkpoint>,
-    at_pc: Vec<Vec<u32>>,
+    /// For each prune point, an index into `lists` (`u32::MAX` elsewhere).
+    list_of: Vec<u32>,
+    /// The checkpoints saved at each prune point.
+    lists: Vec<Vec<u32>>,
     pending: Vec<Path>,
     processed: u64,
     next_id: u32,
@@ -182,11 +190,7 @@ fn err(insn: usize, kind: ErrorKind, msg: impl Into<String>) -> VerifyError {
 impl<'a> Engine<'a> {
     fn new(insns: &[Insn], env: &'a dyn ProgramEnv, opts: Options) -> Res<Engine<'a>> {
         let mut cfg = cfg::build(insns)?;
-        let helper_args = |id| env.helper(id).map(|p| p.args.len()).unwrap_or(5);
         let takes_callback = |id| takes_callback(env, id);
-        let live = liveness::live_in(&cfg, &helper_args);
-        let may_ptr = liveness::may_be_pointer(&cfg, &EnvHelpers(env));
-        let precision = liveness::precision(&cfg, &EnvHelpers(env), &may_ptr, &|_| false);
         let n = cfg.slots.len();
         // A helper call that runs a callback is the head of a loop (call, callback, call
         // again...): states are compared there.
@@ -198,18 +202,36 @@ impl<'a> Engine<'a> {
         for (pc, &cb) in callback_call.iter().enumerate() {
             cfg.prune_point[pc] |= cb;
         }
+        let mut lists = 0;
+        let list_of = cfg
+            .prune_point
+            .iter()
+            .map(|&p| {
+                if p {
+                    lists += 1;
+                    lists - 1
+                } else {
+                    u32::MAX
+                }
+            })
+            .collect();
         let subprogs = cfg.subprogs.len();
         Ok(Engine {
             cfg,
             env,
-            live,
-            may_ptr,
-            precision,
+            live: Vec::new(),
+            may_ptr: Vec::new(),
+            precision: liveness::Precision {
+                regs: Vec::new(),
+                slots: Vec::new(),
+            },
+            analysed: false,
             decided: vec![false; n],
             precision_stale: false,
             maps: Vec::new(),
             checkpoints: Vec::new(),
-            at_pc: vec![Vec::new(); n],
+            list_of,
+            lists: vec![Vec::new(); lists as usize],
             pending: Vec::new(),
             processed: 0,
             next_id: 0,
@@ -350,6 +372,14 @@ impl<'a> Engine<'a> {
     /// Prune-point handling; `Ok(true)` when the path is covered by a complete checkpoint.
     fn visit(&mut self, path: &mut Path) -> Res<bool> {
         let pc = path.pc;
+        if !self.analysed {
+            let env = self.env;
+            let helper_args = |id| env.helper(id).map(|p| p.args.len()).unwrap_or(5);
+            self.live = liveness::live_in(&self.cfg, &helper_args);
+            self.may_ptr = liveness::may_be_pointer(&self.cfg, &EnvHelpers(env));
+            self.analysed = true;
+            self.precision_stale = true;
+        }
         if self.precision_stale {
             let decided = &self.decided;
             self.precision =
@@ -369,7 +399,9 @@ impl<'a> Engine<'a> {
         });
         let mut pruned = false;
         let mut looping = false;
-        for &id in &self.at_pc[pc] {
+        let list = self.list_of[pc] as usize;
+        let mut fingerprint = prune::fingerprint(&path.state, &live);
+        for &id in &self.lists[list] {
             let cp = &mut self.checkpoints[id as usize];
             if cp.branches == 0 {
                 if prune::states_equal(&cp.state, &path.state, &live, false) {
@@ -386,7 +418,8 @@ impl<'a> Engine<'a> {
                     pruned = true;
                     break;
                 }
-            } else if cp.callback_returns == path.callback_returns
+            } else if cp.fingerprint == fingerprint
+                && cp.callback_returns == path.callback_returns
                 && prune::states_equal(&cp.state, &path.state, &live, true)
             {
                 // Checkpoints still under way are ancestors of this path (the walk is
@@ -406,14 +439,14 @@ impl<'a> Engine<'a> {
         // Forget checkpoints that rarely prune (the kernel's miss_cnt > hit_cnt * 3 + 3),
         // except the rounds of a callback still under way (widening needs them).
         let checkpoints = &mut self.checkpoints;
-        let before = self.at_pc[pc].len();
+        let before = self.lists[list].len();
         let callback_call = self.callback_call[pc];
         // At a loop head, the newest rounds still under way stay too: a loop that cycles
         // through a few states without progress is found when one comes back.
         let loop_head = self.cfg.loop_head[pc];
         let recent = before.saturating_sub(LOOP_ROUNDS_KEPT);
         let mut index = 0;
-        self.at_pc[pc].retain(|&id| {
+        self.lists[list].retain(|&id| {
             let cp = &mut checkpoints[id as usize];
             let in_progress = cp.branches > 0;
             let keep = cp.misses <= cp.hits * 3 + 3
@@ -427,28 +460,26 @@ impl<'a> Engine<'a> {
             }
             keep
         });
-        self.alive -= (before - self.at_pc[pc].len()) as u64;
+        self.alive -= (before - self.lists[list].len()) as u64;
         if pruned {
             return Ok(true);
         }
         if from_callback {
             // Not covered by the round it came from: widen what changed, so that the
             // rounds reach a fixpoint.
-            let round = self.at_pc[pc].iter().rev().copied().find(|&id| {
+            let round = self.lists[list].iter().rev().copied().find(|&id| {
                 let cp = &self.checkpoints[id as usize];
                 cp.branches > 0 && prune::same_shape(&cp.state, &path.state)
             });
             if let Some(id) = round {
                 prune::widen(&self.checkpoints[id as usize].state, &mut path.state, &live);
+                fingerprint = prune::fingerprint(&path.state, &live);
                 let st = &path.state;
                 self.log
                     .line(|| format!("{pc}: widened to {}", st.describe()));
             }
         }
-        // Loop heads always get one: that is where a loop that makes no progress shows.
-        let add = self.callback_call[pc]
-            || self.cfg.loop_head[pc]
-            || (self.jumps_since_cp >= 2 && self.insns_since_cp >= 8);
+        let add = self.callback_call[pc] || (self.jumps_since_cp >= 2 && self.insns_since_cp >= 8);
         if add {
             self.insns_since_cp = 0;
             self.jumps_since_cp = 0;
@@ -460,16 +491,17 @@ impl<'a> Engine<'a> {
                 hits: 0,
                 misses: 0,
                 callback_returns: path.callback_returns,
+                fingerprint,
             });
             path.parent = Some(id);
-            self.at_pc[pc].push(id);
+            self.lists[list].push(id);
             self.stats.total_states += 1;
             self.alive += 1;
             self.stats.peak_states = self.stats.peak_states.max(self.alive);
             self.stats.max_states_per_insn = self
                 .stats
                 .max_states_per_insn
-                .max(self.at_pc[pc].len() as u64);
+                .max(self.lists[list].len() as u64);
         }
         Ok(false)
     }

@@ -311,3 +311,83 @@ pub(super) fn widen(old: &State, cur: &mut State, masks: &[FrameMask]) {
         c.stack = stack;
     }
 }
+
+/// A hasher for [`fingerprint`] (multiply-rotate, as in rustc's FxHash).
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(v as u64);
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(v as u64);
+    }
+    fn write_i32(&mut self, v: i32) {
+        self.write_u64(v as u64);
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.write_u64(v as u64);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+    fn write_isize(&mut self, v: isize) {
+        self.write_u64(v as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Part of what exact comparison looks at (type, offset, known bits): enough to tell most
+/// different states apart, cheap to compute.
+fn hash_reg(h: &mut Fx, r: &RegState) {
+    use std::hash::{Hash, Hasher};
+    r.ty.hash(h);
+    if r.ty != RegType::NotInit {
+        h.write_u64(r.off as u64);
+        h.write_u64(r.var.var.value);
+        h.write_u64(r.var.var.mask);
+    }
+}
+
+/// A hash of what [`states_equal`] compares with `exact`, ids left out: states it finds
+/// equal have equal fingerprints, so unequal fingerprints skip the comparison.
+pub(super) fn fingerprint(st: &State, masks: &[FrameMask]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = Fx(0);
+    h.write_u64(st.frames.len() as u64);
+    h.write_u64(st.refs.len() as u64);
+    h.write_u64(st.lock.is_some() as u64);
+    for (f, m) in st.frames.iter().zip(masks) {
+        h.write_u64(f.callsite as u64);
+        for (r, reg) in f.regs.iter().enumerate() {
+            if m.live & (1 << r) != 0 {
+                hash_reg(&mut h, reg);
+            }
+        }
+        // Missing slots compare as empty ones: only written slots count.
+        for (i, s) in f.stack.iter().enumerate() {
+            if *s != StackSlot::EMPTY {
+                h.write_u64(i as u64);
+                for b in s.bytes {
+                    std::hash::Hash::hash(&b, &mut h);
+                }
+                if s.is_spill() {
+                    hash_reg(&mut h, &s.spill);
+                }
+            }
+        }
+    }
+    h.finish()
+}
