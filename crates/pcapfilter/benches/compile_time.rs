@@ -56,14 +56,15 @@ fn measure(expr: &str, optimize: bool, runs: usize) -> (Duration, Result<usize, 
     (times[runs / 2], result)
 }
 
-/// CPU time of `tcpdump -d`, if tcpdump runs.
-fn tcpdump_time(expr: &str) -> Option<Duration> {
+/// CPU time of `tcpdump -d` and the length of its program, if tcpdump runs.
+fn tcpdump_time(expr: &str) -> Option<(Duration, usize)> {
     let t = children_cpu();
     let out = Command::new("tcpdump")
         .args(["-d", "-y", "EN10MB", "--", expr])
         .output()
         .ok()?;
-    out.status.success().then(|| children_cpu() - t)
+    let len = out.stdout.iter().filter(|&&b| b == b'\n').count();
+    out.status.success().then(|| (children_cpu() - t, len))
 }
 
 fn host(i: usize) -> String {
@@ -114,8 +115,8 @@ fn families() -> Vec<(&'static str, Family)> {
 fn main() {
     let with_tcpdump = std::env::var_os("BPFKIT_TCPDUMP").is_some();
     println!(
-        "{:<52} {:>5} {:>11} {:>11} {:>7} {:>9}",
-        "expression", "n", "optimized", "-O", "length", "tcpdump"
+        "{:<52} {:>5} {:>11} {:>11} {:>7} {:>18}",
+        "expression", "n", "optimized", "-O", "length", "tcpdump (length)"
     );
     for (name, make) in families() {
         for n in [100, 250, 500, 750, 1000] {
@@ -129,12 +130,12 @@ fn main() {
                 Err(e) => format!("error: {e}"),
             };
             let td = if with_tcpdump && n <= 500 {
-                tcpdump_time(&expr).map_or("-".to_string(), |d| format!("{:.2?}", d))
+                tcpdump_time(&expr).map_or("-".to_string(), |(d, l)| format!("{d:.2?} ({l})"))
             } else {
                 "-".to_string()
             };
             println!(
-                "{name:<52} {n:>5} {:>11.2?} {:>11.2?} {len:>7} {td:>9}",
+                "{name:<52} {n:>5} {:>11.2?} {:>11.2?} {len:>7} {td:>18}",
                 t_opt, t_plain
             );
         }
