@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use bpfkit_pcapfilter::names::Transport;
 use bpfkit_pcapfilter::{
-    build_cfg, compile_with, CompileError, CompileOptions, LinkType, StaticResolver,
+    build_cfg, compile_with, CompileError, CompileOptions, LinkType, ShortPackets, StaticResolver,
 };
 
 fn resolver() -> StaticResolver {
@@ -209,4 +209,38 @@ fn constant_division_by_zero_is_refused_when_optimizing() {
         let prog = compile_with(expr, LinkType::EN10MB, &off, &resolver()).unwrap();
         assert_eq!(bpfkit_cbpf::run(&prog, &[0; 60], 60), 0);
     }
+}
+
+/// The two short-packet modes on `net ::/0` (matches any IPv6 packet):
+/// the unoptimized program loads the source address, so it rejects an IPv6
+/// frame cut before the address ends; exact mode keeps one load that makes
+/// the same check, the libpcap-compatible mode drops the loads (as libpcap
+/// does) and accepts the cut frame.
+#[test]
+fn short_packet_modes() {
+    let mut frame = vec![0u8; 14 + 40];
+    frame[12] = 0x86;
+    frame[13] = 0xdd;
+    frame[14] = 0x60;
+    let cut = &frame[..30];
+    let compile = |optimize, short_packets| {
+        let opts = CompileOptions {
+            optimize,
+            short_packets,
+            ..CompileOptions::default()
+        };
+        compile_with("net ::/0", LinkType::EN10MB, &opts, &resolver()).unwrap()
+    };
+    let plain = compile(false, ShortPackets::Exact);
+    let exact = compile(true, ShortPackets::Exact);
+    let lenient = compile(true, ShortPackets::Libpcap);
+    for prog in [&plain, &exact, &lenient] {
+        assert_eq!(bpfkit_cbpf::run(prog, &frame, 54), 262_144);
+    }
+    assert_eq!(bpfkit_cbpf::run(&plain, cut, 54), 0);
+    assert_eq!(bpfkit_cbpf::run(&exact, cut, 54), 0);
+    assert_eq!(bpfkit_cbpf::run(&lenient, cut, 54), 262_144);
+    // libpcap's program: ldh [12]; jeq #0x86dd; ret; ret.
+    assert_eq!(lenient.len(), 4);
+    assert!(exact.len() > lenient.len() && exact.len() < plain.len());
 }
