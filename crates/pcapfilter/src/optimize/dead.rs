@@ -199,7 +199,7 @@ pub(crate) fn reject_dead_ends(g: &mut Graph, order: &Order) -> bool {
 pub(crate) fn remove_idle_statements(
     g: &mut Graph,
     order: &Order,
-    num: &super::values::Numbering,
+    num: &super::number::Numbering,
     vals: &mut super::values::Values,
     exact: bool,
 ) -> bool {

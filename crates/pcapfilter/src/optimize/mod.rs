@@ -4,7 +4,8 @@
 //! It works on its own copy of the graph ([`graph::Graph`]) and repeats a
 //! round of small passes until none changes anything:
 //!
-//! 1. [`values`]: value numbering with constant and copy propagation;
+//! 1. [`values`], [`number`]: value numbering with constant and copy
+//!    propagation;
 //!    statements that recompute what a register already holds go, constants
 //!    are folded, branches on constants are decided;
 //! 2. [`peephole`]: a comparison absorbs the arithmetic before it
@@ -53,6 +54,7 @@ mod facts;
 mod graph;
 mod hash;
 mod intern;
+mod number;
 mod peephole;
 mod regroup;
 mod spread;
@@ -65,7 +67,8 @@ use bpfkit_cbpf::op;
 use crate::cfg::{BlockId, Cfg};
 use crate::error::CompileError;
 use graph::{Graph, Order};
-use values::{Numbering, Values};
+use number::Numbering;
+use values::Values;
 
 /// Upper bound on rounds (each makes progress; typical programs need a
 /// handful).
@@ -115,7 +118,7 @@ fn round(
     // Order and numbering are recomputed only after a pass changed the
     // graph (numbering also rewrites statements, which is a change).
     let mut order = g.order();
-    let mut any = values::number(g, &order, vals, num)?;
+    let mut any = number::number(g, &order, vals, num)?;
     let mut dirty = peephole::absorb_arithmetic(g, &order, num, vals, exact);
     dirty |= dead::remove_dead_statements(g, &order, exact);
     dirty |= dead::reject_dead_ends(g, &order);
@@ -149,7 +152,7 @@ fn refresh(
 ) -> Result<bool, CompileError> {
     if dirty {
         *order = g.order();
-        values::number(g, order, vals, num)?;
+        number::number(g, order, vals, num)?;
     }
     Ok(dirty)
 }

@@ -18,7 +18,8 @@ use bpfkit_cbpf::op;
 
 use super::dead::{live_out, liveness};
 use super::graph::{def, uses, Graph, Order, Stmt, A, X};
-use super::values::{Numbering, Values};
+use super::number::Numbering;
+use super::values::Values;
 
 /// Applies the rewrites everywhere; returns whether anything changed.
 pub(crate) fn absorb_arithmetic(

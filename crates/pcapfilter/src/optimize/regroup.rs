@@ -25,7 +25,8 @@ use super::dead::{liveness, proven_length};
 use super::graph::{
     abs_extent, def, may_abort, AtomSet, Graph, NodeId, Order, A, ATOMS, NO_NODE, X,
 };
-use super::values::{Numbering, State, Values};
+use super::number::Numbering;
+use super::values::{State, Values};
 
 /// Which branch links a chain, and which one is shared.
 #[derive(Clone, Copy, PartialEq, Eq)]

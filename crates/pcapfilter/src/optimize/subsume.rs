@@ -15,7 +15,8 @@
 use super::dead::liveness;
 use super::facts::Facts;
 use super::graph::{abs_extent, def, may_abort, Graph, NodeId, Order, A, ATOMS, X};
-use super::values::{Numbering, Values};
+use super::number::Numbering;
+use super::values::Values;
 
 /// How many nodes the walk from `other` may pass.
 const MAX_WALK: usize = 8;

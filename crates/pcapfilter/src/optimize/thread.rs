@@ -25,7 +25,8 @@ use super::dead::liveness;
 use super::dom::{DomTree, Vertex};
 use super::facts::Facts;
 use super::graph::{abs_extent, def, effect, may_abort, AtomSet, Graph, NodeId, Order, Stmt, A, X};
-use super::values::{Numbering, State, Step, Values};
+use super::number::Numbering;
+use super::values::{State, Step, Values};
 
 /// How many nodes one edge may skip in one pass (later passes continue).
 const MAX_SKIP: usize = 16;
