@@ -283,10 +283,7 @@ impl<'o> ProgramRef<'o> {
         let mut executed = 0;
         let result = loop {
             let prog = &shared.programs[index];
-            let exit = match prog
-                .vm
-                .run(args, &mut memory, &mut helpers, &config)
-            {
+            let exit = match prog.vm.run(args, &mut memory, &mut helpers, &config) {
                 Ok(exit) => exit,
                 Err(error) => {
                     break Err(RuntimeError::Run {
