@@ -1,7 +1,12 @@
-//! Static register liveness: which registers may be read before being written, per slot.
+//! Static analyses that tell state pruning what it may ignore, per slot:
 //!
-//! State pruning ignores dead registers: a value that is never read again cannot make a
-//! path unsafe. Stack bytes are compared in full (no stack liveness yet).
+//! - [`live_in`]: registers that may be read before being written (a dead value cannot make
+//!   a path unsafe). Stack bytes are compared in full (no stack liveness yet).
+//! - [`may_be_pointer`]: registers that may hold a pointer (a forward pass).
+//! - [`precision`]: registers and stack slots whose exact value may matter later (an
+//!   address, a helper argument, a return value, a decided jump), across bpf-to-bpf calls
+//!   through per-function summaries; `+=`/`-=` of two registers make both operands matter
+//!   only when one may be a pointer. Other scalars are pruned as "any number".
 
 use crate::cfg::Cfg;
 use bpfkit_isa::{AluOp, AtomicOp, CallTarget, Insn, Operand};
