@@ -378,7 +378,7 @@ pub(super) fn fingerprint(st: &State, masks: &[FrameMask]) -> u64 {
         }
         // Missing slots compare as empty ones: only written slots count.
         for (i, s) in f.stack.iter().enumerate() {
-            if *s != StackSlot::EMPTY {
+            if s.bytes.iter().any(|b| *b != ByteKind::Invalid) {
                 h.write_u64(i as u64);
                 for b in s.bytes {
                     std::hash::Hash::hash(&b, &mut h);
