@@ -23,7 +23,7 @@ use bpfkit_cbpf::Insn;
 use bpfkit_pcapfilter::{
     compile, compile_with, CompileError, CompileOptions, LinkType, ShortPackets,
 };
-use common::random::random_cases;
+use common::random::{random_cases, random_cases_with};
 use common::{cases, fixed_resolver, tcpdump_program, tcpdump_version, with_visible_aborts};
 
 /// One expression of the combined set.
@@ -273,10 +273,14 @@ fn optimized_programs_are_no_longer_than_libpcap() {
 /// ends early (and so rejects) the optimized one may accept. An expression
 /// refused as rejecting everything must reject every packet unoptimized.
 fn check_verdicts(mode: ShortPackets) {
+    check_verdicts_of(&items(), mode);
+}
+
+fn check_verdicts_of(items: &[Item], mode: ShortPackets) {
     let packets = common::test_packets();
     let (mut programs, mut runs, mut accepted, mut lenient) = (0usize, 0u64, 0u64, 0u64);
     let mut failures = Vec::new();
-    for it in &items() {
+    for it in items {
         let Ok(plain) = ours(it, false, ShortPackets::Exact) else {
             continue;
         };
@@ -370,5 +374,28 @@ fn fuzz_regressions() {
                 "{expr} ({mode:?})"
             );
         }
+    }
+}
+
+/// A larger sweep, run by hand: `BPFKIT_SEED=<n> cargo test --release -p
+/// bpfkit-pcapfilter --test optimizer -- --ignored` checks ten times the
+/// random set from another seed, in both modes.
+#[test]
+#[ignore]
+fn many_random_expressions() {
+    let seed = std::env::var("BPFKIT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let items: Vec<Item> = random_cases_with(seed, 10)
+        .into_iter()
+        .map(|(lt, expr)| Item {
+            linktype: lt,
+            expr,
+            table: false,
+        })
+        .collect();
+    for mode in [ShortPackets::Libpcap, ShortPackets::Exact] {
+        check_verdicts_of(&items, mode);
     }
 }

@@ -160,6 +160,11 @@ pub fn expr(r: &mut Rng, depth: usize) -> String {
 
 /// The random test set: (tcpdump `-y` name, expression), always the same.
 pub fn random_cases() -> Vec<(&'static str, String)> {
+    random_cases_with(0x00c0_ffee, 1)
+}
+
+/// `scale` times as many random expressions as the test set, from `seed`.
+pub fn random_cases_with(seed: u64, scale: usize) -> Vec<(&'static str, String)> {
     let plan = [
         ("EN10MB", 400),
         ("LINUX_SLL", 120),
@@ -172,8 +177,12 @@ pub fn random_cases() -> Vec<(&'static str, String)> {
         ("C_HDLC", 40),
         ("PPI", 40),
     ];
-    let mut rng = Rng::new(0x00c0_ffee);
+    let mut rng = Rng::new(seed);
     plan.iter()
-        .flat_map(|&(lt, n)| (0..n).map(|_| (lt, expr(&mut rng, 0))).collect::<Vec<_>>())
+        .flat_map(|&(lt, n)| {
+            (0..n * scale)
+                .map(|_| (lt, expr(&mut rng, 0)))
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
