@@ -552,6 +552,70 @@ mod tests {
     use bpfkit_isa::{JmpCond, Reg, Width};
 
     #[test]
+    fn pointers_flow_through_moves_adds_and_calls_only() {
+        let prog = bpfkit_asm::assemble(
+            "r2 = *(u8 *)(r1 + 0)
+             r3 = r1
+             r3 += r2
+             w4 = w1
+             r5 = *(u32 *)(r1 + 4)
+             r1 = r2
+             call f
+             r6 = r0
+             exit
+             f:
+             r0 = r1
+             r0 *= 3
+             exit",
+        )
+        .unwrap();
+        let cfg = crate::cfg::build(&prog).unwrap();
+        let may = may_be_pointer(&cfg, &AnyHelper);
+        let has = |pc: usize, r: u8| may[pc] & (1 << r) != 0;
+        // Entry: r1 (context) and r10.
+        assert!(has(0, 1) && has(0, 10) && !has(0, 2));
+        // A byte load is a number; r3 = r1 + r2 keeps the pointer.
+        assert!(!has(1, 2) && has(3, 3));
+        // 32-bit moves give numbers; a 4-byte load may be a context pointer field.
+        assert!(!has(4, 4) && has(5, 5));
+        // The callee gets r1 = a number and returns a number.
+        assert!(!has(10, 1) && !has(7, 0));
+    }
+
+    #[test]
+    fn precision_crosses_calls_only_when_the_result_matters() {
+        let src = |use_result: &str| {
+            format!(
+                "r6 = *(u32 *)(r1 + 0)
+                 r1 = r6
+                 call f
+                 {use_result}
+                 exit
+                 f:
+                 r0 = r1
+                 r0 *= 3
+                 exit"
+            )
+        };
+        // The result only goes back as the program's return value: it matters (the return
+        // value is checked), so the argument does too.
+        let returned = bpfkit_asm::assemble(&src("r0 &= 1")).unwrap();
+        let cfg = crate::cfg::build(&returned).unwrap();
+        let p = precision(&cfg, &AnyHelper, &may_be_pointer(&cfg, &AnyHelper), &|_| {
+            false
+        });
+        assert_ne!(p.regs[2] & (1 << 1), 0, "r1 at the call");
+        // The result is dropped: neither the argument nor the callee's r0 matter.
+        let dropped = bpfkit_asm::assemble(&src("r0 = 0")).unwrap();
+        let cfg = crate::cfg::build(&dropped).unwrap();
+        let p = precision(&cfg, &AnyHelper, &may_be_pointer(&cfg, &AnyHelper), &|_| {
+            false
+        });
+        assert_eq!(p.regs[2] & (1 << 1), 0, "r1 at the call");
+        assert_eq!(p.regs[7] & 1, 0, "r0 at the callee's exit");
+    }
+
+    #[test]
     fn dead_after_overwrite() {
         let mov = |dst, imm| Insn::Alu {
             width: Width::W64,
