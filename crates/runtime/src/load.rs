@@ -18,9 +18,15 @@ use crate::testrun::{ProgramRef, TraceSink};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Verification {
     /// Verify every program at load time with bpfkit's verifier (the default): a program
-    /// the verifier rejects — or whose type it has no model of (only XDP, socket filter and
-    /// tc programs are modelled) — makes the load fail with [`RuntimeError::Load`] naming
-    /// the instruction and the reason, in the Linux verifier's wording.
+    /// the verifier rejects makes the load fail with [`RuntimeError::Load`] naming the
+    /// instruction and the reason, in the Linux verifier's wording.
+    ///
+    /// The verifier models the types the runtime can test-run (XDP, socket filter, tc).
+    /// Programs of other types (kprobes, tracepoints...) load unverified, so that the rest
+    /// of the object can run; they cannot be test-run. [`ProgramRef::run_on_memory`] runs
+    /// any program with `r1` = memory, a convention the load-time verification (done for
+    /// the program's type) does not cover: there only the interpreter's checks apply
+    /// (`bpfkit run` verifies programs for that convention itself).
     #[default]
     Verify,
     /// Skip the verifier (the structural checks still apply). Only the interpreter's
@@ -152,7 +158,7 @@ impl Runtime {
 }
 
 /// Verifies `program` in the environment of its type, with the object's maps (symbolic
-/// references, as the verifier's object module expects).
+/// references, as the verifier's object module expects). Programs of other types pass.
 fn verify(object: &Object, program: &bpfkit_object::Program) -> Result<(), String> {
     use bpfkit_verifier::object::verify_program;
     let opts = bpfkit_verifier::Options::default();
@@ -161,9 +167,9 @@ fn verify(object: &Object, program: &bpfkit_object::Program) -> Result<(), Strin
             .result
             .map(|_| ())
             .map_err(|e| format!("rejected by the verifier: {e}")),
-        Err(bpfkit_verifier::object::ObjectError::UnsupportedType { prog_type, .. }) => Err(format!(
-            "bpfkit cannot verify programs of type {prog_type} (load with Verification::Unverified to skip verification)"
-        )),
+        // Types the verifier has no model of cannot be test-run either: they load (so that
+        // the other programs of the object can run) and stay unverified.
+        Err(bpfkit_verifier::object::ObjectError::UnsupportedType { .. }) => Ok(()),
     }
 }
 

@@ -120,29 +120,38 @@ fn unsafe_object_is_refused_unless_unverified() {
 }
 
 #[test]
-fn programs_of_unmodelled_types_need_unverified() {
+fn programs_of_unmodelled_types_load_unverified_and_cannot_test_run() {
+    let mov0 = bpfkit_isa::Insn::Alu {
+        width: bpfkit_isa::Width::W64,
+        op: bpfkit_isa::AluOp::Mov,
+        dst: bpfkit_isa::Reg::R0,
+        src: bpfkit_isa::Operand::Imm(0),
+    };
     let mut b = bpfkit_object::ObjectBuilder::new("GPL");
     b.add_program(
         "probe",
         bpfkit_object::ProgramSection::for_type(bpfkit_object::ProgType::Kprobe),
-        vec![
-            bpfkit_isa::Insn::Alu {
-                width: bpfkit_isa::Width::W64,
-                op: bpfkit_isa::AluOp::Mov,
-                dst: bpfkit_isa::Reg::R0,
-                src: bpfkit_isa::Operand::Imm(0),
-            },
-            bpfkit_isa::Insn::Exit,
-        ],
+        vec![mov0, bpfkit_isa::Insn::Exit],
     );
-    let object = b.build().unwrap();
-    let err = Runtime::new().load(object.clone()).unwrap_err().to_string();
+    b.add_program(
+        "pass",
+        bpfkit_object::ProgramSection::for_type(bpfkit_object::ProgType::Xdp),
+        vec![mov0, bpfkit_isa::Insn::Exit],
+    );
+    let loaded = Runtime::new().load(b.build().unwrap()).unwrap();
+    let err = loaded
+        .program(Some("probe"))
+        .unwrap()
+        .test_run(&TestRun::new(&[0u8; 64]))
+        .unwrap_err();
     assert!(
-        err.contains("bpfkit cannot verify programs of type kprobe"),
+        matches!(err, RuntimeError::UnsupportedProgType { .. }),
         "{err}"
     );
-    assert!(Runtime::new()
-        .verification(Verification::Unverified)
-        .load(object)
-        .is_ok());
+    let out = loaded
+        .program(Some("pass"))
+        .unwrap()
+        .test_run(&TestRun::new(&[0u8; 64]))
+        .unwrap();
+    assert_eq!(out.retval, 0);
 }
