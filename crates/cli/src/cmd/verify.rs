@@ -12,7 +12,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 /// Verify eBPF programs: exit 0 when every selected program is accepted, 1 when one is
-/// rejected (its log is printed), 2 when the input cannot be used.
+/// rejected (its log is printed), 2 when the input cannot be used (or an object's program
+/// is of a type bpfkit does not model and no --type is given: named on stderr).
 ///
 /// Each program gets a verdict line, its log (with --log-level, and always at level 1 for a
 /// rejected program), then the kernel's summary `processed N insns (limit 1000000) ...` and
