@@ -20,8 +20,11 @@
 //! expression of 1000 primitives takes milliseconds where libpcap takes
 //! seconds. Like libpcap it refuses an expression whose optimized program
 //! rejects every packet ([`CompileError::RejectsAll`]) or that divides by a
-//! constant zero ([`CompileError::Constant`]); it leaves programs with
-//! loops (`protochain`) or jumps inside blocks unoptimized, as libpcap does.
+//! constant zero ([`CompileError::Constant`]). Unlike libpcap it also
+//! optimizes programs that compute header lengths at run time (802.11,
+//! radiotap, PPI, Geneve: libpcap leaves those as generated, and so never
+//! refuses them); only `protochain`'s loop is left unoptimized, as libpcap
+//! does.
 //!
 //! ```
 //! use bpfkit_pcapfilter::{compile, CompileOptions, LinkType};
@@ -186,19 +189,28 @@ pub fn compile_with(
     opts: &CompileOptions,
     resolver: &dyn Resolver,
 ) -> Result<Vec<Insn>, CompileError> {
-    let built = build(expr, linktype.into(), opts, resolver)?;
-    // libpcap leaves programs with loops (`protochain`) or jumps inside
-    // statement lists unoptimized, and so does this compiler.
-    if !opts.optimize || built.no_optimize {
-        let (mut cfg, root) = (built.cfg, built.root);
-        return cfg.linearize(root);
+    let mut built = build(expr, linktype.into(), opts, resolver)?;
+    if !opts.optimize {
+        return built.cfg.linearize(built.root);
     }
     let exact = opts.short_packets == ShortPackets::Exact;
-    let mut opt = optimize::optimize(&built.cfg, built.root, exact)?;
-    if opt.rejects_all {
-        return Err(CompileError::RejectsAll);
+    // libpcap does not optimize programs with jumps inside statement lists
+    // (the run-time header lengths of 802.11, PPI and Geneve) or loops
+    // (`protochain`). This optimizer handles the former; for those it
+    // keeps libpcap's verdict on the expression: no error for a program
+    // that rejects everything or divides by zero.
+    let libpcap_optimizes = !built.no_optimize;
+    match optimize::optimize(&built.cfg, built.root, exact) {
+        Ok(Some(mut opt)) => {
+            if opt.rejects_all && libpcap_optimizes {
+                return Err(CompileError::RejectsAll);
+            }
+            opt.cfg.linearize(opt.root)
+        }
+        Ok(None) => built.cfg.linearize(built.root),
+        Err(CompileError::Constant(_)) if !libpcap_optimizes => built.cfg.linearize(built.root),
+        Err(e) => Err(e),
     }
-    opt.cfg.linearize(opt.root)
 }
 
 /// Parses and generates code for `expr` without laying it out: the graph

@@ -244,3 +244,26 @@ fn short_packet_modes() {
     assert_eq!(lenient.len(), 4);
     assert!(exact.len() > lenient.len() && exact.len() < plain.len());
 }
+
+/// Programs that compute 802.11 header lengths at run time (jumps inside a
+/// block) are optimized too, which libpcap does not do; like libpcap, an
+/// expression matching nothing is then not refused (libpcap never ran its
+/// optimizer on it), it compiles to `ret #0`.
+#[test]
+fn runtime_header_lengths_are_optimized_but_never_refused() {
+    let on = CompileOptions::default();
+    let off = CompileOptions {
+        optimize: false,
+        ..CompileOptions::default()
+    };
+    for lt in [LinkType::IEEE802_11, LinkType::IEEE802_11_RADIO, LinkType::PPI] {
+        let plain = compile_with("ip", lt, &off, &resolver()).unwrap();
+        let opt = compile_with("ip", lt, &on, &resolver()).unwrap();
+        assert!(opt.len() < plain.len(), "{lt}: {} vs {}", opt.len(), plain.len());
+        assert_eq!(
+            compile_with("arp and ip", lt, &on, &resolver()).unwrap(),
+            vec![bpfkit_cbpf::Insn::stmt(0x06, 0)],
+            "{lt}"
+        );
+    }
+}

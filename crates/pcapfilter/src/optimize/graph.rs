@@ -6,7 +6,7 @@
 
 use bpfkit_cbpf::op;
 
-use crate::cfg::{BlockId, Cfg};
+use crate::cfg::{BlockId, Cfg, StmtId};
 
 /// Index of a node in [`Graph::nodes`].
 pub(crate) type NodeId = u32;
@@ -94,41 +94,92 @@ impl Order {
 
 impl Graph {
     /// The graph of the blocks reachable from `root` in `cfg` (deleted
-    /// statements dropped).
-    pub fn from_cfg(cfg: &Cfg, root: BlockId) -> Graph {
+    /// statements dropped). A block whose statements contain forward jumps
+    /// (the run-time header-length code of 802.11 and Geneve) becomes
+    /// several nodes, one per stretch between jumps and their targets;
+    /// `None` if some block cannot be split so (a backward jump, as in
+    /// `protochain`'s loop, or a jump without a target).
+    pub fn from_cfg(cfg: &Cfg, root: BlockId) -> Option<Graph> {
         let order = cfg.post_order(root);
-        let mut index = vec![NO_NODE; cfg.block_count()];
-        for (i, b) in order.iter().enumerate() {
-            index[b.0 as usize] = i as NodeId;
+        // Statements and their split points, per block.
+        let mut lists = Vec::with_capacity(order.len());
+        let mut first = vec![NO_NODE; cfg.block_count()];
+        let mut count = 0u32;
+        for &b in &order {
+            let list: Vec<StmtId> = cfg
+                .list(cfg.b(b).stmts)
+                .into_iter()
+                .filter(|&s| !cfg.s(s).nop)
+                .collect();
+            let starts = split_points(cfg, &list)?;
+            first[b.0 as usize] = count;
+            count += starts.len() as u32;
+            lists.push((list, starts));
         }
-        let nodes = order
-            .iter()
-            .map(|&b| {
-                let blk = cfg.b(b);
-                let stmts = cfg
-                    .list(blk.stmts)
-                    .into_iter()
-                    .map(|s| cfg.s(s))
-                    .filter(|s| !s.nop)
-                    .map(|s| Stmt {
-                        code: s.code,
-                        k: s.k,
+        let mut nodes = Vec::with_capacity(count as usize);
+        for (&b, (list, starts)) in order.iter().zip(&lists) {
+            let blk = cfg.b(b);
+            let base = first[b.0 as usize];
+            let succ = |t: Option<BlockId>| t.map_or(NO_NODE, |t| first[t.0 as usize]);
+            // The node holding statement `i` of this block.
+            let node_of = |i: usize| base + starts.partition_point(|&s| s <= i) as u32 - 1;
+            for (seg, &start) in starts.iter().enumerate() {
+                let end = starts.get(seg + 1).copied().unwrap_or(list.len());
+                let last = (end > start).then(|| cfg.s(list[end - 1]));
+                let is_jump = last.is_some_and(|l| is_block_jump(l.code));
+                let body = if is_jump { start..end - 1 } else { start..end };
+                let stmts = list[body]
+                    .iter()
+                    .map(|&s| Stmt {
+                        code: cfg.s(s).code,
+                        k: cfg.s(s).k,
                     })
                     .collect();
-                let succ = |t: Option<BlockId>| t.map_or(NO_NODE, |t| index[t.0 as usize]);
-                Node {
-                    stmts,
-                    code: blk.code,
-                    k: blk.k,
-                    jt: succ(blk.jt),
-                    jf: succ(blk.jf),
-                }
-            })
-            .collect();
-        Graph {
-            nodes,
-            root: index[root.0 as usize],
+                let node = if end == list.len() && !is_jump {
+                    // The block's own branch.
+                    Node {
+                        stmts,
+                        code: blk.code,
+                        k: blk.k,
+                        jt: succ(blk.jt),
+                        jf: succ(blk.jf),
+                    }
+                } else if let (true, Some(last)) = (is_jump && end - 1 != list.len() - 2, last) {
+                    let target = |t: Option<StmtId>| {
+                        let at = list.iter().position(|&x| Some(x) == t).expect("target");
+                        node_of(at)
+                    };
+                    Node {
+                        stmts,
+                        code: last.code,
+                        k: last.k,
+                        jt: target(last.jt),
+                        jf: target(last.jf),
+                    }
+                } else {
+                    // A stretch that runs into the next one (also a jump
+                    // in the second-to-last place, whose offsets libpcap's
+                    // layout leaves at 0: it falls through either way).
+                    let next = base + seg as u32 + 1;
+                    let (code, k) = match last {
+                        Some(l) if is_jump => (l.code, l.k),
+                        _ => (op::JMP | op::JEQ | op::K, 0),
+                    };
+                    Node {
+                        stmts,
+                        code,
+                        k,
+                        jt: next,
+                        jf: next,
+                    }
+                };
+                nodes.push(node);
+            }
         }
+        Some(Graph {
+            nodes,
+            root: first[root.0 as usize],
+        })
     }
 
     /// The graph as a [`Cfg`] for layout, with its entry block.
@@ -328,4 +379,47 @@ pub(crate) fn abs_extent(s: Stmt) -> Option<u32> {
     };
     // Offsets from 2^31 up are Linux's special areas.
     (s.k < 0x8000_0000).then(|| s.k + size)
+}
+
+/// Whether a statement is a conditional jump inside a block.
+fn is_block_jump(code: u16) -> bool {
+    code & 0x07 == op::JMP && code & 0xf0 != op::JA
+}
+
+/// Where the nodes of a block's statement list `list` start: at 0, after
+/// each conditional jump and at each jump target. `None` if a jump goes
+/// backwards, has no target in the list, or is an unconditional `ja` (only
+/// `protochain`'s loop uses those).
+fn split_points(cfg: &Cfg, list: &[StmtId]) -> Option<Vec<usize>> {
+    let mut starts = vec![0];
+    let n = list.len();
+    for (i, &id) in list.iter().enumerate() {
+        let s = cfg.s(id);
+        if s.code & 0x07 != op::JMP {
+            continue;
+        }
+        if !is_block_jump(s.code) {
+            return None;
+        }
+        starts.push(i + 1);
+        // (The layout ignores the targets of a jump in the second-to-last
+        // place, so they need not exist.)
+        if i + 2 == n {
+            continue;
+        }
+        for t in [s.jt, s.jf] {
+            let at = list.iter().position(|&x| Some(x) == t)?;
+            if at <= i {
+                return None;
+            }
+            starts.push(at);
+        }
+    }
+    starts.sort_unstable();
+    starts.dedup();
+    // A jump that ends the list leaves an empty last stretch.
+    if starts.last() == Some(&n) && n > 0 {
+        starts.pop();
+    }
+    Some(starts)
 }

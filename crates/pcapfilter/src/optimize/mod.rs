@@ -1,8 +1,10 @@
 //! The optimizer: rewrites the graph built by code generation into a
 //! shorter program with the same verdicts.
 //!
-//! It works on its own copy of the graph ([`graph::Graph`]) and repeats a
-//! round of small passes until none changes anything:
+//! It works on its own copy of the graph ([`graph::Graph`], in which the
+//! jumps inside statement lists that compute 802.11 and Geneve header
+//! lengths become ordinary nodes) and repeats a round of small passes until
+//! none changes anything:
 //!
 //! 1. [`values`], [`number`]: value numbering with constant and copy
 //!    propagation;
@@ -86,8 +88,16 @@ pub(crate) struct Optimized {
 /// result gives the unoptimized program's verdict on every packet; without,
 /// it may accept a packet on which the unoptimized program reads past the
 /// captured data (as libpcap's does).
-pub(crate) fn optimize(cfg: &Cfg, root: BlockId, exact: bool) -> Result<Optimized, CompileError> {
-    let mut g = Graph::from_cfg(cfg, root);
+/// `None` if the program has a loop (`protochain`), which the optimizer
+/// does not handle (nor does libpcap's).
+pub(crate) fn optimize(
+    cfg: &Cfg,
+    root: BlockId,
+    exact: bool,
+) -> Result<Option<Optimized>, CompileError> {
+    let Some(mut g) = Graph::from_cfg(cfg, root) else {
+        return Ok(None);
+    };
     let mut vals = Values::default();
     vals.wrap_index = !exact;
     let mut num = Numbering::default();
@@ -101,11 +111,11 @@ pub(crate) fn optimize(cfg: &Cfg, root: BlockId, exact: bool) -> Result<Optimize
     let root = g.node(g.root);
     let rejects_all = root.code == op::RET | op::K && root.k == 0;
     let (cfg, root) = g.to_cfg();
-    Ok(Optimized {
+    Ok(Some(Optimized {
         cfg,
         root,
         rejects_all,
-    })
+    }))
 }
 
 /// One round of every pass; returns whether anything changed.
