@@ -91,3 +91,21 @@ proptest! {
         let _ = compile(&words.join(" "));
     }
 }
+
+/// Regression: `( len and` once reached an `unreachable!` in the parser.
+#[test]
+fn unfinished_chain_after_arithmetic_is_an_error() {
+    for expr in [
+        "( len and",
+        "( len and len )",
+        "( len or 1",
+        "(len and tcp)",
+    ] {
+        let r = bpfkit_pcapfilter::compile(
+            expr,
+            bpfkit_pcapfilter::LinkType::EN10MB,
+            &bpfkit_pcapfilter::CompileOptions::default(),
+        );
+        assert!(r.is_err(), "{expr}");
+    }
+}

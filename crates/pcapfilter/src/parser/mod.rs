@@ -433,7 +433,9 @@ impl Parser<'_> {
         if self.peek() == &Tok::Punct(b')') {
             Ok(self.bump())
         } else if self.logic_op().is_some() {
-            unreachable!("callers consume and/or chains before closing")
+            // An and/or chain the caller could not continue (e.g. `(len and ...`, where an
+            // arithmetic operand cannot be joined by `and`): a syntax error, as in libpcap.
+            Err(self.unexpected("')'"))
         } else {
             Err(self.unexpected("')', 'and' or 'or'"))
         }
