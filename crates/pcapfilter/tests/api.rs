@@ -256,10 +256,19 @@ fn runtime_header_lengths_are_optimized_but_never_refused() {
         optimize: false,
         ..CompileOptions::default()
     };
-    for lt in [LinkType::IEEE802_11, LinkType::IEEE802_11_RADIO, LinkType::PPI] {
+    for lt in [
+        LinkType::IEEE802_11,
+        LinkType::IEEE802_11_RADIO,
+        LinkType::PPI,
+    ] {
         let plain = compile_with("ip", lt, &off, &resolver()).unwrap();
         let opt = compile_with("ip", lt, &on, &resolver()).unwrap();
-        assert!(opt.len() < plain.len(), "{lt}: {} vs {}", opt.len(), plain.len());
+        assert!(
+            opt.len() < plain.len(),
+            "{lt}: {} vs {}",
+            opt.len(),
+            plain.len()
+        );
         assert_eq!(
             compile_with("arp and ip", lt, &on, &resolver()).unwrap(),
             vec![bpfkit_cbpf::Insn::stmt(0x06, 0)],
