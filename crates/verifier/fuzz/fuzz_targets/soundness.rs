@@ -17,8 +17,10 @@ use bpfkit_isa::{
     decode, AluOp, AtomicOp, CallTarget, Endian, Insn, JmpCond, LdImm64Kind, MemSize, Operand, Reg,
     Width,
 };
-use bpfkit_verifier::{envs::RawMemoryEnv, verify_with, Options};
-use bpfkit_vm::{Config, MemoryMap, NoHelpers, Program};
+use bpfkit_verifier::{
+    envs::RawMemoryEnv, helpers, verify_with, CtxField, Entry, HelperProto, Options, ProgramEnv,
+};
+use bpfkit_vm::{Config, HelperCtx, HelperError, HelperReturn, Helpers, MemoryMap, Program};
 use libfuzzer_sys::fuzz_target;
 
 /// Reads the input as a stream of choices; zeros once it runs out.
@@ -107,9 +109,26 @@ fn alu(width: Width, op: AluOp, dst: Reg, src: Operand) -> Insn {
     }
 }
 
+/// Which kind of function is being generated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The program's own code; `callbacks` allows `bpf_loop` calls.
+    Main { callbacks: bool },
+    /// The target of local calls.
+    Callee,
+    /// The `bpf_loop` callback: r1 = the round, r2 = the context (a pointer into the
+    /// caller's stack, or 0), returns 0 or 1.
+    Callback,
+}
+
+/// Placeholder offsets, fixed up once the functions are laid out.
+const TO_CALLEE: i32 = i32::MIN;
+const TO_CALLBACK: u64 = u64::MAX;
+
 /// One generated instruction (or a short idiom); forward jumps get their offset later
 /// (`Some(distance in instructions)`).
-fn body_insn(c: &mut Choices, out: &mut Vec<(Insn, Option<u16>)>, in_callee: bool) {
+fn body_insn(c: &mut Choices, out: &mut Vec<(Insn, Option<u16>)>, role: Role) {
+    let in_callee = !matches!(role, Role::Main { .. });
     let w = if c.below(3) == 0 {
         Width::W32
     } else {
@@ -259,9 +278,43 @@ fn body_insn(c: &mut Choices, out: &mut Vec<(Insn, Option<u16>)>, in_callee: boo
                 off,
             }
         }
+        14 if role == (Role::Main { callbacks: true }) => {
+            // bpf_loop(rounds, callback, context, 0); r1 survives in r9.
+            out.push((mov(Reg::R9, Operand::Reg(Reg::R1)), None));
+            let rounds = if c.below(3) == 0 {
+                Operand::Reg(c.pick(&SCALARS))
+            } else {
+                Operand::Imm(c.below(12) as i32)
+            };
+            out.push((mov(Reg::R1, rounds), None));
+            out.push((
+                Insn::LdImm64 {
+                    dst: Reg::R2,
+                    kind: LdImm64Kind::Func,
+                    imm: TO_CALLBACK,
+                },
+                None,
+            ));
+            if c.below(4) == 0 {
+                out.push((mov(Reg::R3, Operand::Imm(0)), None));
+            } else {
+                out.push((mov(Reg::R3, Operand::Reg(Reg::R10)), None));
+                let off = -8 * (c.below(8) as i32 + 1);
+                out.push((
+                    alu(Width::W64, AluOp::Add, Reg::R3, Operand::Imm(off)),
+                    None,
+                ));
+            }
+            out.push((mov(Reg::R4, Operand::Imm(0)), None));
+            out.push((Insn::Call(CallTarget::Helper(181)), None));
+            out.push((mov(Reg::R1, Operand::Reg(Reg::R9)), None));
+            out.push((mov(Reg::R3, Operand::Imm(c.imm())), None));
+            out.push((mov(Reg::R5, Operand::Reg(Reg::R0)), None));
+            mov(Reg::R4, Operand::Reg(Reg::R1))
+        }
         13 if !in_callee => {
             // Fixed up to the callee later; r1-r5 are clobbered by the call, refill some.
-            out.push((Insn::Call(CallTarget::Local(0)), None));
+            out.push((Insn::Call(CallTarget::Local(TO_CALLEE)), None));
             out.push((mov(Reg::R3, Operand::Imm(c.imm())), None));
             out.push((mov(Reg::R5, Operand::Imm(c.imm())), None));
             mov(Reg::R4, Operand::Reg(Reg::R10))
@@ -325,9 +378,17 @@ fn finish(body: Vec<(Insn, Option<u16>)>, avoid: Option<usize>) -> Vec<Insn> {
 }
 
 /// A generated function: prologue, body, maybe a bounded loop around its tail.
-fn function(c: &mut Choices, in_callee: bool) -> Vec<Insn> {
+fn function(c: &mut Choices, role: Role) -> Vec<Insn> {
+    let in_callee = !matches!(role, Role::Main { .. });
     let mut body: Vec<(Insn, Option<u16>)> = Vec::new();
-    if in_callee {
+    if role == Role::Callback {
+        // The context pointer goes where the body looks for pointers.
+        body.push((mov(Reg::R4, Operand::Reg(Reg::R2)), None));
+        for r in [Reg::R0, Reg::R3, Reg::R5, Reg::R6, Reg::R7, Reg::R8] {
+            body.push((mov(r, Operand::Imm(c.imm())), None));
+        }
+        body.push((mov(Reg::R9, Operand::Reg(Reg::R10)), None));
+    } else if in_callee {
         for r in [Reg::R0, Reg::R6, Reg::R7, Reg::R8] {
             body.push((mov(r, Operand::Imm(c.imm())), None));
         }
@@ -344,7 +405,7 @@ fn function(c: &mut Choices, in_callee: bool) -> Vec<Insn> {
         if c.done() {
             break;
         }
-        body_insn(c, &mut body, in_callee);
+        body_insn(c, &mut body, role);
     }
     let mut back = None;
     if c.below(3) == 0 && body.len() > 4 {
@@ -364,6 +425,9 @@ fn function(c: &mut Choices, in_callee: bool) -> Vec<Insn> {
         ));
         back = Some(at);
     }
+    if role == Role::Callback {
+        body.push((alu(Width::W64, AluOp::And, Reg::R0, Operand::Imm(1)), None));
+    }
     finish(body, back)
 }
 
@@ -371,25 +435,103 @@ fn slots(p: &[Insn]) -> usize {
     p.iter().map(|i| i.slots()).sum()
 }
 
-fn generate(c: &mut Choices) -> Vec<Insn> {
-    let mut main = function(c, false);
-    let has_call = main
-        .iter()
-        .any(|i| matches!(i, Insn::Call(CallTarget::Local(_))));
-    if !has_call {
-        return main;
+fn generate(c: &mut Choices, callbacks: bool) -> Vec<Insn> {
+    let mut prog = function(c, Role::Main { callbacks });
+    let calls = prog.contains(&Insn::Call(CallTarget::Local(TO_CALLEE)));
+    let loops = prog.iter().any(|i| {
+        matches!(
+            i,
+            Insn::LdImm64 {
+                imm: TO_CALLBACK,
+                ..
+            }
+        )
+    });
+    let callee_start = slots(&prog);
+    if calls {
+        prog.extend(function(c, Role::Callee));
     }
-    let callee = function(c, true);
-    let callee_start = slots(&main);
+    let callback_start = slots(&prog);
+    if loops {
+        prog.extend(function(c, Role::Callback));
+    }
     let mut pc = 0;
-    for insn in &mut main {
-        if let Insn::Call(CallTarget::Local(off)) = insn {
-            *off = (callee_start as i64 - pc as i64 - 1) as i32;
+    for insn in &mut prog {
+        match insn {
+            Insn::Call(CallTarget::Local(off)) if *off == TO_CALLEE => {
+                *off = (callee_start as i64 - pc as i64 - 1) as i32;
+            }
+            Insn::LdImm64 { imm, .. } if *imm == TO_CALLBACK => {
+                *imm = (callback_start as i64 - pc as i64 - 1) as i32 as u32 as u64;
+            }
+            _ => {}
         }
         pc += insn.slots();
     }
-    main.extend(callee);
-    main
+    prog
+}
+
+/// The raw-memory convention plus `bpf_loop` (the base helper prototype).
+struct LoopEnv {
+    size: u32,
+}
+
+impl ProgramEnv for LoopEnv {
+    fn name(&self) -> &str {
+        "raw"
+    }
+    fn entry(&self) -> Entry {
+        Entry::Memory { size: self.size }
+    }
+    fn ctx_access(&self, _: i64, _: u32, _: bool) -> Result<CtxField, String> {
+        Err(String::new())
+    }
+    fn helper(&self, id: i32) -> Option<HelperProto> {
+        (id == 181)
+            .then(|| helpers::find(&[helpers::BASE], id))
+            .flatten()
+    }
+}
+
+/// `bpf_loop` as the kernel runs it: the callback gets (round, context) and a return of 1
+/// stops; rounds beyond 64 are skipped to keep inputs fast (any count is a behaviour the
+/// verifier must allow). A non-zero flags argument fails, as in the kernel.
+struct LoopHelper;
+
+impl Helpers for LoopHelper {
+    fn call(
+        &mut self,
+        id: i32,
+        a: [u64; 5],
+        ctx: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
+        if id != 181 {
+            return Err(HelperError::Unknown);
+        }
+        if a[3] != 0 {
+            return Ok(HelperReturn::Value((-22i64) as u64));
+        }
+        let rounds = (a[0] as u32).min(64) as u64;
+        let mut done = 0;
+        while done < rounds {
+            let r = ctx.call_function(self, a[1], [done, a[2], 0, 0, 0])?;
+            done += 1;
+            if r == 1 {
+                break;
+            }
+        }
+        Ok(HelperReturn::Value(done))
+    }
+
+    fn is_known(&self, id: i32) -> bool {
+        id == 181
+    }
+}
+
+fn listing(prog: &[Insn]) -> String {
+    let mut opts = bpfkit_asm::DisasmOptions::new(bpfkit_asm::Syntax::Llvm);
+    opts.show_pc = true;
+    bpfkit_asm::disassemble(&decode(&bpfkit_isa::encode(prog)).unwrap(), &opts)
 }
 
 fn run_one(prog: &[Insn], vm: &Program, mut data: Vec<u8>) {
@@ -400,8 +542,11 @@ fn run_one(prog: &[Insn], vm: &Program, mut data: Vec<u8>) {
         budget: 50_000_000,
         ..Config::default()
     };
-    if let Err(e) = vm.run([addr, size, 0, 0, 0], &mut mem, &mut NoHelpers, &config) {
-        panic!("accepted program failed at run time ({size} bytes): {e}\n{prog:#?}");
+    if let Err(e) = vm.run([addr, size, 0, 0, 0], &mut mem, &mut LoopHelper, &config) {
+        panic!(
+            "accepted program failed at run time ({size} bytes): {e}\n{}",
+            listing(prog)
+        );
     }
 }
 
@@ -409,8 +554,9 @@ fuzz_target!(|data: &[u8]| {
     let mut c = Choices { data, pos: 0 };
     let mode = c.byte();
     let size = c.byte() as u32 % 65;
+    let callbacks = mode & 2 != 0;
     let prog = if mode & 1 == 0 {
-        generate(&mut c)
+        generate(&mut c, callbacks)
     } else {
         let raw = &data[2.min(data.len())..];
         let raw = &raw[..raw.len() / 8 * 8];
@@ -419,15 +565,17 @@ fuzz_target!(|data: &[u8]| {
             _ => return,
         }
     };
+    let env: Box<dyn ProgramEnv> = if callbacks {
+        Box::new(LoopEnv { size })
+    } else {
+        Box::new(RawMemoryEnv { size })
+    };
     if std::env::var_os("SOUNDNESS_PRINT").is_some() {
         let t = std::time::Instant::now();
-        let v = verify_with(&prog, &RawMemoryEnv { size }, &Options::default());
-        let text = bpfkit_asm::disassemble(
-            &bpfkit_isa::decode(&bpfkit_isa::encode(&prog)).unwrap(),
-            &bpfkit_asm::DisasmOptions::new(bpfkit_asm::Syntax::Llvm),
-        );
+        let v = verify_with(&prog, env.as_ref(), &Options::default());
         eprintln!(
-            "size {size}\n{text}{:?} {:?} {:?}",
+            "size {size}\n{}{:?} {:?} {:?}",
+            listing(&prog),
             v.result.map(|s| s.insns_processed),
             v.stats,
             t.elapsed()
@@ -438,10 +586,7 @@ fuzz_target!(|data: &[u8]| {
         complexity_limit: 100_000,
         ..Options::default()
     };
-    if verify_with(&prog, &RawMemoryEnv { size }, &opts)
-        .result
-        .is_err()
-    {
+    if verify_with(&prog, env.as_ref(), &opts).result.is_err() {
         return;
     }
     let vm = Program::load(&prog).expect("the verifier accepted a program the loader refuses");
