@@ -2,13 +2,13 @@
 //! plain and with constant blinding. The oracle is each file's expected r0 (from the suite,
 //! measured against uBPF and Linux).
 
-use bpfkit_conformance::{default_dir, run_dir, ConformanceHelpers, Engine};
+use bpfkit_conformance::{ConformanceHelpers, Engine};
 use bpfkit_isa::Insn;
 use bpfkit_jit::{CompileOptions, JitProgram};
 use bpfkit_vm::{Config, MemoryMap, Program};
-use std::io::Write;
+use common::run_all;
 
-const EXPECTED_FILES: usize = 313;
+mod common;
 
 /// The JIT as a conformance engine.
 struct Jit {
@@ -38,34 +38,6 @@ impl Engine for Jit {
         .map(|exit| exit.r0)
         .map_err(|e| e.to_string())
     }
-}
-
-fn run_all(engine: &dyn Engine) {
-    let Some(dir) = default_dir() else {
-        eprintln!("skipping: shared/conformance/tests not found beside the repository");
-        return;
-    };
-    let report = run_dir(&dir, engine).expect("read the vector directory");
-    for (name, why) in &report.failed {
-        eprintln!("FAIL {name}: {why}");
-    }
-    // Written to stderr directly (not `eprintln!`) so the count shows even when the
-    // harness captures test output, as suite.rs does.
-    let _ = writeln!(
-        std::io::stderr(),
-        "conformance ({}): {} passed, {} failed",
-        engine.name(),
-        report.passed.len(),
-        report.failed.len()
-    );
-    assert_eq!(report.total(), EXPECTED_FILES, "number of vector files");
-    assert!(
-        report.failed.is_empty(),
-        "{} of {} vectors failed: {:?}",
-        report.failed.len(),
-        report.total(),
-        report.failed.iter().map(|(n, _)| n).collect::<Vec<_>>()
-    );
 }
 
 #[test]
