@@ -6,7 +6,7 @@
 //! e.g. to return a pointer to a map value or to a buffer it allocated.
 
 use crate::error::{MemFault, VmError, VmErrorKind};
-use crate::interp::{execute, Config};
+use crate::interp::{execute, Config, Entry};
 use crate::memory::MemoryMap;
 use crate::op::Op;
 use crate::program::FUNC_ADDR_TAG;
@@ -140,7 +140,13 @@ impl HelperCtx<'_, '_> {
             budget: self.left,
             ..*self.config
         };
-        let result = execute(self.ops, regs, self.memory, helpers, &config, slot, depth);
+        // The engine zeroed the deeper frames before calling the helper.
+        let entry = Entry {
+            start: slot,
+            base_depth: depth,
+            deeper_zeroed: true,
+        };
+        let result = execute(self.ops, regs, self.memory, helpers, &config, entry);
         self.memory.move_stack_low(saved_low);
         let exit = result.map_err(|e| HelperError::Callback(Box::new(e)))?;
         self.left -= exit.executed;

@@ -1,7 +1,9 @@
 //! The execution loop.
 //!
 //! Register file: `regs[0..=10]` (padded to 16 so that `idx & 15` needs no bounds check).
-//! Stack: one zeroed buffer of `MAX_CALL_FRAMES * STACK_SIZE` bytes per run. Frame 0 owns the
+//! Stack: one buffer of `MAX_CALL_FRAMES * STACK_SIZE` bytes per run (kept per thread between
+//! runs), zeroed where the program can read it: the part of the main frame it can reach
+//! ([`Program::stack_need`]) at the start, the deeper frames at the first call. Frame 0 owns the
 //! top `STACK_SIZE` bytes and r10 points one past them; each local call moves r10 down by
 //! `STACK_SIZE`. The accessible window is always `[r10 - STACK_SIZE, top)`: the current frame
 //! and its callers' frames (callers may pass pointers into their frames), never deeper ones.
@@ -13,6 +15,7 @@ use crate::op::Op;
 use crate::program::{Program, FUNC_ADDR_TAG};
 use crate::semantics::{alu32, alu64, cond32, cond64, endian, sign_extend};
 use bpfkit_isa::{AluOp::*, AtomicOp, Endian, JmpCond::*, MemSize, MAX_CALL_FRAMES, STACK_SIZE};
+use std::cell::Cell;
 
 /// Default instruction budget of a run: 2^24 (16,777,216) executed instructions, a fraction of
 /// a second of interpretation; enough for any program the kernel verifier would accept
@@ -50,6 +53,13 @@ pub struct Exit {
 /// The stack buffer of one run; a raw allocation so that the memory map can alias it.
 struct Stack {
     base: *mut [u64],
+}
+
+thread_local! {
+    /// The stack buffer of the last run on this thread, reused by the next: allocating and
+    /// zeroing 4 KiB cost more than running a short program. A run takes it for its whole
+    /// length, so a run that a helper starts during another allocates its own.
+    static SPARE_STACK: Cell<Option<Stack>> = const { Cell::new(None) };
 }
 
 impl Stack {
@@ -108,14 +118,31 @@ impl Program {
         helpers: &mut H,
         config: &Config,
     ) -> Result<Exit, VmError> {
-        let stack = Stack::new();
+        let stack = SPARE_STACK.with(Cell::take).unwrap_or_else(Stack::new);
         let top = stack.top();
+        let need = self.stack_need();
+        // SAFETY: the last `need` bytes of the buffer, which this run owns.
+        unsafe { ((top - need as u64) as *mut u8).write_bytes(0, need) };
         let mark = memory.install_stack(top - STACK_SIZE as u64, top);
         let scope = RunScope { memory, mark };
         let mut regs = [0u64; 16];
         regs[1..6].copy_from_slice(&args);
         regs[10] = top;
-        execute(&self.ops, regs, &mut *scope.memory, helpers, config, 0, 0)
+        let result = execute(
+            &self.ops,
+            regs,
+            &mut *scope.memory,
+            helpers,
+            config,
+            Entry {
+                start: 0,
+                base_depth: 0,
+                deeper_zeroed: false,
+            },
+        );
+        drop(scope);
+        SPARE_STACK.with(|spare| spare.set(Some(stack)));
+        result
     }
 }
 
@@ -126,20 +153,48 @@ fn fault(pc: usize, f: MemFault) -> VmError {
     }
 }
 
+/// Where [`execute`] starts.
+#[derive(Clone, Copy)]
+pub(crate) struct Entry {
+    /// The first slot.
+    pub start: usize,
+    /// Frames below the main one (0 for a program run, more for a helper's callback).
+    pub base_depth: usize,
+    /// Whether the frames below the starting one are already zeroed.
+    pub deeper_zeroed: bool,
+}
+
 /// The interpreter proper. `regs[10]` is the top of the stack window installed in `memory`.
 ///
-/// Execution starts at slot `start` in a frame `base_depth` frames below the main one (0 for a
-/// program run, more for a callback a helper invokes) and returns when that frame exits.
+/// Execution starts at `entry` and returns when that frame exits.
 pub(crate) fn execute<H: Helpers + ?Sized>(
     ops: &[Op],
     mut regs: [u64; 16],
     memory: &mut MemoryMap<'_>,
     helpers: &mut H,
     config: &Config,
-    start: usize,
-    base_depth: usize,
+    entry: Entry,
 ) -> Result<Exit, VmError> {
+    let Entry {
+        start,
+        base_depth,
+        mut deeper_zeroed,
+    } = entry;
     let mut frames = [Frame::default(); MAX_CALL_FRAMES];
+    // The frames below the starting one hold the last run's data until the first call
+    // (local calls and helpers' callbacks use them): zero them all then.
+    let start_frame_low = regs[10] - STACK_SIZE as u64;
+    macro_rules! zero_deeper_frames {
+        () => {
+            if !deeper_zeroed {
+                let n = (MAX_CALL_FRAMES - 1 - base_depth) * STACK_SIZE;
+                // SAFETY: the frames below the starting one are part of the stack installed
+                // in `memory` (owned by this run) and nothing refers to them yet.
+                unsafe { ((start_frame_low - n as u64) as *mut u8).write_bytes(0, n) };
+                deeper_zeroed = true;
+            }
+        };
+    }
     let mut depth = base_depth;
     let mut left = config.budget;
     let mut pc = start;
@@ -411,6 +466,7 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
             }
 
             Op::CallHelper(id) => {
+                zero_deeper_frames!();
                 let site = CallSite {
                     ops,
                     config,
@@ -422,10 +478,12 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
                 }
             }
             Op::CallLocal(t) => {
+                zero_deeper_frames!();
                 depth = push_frame(&mut frames, depth, &mut regs, memory, pc, cur)?;
                 pc = t as usize;
             }
             Op::CallReg(r) => {
+                zero_deeper_frames!();
                 let v = r!(r);
                 if v & !0xffff_ffff == FUNC_ADDR_TAG {
                     let t = (v & 0xffff_ffff) as usize;

@@ -54,6 +54,7 @@ mod memory;
 mod op;
 mod program;
 pub mod semantics;
+mod stack_use;
 
 pub use bpfkit_isa::{MAX_CALL_FRAMES, STACK_SIZE};
 pub use error::{

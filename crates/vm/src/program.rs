@@ -25,6 +25,8 @@ pub struct Program {
     /// One entry per slot (`lddw` second slots hold [`Op::LdImm64Tail`]).
     pub(crate) ops: Vec<Op>,
     insns: Vec<Decoded>,
+    /// Bytes at the top of each frame the program can reach (see [`Program::stack_need`]).
+    stack_need: usize,
 }
 
 impl Program {
@@ -79,6 +81,15 @@ impl Program {
         self.ops.len()
     }
 
+    /// How many bytes at the top of each stack frame (below r10) the program can access:
+    /// the deepest r10-relative access when r10 is only ever the base of loads, stores and
+    /// atomics with constant offsets inside the frame and no helper is called, else
+    /// [`STACK_SIZE`](bpfkit_isa::STACK_SIZE). Execution engines zero only these bytes of
+    /// each frame: no other stack byte can be read, so the stack still reads as zeroed.
+    pub fn stack_need(&self) -> usize {
+        self.stack_need
+    }
+
     /// Every `call <helper>` as `(pc, helper number)`.
     pub fn helper_calls(&self) -> impl Iterator<Item = (usize, i32)> + '_ {
         self.insns.iter().filter_map(|d| match d.insn {
@@ -130,7 +141,12 @@ impl Program {
                 kind: LoadErrorKind::FallsOffEnd,
             });
         }
-        Ok(Program { ops, insns })
+        let stack_need = crate::stack_use::stack_need(&insns);
+        Ok(Program {
+            ops,
+            insns,
+            stack_need,
+        })
     }
 }
 

@@ -602,3 +602,48 @@ fn atomics_on_shared_raw_memory_from_threads_do_not_lose_updates() {
     }
     assert_eq!(counter.load(std::sync::atomic::Ordering::SeqCst), 4 * RUNS);
 }
+
+/// Runs uBPF-syntax assembly with r1 = `arg`.
+fn run_text(text: &str, arg: u64) -> u64 {
+    let insns = bpfkit_asm::assemble(text).expect("assembles");
+    let p = Program::load(&insns).expect("loads");
+    p.run(
+        [arg, 0, 0, 0, 0],
+        &mut MemoryMap::new(),
+        &mut NoHelpers,
+        &Config::default(),
+    )
+    .expect("runs")
+    .r0
+}
+
+#[test]
+fn stack_reads_zero_where_an_earlier_run_on_the_thread_wrote() {
+    // Stacks are reused between runs on a thread: a run must never see the bytes an earlier
+    // one left, whether it reaches its frames at constant offsets only (partly zeroed) or
+    // through a copy of r10 (all zeroed), in the main frame or a callee's.
+    let dirty = "
+        stxdw [%r10-8], %r1
+        stxdw [%r10-16], %r1
+        stxdw [%r10-512], %r1
+        call local f
+        mov %r0, %r1
+        exit
+    f:
+        stxdw [%r10-8], %r1
+        stxdw [%r10-16], %r1
+        stxdw [%r10-512], %r1
+        exit";
+    let readers = [
+        "ldxdw %r0, [%r10-16]\nexit",
+        "ldxdw %r0, [%r10-512]\nexit",
+        "mov %r1, %r10\nadd %r1, -16\nldxdw %r0, [%r1+0]\nexit",
+        "call local f\nexit\nf:\nldxdw %r0, [%r10-8]\nexit",
+        "call local f\nexit\nf:\nmov %r2, %r10\nldxdw %r0, [%r2-512]\nexit",
+        "call local f\nexit\nf:\nldxdw %r0, [%r10-512]\nexit",
+    ];
+    for reader in readers {
+        assert_eq!(run_text(dirty, u64::MAX), u64::MAX, "dirtying run");
+        assert_eq!(run_text(reader, 0), 0, "{reader}");
+    }
+}
