@@ -1,89 +1,120 @@
-//! Per-packet cost of a test-run in bpfkit against the kernel's `BPF_PROG_TEST_RUN`, for
-//! three corpus programs on the same packet, measured in the same process and run.
+//! Per-packet cost of a test-run in bpfkit (interpreter and JIT) against the kernel's
+//! `BPF_PROG_TEST_RUN`, for every XDP program of the differential corpus and the
+//! `proto_count` example, on one packet, measured in the same process and run.
 //!
-//! `cargo bench -p bpfkit-runtime --bench test_run` (as root for the kernel column).
-//! Both sides report the kernel's way: total time of `repeat` runs on one packet divided
-//! by `repeat`. The kernel runs JIT-compiled code; bpfkit its checked interpreter.
+//! `cargo bench -p bpfkit-runtime --bench test_run` (as root for the kernel column);
+//! `BPFKIT_BENCH_REPEAT=n` changes the repeat count (default 1,000,000, as the issue asks).
+//! Every column is the test-run's own `duration`: the total time of `repeat` runs on one
+//! packet divided by `repeat`. The kernel runs its JIT-compiled code; bpfkit its checked
+//! interpreter and the unchecked JIT code of the verified program.
 
 #[path = "../tests/common/kernel.rs"]
 #[allow(dead_code)]
 mod kernel;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use bpfkit_runtime::{Runtime, TestRun, Verification};
+use bpfkit_runtime::{Engine, ProgType, Runtime, TestRun, Verification};
 
-const REPEAT: u32 = 100_000;
-
-/// `(object, program, packet index in packets.pcap, what it exercises)`.
-const CASES: &[(&str, &str, usize, &str)] = &[
-    (
-        "xdp_parse.o",
-        "xdp_parse",
-        0,
-        "XDP parse + array counter, IPv4/TCP SYN",
-    ),
-    (
-        "xdp_maps.o",
-        "xdp_maps",
-        2,
-        "XDP hash/percpu/LRU/LPM updates, IPv4/UDP DNS",
-    ),
-    (
-        "tc_nat.o",
-        "tc_nat",
-        2,
-        "tc NAT: store_bytes + l3/l4 csum_replace, IPv4/UDP",
-    ),
-];
+/// The packet of `packets.pcap` every program runs on: IPv4/TCP SYN, 54 bytes.
+const PACKET: usize = 0;
 
 fn main() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let repeat: u32 = std::env::var("BPFKIT_BENCH_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = manifest.join("tests/corpus");
     let packets = read_pcap(&dir.join("packets.pcap"));
+    let packet = &packets[PACKET];
     let kernel_note = kernel::unavailable();
     if let Some(why) = &kernel_note {
         eprintln!("kernel column skipped: {why}");
     }
     kernel::pin_to_cpu0();
-    println!("| program | packet | insns/run | bpfkit ns/run | kernel ns/run | bpfkit / kernel |");
-    println!("|---|---|---|---|---|---|");
-    for &(object, program, index, what) in CASES {
-        let path = dir.join(object);
-        let packet = &packets[index];
-        let rt = Runtime::new().verification(Verification::Unverified);
-        let loaded = rt.load_file(&path).unwrap();
-        let prog = loaded.program(Some(program)).unwrap();
-        // Warm up, then measure.
-        prog.test_run(&TestRun::new(packet).repeat(1000)).unwrap();
-        let out = prog.test_run(&TestRun::new(packet).repeat(REPEAT)).unwrap();
-        let ours = out.duration_ns;
-        let theirs = if kernel_note.is_none() {
-            let k = kernel::KernelObject::load(&path, &format!("bench-{program}")).unwrap();
-            k.test_run(program, packet, None, 0, 1000).unwrap();
-            Some(
-                k.test_run(program, packet, None, 0, REPEAT)
+    let mut objects: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "o"))
+        .collect();
+    objects.sort();
+    objects.push(manifest.join("../../examples/xdp/proto_count.o"));
+    println!(
+        "repeat {repeat}, packet {PACKET} ({} bytes), load average {}",
+        packet.len(),
+        load_average()
+    );
+    println!("| program | insns/run | interpreter ns/run | JIT ns/run | kernel ns/run | JIT / kernel | interpreter / kernel |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for path in &objects {
+        let object = bpfkit_runtime::Object::parse(&std::fs::read(path).unwrap()).unwrap();
+        let xdp: Vec<String> = object
+            .programs
+            .iter()
+            .filter(|p| p.prog_type() == ProgType::Xdp)
+            .map(|p| p.name.clone())
+            .collect();
+        let k = match &kernel_note {
+            None => {
+                Some(kernel::KernelObject::load(path, &format!("bench-{}", stem(path))).unwrap())
+            }
+            Some(_) => None,
+        };
+        for program in &xdp {
+            let interp = measure(path, program, Engine::Interpreter, packet, repeat);
+            let jit = measure(path, program, Engine::Jit, packet, repeat);
+            let theirs = k.as_ref().map(|k| {
+                k.test_run(program, packet, None, 0, 1000).unwrap();
+                k.test_run(program, packet, None, 0, repeat)
                     .unwrap()
-                    .duration_ns,
-            )
-        } else {
-            None
-        };
-        let (k, ratio) = match theirs {
-            Some(t) => (
-                t.to_string(),
-                format!("{:.1}x", ours as f64 / t.max(1) as f64),
-            ),
-            None => ("n/a".into(), "n/a".into()),
-        };
-        println!(
-            "| `{program}` ({what}) | {index} ({} bytes) | {} | {ours} | {k} | {ratio} |",
-            packet.len(),
-            out.instructions
-        );
+                    .duration_ns
+            });
+            let (kern, jit_ratio, interp_ratio) = match theirs {
+                Some(t) => (
+                    t.to_string(),
+                    format!("{:.2}x", jit.0 as f64 / t.max(1) as f64),
+                    format!("{:.1}x", interp.0 as f64 / t.max(1) as f64),
+                ),
+                None => ("n/a".into(), "n/a".into(), "n/a".into()),
+            };
+            println!(
+                "| `{}` `{program}` | {} | {} | {} | {kern} | {jit_ratio} | {interp_ratio} |",
+                stem(path),
+                interp.1,
+                interp.0,
+                jit.0,
+            );
+        }
     }
 }
 
-fn read_pcap(path: &std::path::Path) -> Vec<Vec<u8>> {
+/// `(ns per run, instructions of the last run)` of `program` on `engine` (verified, so the
+/// JIT's code is unchecked), after 1,000 warm-up runs.
+fn measure(path: &Path, program: &str, engine: Engine, packet: &[u8], repeat: u32) -> (u32, u64) {
+    let loaded = Runtime::new()
+        .engine(engine)
+        .verification(Verification::Verify)
+        .load_file(path)
+        .unwrap();
+    loaded.set_trace_sink(|_| {});
+    let prog = loaded.program(Some(program)).unwrap();
+    prog.test_run(&TestRun::new(packet).repeat(1000)).unwrap();
+    let out = prog.test_run(&TestRun::new(packet).repeat(repeat)).unwrap();
+    (out.duration_ns, out.instructions.unwrap_or(0))
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem().unwrap().to_string_lossy().into_owned()
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
     let bytes = std::fs::read(path).unwrap();
     let mut reader = bpfkit_capture::Reader::new(&bytes[..]).unwrap();
     let mut out = Vec::new();

@@ -93,6 +93,7 @@
 
 pub mod ctx;
 pub mod dump;
+mod engine;
 mod error;
 mod helpers;
 mod load;
@@ -102,6 +103,7 @@ mod printk;
 mod testrun;
 
 pub use ctx::Hook;
+pub use engine::Engine;
 pub use error::RuntimeError;
 pub use helpers::{is_known as is_known_helper, HELPERS, MAX_TAIL_CALLS};
 pub use load::{LoadedObject, Runtime, Verification};

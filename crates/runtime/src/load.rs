@@ -2,13 +2,14 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use bpfkit_isa::{Insn, LdImm64Kind};
 use bpfkit_maps::MapRef;
 use bpfkit_object::{Object, ProgType, BPF_F_RDONLY_PROG};
 use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn, Helpers};
 
+use crate::engine::{Engine, Prepared};
 use crate::error::RuntimeError;
 use crate::lowmem::LowBuf;
 use crate::maptable::MapTable;
@@ -38,14 +39,23 @@ pub enum Verification {
 /// Loads objects: the settings every [`LoadedObject`] it creates shares.
 ///
 /// ```
-/// let runtime = bpfkit_runtime::Runtime::new().ncpus(4);
+/// use bpfkit_runtime::{Engine, Runtime};
+/// let runtime = Runtime::new()
+///     .ncpus(4)
+///     .engine(Engine::Jit)
+///     .program_engine("slow_path", Engine::Interpreter);
 /// assert_eq!(runtime.cpus(), 4);
+/// assert_eq!(runtime.engine_for("slow_path"), Engine::Interpreter);
+/// assert_eq!(runtime.engine_for("fast_path"), Engine::Jit);
 /// ```
 #[derive(Clone, Debug)]
 pub struct Runtime {
     ncpus: usize,
     verification: Verification,
     seed: u64,
+    engine: Engine,
+    /// Per-program engines, by program name (the last setting for a name wins).
+    program_engines: Vec<(String, Engine)>,
 }
 
 impl Default for Runtime {
@@ -55,14 +65,38 @@ impl Default for Runtime {
 }
 
 impl Runtime {
-    /// A runtime with as many CPUs as the host has, verification on, and a fixed
+    /// A runtime with as many CPUs as the host has, verification on, the host's default
+    /// engine ([`Engine::host_default`]: the JIT on x86-64) and a fixed
     /// `bpf_get_prandom_u32` seed.
     pub fn new() -> Runtime {
         Runtime {
             ncpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             verification: Verification::Verify,
             seed: 0x2545_f491_4f6c_dd1d,
+            engine: Engine::host_default(),
+            program_engines: Vec::new(),
         }
+    }
+
+    /// Sets the engine programs run on (see [`Engine`]; programs are compiled at load).
+    pub fn engine(mut self, engine: Engine) -> Runtime {
+        self.engine = engine;
+        self
+    }
+
+    /// Sets the engine of the programs named `program`, overriding [`engine`](Self::engine).
+    pub fn program_engine(mut self, program: &str, engine: Engine) -> Runtime {
+        self.program_engines.push((program.to_string(), engine));
+        self
+    }
+
+    /// The engine a program of this name gets.
+    pub fn engine_for(&self, program: &str) -> Engine {
+        self.program_engines
+            .iter()
+            .rev()
+            .find(|(name, _)| name == program)
+            .map_or(self.engine, |&(_, e)| e)
     }
 
     /// Sets the number of runtime CPUs (the per-CPU slots of per-CPU maps; at least 1).
@@ -132,14 +166,20 @@ impl Runtime {
             let vm = bpfkit_vm::Program::load(&insns).map_err(|e| load_err(e.to_string()))?;
             vm.check_helpers(&KnownHelpers)
                 .map_err(|e| load_err(e.to_string()))?;
-            if self.verification == Verification::Verify {
-                verify(&object, p).map_err(load_err)?;
-            }
+            let verified = match self.verification {
+                Verification::Verify => verify(&object, p).map_err(load_err)?,
+                Verification::Unverified => false,
+            };
+            let prepared = Prepared::new(&vm, self.engine_for(&p.name), verified)
+                .map_err(|e| load_err(format!("JIT: {e}")))?;
             programs.push(LoadedProgram {
                 name: p.name.clone(),
                 section: p.section.name.clone(),
                 prog_type: p.prog_type(),
                 vm,
+                prepared,
+                verified,
+                memory_jit: OnceLock::new(),
             });
         }
         Ok(LoadedObject {
@@ -158,18 +198,19 @@ impl Runtime {
 }
 
 /// Verifies `program` in the environment of its type, with the object's maps (symbolic
-/// references, as the verifier's object module expects). Programs of other types pass.
-fn verify(object: &Object, program: &bpfkit_object::Program) -> Result<(), String> {
+/// references, as the verifier's object module expects): `Ok(true)` if accepted, `Ok(false)`
+/// for types the verifier does not model (they load unverified).
+fn verify(object: &Object, program: &bpfkit_object::Program) -> Result<bool, String> {
     use bpfkit_verifier::object::verify_program;
     let opts = bpfkit_verifier::Options::default();
     match verify_program(object, program, None, &opts) {
         Ok(verdict) => verdict
             .result
-            .map(|_| ())
+            .map(|_| true)
             .map_err(|e| format!("rejected by the verifier: {e}")),
         // Types the verifier has no model of cannot be test-run either: they load (so that
         // the other programs of the object can run) and stay unverified.
-        Err(bpfkit_verifier::object::ObjectError::UnsupportedType { .. }) => Ok(()),
+        Err(bpfkit_verifier::object::ObjectError::UnsupportedType { .. }) => Ok(false),
     }
 }
 
@@ -235,12 +276,33 @@ impl Helpers for KnownHelpers {
 }
 
 /// One loaded program.
-#[derive(Debug)]
 pub(crate) struct LoadedProgram {
     pub(crate) name: String,
     pub(crate) section: String,
     pub(crate) prog_type: ProgType,
     pub(crate) vm: bpfkit_vm::Program,
+    /// The program for its engine (JIT code compiled at load).
+    pub(crate) prepared: Prepared,
+    /// Whether the verifier accepted it for its program type.
+    pub(crate) verified: bool,
+    /// Checked JIT code for [`ProgramRef::run_on_memory`], whose calling convention the
+    /// load-time verification does not cover; compiled on first use if `prepared` is
+    /// unchecked JIT code.
+    pub(crate) memory_jit: OnceLock<Prepared>,
+}
+
+impl LoadedProgram {
+    /// Code that checks every access: the program's own if it does, else checked JIT code
+    /// compiled now (once).
+    pub(crate) fn checked_code(&self) -> &Prepared {
+        if self.prepared.checked() {
+            return &self.prepared;
+        }
+        self.memory_jit.get_or_init(|| {
+            // It compiled unchecked, so it compiles checked; the interpreter is the fallback.
+            crate::engine::compile(&self.vm, true).map_or(Prepared::Interpreter, Prepared::Jit)
+        })
+    }
 }
 
 /// What every run of an object's programs shares.

@@ -6,6 +6,7 @@ use bpfkit_object::ProgType;
 use bpfkit_vm::{Access, Config, MemoryMap};
 
 use crate::ctx::{Hook, Packet, LOW_BUF_SIZE};
+use crate::engine::Engine;
 use crate::error::RuntimeError;
 use crate::helpers::RunHelpers;
 use crate::load::LoadedObject;
@@ -91,8 +92,11 @@ pub struct TestRunOutput {
     /// CPU time of the running thread: like the kernel's figure, which stops its clock while
     /// the test-run is rescheduled, it leaves out time spent waiting for a CPU.
     pub duration_ns: u32,
-    /// Instructions executed by the last run (all tail-called programs included).
-    pub instructions: u64,
+    /// Instructions executed by the last run (all tail-called programs included), or
+    /// `None` when unchecked JIT code ran: it does not count instructions.
+    /// Checked JIT code counts whole basic blocks, so a run that a helper ends inside a
+    /// block (a tail call) may count the rest of that block too.
+    pub instructions: Option<u64>,
 }
 
 /// A program of a [`LoadedObject`], ready to run.
@@ -139,6 +143,23 @@ impl<'o> ProgramRef<'o> {
         self.object.shared.programs[self.index].prog_type
     }
 
+    /// The engine it runs on.
+    pub fn engine(&self) -> Engine {
+        self.object.shared.programs[self.index].prepared.engine()
+    }
+
+    /// Whether the verifier accepted it at load (for its program type).
+    pub fn verified(&self) -> bool {
+        self.object.shared.programs[self.index].verified
+    }
+
+    /// Whether its test-runs check every memory access at run time: true on the
+    /// interpreter and for checked JIT code, false for the unchecked JIT code of a
+    /// verified program.
+    pub fn checked(&self) -> bool {
+        self.object.shared.programs[self.index].prepared.checked()
+    }
+
     /// Runs the program as `BPF_PROG_TEST_RUN` would.
     pub fn test_run(&self, run: &TestRun<'_>) -> Result<TestRunOutput, RuntimeError> {
         let shared = &self.object.shared;
@@ -181,13 +202,20 @@ impl<'o> ProgramRef<'o> {
             _ => Packet::skb(buf, hook, run.data, run.ctx_in, run.ctx_out)?,
         };
         let guard = rcu_read_lock();
+        // Built once for all repeats: the regions do not move (helpers move the packet
+        // bounds only inside the frame), and what helpers add goes at the end of each run.
+        let mut memory = MemoryMap::new();
+        // SAFETY: `buf` outlives `memory`; see `add_run_regions`.
+        unsafe { self.add_run_regions(&mut memory, &packet) };
+        let args = [packet.ctx, 0, 0, 0, 0];
         let repeat = run.repeat.max(1);
         let start = thread_cpu_ns();
-        let mut last = (0, 0);
+        let mut last = (0, None);
         for _ in 0..repeat {
-            last = self.run_once(buf, &mut packet, &guard, run.cpu, None)?;
+            last = self.run_once(buf, &mut packet, &guard, run.cpu, &mut memory, args, false)?;
         }
         let per_run = thread_cpu_ns().saturating_sub(start) / repeat as u64;
+        drop(memory);
         drop(guard);
         Ok(TestRunOutput {
             retval: last.0 as u32,
@@ -203,6 +231,9 @@ impl<'o> ProgramRef<'o> {
     /// r1 = the address of `mem` (readable and writable), r2 = its length; the object's maps,
     /// global data and helpers are available. Returns `(r0, instructions executed)`.
     ///
+    /// The load-time verification does not cover this convention, so the program always
+    /// runs with run-time checks: on the interpreter, or as checked JIT code (compiled on
+    /// first use when the program's own code is unchecked).
     /// Packet helpers see an empty 14-byte Ethernet frame, since there is no packet.
     pub fn run_on_memory(&self, mem: &mut [u8], cpu: usize) -> Result<(u64, u64), RuntimeError> {
         let shared = &self.object.shared;
@@ -215,29 +246,30 @@ impl<'o> ProgramRef<'o> {
         let mut buf = LowBuf::new(LOW_BUF_SIZE).map_err(RuntimeError::LowMemory)?;
         let mut packet = Packet::xdp(&mut buf, &[0u8; 14], None, false)?;
         let guard = rcu_read_lock();
-        self.run_once(&mut buf, &mut packet, &guard, cpu, Some(mem))
+        let mut memory = MemoryMap::new();
+        // SAFETY: `buf` outlives `memory`; see `add_run_regions`.
+        unsafe { self.add_run_regions(&mut memory, &packet) };
+        let len = mem.len() as u64;
+        let args = [memory.add_slice_mut(mem), len, 0, 0, 0];
+        let (r0, executed) =
+            self.run_once(&mut buf, &mut packet, &guard, cpu, &mut memory, args, true)?;
+        Ok((r0, executed.unwrap_or(0)))
     }
 
-    /// One run, following tail calls: `(r0, instructions executed)`. With `raw`, r1/r2 are
-    /// that memory and its length instead of the context.
-    fn run_once(
-        &self,
-        buf: &mut LowBuf,
-        packet: &mut Packet,
-        guard: &RcuGuard,
-        cpu: usize,
-        raw: Option<&mut [u8]>,
-    ) -> Result<(u64, u64), RuntimeError> {
-        let shared = &self.object.shared;
-        let mut memory = MemoryMap::new();
+    /// Adds the context, the packet and the global-data values to `memory`.
+    ///
+    /// # Safety
+    /// The low buffer holding `packet` must outlive `memory`'s use in runs.
+    unsafe fn add_run_regions(&self, memory: &mut MemoryMap<'_>, packet: &Packet) {
         let ctx_access = if packet.hook == Hook::Xdp {
             Access::ReadOnly
         } else {
             Access::ReadWrite
         };
-        // SAFETY (all regions below): the low buffer and the global-data values outlive the
-        // run; nothing else accesses the low buffer during it except the helpers, which
-        // write through the same raw addresses between instructions.
+        // SAFETY (all regions below): the low buffer (the caller's promise) and the
+        // global-data values (owned by the object) outlive the runs; nothing else accesses
+        // the low buffer during a run except the helpers, which write through the same raw
+        // addresses between instructions.
         unsafe {
             memory.add_raw(packet.ctx as *mut u8, packet.ctx_len, ctx_access);
             match packet.hook {
@@ -257,17 +289,27 @@ impl<'o> ProgramRef<'o> {
                     );
                 }
             }
-            for &(addr, len, access) in &shared.static_regions {
+            for &(addr, len, access) in &self.object.shared.static_regions {
                 memory.add_raw(addr as *mut u8, len, access);
             }
         }
-        let args = match raw {
-            Some(mem) => {
-                let len = mem.len() as u64;
-                [memory.add_slice_mut(mem), len, 0, 0, 0]
-            }
-            None => [packet.ctx, 0, 0, 0, 0],
-        };
+    }
+
+    /// One run, following tail calls: `(r0, instructions executed)`, the count `None` if
+    /// unchecked JIT code ran (it does not count). `memory_convention` selects the code
+    /// for [`run_on_memory`](Self::run_on_memory) (always checked).
+    #[allow(clippy::too_many_arguments)]
+    fn run_once(
+        &self,
+        buf: &mut LowBuf,
+        packet: &mut Packet,
+        guard: &RcuGuard,
+        cpu: usize,
+        memory: &mut MemoryMap<'_>,
+        args: [u64; 5],
+        memory_convention: bool,
+    ) -> Result<(u64, Option<u64>), RuntimeError> {
+        let shared = &self.object.shared;
         let mut helpers = RunHelpers {
             shared,
             cpu,
@@ -280,10 +322,15 @@ impl<'o> ProgramRef<'o> {
         };
         let config = Config::default();
         let mut index = self.index;
-        let mut executed = 0;
+        let mut executed = Some(0);
         let result = loop {
             let prog = &shared.programs[index];
-            let exit = match prog.vm.run(args, &mut memory, &mut helpers, &config) {
+            let code = if memory_convention {
+                prog.checked_code()
+            } else {
+                &prog.prepared
+            };
+            let exit = match code.run(&prog.vm, args, memory, &mut helpers, &config) {
                 Ok(exit) => exit,
                 Err(error) => {
                     break Err(RuntimeError::Run {
@@ -292,7 +339,9 @@ impl<'o> ProgramRef<'o> {
                     })
                 }
             };
-            executed += exit.executed;
+            executed = executed
+                .filter(|_| code.checked())
+                .map(|n| n + exit.executed);
             match helpers.pending_tail_call.take() {
                 Some(next) if next < shared.programs.len() => index = next,
                 Some(next) => {

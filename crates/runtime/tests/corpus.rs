@@ -6,12 +6,16 @@
 //! The kernel's results are checked in (`tests/corpus/expected/*.json`) so the comparison
 //! runs anywhere; `BPFKIT_BLESS=1` regenerates them from the kernel (never from bpfkit).
 //! When the kernel is usable (root, bpftool, bpffs), each test also compares live.
+//!
+//! Every program runs on each engine bpfkit has (see [`ENGINES`]): the interpreter, the
+//! unchecked JIT code of a verified program and the checked JIT code of an unverified one;
+//! all must give the kernel's results.
 
 mod common;
 
 use std::path::Path;
 
-use bpfkit_runtime::{Runtime, RuntimeError, TestRun, Verification};
+use bpfkit_runtime::{Engine, Runtime, RuntimeError, TestRun, Verification};
 use common::kernel::{self, KernelObject};
 use serde_json::{json, Value};
 
@@ -33,16 +37,37 @@ fn errno_name(e: i32) -> String {
     }
 }
 
+/// The ways bpfkit runs a program: `(what, engine, verification, checked code expected)`.
+const ENGINES: &[(&str, Engine, Verification, bool)] = &[
+    (
+        "interpreter",
+        Engine::Interpreter,
+        Verification::Unverified,
+        true,
+    ),
+    ("unchecked JIT", Engine::Jit, Verification::Verify, false),
+    ("checked JIT", Engine::Jit, Verification::Unverified, true),
+];
+
 /// bpfkit's results for `program` of `object` over `packets` with `ncpus` runtime CPUs.
-fn run_bpfkit(object: &Path, program: &str, packets: &[Vec<u8>], ncpus: usize) -> Value {
+fn run_bpfkit(
+    object: &Path,
+    program: &str,
+    packets: &[Vec<u8>],
+    ncpus: usize,
+    (what, engine, verification, checked): (&str, Engine, Verification, bool),
+) -> Value {
     let rt = Runtime::new()
         .ncpus(ncpus)
-        .verification(Verification::Unverified);
+        .engine(engine)
+        .verification(verification);
     let loaded = rt
         .load_file(object)
-        .unwrap_or_else(|e| panic!("{}: {e}", object.display()));
+        .unwrap_or_else(|e| panic!("{}: {what}: {e}", object.display()));
     loaded.set_trace_sink(|_| {});
     let prog = loaded.program(Some(program)).unwrap();
+    assert_eq!(prog.engine(), engine);
+    assert_eq!(prog.checked(), checked, "{what}");
     let runs: Vec<Value> = packets
         .iter()
         .map(|p| match prog.test_run(&TestRun::new(p)) {
@@ -155,21 +180,26 @@ fn check(object: &str, program: &str) {
     )
     .unwrap();
     let ncpus = expected["ncpus"].as_u64().unwrap() as usize;
-    let ours = run_bpfkit(&path, program, &packets, ncpus);
     let mut problems = Vec::new();
-    problems.extend(first_difference(
-        "vs recorded kernel results",
-        &ours,
-        &expected,
-    ));
-    match &live {
-        Ok(k) if ncpus == kernel::possible_cpus() => {
-            problems.extend(first_difference("vs live kernel", &ours, k))
+    for &engine in ENGINES {
+        let what = engine.0;
+        let ours = run_bpfkit(&path, program, &packets, ncpus, engine);
+        problems.extend(first_difference(
+            &format!("{what} vs recorded kernel results"),
+            &ours,
+            &expected,
+        ));
+        match &live {
+            Ok(k) if ncpus == kernel::possible_cpus() => problems.extend(first_difference(
+                &format!("{what} vs live kernel"),
+                &ours,
+                k,
+            )),
+            Ok(_) => eprintln!(
+                "live kernel has another CPU count; compared with the recorded results only"
+            ),
+            Err(why) => eprintln!("skipping the live kernel comparison: {why}"),
         }
-        Ok(_) => {
-            eprintln!("live kernel has another CPU count; compared with the recorded results only")
-        }
-        Err(why) => eprintln!("skipping the live kernel comparison: {why}"),
     }
     assert!(
         problems.is_empty(),
@@ -178,7 +208,7 @@ fn check(object: &str, program: &str) {
     );
     let runs = expected["runs"].as_array().unwrap().len();
     eprintln!(
-        "{object} {program}: {runs} packets and {} maps identical",
+        "{object} {program}: {runs} packets and {} maps identical on every engine",
         expected["maps"].as_array().unwrap().len()
     );
 }

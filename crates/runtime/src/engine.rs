@@ -1,0 +1,121 @@
+//! Execution engines: the checked interpreter or the x86-64 JIT, chosen per program.
+//!
+//! Each program is prepared once, at load: for the JIT it is compiled to machine code then.
+//! How much the code checks depends on what the verifier proved:
+//!
+//! | program | JIT code | run-time checks |
+//! |---|---|---|
+//! | accepted by the verifier ([`Verification::Verify`](crate::Verification::Verify)) | unchecked | none but call depth and `ld_abs`/`ld_ind` bounds |
+//! | loaded [`Unverified`](crate::Verification::Unverified), or of a type the verifier does not model | checked | every access, instruction budget |
+//!
+//! Unchecked code is safe only because the verifier's model of the context and packet is
+//! the runtime's layout: packet and context live below 4 GiB so the 32-bit `data`,
+//! `data_end` and `data_meta` fields are the real addresses the verifier reasons about,
+//! the packet region spans exactly what the verifier lets a program reach (XDP: the frame
+//! from its headroom to the tailroom; tc: `data` to `data_end`), and the context fields it
+//! lets a program write are inside the context buffer. Map values, ring buffer samples and
+//! global data are real host memory that stays valid for the whole test-run.
+
+use bpfkit_jit::{CompileOptions, JitProgram};
+use bpfkit_vm::{Config, Exit, Helpers, MemoryMap, VmError};
+
+/// How programs run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Engine {
+    /// bpfkit's reference interpreter: every memory access is checked, instructions are
+    /// counted.
+    Interpreter,
+    /// bpfkit's x86-64 JIT: unchecked machine code for programs the verifier accepted,
+    /// checked code (every access bounds-checked, instructions metered) for the others.
+    Jit,
+}
+
+impl Engine {
+    /// The default on this host: the JIT on x86-64, the interpreter elsewhere.
+    pub const fn host_default() -> Engine {
+        if cfg!(target_arch = "x86_64") {
+            Engine::Jit
+        } else {
+            Engine::Interpreter
+        }
+    }
+
+    /// Its name as the CLI spells it: `interp` or `jit`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Interpreter => "interp",
+            Engine::Jit => "jit",
+        }
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::host_default()
+    }
+}
+
+/// A program prepared for its engine.
+pub(crate) enum Prepared {
+    /// Run on the interpreter (the `vm` program of [`LoadedProgram`](crate::load::LoadedProgram)).
+    Interpreter,
+    /// Compiled; `checked` tells which kind of code.
+    Jit(JitProgram),
+}
+
+impl Prepared {
+    /// Prepares `vm` for `engine`; `verified` says whether the verifier accepted it for its
+    /// program type (only then may the JIT drop its run-time checks).
+    pub(crate) fn new(
+        vm: &bpfkit_vm::Program,
+        engine: Engine,
+        verified: bool,
+    ) -> Result<Prepared, bpfkit_jit::JitError> {
+        match engine {
+            Engine::Interpreter => Ok(Prepared::Interpreter),
+            Engine::Jit => Ok(Prepared::Jit(compile(vm, !verified)?)),
+        }
+    }
+
+    pub(crate) fn engine(&self) -> Engine {
+        match self {
+            Prepared::Interpreter => Engine::Interpreter,
+            Prepared::Jit(_) => Engine::Jit,
+        }
+    }
+
+    /// Whether every memory access is checked at run time.
+    pub(crate) fn checked(&self) -> bool {
+        match self {
+            Prepared::Interpreter => true,
+            Prepared::Jit(j) => j.options().checked,
+        }
+    }
+
+    /// One run with the interpreter's interface. `Exit::executed` is 0 for unchecked code.
+    pub(crate) fn run<H: Helpers>(
+        &self,
+        vm: &bpfkit_vm::Program,
+        args: [u64; 5],
+        memory: &mut MemoryMap<'_>,
+        helpers: &mut H,
+        config: &Config,
+    ) -> Result<Exit, VmError> {
+        match self {
+            Prepared::Interpreter => vm.run(args, memory, helpers, config),
+            Prepared::Jit(j) => j.run(args, memory, helpers, config),
+        }
+    }
+}
+
+/// Compiles `vm`, with run-time checks or without.
+pub(crate) fn compile(
+    vm: &bpfkit_vm::Program,
+    checked: bool,
+) -> Result<JitProgram, bpfkit_jit::JitError> {
+    let options = CompileOptions {
+        checked,
+        ..CompileOptions::default()
+    };
+    JitProgram::compile(vm, &options)
+}
