@@ -262,8 +262,14 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(1.0);
+    // Any other argument (not a `--flag` cargo passes) keeps only the programs whose name
+    // contains it, and skips the compile-time tables.
+    let filter: Option<String> = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--") && a.parse::<f64>().is_err());
     let wall = Instant::now();
-    let benches = benches();
+    let mut benches = benches();
+    benches.retain(|b| filter.as_ref().is_none_or(|f| b.name.contains(f.as_str())));
 
     println!("### Run time (µs per run; ratios: how many times faster bpfkit's JIT is)\n");
     println!("| program | insns/run | interpreter | rbpf JIT | JIT checked | JIT unchecked | rbpf / unchecked | rbpf / checked | interpreter / checked |");
@@ -425,6 +431,9 @@ fn main() {
         }
     }
 
+    if filter.is_some() {
+        return;
+    }
     println!("\n### Compile time (µs per 1,000 instructions)\n");
     println!("| compiler | program | µs / 1,000 insns | code bytes / insn |");
     println!("|---|---:|---:|---:|");

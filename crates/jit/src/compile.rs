@@ -61,6 +61,14 @@ pub(crate) struct Plan {
     pub blocks: Vec<Block>,
     /// Instruction index of each slot (`NONE` for `lddw` second halves).
     pub index_of_slot: Vec<u32>,
+    /// Bytes at the top of each frame the program can reach ([`Program::stack_need`]):
+    /// what entering a frame zeroes.
+    pub stack_need: usize,
+    /// Whether the program has `ld_abs`/`ld_ind`.
+    pub reads_packet: bool,
+    /// Unchecked code without helper calls (`call <n>`, `callx`) or packet loads: it uses
+    /// only the [`CoreCtx`](crate::ctx::CoreCtx) part of the run context.
+    pub leaf: bool,
 }
 
 impl Plan {
@@ -133,6 +141,11 @@ impl Plan {
             block_of,
             blocks,
             index_of_slot,
+            stack_need: bpfkit_isa::STACK_SIZE,
+            reads_packet: insns
+                .iter()
+                .any(|d| matches!(d.insn, Insn::LdAbs { .. } | Insn::LdInd { .. })),
+            leaf: false,
         })
     }
 
@@ -188,7 +201,16 @@ pub(crate) fn compile(
     if !cfg!(target_arch = "x86_64") {
         return Err(JitError::UnsupportedHost);
     }
-    let plan = Plan::new(program.insns(), program.slot_count())?;
+    let mut plan = Plan::new(program.insns(), program.slot_count())?;
+    plan.stack_need = program.stack_need();
+    plan.leaf = !options.checked
+        && !plan.reads_packet
+        && !plan.insns.iter().any(|d| {
+            matches!(
+                d.insn,
+                Insn::Call(CallTarget::Helper(_) | CallTarget::Reg(_) | CallTarget::Kfunc(_))
+            )
+        });
     let n = plan.insns.len();
     let mut short = vec![false; n];
     let mut blinder = options.blind_constants.then(Blinder::new);

@@ -26,10 +26,12 @@ pub(crate) mod status {
     pub const BAD_CALLX: u64 = 6;
 }
 
-/// Per-run state shared between generated code and the Rust runtime functions.
+/// The part of the run context that all generated code may use: the whole context of a
+/// *leaf* run (unchecked code that calls no helper and reads no packet), which is all
+/// `execute` builds for one, since filling the full context cost more than running a
+/// short program.
 #[repr(C)]
-pub(crate) struct JitCtx {
-    // ---- read by generated code ----
+pub(crate) struct CoreCtx {
     /// r1..r5 on entry.
     pub args: [u64; 5],
     /// r10 of the main frame (one past the stack buffer).
@@ -38,6 +40,24 @@ pub(crate) struct JitCtx {
     pub stack_min_r10: u64,
     /// Frames are zeroed when first entered: everything from here to the top is zeroed.
     pub zeroed_low: u64,
+    /// The budget counter (r9) when the code leaves or calls out.
+    pub budget_left: u64,
+    /// rsp right after the prologue: error exits unwind to it from any depth.
+    pub saved_rsp: u64,
+    /// One of [`status`].
+    pub status: u64,
+    /// The pc or block of a failure.
+    pub err_arg: u64,
+    /// The offending value of a failure (callx).
+    pub err_value: u64,
+}
+
+/// Per-run state shared between generated code and the Rust runtime functions.
+#[repr(C)]
+pub(crate) struct JitCtx {
+    /// What every program's code uses (first, so leaf runs can pass just this).
+    pub core: CoreCtx,
+    // ---- read by generated code ----
     /// Highest start of an 8-byte access inside the stack (fast path; 0 disables it).
     pub stack_top_m8: u64,
     /// First address of the primary region (the first one the host added; `u64::MAX`
@@ -63,16 +83,6 @@ pub(crate) struct JitCtx {
     /// The slow path of checked memory accesses.
     pub slow_fn: u64,
     // ---- written by generated code ----
-    /// The budget counter (r9) when the code leaves or calls out.
-    pub budget_left: u64,
-    /// rsp right after the prologue: error exits unwind to it from any depth.
-    pub saved_rsp: u64,
-    /// One of [`status`].
-    pub status: u64,
-    /// The pc or block of a failure.
-    pub err_arg: u64,
-    /// The offending value of a failure (callx).
-    pub err_value: u64,
     /// Slot of the helper call being made.
     pub call_pc: u64,
     /// Helper number being called.
@@ -80,6 +90,8 @@ pub(crate) struct JitCtx {
     /// r10 at the helper call.
     pub call_r10: u64,
     // ---- Rust only ----
+    /// What `MemoryMap::begin_run` returned, once the stack is registered (else `usize::MAX`).
+    pub run_mark: usize,
     /// `*mut &mut H` of the run's helpers.
     pub helpers: *mut (),
     /// The run's memory map (lifetime erased for the duration of the run).
@@ -102,16 +114,21 @@ pub(crate) mod o {
     use std::mem::offset_of;
 
     macro_rules! offsets {
-        ($($name:ident = $field:ident;)*) => {
-            $(pub(crate) const $name: i32 = offset_of!(JitCtx, $field) as i32;)*
+        ($($name:ident = $($field:ident).+;)*) => {
+            $(pub(crate) const $name: i32 = offset_of!(JitCtx, $($field).+) as i32;)*
         };
     }
     offsets! {
-        ARGS = args;
-        STACK_TOP = stack_top;
-        STACK_MIN_R10 = stack_min_r10;
+        ARGS = core.args;
+        STACK_TOP = core.stack_top;
+        STACK_MIN_R10 = core.stack_min_r10;
+        ZEROED_LOW = core.zeroed_low;
+        BUDGET_LEFT = core.budget_left;
+        SAVED_RSP = core.saved_rsp;
+        STATUS = core.status;
+        ERR_ARG = core.err_arg;
+        ERR_VALUE = core.err_value;
         STACK_TOP_M8 = stack_top_m8;
-        ZEROED_LOW = zeroed_low;
         REGION0_START = region0_start;
         REGION0_READ_LAST = region0_read_last;
         REGION0_WRITE_LAST = region0_write_last;
@@ -122,11 +139,6 @@ pub(crate) mod o {
         FUNC_TABLE_LEN = func_table_len;
         HELPER_FN = helper_fn;
         SLOW_FN = slow_fn;
-        BUDGET_LEFT = budget_left;
-        SAVED_RSP = saved_rsp;
-        STATUS = status;
-        ERR_ARG = err_arg;
-        ERR_VALUE = err_value;
         CALL_PC = call_pc;
         CALL_ID = call_id;
         CALL_R10 = call_r10;
@@ -156,5 +168,5 @@ pub(crate) fn last_fit(start: u64, len: u64, size: u64) -> u64 {
     }
 }
 
-// The generated code relies on the two first fields being where the prologue expects them.
-const _: () = assert!(offset_of!(JitCtx, args) == 0);
+// Leaf runs pass a `CoreCtx` where the code expects a `JitCtx`: it must be a prefix.
+const _: () = assert!(offset_of!(JitCtx, core) == 0);

@@ -19,6 +19,9 @@ pub struct JitProgram {
     func_table: Box<[u64]>,
     offsets: Vec<usize>,
     options: CompileOptions,
+    reads_packet: bool,
+    /// See [`Code::leaf`].
+    leaf: bool,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -46,11 +49,13 @@ impl JitProgram {
             .collect();
         Ok(JitProgram {
             program: program.clone(),
-            plan,
             code,
             func_table,
             offsets: emitted.offsets,
             options: *options,
+            reads_packet: plan.reads_packet,
+            leaf: plan.leaf,
+            plan,
         })
     }
 
@@ -81,6 +86,9 @@ impl JitProgram {
             plan: &self.plan,
             func_table: &self.func_table,
             checked: self.options.checked,
+            reads_packet: self.reads_packet,
+            leaf: self.leaf,
+            stack_need: self.program.stack_need(),
         };
         execute(&code, args, memory, helpers, config)
     }

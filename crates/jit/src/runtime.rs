@@ -8,7 +8,7 @@
 //! Panics are resumed once the code has returned.
 
 use crate::compile::Plan;
-use crate::ctx::{fit_bound, last_fit, status, JitCtx};
+use crate::ctx::{fit_bound, last_fit, status, CoreCtx, JitCtx};
 use bpfkit_isa::{MAX_CALL_FRAMES, STACK_SIZE};
 use bpfkit_vm::{
     AccessKind, Config, Exit, FaultReason, HelperCtx, HelperError, HelperReturn, Helpers, MemFault,
@@ -28,7 +28,16 @@ pub(crate) struct Code<'p> {
     pub plan: &'p Plan,
     pub func_table: &'p [u64],
     pub checked: bool,
+    /// Whether the program has `ld_abs`/`ld_ind` (which read the packet bounds).
+    pub reads_packet: bool,
+    /// Unchecked, no helper call, no packet load: the code uses only a [`CoreCtx`].
+    pub leaf: bool,
+    /// [`Program::stack_need`].
+    pub stack_need: usize,
 }
+
+/// `JitCtx::run_mark` before the stack window is registered in the memory map.
+const NOT_REGISTERED: usize = usize::MAX;
 
 /// Runs compiled code once (see [`JitProgram::run`](crate::JitProgram::run)).
 pub(crate) fn execute<H: Helpers + ?Sized>(
@@ -39,23 +48,42 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     config: &Config,
 ) -> Result<Exit, VmError> {
     // Lives (and stays put) until this function returns, after the generated code did.
-    // Only the main frame is zeroed now: zeroing all eight frames cost more than running a
-    // short program. Deeper frames are zeroed when first entered (by the code, or here
-    // before a helper call, since helper callbacks use deeper frames), so a read of a
-    // never-written stack byte gives 0 as in the interpreter, and never host data.
+    // Only the part of the main frame the program can reach is zeroed now
+    // (`Program::stack_need`: all of it when r10 escapes or helpers are called): zeroing
+    // all eight frames cost more than running a short program. Deeper frames are zeroed
+    // when first entered (by the code, or here before a helper call, since helper
+    // callbacks use deeper frames), so a read of a never-written stack byte gives 0 as in
+    // the interpreter, and never host data.
     let mut stack = MaybeUninit::<Stack>::uninit();
     let top = stack.as_mut_ptr() as u64 + std::mem::size_of::<Stack>() as u64;
-    let main_frame = (top - STACK_SIZE as u64) as *mut u8;
-    // SAFETY: the main frame is the last STACK_SIZE bytes of `stack`, writable.
-    unsafe { main_frame.write_bytes(0, STACK_SIZE) };
-    // SAFETY: `stack` is this function's own, outlives the run, and is handed to nobody else.
-    let mark = unsafe { memory.begin_run(top - STACK_SIZE as u64, top) };
-    let mut helpers: &mut H = helpers;
-    let mut ctx = JitCtx {
+    let need = code.stack_need;
+    if need > 0 {
+        // SAFETY: the last `need` (at most STACK_SIZE) bytes of `stack`, writable.
+        unsafe { ((top - need as u64) as *mut u8).write_bytes(0, need) };
+    }
+    let mut core = CoreCtx {
         args,
         stack_top: top,
         stack_min_r10: top - ((MAX_CALL_FRAMES - 1) * STACK_SIZE) as u64,
         zeroed_low: top - STACK_SIZE as u64,
+        budget_left: config.budget,
+        saved_rsp: 0,
+        status: status::OK,
+        err_arg: 0,
+        err_value: 0,
+    };
+    if code.leaf {
+        // SAFETY: as below; leaf code (unchecked, no helper, no packet) reads and writes no
+        // context field outside `CoreCtx`, the prefix of `JitCtx` (the emitter emits no code
+        // that does for such programs), and calls no Rust function.
+        let r0 = unsafe { enter(code.entry, (&mut core as *mut CoreCtx).cast()) };
+        return outcome(code, config, &core, r0, 0, None);
+    }
+    // The stack window is registered in the memory map only when Rust code needs the map
+    // (a helper call or a checked access off the fast path): most runs never do.
+    let mut helpers: &mut H = helpers;
+    let mut ctx = JitCtx {
+        core,
         stack_top_m8: top - 8,
         region0_start: u64::MAX,
         region0_read_last: [0; 4],
@@ -67,14 +95,10 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
         func_table_len: code.func_table.len() as u64,
         helper_fn: helper_trampoline::<H> as *const () as u64,
         slow_fn: slow_check as *const () as u64,
-        budget_left: config.budget,
-        saved_rsp: 0,
-        status: status::OK,
-        err_arg: 0,
-        err_value: 0,
         call_pc: 0,
         call_id: 0,
         call_r10: 0,
+        run_mark: NOT_REGISTERED,
         helpers: (&mut helpers as *mut &mut H).cast(),
         memory: std::ptr::null_mut(), // set last, once `memory` is no longer used directly
         program: code.program,
@@ -85,7 +109,7 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     };
     match memory.regions().first() {
         // With alignment checks every access takes the slow path, which checks alignment.
-        Some(r) if !config.check_alignment => {
+        Some(r) if code.checked && !config.check_alignment => {
             ctx.region0_start = r.start();
             for (class, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
                 ctx.region0_read_last[class] = last_fit(r.start(), r.len(), size);
@@ -99,25 +123,53 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     if config.check_alignment {
         ctx.stack_top_m8 = 0;
     }
-    refresh_packet(&mut ctx, memory);
+    if code.reads_packet {
+        refresh_packet(&mut ctx, memory);
+    }
     ctx.memory = (memory as *mut MemoryMap<'_>).cast();
 
-    // SAFETY: `entry` is the start of code generated for `code.program` with the calling
-    // convention `extern "sysv64" fn(*mut JitCtx) -> u64`. The context outlives the call and
-    // points only at live data: the stack buffer (registered as the run's stack window), the
-    // memory map and helpers (not used by this function until the call returns), the program
-    // and its function table. Generated code accesses memory only inside the stack window,
-    // regions the memory map vouched for, or (unchecked) wherever a verifier proved safe.
-    let r0 = unsafe {
-        let entry: unsafe extern "sysv64" fn(*mut JitCtx) -> u64 = std::mem::transmute(code.entry);
-        entry(&mut ctx)
-    };
-    memory.end_run(mark);
+    // SAFETY: the context outlives the call and points only at live data: the stack buffer
+    // (registered as the run's stack window when Rust code needs it), the memory map and
+    // helpers (not used by this function until the call returns), the program and its
+    // function table.
+    let r0 = unsafe { enter(code.entry, &mut ctx) };
+    if ctx.run_mark != NOT_REGISTERED {
+        memory.end_run(ctx.run_mark);
+    }
     if let Some(payload) = ctx.panic.take() {
         resume_unwind(payload);
     }
+    outcome(code, config, &ctx.core, r0, ctx.stop_r0, ctx.error.take())
+}
+
+/// Calls the generated code.
+///
+/// # Safety
+/// `entry` must be the start of code generated with the calling convention
+/// `extern "sysv64" fn(*mut JitCtx) -> u64`, and `ctx` a context it may use for the whole
+/// call (see [`execute`]). Generated code accesses memory only inside the stack, regions the
+/// memory map vouched for, or (unchecked) wherever a verifier proved safe.
+#[inline(always)]
+unsafe fn enter(entry: u64, ctx: *mut JitCtx) -> u64 {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        let entry: unsafe extern "sysv64" fn(*mut JitCtx) -> u64 = std::mem::transmute(entry);
+        entry(ctx)
+    }
+}
+
+/// The run's result from how the code left (`stop_r0` and `error` as a helper or the slow
+/// path recorded them).
+fn outcome(
+    code: &Code<'_>,
+    config: &Config,
+    core: &CoreCtx,
+    r0: u64,
+    stop_r0: u64,
+    error: Option<VmError>,
+) -> Result<Exit, VmError> {
     let executed = if code.checked {
-        config.budget.wrapping_sub(ctx.budget_left)
+        config.budget.wrapping_sub(core.budget_left)
     } else {
         0
     };
@@ -125,27 +177,46 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
         pc: pc as usize,
         kind,
     };
-    match ctx.status {
+    match core.status {
         status::OK => Ok(Exit { r0, executed }),
         status::STOP => Ok(Exit {
-            r0: ctx.stop_r0,
+            r0: stop_r0,
             executed,
         }),
         status::BUDGET => {
-            let remaining = ctx.budget_left.wrapping_add(
-                code.plan.blocks[(ctx.err_arg as usize).min(code.plan.blocks.len() - 1)].len as u64,
+            let remaining = core.budget_left.wrapping_add(
+                code.plan.blocks[(core.err_arg as usize).min(code.plan.blocks.len() - 1)].len
+                    as u64,
             );
-            let pc = code.plan.budget_pc(ctx.err_arg as usize, remaining);
+            let pc = code.plan.budget_pc(core.err_arg as usize, remaining);
             Err(fail(pc as u64, VmErrorKind::Budget(config.budget)))
         }
-        status::CALL_DEPTH => Err(fail(ctx.err_arg, VmErrorKind::CallDepth(MAX_CALL_FRAMES))),
-        status::NO_PACKET => Err(fail(ctx.err_arg, VmErrorKind::NoPacket)),
-        status::BAD_CALLX => Err(fail(ctx.err_arg, VmErrorKind::BadCallTarget(ctx.err_value))),
-        _ => Err(ctx
-            .error
-            .take()
-            .unwrap_or_else(|| fail(0, VmErrorKind::BadControlFlow))),
+        status::CALL_DEPTH => Err(fail(core.err_arg, VmErrorKind::CallDepth(MAX_CALL_FRAMES))),
+        status::NO_PACKET => Err(fail(core.err_arg, VmErrorKind::NoPacket)),
+        status::BAD_CALLX => Err(fail(
+            core.err_arg,
+            VmErrorKind::BadCallTarget(core.err_value),
+        )),
+        _ => Err(error.unwrap_or_else(|| fail(0, VmErrorKind::BadControlFlow))),
     }
+}
+
+/// The run's memory map, with the run's stack registered in it (on the first call).
+///
+/// # Safety
+/// `ctx` must be the live context of the current run, called from generated code (so
+/// `execute` does not use the map meanwhile).
+unsafe fn run_memory<'m>(ctx: &mut JitCtx) -> &'m mut MemoryMap<'static> {
+    // SAFETY: set by `execute` from a live exclusive reference it does not use until the
+    // generated code returns.
+    let memory = unsafe { &mut *ctx.memory };
+    if ctx.run_mark == NOT_REGISTERED {
+        // SAFETY: the stack buffer of `execute`, which outlives the run; `execute` ends
+        // the run (`end_run`) once the code has returned.
+        ctx.run_mark =
+            unsafe { memory.begin_run(ctx.core.stack_top - STACK_SIZE as u64, ctx.core.stack_top) };
+    }
+    memory
 }
 
 /// Caches the packet bounds for inline `ld_abs`/`ld_ind` (helpers may change the packet).
@@ -184,32 +255,41 @@ unsafe extern "sysv64" fn helper_trampoline<H: Helpers + ?Sized>(
     let id = ctx.call_id as i32;
     let pc = ctx.call_pc as usize;
     let r10 = ctx.call_r10;
-    let bottom = ctx.stack_top - (MAX_CALL_FRAMES * STACK_SIZE) as u64;
-    if ctx.zeroed_low > bottom {
+    let bottom = ctx.core.stack_top - (MAX_CALL_FRAMES * STACK_SIZE) as u64;
+    if ctx.core.zeroed_low > bottom {
         // Callbacks the helper may run use the frames below: zero them all, once.
         // SAFETY: `[bottom, zeroed_low)` is the not-yet-zeroed part of the run's stack
         // buffer, which nothing references (deeper frames were never entered).
-        unsafe { (bottom as *mut u8).write_bytes(0, (ctx.zeroed_low - bottom) as usize) };
-        ctx.zeroed_low = bottom;
+        unsafe { (bottom as *mut u8).write_bytes(0, (ctx.core.zeroed_low - bottom) as usize) };
+        ctx.core.zeroed_low = bottom;
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: `execute` set these pointers from live exclusive references that it does
         // not use until the generated code returns.
-        let (helpers, memory, program, config) = unsafe {
+        let (helpers, program, config) = unsafe {
             (
                 &mut **(ctx.helpers as *mut &mut H),
-                &mut *ctx.memory,
                 &*ctx.program,
                 &*ctx.config,
             )
         };
-        let depth = ((ctx.stack_top - r10) / STACK_SIZE as u64) as usize;
+        // SAFETY: as above.
+        let memory = unsafe { run_memory(ctx) };
+        let depth = ((ctx.core.stack_top - r10) / STACK_SIZE as u64) as usize;
         // SAFETY: r10 comes from the generated code, which only ever moves it by whole frames
         // between the stack top and the deepest of the eight frames of `stack` (checked on
         // every local call), so it names a frame of the stack given to `begin_run`.
         let mut hctx = unsafe {
             memory.set_stack_low(r10 - STACK_SIZE as u64);
-            HelperCtx::for_engine(memory, program, config, pc, depth, r10, ctx.budget_left)
+            HelperCtx::for_engine(
+                memory,
+                program,
+                config,
+                pc,
+                depth,
+                r10,
+                ctx.core.budget_left,
+            )
         };
         let result = helpers.call(id, [a1, a2, a3, a4, a5], &mut hctx);
         let left = hctx.remaining_budget();
@@ -220,16 +300,16 @@ unsafe extern "sysv64" fn helper_trampoline<H: Helpers + ?Sized>(
         Ok(v) => v,
         Err(payload) => {
             ctx.panic = Some(payload);
-            ctx.status = status::ERROR;
+            ctx.core.status = status::ERROR;
             return 0;
         }
     };
-    ctx.budget_left = left;
+    ctx.core.budget_left = left;
     let kind = match result {
         Ok(HelperReturn::Value(v)) => return v,
         Ok(HelperReturn::Stop(v)) => {
             ctx.stop_r0 = v;
-            ctx.status = status::STOP;
+            ctx.core.status = status::STOP;
             return 0;
         }
         Err(HelperError::Unknown) => VmErrorKind::UnknownHelper(id),
@@ -237,7 +317,7 @@ unsafe extern "sysv64" fn helper_trampoline<H: Helpers + ?Sized>(
         Err(HelperError::Failed(message)) => VmErrorKind::Helper { id, message },
         Err(HelperError::Callback(e)) => {
             ctx.error = Some(*e);
-            ctx.status = status::ERROR;
+            ctx.core.status = status::ERROR;
             return 0;
         }
         Err(other) => VmErrorKind::Helper {
@@ -246,7 +326,7 @@ unsafe extern "sysv64" fn helper_trampoline<H: Helpers + ?Sized>(
         },
     };
     ctx.error = Some(VmError { pc, kind });
-    ctx.status = status::ERROR;
+    ctx.core.status = status::ERROR;
     0
 }
 
@@ -259,7 +339,9 @@ unsafe extern "sysv64" fn slow_check(ctx: *mut JitCtx, addr: u64, site: u64, r10
     // SAFETY: generated code passes the context `execute` created; nothing else uses it now.
     let ctx = unsafe { &mut *ctx };
     // SAFETY: set by `execute` from live references, unused elsewhere during the call.
-    let (memory, config) = unsafe { (&mut *ctx.memory, &*ctx.config) };
+    let config = unsafe { &*ctx.config };
+    // SAFETY: as above.
+    let memory = unsafe { run_memory(ctx) };
     let pc = site as u32 as usize;
     let size = (site >> 32) & 0xff;
     let access = match site >> 40 {
@@ -288,7 +370,7 @@ unsafe extern "sysv64" fn slow_check(ctx: *mut JitCtx, addr: u64, site: u64, r10
                 pc,
                 kind: VmErrorKind::Memory(fault),
             });
-            ctx.status = status::ERROR;
+            ctx.core.status = status::ERROR;
             1
         }
     }

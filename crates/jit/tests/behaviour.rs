@@ -519,3 +519,57 @@ fn frame_limit_holds_after_a_helper_zeroed_every_frame() {
     assert!(interp.contains("r0: 7"), "{interp}");
     assert_eq!(interp, jit);
 }
+
+#[test]
+fn stack_reads_zero_where_an_earlier_run_wrote() {
+    // A run zeroes only the stack bytes its program can reach; bytes an earlier run left
+    // on the (reused) Rust stack must never show, in checked and unchecked code, whether
+    // the program reaches its frames at constant offsets only or through a copy of r10.
+    let dirty = "
+        stxdw [%r10-8], %r1
+        stxdw [%r10-16], %r1
+        stxdw [%r10-512], %r1
+        call local f
+        mov %r0, %r1
+        exit
+    f:
+        stxdw [%r10-8], %r1
+        stxdw [%r10-16], %r1
+        stxdw [%r10-512], %r1
+        call local g
+        exit
+    g:
+        stxdw [%r10-8], %r1
+        stxdw [%r10-512], %r1
+        exit";
+    let readers = [
+        "ldxdw %r0, [%r10-16]\nexit",
+        "ldxdw %r0, [%r10-512]\nexit",
+        "mov %r1, %r10\nadd %r1, -16\nldxdw %r0, [%r1+0]\nexit",
+        "call local f\nexit\nf:\nldxdw %r0, [%r10-8]\nexit",
+        "call local f\nexit\nf:\nmov %r2, %r10\nldxdw %r0, [%r2-512]\nexit",
+        "call local f\nexit\nf:\ncall local g\nexit\ng:\nldxdw %r0, [%r10-512]\nexit",
+    ];
+    for checked in [true, false] {
+        let options = CompileOptions {
+            checked,
+            ..CompileOptions::default()
+        };
+        let run = |text: &str, arg: u64| {
+            let jit = JitProgram::from_insns(&asm(text), &options).unwrap();
+            let mut m = MemoryMap::new();
+            jit.run(
+                [arg, 0, 0, 0, 0],
+                &mut m,
+                &mut NoHelpers,
+                &Config::default(),
+            )
+            .unwrap()
+            .r0
+        };
+        for reader in readers {
+            assert_eq!(run(dirty, u64::MAX), u64::MAX, "dirtying run");
+            assert_eq!(run(reader, 0), 0, "checked {checked}: {reader}");
+        }
+    }
+}

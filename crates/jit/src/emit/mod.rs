@@ -334,12 +334,19 @@ impl<'p> Emitter<'p> {
 
     /// The shared ends of the stubs: record what happened in the context and leave.
     fn failure_routines(&mut self) {
-        // r10 = base of a frame never used in this run (just below `zeroed_low`). xmm0 is
-        // free: generated code uses no vector registers and the SysV caller saves them.
+        // r10 = base of a frame never used in this run (just below `zeroed_low`); only the
+        // part the program can reach is zeroed (its top `stack_need` bytes). xmm0 is free:
+        // generated code uses no vector registers and the SysV caller saves them.
         let zero = self.zero_frame;
-        asm!(self.asm; =>zero; pxor xmm0, xmm0);
-        for i in 0..(bpfkit_isa::STACK_SIZE / 16) as i32 {
-            asm!(self.asm; movdqu [r10 + 16 * i], xmm0);
+        let size = bpfkit_isa::STACK_SIZE as i32;
+        let from = size - self.plan.stack_need.next_multiple_of(16) as i32;
+        if from < size {
+            asm!(self.asm; =>zero; pxor xmm0, xmm0);
+        } else {
+            asm!(self.asm; =>zero);
+        }
+        for off in (from..size).step_by(16) {
+            asm!(self.asm; movdqu [r10 + off], xmm0);
         }
         asm!(self.asm; mov [r12 + o::ZEROED_LOW], r10; ret);
         let (exit, budget, depth, packet, callx, slow) = (
@@ -362,6 +369,17 @@ impl<'p> Emitter<'p> {
             ; mov [r12 + o::ERR_ARG], r10
             ; mov QWORD [r12 + o::STATUS], status::CALL_DEPTH as i32
             ; jmp =>exit
+            // r10 = pc, r11 = the value called
+            ; =>callx
+            ; mov [r12 + o::ERR_ARG], r10
+            ; mov [r12 + o::ERR_VALUE], r11
+            ; mov QWORD [r12 + o::STATUS], status::BAD_CALLX as i32
+            ; jmp =>exit
+        );
+        // The routines below read context fields outside `CoreCtx`: leaf code (see
+        // `Plan::leaf`) must not contain them, as its runs have no full context.
+        if self.plan.reads_packet {
+            asm!(self.asm
             // r10 = pc; out of bounds ends the program with r0 = 0 (as the kernel does)
             ; =>packet
             ; cmp QWORD [r12 + o::HAS_PACKET], 0
@@ -373,12 +391,10 @@ impl<'p> Emitter<'p> {
             ; mov [r12 + o::ERR_ARG], r10
             ; mov QWORD [r12 + o::STATUS], status::NO_PACKET as i32
             ; jmp =>exit
-            // r10 = pc, r11 = the value called
-            ; =>callx
-            ; mov [r12 + o::ERR_ARG], r10
-            ; mov [r12 + o::ERR_VALUE], r11
-            ; mov QWORD [r12 + o::STATUS], status::BAD_CALLX as i32
-            ; jmp =>exit
+            );
+        }
+        if self.checked {
+            asm!(self.asm
             // Called with r11 = address, r10 = site (pc | size << 32 | kind << 40). Saves
             // every register Rust may clobber that holds eBPF state; rsp is 16-aligned at
             // the call because stubs are reached at rsp ≡ 8 and `call` pushed 8 more.
@@ -407,6 +423,7 @@ impl<'p> Emitter<'p> {
             ; pop rax
             ; jnz =>exit
             ; ret
-        );
+            );
+        }
     }
 }
