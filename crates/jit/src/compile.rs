@@ -10,6 +10,7 @@
 use crate::blind::Blinder;
 use crate::emit::{Emitted, Emitter};
 use crate::error::JitError;
+use crate::usage::{self, RegSet};
 use bpfkit_isa::{CallTarget, Decoded, Insn, LdImm64Kind};
 use bpfkit_vm::{Program, FUNC_ADDR_TAG};
 
@@ -69,6 +70,11 @@ pub(crate) struct Plan {
     /// Unchecked code without helper calls (`call <n>`, `callx`) or packet loads: it uses
     /// only the [`CoreCtx`](crate::ctx::CoreCtx) part of the run context.
     pub leaf: bool,
+    /// Every register the program names (the prologue sets up only these).
+    pub named: RegSet,
+    /// Per instruction index: the r6–r9 that a function entered there may write (what a
+    /// local call to it saves; all four where no local call goes).
+    pub callee_writes: Vec<RegSet>,
 }
 
 impl Plan {
@@ -146,7 +152,21 @@ impl Plan {
                 .iter()
                 .any(|d| matches!(d.insn, Insn::LdAbs { .. } | Insn::LdInd { .. })),
             leaf: false,
+            named: insns.iter().fold(0, |set, d| set | usage::named(&d.insn)),
+            callee_writes: Vec::new(),
         })
+    }
+
+    /// Where control may go after instruction `i` inside its function (a local call
+    /// continues after it; its callee is analysed on its own).
+    fn successors(&self, i: usize) -> [Option<usize>; 2] {
+        let next = (i + 1 < self.insns.len()).then_some(i + 1);
+        match self.insns[i].insn {
+            Insn::Exit => [None, None],
+            Insn::Ja { .. } => [Some(self.target(i)), None],
+            Insn::Jmp { .. } => [next, Some(self.target(i))],
+            _ => [next, None],
+        }
     }
 
     /// Index of the instruction a jump or local call at index `i` goes to.
@@ -202,6 +222,11 @@ pub(crate) fn compile(
         return Err(JitError::UnsupportedHost);
     }
     let mut plan = Plan::new(program.insns(), program.slot_count())?;
+    let insns: Vec<Insn> = plan.insns.iter().map(|d| d.insn).collect();
+    let entries = (0..plan.insns.len())
+        .filter(|&i| matches!(plan.insns[i].insn, Insn::Call(CallTarget::Local(_))))
+        .map(|i| plan.target(i));
+    plan.callee_writes = usage::callee_writes(&insns, entries, |i| plan.successors(i));
     plan.stack_need = program.stack_need();
     plan.leaf = !options.checked
         && !plan.reads_packet

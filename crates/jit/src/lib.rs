@@ -16,9 +16,15 @@
 //!   near, else 32-bit) and checks the result; `code` holds it in W^X memory (mapped
 //!   writable, filled, then read+execute only; unmapped on drop).
 //! - The generated function *calls* the first instruction, so `exit` is a `ret` in every
-//!   function; a bpf-to-bpf call pushes r6–r9 and r10, moves r10 one 512-byte frame down
-//!   and calls its target (at most 8 frames). Errors leave through a common exit that
+//!   function; a bpf-to-bpf call pushes r10 and those of r6–r9 the callee may write
+//!   (`usage`: found by following the callee's control flow), moves r10 one 512-byte frame
+//!   down and calls its target (at most 8 frames). Errors leave through a common exit that
 //!   restores rsp from the context, however deep the calls.
+//! - Per run, only the stack bytes the program can reach are zeroed
+//!   ([`Program::stack_need`](bpfkit_vm::Program::stack_need)), and the stack is
+//!   registered in the memory map only when Rust code needs it (a helper call, a checked
+//!   access off the fast path). *Leaf* code (unchecked, no helper call, no packet load)
+//!   runs with a small context of its own.
 //! - Helpers are called through a Rust trampoline (`extern "sysv64"`, monomorphised for the
 //!   run's [`Helpers`](bpfkit_vm::Helpers) type) with r1–r5 as arguments. It returns r0, or
 //!   records a stop, an error or a panic in the context; the code then leaves through the
@@ -96,6 +102,7 @@ mod error;
 mod program;
 mod regs;
 mod runtime;
+mod usage;
 
 pub use compile::CompileOptions;
 pub use error::JitError;

@@ -77,6 +77,9 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
         // context field outside `CoreCtx`, the prefix of `JitCtx` (the emitter emits no code
         // that does for such programs), and calls no Rust function.
         let r0 = unsafe { enter(code.entry, (&mut core as *mut CoreCtx).cast()) };
+        if core.status == status::OK {
+            return Ok(Exit { r0, executed: 0 });
+        }
         return outcome(code, config, &core, r0, 0, None);
     }
     // The stack window is registered in the memory map only when Rust code needs the map
@@ -160,6 +163,7 @@ unsafe fn enter(entry: u64, ctx: *mut JitCtx) -> u64 {
 
 /// The run's result from how the code left (`stop_r0` and `error` as a helper or the slow
 /// path recorded them).
+#[inline(never)]
 fn outcome(
     code: &Code<'_>,
     config: &Config,

@@ -1,8 +1,9 @@
 //! Calls: helpers (through the Rust trampoline), bpf-to-bpf calls and `callx`.
 //!
-//! A local call pushes rbp and r6–r9 (five registers: rsp stays ≡ 8 mod 16 at every
-//! function entry), moves r10 one 512-byte frame down and `call`s the target; the target's
-//! `exit` is a `ret`, after which the pops restore the caller's r6–r9 and r10. Before that,
+//! A local call pushes rbp and those of r6–r9 its callee may write (`usage`; all four for
+//! `callx`), padded so that rsp stays ≡ 8 mod 16 at every function entry, moves r10 one
+//! 512-byte frame down and `call`s the target; the target's `exit` is a `ret`, after which
+//! the pops restore the caller's r6–r9 and r10. Before that,
 //! one compare of the callee's frame against the zeroed part of the stack sends two rare
 //! cases out of line: a frame this run never used (zeroed first) and a ninth frame (error).
 //!
@@ -16,9 +17,10 @@
 //! ordinary helper call, and a `Helpers` implementation may end the program with
 //! `HelperReturn::Stop` after running the target.
 
-use super::{asm, Emitter, Stub};
+use super::{asm, callee_saved, Emitter, Stub};
 use crate::ctx::o;
 use crate::regs::{x, R10};
+use crate::usage::{RegSet, CALLEE_SAVED};
 use bpfkit_isa::{Reg, STACK_SIZE};
 use bpfkit_vm::FUNC_ADDR_TAG;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
@@ -72,8 +74,9 @@ impl Emitter<'_> {
         }
     }
 
-    /// Calls the local function at `target`, or at the code address in r11 when `None`.
-    pub(super) fn call_local(&mut self, pc: u32, target: Option<DynamicLabel>) {
+    /// Calls the local function at `target`, or at the code address in r11 when `None`;
+    /// `writes` are the r6–r9 the callee may write (saved around the call with r10).
+    pub(super) fn call_local(&mut self, pc: u32, target: Option<DynamicLabel>, writes: RegSet) {
         let (at, resume) = (self.asm.new_dynamic_label(), self.asm.new_dynamic_label());
         // Frames are zeroed in order from the top, and all of them at the first helper
         // call, so "the callee's frame lies below the zeroed part" also covers "the callee
@@ -84,24 +87,30 @@ impl Emitter<'_> {
             ; jb =>at
             ; =>resume
             ; push rbp
-            ; push rbx
-            ; push r13
-            ; push r14
-            ; push r15
-            ; sub rbp, STACK_SIZE as i32
         );
+        let saved = callee_saved(writes);
+        for &r in &saved {
+            asm!(self.asm; push Rq(r));
+        }
+        // Keeps rsp ≡ 8 (mod 16) at function entry, for calls into Rust (helpers, the slow
+        // path); leaf code calls none.
+        let pad = !self.plan.leaf && saved.len() % 2 == 1;
+        if pad {
+            asm!(self.asm; sub rsp, 8);
+        }
+        asm!(self.asm; sub rbp, STACK_SIZE as i32);
         self.stubs.push(Stub::CallSlow { at, resume, pc });
         match target {
             Some(label) => asm!(self.asm; call =>label),
             None => asm!(self.asm; call r11),
         }
-        asm!(self.asm
-            ; pop r15
-            ; pop r14
-            ; pop r13
-            ; pop rbx
-            ; pop rbp
-        );
+        if pad {
+            asm!(self.asm; add rsp, 8);
+        }
+        for &r in saved.iter().rev() {
+            asm!(self.asm; pop Rq(r));
+        }
+        asm!(self.asm; pop rbp);
     }
 
     /// `callx`: a tagged function address (`lddw rN, <func>`) calls that slot's code through
@@ -127,7 +136,7 @@ impl Emitter<'_> {
             ; test r11, r11
             ; jz =>bad
         );
-        self.call_local(pc, None);
+        self.call_local(pc, None, CALLEE_SAVED);
         asm!(self.asm
             ; jmp =>done
             ; =>helper

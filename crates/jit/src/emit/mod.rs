@@ -19,7 +19,9 @@ use crate::blind::Blinder;
 use crate::compile::Plan;
 use crate::ctx::{o, status};
 use crate::error::JitError;
-use bpfkit_isa::{CallTarget, Insn};
+use crate::regs::x;
+use crate::usage::RegSet;
+use bpfkit_isa::{CallTarget, Insn, Reg};
 use dynasmrt::{dynasm, x64::X64Relocation, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 
 /// `dynasm!` for x86-64.
@@ -29,6 +31,15 @@ macro_rules! asm {
     };
 }
 pub(crate) use asm;
+
+/// The x86 registers of the r6–r9 in `set`, in order.
+fn callee_saved(set: RegSet) -> Vec<u8> {
+    [Reg::R6, Reg::R7, Reg::R8, Reg::R9]
+        .into_iter()
+        .filter(|r| set & 1 << r.idx() != 0)
+        .map(x)
+        .collect()
+}
 
 /// A slow path placed after the code, reached by a conditional jump.
 enum Stub {
@@ -132,34 +143,40 @@ impl<'p> Emitter<'p> {
 
     /// Entry: `extern "sysv64" fn(ctx: *mut JitCtx) -> u64` (r0).
     ///
-    /// Saves the callee-saved registers, loads r1–r5 and r10 from the context, zeroes r0 and
-    /// r6–r9, and *calls* the first instruction, so that `exit` is a plain `ret` in the main
+    /// Saves the callee-saved registers the code uses (rbp, r12 and those of the r6–r9 the
+    /// program names), loads r1–r5 and r10 from the context, zeroes r0 and the named r6–r9,
+    /// and *calls* the first instruction, so that `exit` is a plain `ret` in the main
     /// function and in local functions alike. Failures anywhere jump to `exit`, which
     /// restores rsp from the context, so they unwind any number of local frames at once.
     fn prologue(&mut self) {
         let first = self.labels[0];
+        let saved: Vec<u8> = callee_saved(self.plan.named);
+        // rsp ≡ 8 (mod 16) at every function entry, as after a SysV call.
+        let pad = (2 + saved.len()).is_multiple_of(2);
+        asm!(self.asm; push rbp; push r12);
+        for &r in &saved {
+            asm!(self.asm; push Rq(r));
+        }
+        if pad {
+            asm!(self.asm; sub rsp, 8);
+        }
         asm!(self.asm
-            ; push rbp
-            ; push rbx
-            ; push r12
-            ; push r13
-            ; push r14
-            ; push r15
-            ; sub rsp, 8 // keeps rsp ≡ 8 (mod 16) at every function entry
             ; mov r12, rdi
             ; mov [r12 + o::SAVED_RSP], rsp
-            ; mov rdi, [r12 + o::ARGS]
-            ; mov rsi, [r12 + o::ARGS + 8]
-            ; mov rdx, [r12 + o::ARGS + 16]
-            ; mov rcx, [r12 + o::ARGS + 24]
-            ; mov r8, [r12 + o::ARGS + 32]
             ; mov rbp, [r12 + o::STACK_TOP]
             ; xor eax, eax
-            ; xor ebx, ebx
-            ; xor r13d, r13d
-            ; xor r14d, r14d
-            ; xor r15d, r15d
         );
+        for (i, r) in [Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5]
+            .into_iter()
+            .enumerate()
+        {
+            if self.plan.named & 1 << r.idx() != 0 {
+                asm!(self.asm; mov Rq(x(r)), [r12 + o::ARGS + 8 * i as i32]);
+            }
+        }
+        for &r in &saved {
+            asm!(self.asm; xor Rd(r), Rd(r));
+        }
         if self.checked {
             asm!(self.asm; mov r9, [r12 + o::BUDGET_LEFT]);
         }
@@ -167,18 +184,21 @@ impl<'p> Emitter<'p> {
         if self.checked {
             asm!(self.asm; mov [r12 + o::BUDGET_LEFT], r9);
         }
-        let exit = self.exit;
+        let (exit, epilogue) = (self.exit, self.asm.new_dynamic_label());
+        asm!(self.asm; =>epilogue);
+        if pad {
+            asm!(self.asm; add rsp, 8);
+        }
+        for &r in saved.iter().rev() {
+            asm!(self.asm; pop Rq(r));
+        }
         asm!(self.asm
-            ; =>exit
-            ; mov rsp, [r12 + o::SAVED_RSP]
-            ; add rsp, 8
-            ; pop r15
-            ; pop r14
-            ; pop r13
             ; pop r12
-            ; pop rbx
             ; pop rbp
             ; ret
+            ; =>exit
+            ; mov rsp, [r12 + o::SAVED_RSP]
+            ; jmp =>epilogue
         );
     }
 
@@ -212,8 +232,9 @@ impl<'p> Emitter<'p> {
             } => self.jmp(i, width, cond, dst, src),
             Insn::Call(CallTarget::Helper(id)) => self.call_helper(pc, Some(id), None),
             Insn::Call(CallTarget::Local(_)) => {
-                let target = self.labels[self.plan.target(i)];
-                self.call_local(pc, Some(target));
+                let target = self.plan.target(i);
+                let writes = self.plan.callee_writes[target];
+                self.call_local(pc, Some(self.labels[target]), writes);
             }
             Insn::Call(CallTarget::Reg(r)) => self.callx(pc, r),
             Insn::Call(CallTarget::Kfunc(_)) => {

@@ -1,0 +1,160 @@
+//! Which eBPF registers the code uses, so the prologue and local calls save only those.
+//!
+//! The prologue saves (and zeroes) the x86 registers of r6–r9 only when the program names
+//! them. A local call saves only the r6–r9 its callee may write: the registers written by
+//! the instructions reachable from the callee's entry without entering further calls (a
+//! nested call saves what *its* callee writes, so it writes none of r6–r9 as seen from
+//! outside). Reachability follows jumps and fall-through wherever they go, so unverified
+//! programs whose functions jump into each other stay exact.
+
+use bpfkit_isa::{AtomicOp, CallTarget, Insn, Operand, Reg};
+
+/// A set of eBPF registers: bit n is rn.
+pub(crate) type RegSet = u16;
+
+/// r6–r9, the registers a local call must preserve for its caller.
+pub(crate) const CALLEE_SAVED: RegSet = 0b11_1100_0000;
+
+/// r1–r5, the arguments of a helper call.
+const ARGS: RegSet = 0b11_1110;
+
+fn bit(r: Reg) -> RegSet {
+    1 << r.idx()
+}
+
+fn operand(src: Operand) -> RegSet {
+    match src {
+        Operand::Reg(r) => bit(r),
+        Operand::Imm(_) => 0,
+    }
+}
+
+/// The registers `insn` writes (local calls: r0 only, the callee saves r6–r9 itself).
+pub(crate) fn written(insn: &Insn) -> RegSet {
+    match *insn {
+        Insn::Alu { dst, .. } | Insn::End { dst, .. } | Insn::LdImm64 { dst, .. } => bit(dst),
+        Insn::Ldx { dst, .. } => bit(dst),
+        Insn::Atomic { op, src, .. } => match op {
+            AtomicOp::Cmpxchg => bit(Reg::R0),
+            AtomicOp::Xchg => bit(src),
+            AtomicOp::Add { fetch }
+            | AtomicOp::Or { fetch }
+            | AtomicOp::And { fetch }
+            | AtomicOp::Xor { fetch } => {
+                if fetch {
+                    bit(src)
+                } else {
+                    0
+                }
+            }
+        },
+        Insn::LdAbs { .. } | Insn::LdInd { .. } | Insn::Call(_) => bit(Reg::R0),
+        Insn::Ja { .. } | Insn::Jmp { .. } | Insn::Exit | Insn::St { .. } | Insn::Stx { .. } => 0,
+    }
+}
+
+/// The registers `insn` reads or writes (helper calls read r1–r5).
+pub(crate) fn named(insn: &Insn) -> RegSet {
+    written(insn)
+        | match *insn {
+            Insn::Alu { dst, src, .. } | Insn::Jmp { dst, src, .. } => bit(dst) | operand(src),
+            Insn::Ldx { src, .. } | Insn::LdInd { src, .. } => bit(src),
+            Insn::St { dst, .. } => bit(dst),
+            Insn::Stx { dst, src, .. } | Insn::Atomic { dst, src, .. } => bit(dst) | bit(src),
+            Insn::Call(CallTarget::Helper(_) | CallTarget::Kfunc(_)) => ARGS,
+            Insn::Call(CallTarget::Reg(r)) => bit(r) | ARGS,
+            _ => 0,
+        }
+}
+
+/// For each instruction index: the r6–r9 that code reachable from it may write (computed
+/// for `entries`, the local-call targets; [`CALLEE_SAVED`] elsewhere). `successors(i)`
+/// gives the instructions control may reach next from `i` within its function.
+///
+/// Work is bounded: past about 16 visits per instruction in total (many functions sharing
+/// code, only in unverified programs), the remaining entries get all of r6–r9.
+pub(crate) fn callee_writes(
+    insns: &[Insn],
+    entries: impl Iterator<Item = usize>,
+    successors: impl Fn(usize) -> [Option<usize>; 2],
+) -> Vec<RegSet> {
+    let n = insns.len();
+    let mut out = vec![CALLEE_SAVED; n];
+    let mut budget = 16 * n + 1024;
+    let mut seen = vec![usize::MAX; n];
+    let mut stack = Vec::new();
+    for entry in entries {
+        if seen[entry] == entry {
+            continue; // already computed
+        }
+        let mut set = 0;
+        stack.push(entry);
+        seen[entry] = entry;
+        while let Some(i) = stack.pop() {
+            if budget == 0 {
+                set = CALLEE_SAVED;
+                break;
+            }
+            budget -= 1;
+            set |= written(&insns[i]) & CALLEE_SAVED;
+            for next in successors(i).into_iter().flatten() {
+                if seen[next] != entry {
+                    seen[next] = entry;
+                    stack.push(next);
+                }
+            }
+        }
+        stack.clear();
+        out[entry] = set;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpfkit_isa::{AluOp, Width};
+
+    fn mov(dst: Reg, imm: i32) -> Insn {
+        Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst,
+            src: Operand::Imm(imm),
+        }
+    }
+
+    #[test]
+    fn callee_writes_follow_jumps_out_of_the_function_but_not_into_calls() {
+        // 0: call 3   1: mov r6   2: exit   3: call 1... (as successors say)
+        // Function at 3: writes r7, then jumps to 1 (into "another function"): r6 too.
+        let insns = [
+            Insn::Call(CallTarget::Local(2)),
+            mov(Reg::R6, 1),
+            Insn::Exit,
+            mov(Reg::R7, 1),
+            Insn::Call(CallTarget::Local(-4)),
+            Insn::Ja {
+                off: -5,
+                long: false,
+            },
+            mov(Reg::R8, 1),
+            Insn::Exit,
+        ];
+        let succ = |i: usize| match i {
+            2 | 7 => [None, None],
+            5 => [Some(1), None],
+            _ => [Some(i + 1), None],
+        };
+        let w = callee_writes(&insns, [3, 6].into_iter(), succ);
+        assert_eq!(w[3], bit(Reg::R7) | bit(Reg::R6));
+        assert_eq!(w[6], bit(Reg::R8));
+        assert_eq!(w[0], CALLEE_SAVED);
+    }
+
+    #[test]
+    fn helper_calls_name_their_arguments() {
+        assert_eq!(named(&Insn::Call(CallTarget::Helper(1))), ARGS | 1);
+        assert_eq!(named(&mov(Reg::R9, 0)), bit(Reg::R9));
+    }
+}
