@@ -254,7 +254,9 @@ impl ByteKind {
 pub struct StackSlot {
     /// Byte kinds, lowest address first.
     pub bytes: [ByteKind; 8],
-    /// The spilled register when all bytes are [`ByteKind::Spill`].
+    /// The spilled register when the low bytes are [`ByteKind::Spill`]: a whole register
+    /// (all eight bytes), or a scalar stored narrower at the slot's start, kept truncated to
+    /// its [`spill_len`](StackSlot::spill_len) bytes (the kernel's narrow spill).
     pub spill: RegState,
 }
 
@@ -265,9 +267,42 @@ impl StackSlot {
         spill: RegState::NOT_INIT,
     };
 
-    /// Whether the slot holds a whole spilled register.
+    /// Whether the slot holds a spilled register (whole, or a narrow scalar).
     pub fn is_spill(&self) -> bool {
         self.bytes[0] == ByteKind::Spill
+    }
+
+    /// How many low bytes the spilled register covers: 8 for a whole register, 1, 2 or 4
+    /// for a narrow scalar store, 0 without a spill.
+    pub fn spill_len(&self) -> usize {
+        self.bytes
+            .iter()
+            .take_while(|b| **b == ByteKind::Spill)
+            .count()
+    }
+
+    /// The slot with a spilled scalar turned into the plain bytes it reads as byte by byte
+    /// (known bytes of a constant, else unknown data, as when a store destroys a spilled
+    /// pointer); for a scalar it covers the slot.
+    pub fn as_bytes(&self) -> StackSlot {
+        if !self.is_spill() {
+            return *self;
+        }
+        let konst = self
+            .spill
+            .var
+            .as_const()
+            .filter(|_| self.spill.ty == RegType::Scalar);
+        let mut out = StackSlot::EMPTY;
+        for (i, (o, b)) in out.bytes.iter_mut().zip(self.bytes).enumerate() {
+            *o = match b {
+                ByteKind::Spill => {
+                    konst.map_or(ByteKind::Misc, |c| ByteKind::known((c >> (8 * i)) as u8))
+                }
+                other => other,
+            };
+        }
+        out
     }
 }
 
@@ -390,7 +425,13 @@ impl State {
             }
             let off = -8 * (i as i64 + 1);
             if s.is_spill() {
-                out.push(format!("fp{off}={}", s.spill));
+                // As the kernel prints a narrow spill: the other bytes, highest first.
+                let rest: String = s.bytes[s.spill_len()..]
+                    .iter()
+                    .rev()
+                    .map(|b| b.letter())
+                    .collect();
+                out.push(format!("fp{off}={rest}{}", s.spill));
             } else {
                 let text: String = s.bytes.iter().rev().map(|b| b.letter()).collect();
                 out.push(format!("fp{off}={text}"));

@@ -628,8 +628,7 @@ impl Engine<'_> {
                         for o in start..end {
                             let (slot, byte) = fr.slot_mut(o);
                             if slot.is_spill() {
-                                slot.bytes = [ByteKind::Misc; 8];
-                                slot.spill = RegState::NOT_INIT;
+                                *slot = slot.as_bytes();
                             }
                             slot.bytes[byte] = ByteKind::Misc;
                         }

@@ -29,6 +29,24 @@ fn mem_err(pc: usize, m: String) -> crate::error::VerifyError {
     err(pc, ErrorKind::MemoryAccess, m)
 }
 
+/// A scalar as its low `size` bytes read back (zero-extended); a link to other registers
+/// survives only when the value fits.
+fn truncated(v: RegState, size: usize) -> RegState {
+    if size >= 8 {
+        return v;
+    }
+    let mask = (1u64 << (size * 8)) - 1;
+    if v.var.r64.umax <= mask {
+        return v;
+    }
+    RegState::scalar(scalar_ops::binop(
+        scalar_ops::BinOp::And,
+        Width::W64,
+        &v.var,
+        &Scalar::constant(mask),
+    ))
+}
+
 /// An unknown value zero-extended from `size` bytes (or sign-extended for `ldsx`).
 fn loaded(size: usize, signed: bool) -> Scalar {
     let v = if size >= 8 {
@@ -458,6 +476,9 @@ impl Engine<'_> {
         match access {
             Access::Write => {
                 let value = value.expect("writes carry a value");
+                if value.ty != RegType::Scalar && size != 8 {
+                    return Err(mem_err(pc, "invalid size of register spill".into()));
+                }
                 if let RegType::Stack { frame: vf } = value.ty {
                     if vf > frame {
                         return Err(mem_err(
@@ -473,34 +494,38 @@ impl Engine<'_> {
                         spill: value,
                     };
                 } else {
-                    if slot.is_spill() {
-                        // A partial overwrite destroys the spilled register; a spilled
-                        // constant leaves its bytes behind.
-                        let konst = slot
-                            .spill
-                            .var
-                            .as_const()
-                            .filter(|_| slot.spill.ty == RegType::Scalar);
-                        for (i, b) in slot.bytes.iter_mut().enumerate() {
+                    // A partial overwrite destroys the spilled register; a spilled
+                    // constant leaves its bytes behind.
+                    *slot = slot.as_bytes();
+                    let konst = value.var.as_const();
+                    let narrow = truncated(value, size);
+                    // A value that says nothing (any number of that size, unlinked) is kept
+                    // as plain unknown bytes, which compare more easily when pruning.
+                    let informative = narrow.id != 0 || !narrow.var.includes(&loaded(size, false));
+                    if konst.is_none() && byte == 0 && informative {
+                        // A narrow spill (as the kernel's): the value, truncated, reads back
+                        // with its bounds from the same place at the same or a smaller size.
+                        slot.bytes[..size].fill(ByteKind::Spill);
+                        slot.spill = narrow;
+                    } else {
+                        for (i, b) in slot.bytes[byte..byte + size].iter_mut().enumerate() {
                             *b = konst
                                 .map_or(ByteKind::Misc, |c| ByteKind::known((c >> (8 * i)) as u8));
                         }
-                        slot.spill = RegState::NOT_INIT;
-                    }
-                    let konst = value.var.as_const().filter(|_| value.ty == RegType::Scalar);
-                    for (i, b) in slot.bytes[byte..byte + size].iter_mut().enumerate() {
-                        *b =
-                            konst.map_or(ByteKind::Misc, |c| ByteKind::known((c >> (8 * i)) as u8));
                     }
                 }
                 Ok(None)
             }
             Access::Read => {
-                if size == 8 {
-                    if let Some((slot, _)) = fr.slot(start) {
-                        if slot.is_spill() {
-                            return Ok(Some(slot.spill));
+                if let Some((slot, at)) = fr.slot(start).filter(|(s, _)| s.is_spill()) {
+                    if slot.spill.ty != RegType::Scalar {
+                        if size != 8 {
+                            return Err(mem_err(pc, "invalid size of register fill".into()));
                         }
+                        return Ok(Some(slot.spill));
+                    }
+                    if at == 0 && size <= slot.spill_len() {
+                        return Ok(Some(truncated(slot.spill, size)));
                     }
                 }
                 // Known bytes (constants, zeros, bytes of a spilled constant) give a constant.
@@ -551,6 +576,12 @@ impl Engine<'_> {
         what: &str,
     ) -> Res<Option<RegState>> {
         let (smin, smax) = (base.var.r64.smin, base.var.r64.smax);
+        if smax >= MAX_VAR_OFF || smin <= -MAX_VAR_OFF {
+            return Err(mem_err(
+                pc,
+                format!("invalid unbounded variable-offset{what} stack R{n}"),
+            ));
+        }
         let lo = fixed.checked_add(smin);
         let hi = fixed
             .checked_add(smax)
@@ -587,8 +618,7 @@ impl Engine<'_> {
                 for o in lo..hi {
                     let (slot, byte) = fr.slot_mut(o);
                     if slot.is_spill() {
-                        slot.bytes = [ByteKind::Misc; 8];
-                        slot.spill = RegState::NOT_INIT;
+                        *slot = slot.as_bytes();
                     }
                     // Bytes maybe not written keep their kind unless they were already data.
                     if matches!(slot.bytes[byte], ByteKind::Zero | ByteKind::Const(_)) {

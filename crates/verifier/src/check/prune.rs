@@ -119,30 +119,50 @@ fn slot_safe(
         return old.bytes == cur.bytes
             && (!old.is_spill() || regsafe(&old.spill, &cur.spill, ids, true, true));
     }
-    if old.is_spill() {
-        if cur.is_spill() {
-            return regsafe(&old.spill, &cur.spill, ids, false, precise);
-        }
-        // A spilled scalar in `old` covers plain data bytes it includes.
-        if old.spill.ty != RegType::Scalar {
-            return false;
-        }
-        if !precise {
-            return cur
-                .bytes
-                .iter()
-                .all(|b| matches!(b, ByteKind::Zero | ByteKind::Misc | ByteKind::Const(_)));
-        }
-        let all_zero = cur.bytes.iter().all(|b| *b == ByteKind::Zero);
-        let all_data = cur
-            .bytes
-            .iter()
-            .all(|b| matches!(b, ByteKind::Zero | ByteKind::Misc | ByteKind::Const(_)));
-        return (all_zero && old.spill.var.contains(0))
-            || (all_data && old.spill.var.includes(&Scalar::UNKNOWN) && old.spill.id == 0);
+    let (old_len, cur_len) = (old.spill_len(), cur.spill_len());
+    if old_len > 0 && old_len == cur_len {
+        return regsafe(&old.spill, &cur.spill, ids, false, precise)
+            && bytes_safe(old, cur, old_len, precise);
     }
+    if cur_len > 0 && cur_len < 8 {
+        // A narrow spill reads like its bytes, except that it is more precise: those bytes
+        // cover it.
+        return slot_safe(old, &cur.as_bytes(), ids, false, precise);
+    }
+    if old_len == 0 {
+        return bytes_safe(old, cur, 0, precise);
+    }
+    // A spilled scalar in `old` (whole or narrow) covers plain data bytes it includes.
+    if old.spill.ty != RegType::Scalar {
+        return false;
+    }
+    let cur = match cur.is_spill() {
+        true if cur.spill.ty != RegType::Scalar => return false,
+        true => cur.as_bytes(),
+        false => *cur,
+    };
+    let head = &cur.bytes[..old_len];
+    let data = |b: &ByteKind| matches!(b, ByteKind::Zero | ByteKind::Misc | ByteKind::Const(_));
+    let covered = if !precise {
+        head.iter().all(data)
+    } else {
+        let any = if old_len == 8 {
+            Scalar::UNKNOWN
+        } else {
+            Scalar::urange(0, (1u64 << (8 * old_len)) - 1)
+        };
+        (head.iter().all(|b| *b == ByteKind::Zero)
+            && old.spill.var.contains(0)
+            && ids.check_scalar(old.spill.id, 0))
+            || (head.iter().all(data) && old.spill.var.includes(&any) && old.spill.id == 0)
+    };
+    covered && bytes_safe(old, &cur, old_len, precise)
+}
+
+/// Bytes `from..8` of two slots, byte by byte (`old` has no spilled bytes there).
+fn bytes_safe(old: &StackSlot, cur: &StackSlot, from: usize, precise: bool) -> bool {
     let data = |k: ByteKind| matches!(k, ByteKind::Misc | ByteKind::Zero | ByteKind::Const(_));
-    for b in 0..8 {
+    for b in from..8 {
         let ok = match old.bytes[b] {
             ByteKind::Invalid => true,
             // Numbers nothing depends on: any data byte will do.
