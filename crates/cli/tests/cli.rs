@@ -1,33 +1,9 @@
 //! End-to-end tests of the `bpfkit` binary.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common_run;
 
-fn bpfkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bpfkit"))
-        .args(args)
-        .output()
-        .expect("bpfkit runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bpfkit-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn conformance_dir() -> Option<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/tests");
-    d.is_dir().then_some(d)
-}
+use common_run::{bpfkit, run_every_vector, stderr, stdout, tmpdir};
+use std::path::Path;
 
 const SUM: &str = "
 # sum the bytes of memory
@@ -126,66 +102,36 @@ fn loops_forever_stops_at_the_budget() {
     let d = tmpdir("loop");
     let p = d.join("loop.s");
     std::fs::write(&p, "l: goto l\n").unwrap();
-    let o = bpfkit(&["run", p.to_str().unwrap(), "--budget", "1000"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("budget"), "{}", stderr(&o));
+    // Not verified (it never ends), so the JIT runs it as checked, metered code too.
+    for engine in ["interp", "jit"] {
+        let args = [p.to_str().unwrap(), "--budget", "1000", "--engine", engine];
+        let o = bpfkit(&[&["run"][..], &args].concat());
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains("budget"), "{engine}: {}", stderr(&o));
+    }
 }
 
-/// Every conformance vector, run through the binary exactly as a user would.
+/// Every conformance vector, run through the binary exactly as a user would, on each engine
+/// (the JIT runs what the verifier accepted as unchecked code, the rest as checked code).
 #[test]
 fn every_conformance_vector_through_bpfkit_run() {
-    let Some(dir) = conformance_dir() else {
-        eprintln!("skipping: ../shared/conformance not found");
-        return;
-    };
-    let d = tmpdir("conf");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "data"))
-        .collect();
-    files.sort();
-    let mut failures = Vec::new();
-    for path in &files {
-        let case = bpfkit_conformance::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let prog = match &case.raw {
-            Some(words) => {
-                let p = d.join(format!("{name}.bin"));
-                let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-                std::fs::write(&p, bytes).unwrap();
-                p
-            }
-            None => {
-                let p = d.join(format!("{name}.s"));
-                std::fs::write(&p, case.asm.clone().unwrap_or_default()).unwrap();
-                p
-            }
+    for engine in ["interp", "jit"] {
+        let Some(runs) = run_every_vector(engine, &["--engine", engine]) else {
+            return;
         };
-        let mem = d.join(format!("{name}.mem"));
-        std::fs::write(&mem, &case.mem).unwrap();
-        let o = bpfkit(&[
-            "run",
-            prog.to_str().unwrap(),
-            "--mem",
-            mem.to_str().unwrap(),
-        ]);
-        let ok = match (&case.error, case.result) {
-            (Some(_), _) => !o.status.success(),
-            (None, Some(want)) => o.status.success() && stdout(&o) == format!("{want:#x}\n"),
-            (None, None) => false,
-        };
-        if !ok {
-            failures.push(format!("{name}: {}{}", stdout(&o), stderr(&o)));
-        }
+        let failures: Vec<String> = runs
+            .iter()
+            .filter(|r| !r.as_expected)
+            .map(|r| format!("{}: {}{}", r.name, stdout(&r.output), stderr(&r.output)))
+            .collect();
+        assert_eq!(runs.len(), 313, "expected the 313 public vectors");
+        assert!(
+            failures.is_empty(),
+            "{engine}: {} failures:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
-    assert_eq!(files.len(), 313, "expected the 313 public vectors");
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
 
 /// `bpfkit run OBJ.o`: a clang-built object with a map, .rodata and a bpf-to-bpf call, run with

@@ -38,14 +38,28 @@ fn pcap_packets(path: &Path) -> Vec<Vec<u8>> {
     out
 }
 
+/// The ways `test-run` can run a program: the interpreter, checked JIT code (unverified)
+/// and unchecked JIT code (verified).
+const ENGINES: [&[&str]; 3] = [
+    &["--engine", "interp", "--unverified"],
+    &["--engine", "jit", "--unverified"],
+    &["--engine", "jit"],
+];
+
 #[test]
 fn pcap_run_matches_the_kernel_packet_by_packet_and_in_the_maps() {
-    let dir = std::env::temp_dir().join(format!("bpfkit-test-run-{}", std::process::id()));
+    for (n, engine) in ENGINES.iter().enumerate() {
+        pcap_run_matches_the_kernel(n, engine);
+    }
+}
+
+fn pcap_run_matches_the_kernel(n: usize, engine: &[&str]) {
+    let dir = std::env::temp_dir().join(format!("bpfkit-test-run-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let out_pcap = dir.join("out.pcap");
     let object = corpus().join("xdp_adjust.o");
     let input = corpus().join("packets.pcap");
-    let out = bpfkit(&[
+    let mut args = vec![
         "test-run",
         object.to_str().unwrap(),
         "--program",
@@ -55,8 +69,9 @@ fn pcap_run_matches_the_kernel_packet_by_packet_and_in_the_maps() {
         "--pcap-out",
         out_pcap.to_str().unwrap(),
         "--json",
-        "--unverified",
-    ]);
+    ];
+    args.extend_from_slice(engine);
+    let out = bpfkit(&args);
     let kernel = expected("xdp_adjust__xdp_pop_vlan.json");
     let runs = kernel["runs"].as_array().unwrap();
     let lines: Vec<Value> = String::from_utf8(out.stdout)
@@ -64,7 +79,7 @@ fn pcap_run_matches_the_kernel_packet_by_packet_and_in_the_maps() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), runs.len());
+    assert_eq!(lines.len(), runs.len(), "{engine:?}");
     let written = pcap_packets(&out_pcap);
     let inputs = pcap_packets(&input);
     assert_eq!(written.len(), inputs.len(), "one record per input packet");
@@ -97,16 +112,23 @@ fn pcap_run_matches_the_kernel_packet_by_packet_and_in_the_maps() {
 
 #[test]
 fn dump_maps_matches_the_kernel_map_contents() {
+    for engine in ENGINES {
+        dump_maps_matches_the_kernel(engine);
+    }
+}
+
+fn dump_maps_matches_the_kernel(engine: &[&str]) {
     let object = corpus().join("xdp_maps.o");
     let input = corpus().join("packets.pcap");
-    let out = bpfkit(&[
+    let mut args = vec![
         "test-run",
         object.to_str().unwrap(),
         "--pcap",
         input.to_str().unwrap(),
         "--dump-maps",
-        "--unverified",
-    ]);
+    ];
+    args.extend_from_slice(engine);
+    let out = bpfkit(&args);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     let kernel = expected("xdp_maps__xdp_maps.json");
@@ -134,7 +156,7 @@ fn dump_maps_matches_the_kernel_map_contents() {
         if ours["type"].as_str().unwrap().starts_with("percpu") {
             continue;
         }
-        assert_eq!(ours, theirs);
+        assert_eq!(ours, theirs, "{engine:?}");
     }
 }
 

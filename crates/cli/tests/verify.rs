@@ -2,29 +2,11 @@
 //! Oracles: the kernel (through `bpftool prog loadall`, as root) for accept/reject decisions
 //! and messages, the conformance vectors' expected results for `bpfkit run`.
 
+mod common_run;
+
+use common_run::{bpfkit, run_every_vector, stderr, stdout, tmpdir};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn bpfkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bpfkit"))
-        .args(args)
-        .output()
-        .expect("bpfkit runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bpfkit-verify-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::process::Command;
 
 fn crates() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
@@ -359,63 +341,24 @@ fn kernel_agrees_on_every_object() {
     );
 }
 
-fn conformance_dir() -> Option<PathBuf> {
-    let d = crates().join("../../shared/conformance/tests");
-    d.is_dir().then_some(d)
-}
-
-/// Every conformance vector through `bpfkit run`: the results stay those of the vectors,
-/// programs are verified when the verifier can prove them safe (and said so otherwise), and
-/// no program the verifier accepted fails at run time.
+/// Every conformance vector through `bpfkit run` on the default engine (the JIT on x86-64):
+/// the results stay those of the vectors, programs are verified when the verifier can prove
+/// them safe (and said so otherwise), and no program the verifier accepted fails at run
+/// time, though the JIT runs those as unchecked code.
 #[test]
 fn conformance_vectors_verified_when_possible() {
-    let Some(dir) = conformance_dir() else {
-        eprintln!("skipping: ../shared/conformance not found");
+    let Some(runs) = run_every_vector("verify", &[]) else {
         return;
     };
-    let d = tmpdir("conf");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "data"))
-        .collect();
-    files.sort();
     let (mut verified, mut failures) = (0, Vec::new());
-    for path in &files {
-        let case = bpfkit_conformance::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let prog = match &case.raw {
-            Some(words) => {
-                let p = d.join(format!("{name}.bin"));
-                let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-                std::fs::write(&p, bytes).unwrap();
-                p
-            }
-            None => {
-                let p = d.join(format!("{name}.s"));
-                std::fs::write(&p, case.asm.clone().unwrap_or_default()).unwrap();
-                p
-            }
-        };
-        let mem = d.join(format!("{name}.mem"));
-        std::fs::write(&mem, &case.mem).unwrap();
-        let o = bpfkit(&[
-            "run",
-            prog.to_str().unwrap(),
-            "--mem",
-            mem.to_str().unwrap(),
-        ]);
-        let err = stderr(&o);
+    for run in &runs {
+        let (name, o) = (&run.name, &run.output);
+        let err = stderr(o);
         let note = err
             .lines()
             .find(|l| l.starts_with("bpfkit: not verified ("));
-        let ok = match (&case.error, case.result) {
-            (Some(_), _) => !o.status.success(),
-            (None, Some(want)) => o.status.success() && stdout(&o) == format!("{want:#x}\n"),
-            (None, None) => false,
-        };
-        if !ok {
-            failures.push(format!("{name}: wrong result: {}{err}", stdout(&o)));
+        if !run.as_expected {
+            failures.push(format!("{name}: wrong result: {}{err}", stdout(o)));
         }
         match note {
             Some(l) => assert!(l.ends_with("); running with runtime checks"), "{l}"),
@@ -427,7 +370,7 @@ fn conformance_vectors_verified_when_possible() {
             }
         }
     }
-    assert_eq!(files.len(), 313, "expected the 313 public vectors");
+    assert_eq!(runs.len(), 313, "expected the 313 public vectors");
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",
@@ -438,7 +381,7 @@ fn conformance_vectors_verified_when_possible() {
     assert!(verified >= 200, "only {verified} verified");
     eprintln!(
         "{verified} of {} conformance programs verified; the others ran with runtime checks",
-        files.len()
+        runs.len()
     );
 }
 
@@ -475,26 +418,33 @@ fn test_run_refuses_unless_unverified() {
     assert!(err.contains("--unverified"), "{err}");
     assert!(stdout(&o).is_empty());
 
-    let o = bpfkit(&[
-        "test-run",
-        &obj,
-        "--unverified",
-        "--data-in",
-        safe.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stdout(&o).starts_with("Return value: 2,"));
-    let o = bpfkit(&[
-        "test-run",
-        &obj,
-        "--unverified",
-        "--data-in",
-        hostile.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("insn 9: out-of-bounds read"),
-        "{}",
-        stderr(&o)
-    );
+    // Unverified, the interpreter and checked JIT code both stop the unsafe access.
+    for engine in ["interp", "jit"] {
+        let o = bpfkit(&[
+            "test-run",
+            &obj,
+            "--unverified",
+            "--engine",
+            engine,
+            "--data-in",
+            safe.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{engine}: {}", stderr(&o));
+        assert!(stdout(&o).starts_with("Return value: 2,"));
+        let o = bpfkit(&[
+            "test-run",
+            &obj,
+            "--unverified",
+            "--engine",
+            engine,
+            "--data-in",
+            hostile.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            stderr(&o).contains("insn 9: out-of-bounds read"),
+            "{engine}: {}",
+            stderr(&o)
+        );
+    }
 }

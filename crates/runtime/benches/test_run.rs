@@ -3,7 +3,8 @@
 //! `proto_count` example, on one packet, measured in the same process and run.
 //!
 //! `cargo bench -p bpfkit-runtime --bench test_run` (as root for the kernel column);
-//! `BPFKIT_BENCH_REPEAT=n` changes the repeat count (default 1,000,000, as the issue asks).
+//! `BPFKIT_BENCH_REPEAT=n` changes the repeat count (default 1,000,000, as the issue asks);
+//! `BPFKIT_BENCH_ONLY=name` measures only the programs whose name contains `name`.
 //! Every column is the test-run's own `duration`: the total time of `repeat` runs on one
 //! packet divided by `repeat`. The kernel runs its JIT-compiled code; bpfkit its checked
 //! interpreter and the unchecked JIT code of the verified program.
@@ -24,6 +25,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    let only = std::env::var("BPFKIT_BENCH_ONLY").unwrap_or_default();
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dir = manifest.join("tests/corpus");
     let packets = read_pcap(&dir.join("packets.pcap"));
@@ -52,9 +54,12 @@ fn main() {
         let xdp: Vec<String> = object
             .programs
             .iter()
-            .filter(|p| p.prog_type() == ProgType::Xdp)
+            .filter(|p| p.prog_type() == ProgType::Xdp && p.name.contains(&only))
             .map(|p| p.name.clone())
             .collect();
+        if xdp.is_empty() {
+            continue;
+        }
         let k = match &kernel_note {
             None => {
                 Some(kernel::KernelObject::load(path, &format!("bench-{}", stem(path))).unwrap())
@@ -62,7 +67,11 @@ fn main() {
             Some(_) => None,
         };
         for program in &xdp {
-            let interp = measure(path, program, Engine::Interpreter, packet, repeat);
+            // For profiling one engine: BPFKIT_BENCH_SKIP_INTERP=1.
+            let interp = match std::env::var_os("BPFKIT_BENCH_SKIP_INTERP") {
+                Some(_) => (0, 0),
+                None => measure(path, program, Engine::Interpreter, packet, repeat),
+            };
             let jit = measure(path, program, Engine::Jit, packet, repeat);
             let theirs = k.as_ref().map(|k| {
                 k.test_run(program, packet, None, 0, 1000).unwrap();

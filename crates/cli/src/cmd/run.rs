@@ -3,15 +3,37 @@
 use super::input::{detect, load_program, parse_hex, Format};
 use anyhow::{Context, Result};
 use bpfkit_conformance::ConformanceHelpers;
+use bpfkit_jit::{CompileOptions, JitProgram};
 use bpfkit_vm::{Config, MemoryMap, Program};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Execution engine.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum Engine {
-    /// The reference interpreter, every memory access checked.
+/// The `--engine` of `run` and `test-run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineArg {
+    /// The reference interpreter: every memory access checked.
     Interp,
+    /// The x86-64 JIT: unchecked code for verified programs, checked code otherwise.
+    Jit,
+}
+
+impl EngineArg {
+    /// The default: the JIT on x86-64, the interpreter elsewhere.
+    pub fn host_default() -> EngineArg {
+        match bpfkit_runtime::Engine::host_default() {
+            bpfkit_runtime::Engine::Jit => EngineArg::Jit,
+            bpfkit_runtime::Engine::Interpreter => EngineArg::Interp,
+        }
+    }
+}
+
+impl From<EngineArg> for bpfkit_runtime::Engine {
+    fn from(e: EngineArg) -> Self {
+        match e {
+            EngineArg::Interp => bpfkit_runtime::Engine::Interpreter,
+            EngineArg::Jit => bpfkit_runtime::Engine::Jit,
+        }
+    }
 }
 
 /// Run an eBPF program with r1 = a private copy of the memory and r2 = its length; print r0.
@@ -22,7 +44,9 @@ enum Engine {
 /// available.
 ///
 /// The program is verified first for this memory size; if the verifier cannot prove it
-/// safe, a note says so on stderr and it runs anyway: the interpreter checks every access.
+/// safe, a note says so on stderr and it runs anyway with every access checked (by the
+/// interpreter, or in checked JIT code). Only assembly and raw bytecode the verifier
+/// accepted run as unchecked JIT code; programs of an ELF object always run checked.
 #[derive(clap::Args)]
 pub struct Args {
     /// Program file: assembly (`.s`, `.asm`), raw bytecode (`.bin`) or an ELF object (`.o`).
@@ -39,10 +63,11 @@ pub struct Args {
     /// The program's memory as hex bytes, e.g. "aa bb 0c".
     #[arg(long)]
     mem_hex: Option<String>,
-    /// Execution engine.
-    #[arg(long, value_enum, default_value = "interp")]
-    engine: Engine,
-    /// Maximum number of instructions executed before the run is stopped (asm and raw input).
+    /// Execution engine (the JIT is x86-64 only).
+    #[arg(long, value_enum, default_value_t = EngineArg::host_default())]
+    engine: EngineArg,
+    /// Maximum number of instructions executed before the run is stopped (asm and raw input;
+    /// not enforced in the unchecked JIT code of a verified program, which terminates).
     #[arg(long, default_value_t = bpfkit_vm::DEFAULT_BUDGET)]
     budget: u64,
 }
@@ -52,10 +77,14 @@ fn mem_size(mem: &[u8]) -> Result<u32, String> {
     u32::try_from(mem.len()).map_err(|_| "the memory is larger than 4 GiB".to_string())
 }
 
-/// Says on stderr when the verifier could not prove the program safe.
-fn note_unverified(result: Result<(), String>) {
-    if let Err(why) = result {
-        eprintln!("bpfkit: not verified ({why}); running with runtime checks");
+/// Says on stderr when the verifier could not prove the program safe; returns whether it did.
+fn note_unverified(result: Result<(), String>) -> bool {
+    match result {
+        Ok(()) => true,
+        Err(why) => {
+            eprintln!("bpfkit: not verified ({why}); running with runtime checks");
+            false
+        }
     }
 }
 
@@ -68,13 +97,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         (None, Some(hex)) => parse_hex(hex)?,
         (None, None) => Vec::new(),
     };
-    let Engine::Interp = args.engine;
     let name = args.program.display().to_string();
     let bytes = std::fs::read(&args.program).with_context(|| format!("cannot read {name}"))?;
     let r0 = if detect(&args.program, &bytes, args.format) == Format::Elf {
         let parsed = bpfkit_object::Object::parse(&bytes).with_context(|| name.clone())?;
         // Verified below for the memory convention, not for the section's program type.
         let object = bpfkit_runtime::Runtime::new()
+            .engine(args.engine.into())
             .verification(bpfkit_runtime::Verification::Unverified)
             .load(parsed.clone())
             .with_context(|| name.clone())?;
@@ -100,7 +129,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         let insns = load_program(&args.program, args.format, None)?;
         let prog = Program::load(&insns).with_context(|| name.clone())?;
-        note_unverified(mem_size(&mem).and_then(|size| {
+        let verified = note_unverified(mem_size(&mem).and_then(|size| {
             let env = bpfkit_verifier::envs::ConformanceEnv { size };
             bpfkit_verifier::verify(&insns, &env)
                 .map(|_| ())
@@ -115,14 +144,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
             budget: args.budget,
             ..Config::default()
         };
-        prog.run(
-            [addr, len, 0, 0, 0],
-            &mut memory,
-            &mut ConformanceHelpers,
-            &config,
-        )
-        .with_context(|| name.clone())?
-        .r0
+        let regs = [addr, len, 0, 0, 0];
+        let exit = match args.engine {
+            EngineArg::Interp => prog.run(regs, &mut memory, &mut ConformanceHelpers, &config),
+            EngineArg::Jit => {
+                // Unchecked code only for what the verifier proved safe for this memory.
+                let options = CompileOptions {
+                    checked: !verified,
+                    ..CompileOptions::default()
+                };
+                let jit = JitProgram::compile(&prog, &options).with_context(|| name.clone())?;
+                jit.run(regs, &mut memory, &mut ConformanceHelpers, &config)
+            }
+        };
+        exit.with_context(|| name.clone())?.r0
     };
     println!("{r0:#x}");
     Ok(ExitCode::SUCCESS)

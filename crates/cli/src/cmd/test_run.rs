@@ -8,12 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Execution engine.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum Engine {
-    /// The reference interpreter, every memory access checked.
-    Interp,
-}
+use super::run::EngineArg;
 
 /// Run a program of a clang-built object over packets with the kernel's test-run semantics.
 ///
@@ -42,9 +37,10 @@ pub struct Args {
     /// Run each packet this many times (the duration printed is the average).
     #[arg(long, default_value_t = 1)]
     repeat: u32,
-    /// Execution engine.
-    #[arg(long, value_enum, default_value = "interp")]
-    engine: Engine,
+    /// Execution engine: the JIT runs a verified program as unchecked machine code and an
+    /// --unverified one as checked code (the JIT is x86-64 only).
+    #[arg(long, value_enum, default_value_t = EngineArg::host_default())]
+    engine: EngineArg,
     /// Print one JSON object per run: {"index", "retval", "data_len", "duration_ns"}.
     #[arg(long)]
     json: bool,
@@ -54,8 +50,8 @@ pub struct Args {
     /// The runtime CPU the program runs on (per-CPU maps, bpf_get_smp_processor_id).
     #[arg(long, default_value_t = 0)]
     cpu: usize,
-    /// Skip the verifier: only the interpreter's run-time checks then protect the host (an
-    /// unsafe access stops the run with an error).
+    /// Skip the verifier: only run-time checks (the interpreter's, or checked JIT code) then
+    /// protect the host (an unsafe access stops the run with an error).
     #[arg(long)]
     unverified: bool,
 }
@@ -109,13 +105,13 @@ fn read_packets(args: &Args) -> Result<(Vec<Packet>, Option<SavefileHeader>)> {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let Engine::Interp = args.engine;
     let verification = if args.unverified {
         Verification::Unverified
     } else {
         Verification::Verify
     };
     let object = match Runtime::new()
+        .engine(args.engine.into())
         .verification(verification)
         .load_file(&args.object)
     {
