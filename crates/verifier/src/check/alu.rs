@@ -162,7 +162,7 @@ impl Engine<'_> {
 
     /// `dst = src` on 64 bits: scalars get a shared id so that later bounds learned on one
     /// copy apply to the other.
-    fn copy_reg(&mut self, st: &mut State, r: Reg, s: RegState) -> RegState {
+    pub(super) fn copy_reg(&mut self, st: &mut State, r: Reg, s: RegState) -> RegState {
         if s.ty == RegType::Scalar && s.var.as_const().is_none() && s.id == 0 {
             let id = self.new_id();
             st.cur_mut().regs[r.idx()].id = id;

@@ -122,7 +122,14 @@ impl Engine<'_> {
                 off,
             } => {
                 let base = self.read_reg(st, pc, dst)?;
-                let value = self.read_reg(st, pc, src)?;
+                let mut value = self.read_reg(st, pc, src)?;
+                let fits = size == MemSize::DW || value.var.r64.umax < 1u64 << (8 * size.bytes());
+                if matches!(base.ty, RegType::Stack { .. }) && base.var.as_const().is_some() && fits
+                {
+                    // As the kernel: a spill shares an id with its register, so that bounds
+                    // the register learns later hold for the spilled copy too.
+                    value = self.copy_reg(st, src, value);
+                }
                 self.access(
                     st,
                     pc,
