@@ -573,3 +573,90 @@ fn stack_reads_zero_where_an_earlier_run_wrote() {
         }
     }
 }
+
+#[test]
+fn peepholes_match_the_interpreter() {
+    // Pairs the emitter joins into `lea` (move then add/sub, 64 and 32 bits, `rX += rX`),
+    // multiplications it turns into `lea`/shifts, and zero tests it takes from the flags of
+    // the previous operation; the last jump is a target, reached with other flags. Every result is folded into r0, which is compared.
+    let mut text = String::from("lddw %r1, 0x89abcdef01234567\nmov %r2, -3\nmov %r0, 0\n");
+    let ops = [
+        "mov %r3, %r1\nadd %r3, 100",
+        "mov %r3, %r1\nadd %r3, -200000",
+        "mov %r3, %r1\nsub %r3, -2147483648",
+        "mov %r3, %r1\nsub %r3, 7",
+        "mov %r3, %r1\nadd %r3, %r2",
+        "mov %r3, %r1\nadd %r3, %r3",
+        "mov32 %r3, %r1\nadd32 %r3, 100",
+        "mov32 %r3, %r1\nadd32 %r3, %r2",
+        "mov32 %r3, %r1\nadd32 %r3, %r3",
+        "mov32 %r3, %r1\nsub32 %r3, -5",
+        "mov %r3, %r1\nmul %r3, 3",
+        "mov %r3, %r1\nmul %r3, 5",
+        "mov %r3, %r1\nmul %r3, 9",
+        "mov %r3, %r1\nmul %r3, 1073741824",
+        "mov %r3, %r1\nmul %r3, -2147483648",
+        "mov %r3, %r1\nmul %r3, -4",
+        "mov32 %r3, %r1\nmul32 %r3, 9",
+        "mov32 %r3, %r1\nmul32 %r3, 16",
+    ];
+    for op in ops {
+        text.push_str(op);
+        // r0 = r0 * 31 + r3 loses nothing (31 is odd).
+        text.push_str("\nmul %r0, 31\nadd %r0, %r3\n");
+    }
+    text.push_str(
+        "
+        mov %r4, 3
+    again:
+        sub %r4, 1
+        jne %r4, 0, again
+        add %r0, %r4
+        mov %r5, 2
+        mov32 %r6, 0
+        sub32 %r6, 1
+        jeq %r6, 0, skip
+        add %r0, 1000
+    skip:
+        mov %r7, 0
+        mov %r5, 1
+        jne %r5, 0, target
+        add %r7, 0
+    target:
+        jeq %r7, 0, out
+        add %r0, 77
+    out:
+        exit
+    ",
+    );
+    let insns = asm(&text);
+    let prog = Program::load(&insns).unwrap();
+    let want = prog
+        .run(
+            [0; 5],
+            &mut MemoryMap::new(),
+            &mut NoHelpers,
+            &Config::default(),
+        )
+        .unwrap()
+        .r0;
+    for checked in [true, false] {
+        for blind_constants in [false, true] {
+            let options = CompileOptions {
+                checked,
+                blind_constants,
+            };
+            let jit = JitProgram::compile(&prog, &options).unwrap();
+            let got = jit
+                .run(
+                    [0; 5],
+                    &mut MemoryMap::new(),
+                    &mut NoHelpers,
+                    &Config::default(),
+                )
+                .unwrap()
+                .r0;
+            assert_eq!(got, want, "{options:?}");
+        }
+    }
+}

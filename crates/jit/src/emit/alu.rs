@@ -64,6 +64,7 @@ impl Emitter<'_> {
                 } else {
                     asm!(self.asm; neg Rd(d));
                 }
+                self.zf_of = Some((d, wide));
                 return Ok(());
             }
             AluOp::MovSx(bits) => return self.movsx(pc, wide, bits, d, src),
@@ -82,8 +83,12 @@ impl Emitter<'_> {
                     AluOp::Or => binop_imm!(self, or, wide, d, k),
                     AluOp::And => binop_imm!(self, and, wide, d, k),
                     AluOp::Xor => binop_imm!(self, xor, wide, d, k),
+                    _ if self.mul_by_constant(wide, d, k) => return Ok(()),
                     _ if wide => asm!(self.asm; imul Rq(d), Rq(d), DWORD k),
                     _ => asm!(self.asm; imul Rd(d), Rd(d), DWORD k),
+                }
+                if op != AluOp::Mul {
+                    self.zf_of = Some((d, wide));
                 }
                 return Ok(());
             }
@@ -95,6 +100,9 @@ impl Emitter<'_> {
             AluOp::And => binop_reg!(self, and, wide, d, s),
             AluOp::Xor => binop_reg!(self, xor, wide, d, s),
             _ => binop_reg!(self, imul, wide, d, s),
+        }
+        if op != AluOp::Mul {
+            self.zf_of = Some((d, wide));
         }
         Ok(())
     }

@@ -20,9 +20,27 @@ impl Emitter<'_> {
         self.jump_ends[i] = self.asm.offset().0;
     }
 
-    pub(super) fn jmp(&mut self, i: usize, width: Width, cond: JmpCond, dst: Reg, src: Operand) {
+    /// `zf`: the register (and width) the flags were last set from, if still valid.
+    pub(super) fn jmp(
+        &mut self,
+        i: usize,
+        width: Width,
+        cond: JmpCond,
+        dst: Reg,
+        src: Operand,
+        zf: Option<(u8, bool)>,
+    ) {
         let d = x(dst);
         let wide = width == Width::W64;
+        let label = self.labels[self.plan.target(i)];
+        if matches!(cond, JmpCond::Eq | JmpCond::Ne)
+            && src == Operand::Imm(0)
+            && zf == Some((d, wide))
+        {
+            self.jcc(cond, label, self.short[i]);
+            self.jump_ends[i] = self.asm.offset().0;
+            return;
+        }
         // The right-hand side: a register, or an immediate (in r10 when blinding).
         let rhs = match src {
             Operand::Reg(s) => Ok(x(s)),
@@ -48,7 +66,6 @@ impl Emitter<'_> {
                 Err(_) => asm!(self.asm; cmp Rd(d), DWORD k),
             },
         }
-        let label = self.labels[self.plan.target(i)];
         self.jcc(cond, label, self.short[i]);
         self.jump_ends[i] = self.asm.offset().0;
     }

@@ -12,6 +12,7 @@
 
 mod alu;
 mod call;
+mod fuse;
 mod jump;
 mod mem;
 
@@ -93,6 +94,8 @@ pub(crate) struct Emitter<'p> {
     depth_fail: DynamicLabel,
     bad_callx: DynamicLabel,
     zero_frame: DynamicLabel,
+    /// The last instruction left ZF set from this x86 register (at 64 bits if `true`).
+    zf_of: Option<(u8, bool)>,
 }
 
 impl<'p> Emitter<'p> {
@@ -122,11 +125,13 @@ impl<'p> Emitter<'p> {
             depth_fail: asm.new_dynamic_label(),
             bad_callx: asm.new_dynamic_label(),
             zero_frame: asm.new_dynamic_label(),
+            zf_of: None,
             asm,
         };
         e.prologue();
-        for i in 0..n {
-            e.insn(i)?;
+        let mut i = 0;
+        while i < n {
+            i += e.insn(i)?;
         }
         e.stubs();
         e.failure_routines();
@@ -203,14 +208,21 @@ impl<'p> Emitter<'p> {
     }
 
     /// One instruction: its label, the budget charge if it starts a block, its code.
-    fn insn(&mut self, i: usize) -> Result<(), JitError> {
+    /// Returns how many instructions it emitted (2 when a peephole joined two).
+    fn insn(&mut self, i: usize) -> Result<usize, JitError> {
         let label = self.labels[i];
         asm!(self.asm; =>label);
         self.offsets[i] = self.asm.offset().0;
+        let block = self.plan.block_at(i);
         if self.checked {
-            if let Some(block) = self.plan.block_at(i) {
+            if let Some(block) = block {
                 self.charge(block);
             }
+        }
+        // Flags survive only along straight-line code.
+        let zf = self.zf_of.take().filter(|_| block.is_none());
+        if self.fused_mov_add(i) {
+            return Ok(2);
         }
         let d = self.plan.insns[i];
         let pc = d.pc as u32;
@@ -229,7 +241,7 @@ impl<'p> Emitter<'p> {
                 dst,
                 src,
                 ..
-            } => self.jmp(i, width, cond, dst, src),
+            } => self.jmp(i, width, cond, dst, src, zf),
             Insn::Call(CallTarget::Helper(id)) => self.call_helper(pc, Some(id), None),
             Insn::Call(CallTarget::Local(_)) => {
                 let target = self.plan.target(i);
@@ -274,7 +286,7 @@ impl<'p> Emitter<'p> {
             Insn::LdAbs { size, imm } => self.packet_load(pc, size, None, imm)?,
             Insn::LdInd { size, src, imm } => self.packet_load(pc, size, Some(src), imm)?,
         }
-        Ok(())
+        Ok(1)
     }
 
     /// Budget metering: charge a whole block on entry (`r9 -= len`); if that borrows, the

@@ -1,0 +1,98 @@
+//! Peepholes over the eBPF compilers' idioms, each exact for any program:
+//! - `rX = rY; rX += k` (or `+= rZ`, `-= k`; 64 or 32 bits) is one `lea`, when the second
+//!   instruction is no jump target (the pair then always runs together);
+//! - `rX *= 3, 5, 9` is a `lea` (1 cycle, not `imul`'s 3), `rX *= 2^n` a shift;
+//! - `if rX ==/!= 0` right after an ALU operation that set the flags from rX (same width,
+//!   not a jump target) needs no `test`.
+
+use super::{asm, Emitter};
+use crate::regs::x;
+use bpfkit_isa::{AluOp, Insn, Operand, Width};
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+
+impl Emitter<'_> {
+    /// Emits instructions `i` and `i + 1` as one `lea` if they are a move and an add to the
+    /// same register; returns whether it did.
+    pub(super) fn fused_mov_add(&mut self, i: usize) -> bool {
+        let (Some(first), Some(second)) = (self.plan.insns.get(i), self.plan.insns.get(i + 1))
+        else {
+            return false;
+        };
+        let Insn::Alu {
+            width,
+            op: AluOp::Mov,
+            dst,
+            src: Operand::Reg(src),
+        } = first.insn
+        else {
+            return false;
+        };
+        let Insn::Alu {
+            width: width2,
+            op,
+            dst: dst2,
+            src: operand,
+        } = second.insn
+        else {
+            return false;
+        };
+        if width != width2 || dst2 != dst || dst == src || self.plan.block_at(i + 1).is_some() {
+            return false;
+        }
+        // Immediates would appear unblinded in the displacement.
+        let (d, s) = (x(dst), x(src));
+        let wide = width == Width::W64;
+        match (op, operand) {
+            (AluOp::Add, Operand::Imm(k)) if !self.blinding() => self.lea_disp(wide, d, s, k),
+            (AluOp::Sub, Operand::Imm(k)) if !self.blinding() && k != i32::MIN => {
+                self.lea_disp(wide, d, s, -k)
+            }
+            (AluOp::Add, Operand::Reg(z)) => {
+                // `rX += rX` adds the moved value, rY.
+                let z = if z == dst { s } else { x(z) };
+                if wide {
+                    asm!(self.asm; lea Rq(d), [Rq(s) + Rq(z)]);
+                } else {
+                    asm!(self.asm; lea Rd(d), [Rq(s) + Rq(z)]);
+                }
+            }
+            _ => return false,
+        }
+        // The second instruction's label, for anything that names it (`callx` tables).
+        let label = self.labels[i + 1];
+        asm!(self.asm; =>label);
+        self.offsets[i + 1] = self.asm.offset().0;
+        true
+    }
+
+    fn lea_disp(&mut self, wide: bool, d: u8, s: u8, k: i32) {
+        match (wide, i8::try_from(k)) {
+            (true, Ok(k8)) => asm!(self.asm; lea Rq(d), [BYTE Rq(s) + k8]),
+            (true, Err(_)) => asm!(self.asm; lea Rq(d), [Rq(s) + k]),
+            (false, Ok(k8)) => asm!(self.asm; lea Rd(d), [BYTE Rq(s) + k8]),
+            (false, Err(_)) => asm!(self.asm; lea Rd(d), [Rq(s) + k]),
+        }
+    }
+
+    /// `d *= k` without `imul` when `k` is 2^n, 3, 5 or 9; returns whether it emitted.
+    pub(super) fn mul_by_constant(&mut self, wide: bool, d: u8, k: i32) -> bool {
+        match (k, wide) {
+            (3, true) => asm!(self.asm; lea Rq(d), [Rq(d) + Rq(d) * 2]),
+            (5, true) => asm!(self.asm; lea Rq(d), [Rq(d) + Rq(d) * 4]),
+            (9, true) => asm!(self.asm; lea Rq(d), [Rq(d) + Rq(d) * 8]),
+            (3, false) => asm!(self.asm; lea Rd(d), [Rq(d) + Rq(d) * 2]),
+            (5, false) => asm!(self.asm; lea Rd(d), [Rq(d) + Rq(d) * 4]),
+            (9, false) => asm!(self.asm; lea Rd(d), [Rq(d) + Rq(d) * 8]),
+            (k, _) if k > 1 && (k as u32).is_power_of_two() => {
+                let n = k.trailing_zeros() as i8;
+                if wide {
+                    asm!(self.asm; shl Rq(d), BYTE n);
+                } else {
+                    asm!(self.asm; shl Rd(d), BYTE n);
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+}
