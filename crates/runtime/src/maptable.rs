@@ -153,6 +153,14 @@ impl MapTable {
     }
 
     /// The map a program-held handle stands for.
+    /// The object's own map behind `handle`, if it is one (no inner map).
+    pub(crate) fn own_by_handle(&self, handle: u64) -> Option<&MapRef> {
+        self.slots
+            .iter()
+            .find(|s| s.handle() == handle)
+            .map(|s| &s.map)
+    }
+
     pub(crate) fn by_handle(&self, handle: u64) -> Option<MapRef> {
         if let Some(s) = self.slots.iter().find(|s| s.handle() == handle) {
             return Some(s.map.clone());

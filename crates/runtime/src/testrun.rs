@@ -355,6 +355,9 @@ impl<'o> ProgramRef<'o> {
         };
         // A verified program releases every reservation; do it for one that did not, so the
         // ring buffer is not blocked forever.
+        if helpers.reserved.is_empty() {
+            return result;
+        }
         for (addr, map) in helpers.reserved.drain(..) {
             if let Some(rb) = map.as_ringbuf() {
                 let _ = rb.discard(addr as usize, 0);

@@ -8,7 +8,7 @@
 mod common;
 
 use bpfkit_runtime::dump::hex;
-use bpfkit_runtime::{Runtime, RuntimeError, TestRun, Verification};
+use bpfkit_runtime::{Engine, Runtime, RuntimeError, TestRun, Verification};
 use common::kernel::{self, KernelObject};
 use serde_json::{json, Value};
 
@@ -145,11 +145,20 @@ fn cases() -> Vec<(&'static str, Case)> {
     ]
 }
 
-fn run_bpfkit(case: &Case, ncpus: usize) -> Value {
+/// Every way bpfkit runs a program: the interpreter, unchecked JIT code (verified) and
+/// checked JIT code (unverified).
+const ENGINES: [(Engine, Verification); 3] = [
+    (Engine::Interpreter, Verification::Unverified),
+    (Engine::Jit, Verification::Verify),
+    (Engine::Jit, Verification::Unverified),
+];
+
+fn run_bpfkit(case: &Case, ncpus: usize, (engine, verification): (Engine, Verification)) -> Value {
     let dir = common::corpus_dir();
     let loaded = Runtime::new()
         .ncpus(ncpus)
-        .verification(Verification::Unverified)
+        .engine(engine)
+        .verification(verification)
         .load_file(dir.join(case.object))
         .unwrap();
     let prog = loaded.program(Some(case.program)).unwrap();
@@ -212,32 +221,34 @@ fn contexts_in_and_out_match_the_kernel() {
         let expected: Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let ncpus = expected["ncpus"].as_u64().unwrap() as usize;
-        let ours = run_bpfkit(&case, ncpus);
         let mut against = vec![("recorded", expected)];
         match live {
             Ok(k) if ncpus == kernel::possible_cpus() => against.push(("live", k)),
             Ok(_) => eprintln!("{tag}: live kernel has another CPU count; recorded results only"),
             Err(why) => eprintln!("{tag}: skipping the live kernel comparison: {why}"),
         }
-        for (what, theirs) in against {
-            for (i, (a, b)) in ours["runs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .zip(theirs["runs"].as_array().unwrap())
-                .enumerate()
-            {
-                if a != b {
+        for engine in ENGINES {
+            let ours = run_bpfkit(&case, ncpus, engine);
+            for (what, theirs) in &against {
+                for (i, (a, b)) in ours["runs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .zip(theirs["runs"].as_array().unwrap())
+                    .enumerate()
+                {
+                    if a != b {
+                        problems.push(format!(
+                            "{tag} ({engine:?}) vs {what} kernel, run {i}:\n  bpfkit {a}\n  kernel {b}"
+                        ));
+                    }
+                }
+                if ours["maps"] != theirs["maps"] {
                     problems.push(format!(
-                        "{tag} vs {what} kernel, run {i}:\n  bpfkit {a}\n  kernel {b}"
+                        "{tag} ({engine:?}) vs {what} kernel: maps differ:\n  bpfkit {}\n  kernel {}",
+                        ours["maps"], theirs["maps"]
                     ));
                 }
-            }
-            if ours["maps"] != theirs["maps"] {
-                problems.push(format!(
-                    "{tag} vs {what} kernel: maps differ:\n  bpfkit {}\n  kernel {}",
-                    ours["maps"], theirs["maps"]
-                ));
             }
         }
         compared += case.runs.len();

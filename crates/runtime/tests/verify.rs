@@ -2,7 +2,7 @@
 //! accepted by bpfkit's verifier at load time, and a deliberately unsafe object is refused
 //! with the kernel's message — or, loaded unverified, stopped by the interpreter at run time.
 
-use bpfkit_runtime::{Runtime, RuntimeError, TestRun, Verification};
+use bpfkit_runtime::{Engine, Runtime, RuntimeError, TestRun, Verification};
 use bpfkit_vm::VmErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -99,23 +99,27 @@ fn unsafe_object_is_refused_unless_unverified() {
     }
 
     // Unverified: it loads and runs; a safe packet works, a hostile one is stopped by the
-    // interpreter's bounds checks.
-    let loaded = Runtime::new()
-        .ncpus(1)
-        .verification(Verification::Unverified)
-        .load_file(&path)
-        .unwrap();
-    let prog = loaded.program(None).unwrap();
-    let mut packet = vec![0u8; 64];
-    assert_eq!(prog.test_run(&TestRun::new(&packet)).unwrap().retval, 2);
-    packet[0] = 0xff;
-    match prog.test_run(&TestRun::new(&packet)) {
-        Err(RuntimeError::Run { program, error }) => {
-            assert_eq!(program, "xdp_past_end");
-            assert_eq!(error.pc, 9);
-            assert!(matches!(error.kind, VmErrorKind::Memory(_)), "{error}");
+    // bounds checks of the interpreter or of checked JIT code.
+    for engine in [Engine::Interpreter, Engine::Jit] {
+        let loaded = Runtime::new()
+            .ncpus(1)
+            .engine(engine)
+            .verification(Verification::Unverified)
+            .load_file(&path)
+            .unwrap();
+        let prog = loaded.program(None).unwrap();
+        assert!(prog.checked() && !prog.verified());
+        let mut packet = vec![0u8; 64];
+        assert_eq!(prog.test_run(&TestRun::new(&packet)).unwrap().retval, 2);
+        packet[0] = 0xff;
+        match prog.test_run(&TestRun::new(&packet)) {
+            Err(RuntimeError::Run { program, error }) => {
+                assert_eq!(program, "xdp_past_end");
+                assert_eq!(error.pc, 9, "{engine:?}");
+                assert!(matches!(error.kind, VmErrorKind::Memory(_)), "{error}");
+            }
+            other => panic!("{engine:?}: expected a run-time fault, got {other:?}"),
         }
-        other => panic!("expected a run-time fault, got {other:?}"),
     }
 }
 
@@ -138,7 +142,14 @@ fn programs_of_unmodelled_types_load_unverified_and_cannot_test_run() {
         bpfkit_object::ProgramSection::for_type(bpfkit_object::ProgType::Xdp),
         vec![mov0, bpfkit_isa::Insn::Exit],
     );
-    let loaded = Runtime::new().load(b.build().unwrap()).unwrap();
+    let loaded = Runtime::new()
+        .engine(Engine::Jit)
+        .load(b.build().unwrap())
+        .unwrap();
+    // Not verified, so not trusted: its code checks every access.
+    let probe = loaded.program(Some("probe")).unwrap();
+    assert!(!probe.verified() && probe.checked());
+    assert!(loaded.program(Some("pass")).unwrap().verified());
     let err = loaded
         .program(Some("probe"))
         .unwrap()

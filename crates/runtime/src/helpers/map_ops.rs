@@ -3,7 +3,7 @@
 use bpfkit_maps::{map_flags, MapError, MapType};
 use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn};
 
-use super::{add_region, neg, RunHelpers, EINVAL, MAX_TAIL_CALLS};
+use super::{add_region, neg, with_bytes, RunHelpers, EINVAL, MAX_TAIL_CALLS};
 
 /// A map error as the helper's `-errno`.
 fn map_err(e: MapError) -> HelperReturn {
@@ -27,11 +27,11 @@ impl RunHelpers<'_> {
     ) -> Result<HelperReturn, HelperError> {
         let map = self.map(a[0])?;
         let spec = map.spec();
-        let key = ctx.memory.read_vec(a[1], spec.key_size as usize)?;
         if let Some(outer) = map.as_map_of_maps() {
-            let handle = outer
-                .lookup_inner(&key)
-                .map_or(0, |inner| self.shared.maps.handle_of(&inner));
+            let inner = with_bytes(ctx, a[1], spec.key_size as usize, |key| {
+                outer.lookup_inner(key)
+            })?;
+            let handle = inner.map_or(0, |inner| self.shared.maps.handle_of(&inner));
             return Ok(HelperReturn::Value(handle));
         }
         if matches!(
@@ -49,7 +49,10 @@ impl RunHelpers<'_> {
         } else {
             Access::ReadWrite
         };
-        match map.lookup_ptr(&key, self.cpu, self.guard) {
+        let found = with_bytes(ctx, a[1], spec.key_size as usize, |key| {
+            map.lookup_ptr(key, self.cpu, self.guard)
+        })?;
+        match found {
             Ok(Some(value)) => {
                 // SAFETY: the value stays valid while `self.guard` lives, i.e. the whole
                 // test-run; map memory is only accessed atomically by others.
@@ -71,9 +74,14 @@ impl RunHelpers<'_> {
         if map.as_map_of_maps().is_some() || map.as_prog_array().is_some() {
             return Ok(neg(EINVAL));
         }
-        let key = ctx.memory.read_vec(a[1], spec.key_size as usize)?;
-        let value = ctx.memory.read_vec(a[2], spec.value_size as usize)?;
-        Ok(done(map.update(&key, &value, a[3], self.cpu)))
+        let (key_size, value_size) = (spec.key_size as usize, spec.value_size as usize);
+        let (value_addr, flags, cpu) = (a[2], a[3], self.cpu);
+        let result = with_bytes(ctx, a[1], key_size, |key| {
+            with_bytes(ctx, value_addr, value_size, |value| {
+                map.update(key, value, flags, cpu)
+            })
+        })??;
+        Ok(done(result))
     }
 
     /// `bpf_map_delete_elem(map, key)`.
@@ -86,8 +94,10 @@ impl RunHelpers<'_> {
         if map.as_map_of_maps().is_some() || map.as_prog_array().is_some() {
             return Ok(neg(EINVAL));
         }
-        let key = ctx.memory.read_vec(a[1], map.spec().key_size as usize)?;
-        Ok(done(map.delete(&key)))
+        let result = with_bytes(ctx, a[1], map.spec().key_size as usize, |key| {
+            map.delete(key)
+        })?;
+        Ok(done(result))
     }
 
     /// `bpf_map_push_elem(map, value, flags)` (queue, stack, bloom filter).
@@ -180,7 +190,7 @@ impl RunHelpers<'_> {
                 let addr = sample.addr() as u64;
                 // SAFETY: ring buffer memory lives as long as the map, which outlives the run.
                 unsafe { add_region(ctx, addr, sample.len(), Access::ReadWrite) };
-                self.reserved.push((addr, map.clone()));
+                self.reserved.push((addr, map.into_owned()));
                 Ok(HelperReturn::Value(addr))
             }
             Err(_) => Ok(HelperReturn::Value(0)),

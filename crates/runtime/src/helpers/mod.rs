@@ -9,6 +9,8 @@ mod map_ops;
 mod misc;
 mod packet;
 
+use std::borrow::Cow;
+
 use bpfkit_maps::{MapRef, RcuGuard};
 use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn, Helpers};
 
@@ -88,12 +90,37 @@ pub(crate) struct RunHelpers<'r> {
 }
 
 impl RunHelpers<'_> {
-    /// The map behind the handle in a helper argument.
-    pub(crate) fn map(&self, handle: u64) -> Result<MapRef, HelperError> {
+    /// The map behind the handle in a helper argument (borrowed for the object's own maps,
+    /// so the common case touches no reference count).
+    pub(crate) fn map(&self, handle: u64) -> Result<Cow<'_, MapRef>, HelperError> {
+        if let Some(m) = self.shared.maps.own_by_handle(handle) {
+            return Ok(Cow::Borrowed(m));
+        }
         self.shared
             .maps
             .by_handle(handle)
+            .map(Cow::Owned)
             .ok_or_else(|| HelperError::Failed(format!("{handle:#x} is not a map")))
+    }
+}
+
+/// Longest key read into a stack buffer instead of a fresh vector.
+const SMALL_KEY: usize = 64;
+
+/// Calls `f` with the `len` bytes of program memory at `addr` (keys: most are small, and
+/// an allocation per map operation is a large part of a short program's run).
+pub(crate) fn with_bytes<R>(
+    ctx: &HelperCtx<'_, '_>,
+    addr: u64,
+    len: usize,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<R, HelperError> {
+    if len <= SMALL_KEY {
+        let mut buf = [0u8; SMALL_KEY];
+        ctx.memory.read(addr, &mut buf[..len])?;
+        Ok(f(&buf[..len]))
+    } else {
+        Ok(f(&ctx.memory.read_vec(addr, len)?))
     }
 }
 
