@@ -95,6 +95,9 @@ impl Engine<'_> {
                     (Operand::Reg(r), Some(s)) => {
                         if width == Width::W64 {
                             self.copy_reg(st, r, s)
+                        } else if s.ty == RegType::Scalar && s.var.r64.umax <= u32::MAX as u64 {
+                            // The value fits: the 32-bit copy is the same number, linked.
+                            self.copy_reg(st, r, s)
                         } else if s.ty == RegType::Scalar {
                             RegState::scalar(s.var.zext32())
                         } else if self.env.allow_ptr_leaks() {
@@ -115,12 +118,18 @@ impl Engine<'_> {
             AluOp::MovSx(bits) => {
                 self.check_dst(pc, dst)?;
                 let s = src_reg.expect("movsx has a register source");
-                let v = if s.ty == RegType::Scalar {
-                    scalar_ops::movsx(width, bits, &s.var)
+                let new = if s.ty == RegType::Scalar && s.var.r64.umax < 1u64 << (bits - 1) {
+                    // No sign to extend: the same number, linked (as the kernel).
+                    let Operand::Reg(r) = src else {
+                        unreachable!("movsx has a register source")
+                    };
+                    self.copy_reg(st, r, s)
+                } else if s.ty == RegType::Scalar {
+                    RegState::scalar(scalar_ops::movsx(width, bits, &s.var))
                 } else {
-                    self.pointer_to_scalar(pc, dst)?
+                    RegState::scalar(self.pointer_to_scalar(pc, dst)?)
                 };
-                st.cur_mut().regs[dst.idx()] = RegState::scalar(v);
+                st.cur_mut().regs[dst.idx()] = new;
                 return Ok(());
             }
             _ => {}
@@ -152,7 +161,14 @@ impl Engine<'_> {
         let s = src_reg.unwrap_or_else(|| RegState::scalar(src_val(src_imm(src))));
         let bin = BinOp::from_alu(op).expect("remaining ops are binary");
         let result = if d.ty == RegType::Scalar && s.ty == RegType::Scalar {
-            RegState::scalar(scalar_ops::binop(bin, width, &d.var, &s.var))
+            let mut r = RegState::scalar(scalar_ops::binop(bin, width, &d.var, &s.var));
+            if let Some(off) = linked_offset(width, op, &d, &s) {
+                // `rX += c` keeps rX linked to its copies, `c` apart (the kernel's
+                // BPF_ADD_CONST): bounds learned on one still reach the others.
+                r.id = d.id;
+                r.off = off;
+            }
+            r
         } else {
             self.pointer_arith(pc, width, op, dst, d, s, src)?
         };
@@ -353,6 +369,21 @@ fn fold_constants(st: &mut State, width: Width, op: AluOp, dst: Reg, src: Operan
             true
         }
         _ => false,
+    }
+}
+
+/// The offset `dst op= src` puts between `dst` and the scalars it is linked to, when the
+/// link survives: a 64-bit add or subtract of a constant that fits in 32 bits, on a linked
+/// register not already offset (the kernel's rules for BPF_ADD_CONST).
+fn linked_offset(width: Width, op: AluOp, d: &RegState, s: &RegState) -> Option<i32> {
+    if width != Width::W64 || d.id == 0 || d.off != 0 {
+        return None;
+    }
+    let c = i32::try_from(s.var.as_const()? as i64).ok()?;
+    match op {
+        AluOp::Add => Some(c),
+        AluOp::Sub => c.checked_neg(),
+        _ => None,
     }
 }
 

@@ -3,21 +3,28 @@
 use super::{Engine, Flow, Path, Res};
 use crate::bounds::Scalar;
 use crate::branch;
+use crate::scalar_ops::{self, BinOp};
 use crate::state::{RegState, RegType, State};
 use bpfkit_isa::{Insn, JmpCond, Operand, Reg, Width};
 
 /// Largest packet offset for which ranges are learned (the kernel's `MAX_PACKET_OFF`).
 const MAX_PACKET_OFF: u64 = 0xffff;
 
-/// Gives register `r` (and every scalar sharing its id) the value set `v`.
-fn set_scalar(st: &mut State, r: Option<Reg>, id: u32, v: Scalar) {
+/// Gives register `r` (whose link is `known`'s id and offset) the value set `v`, and every
+/// scalar linked to it that value moved by the difference of their offsets.
+fn set_scalar(st: &mut State, r: Option<Reg>, known: &RegState, v: Scalar) {
     if let Some(r) = r {
         st.cur_mut().regs[r.idx()].var = v;
     }
-    if id != 0 {
+    if known.id != 0 {
         st.for_each_reg(|reg| {
-            if reg.ty == RegType::Scalar && reg.id == id {
-                reg.var = v;
+            if reg.ty == RegType::Scalar && reg.id == known.id {
+                reg.var = if reg.off == known.off {
+                    v
+                } else {
+                    let delta = reg.off as i64 - known.off as i64;
+                    scalar_ops::binop(BinOp::Add, Width::W64, &v, &Scalar::constant(delta as u64))
+                };
             }
         });
     }
@@ -73,9 +80,9 @@ impl Engine<'_> {
         if d.ty == RegType::Scalar && s.ty == RegType::Scalar {
             // Refine first (cheap); clone the state only when both outcomes are possible.
             let apply = |st: &mut State, (a, b): (Scalar, Scalar)| {
-                set_scalar(st, Some(dst), d.id, a);
+                set_scalar(st, Some(dst), &d, a);
                 if let Some(r) = src_reg {
-                    set_scalar(st, Some(r), s.id, b);
+                    set_scalar(st, Some(r), &s, b);
                 }
             };
             let t = branch::refine(cond, width, &d.var, &s.var, true);

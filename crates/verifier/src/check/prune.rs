@@ -71,6 +71,11 @@ fn scalar_covers(old: &Scalar, cur: &Scalar, exact: bool) -> bool {
     }
 }
 
+/// Linked scalars: the same grouping, each at the same offset from the group's base.
+fn link_safe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
+    ids.check_scalar(old.id, cur.id) && (old.id == 0 || old.off == cur.off)
+}
+
 fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool, precise: bool) -> bool {
     if old.ty == RegType::NotInit {
         return !exact || cur.ty == RegType::NotInit;
@@ -83,9 +88,11 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool, precise
             // No later use depends on the exact value: any number will do, as long as it is
             // linked to the same registers when a value that matters shares the link
             // (bounds learned through the link reach that value).
-            return !ids.precise_ids.contains(&old.id) || ids.check_scalar(old.id, cur.id);
+            return !ids.precise_ids.contains(&old.id) || link_safe(old, cur, ids);
         }
-        return scalar_covers(&old.var, &cur.var, exact) && ids.check_scalar(old.id, cur.id);
+        return scalar_covers(&old.var, &cur.var, exact)
+            && link_safe(old, cur, ids)
+            && (!exact || old.off == cur.off);
     }
     if old.nullable != cur.nullable || old.off != cur.off {
         return false;
