@@ -3,7 +3,7 @@
 use crate::code::ExecutableCode;
 use crate::compile::{compile, CompileOptions, Plan};
 use crate::error::JitError;
-use crate::runtime::{execute, Code};
+use crate::runtime::execute;
 use bpfkit_isa::Insn;
 use bpfkit_vm::{Config, Exit, Helpers, MemoryMap, Program, VmError};
 
@@ -12,16 +12,15 @@ use bpfkit_vm::{Config, Exit, Helpers, MemoryMap, Program, VmError};
 /// Immutable once compiled, `Send + Sync`: run it from any number of threads at once; each
 /// run has its own registers, stack and context.
 pub struct JitProgram {
-    program: Program,
-    plan: Plan,
+    pub(crate) program: Program,
+    pub(crate) plan: Plan,
     code: ExecutableCode,
+    /// Address of the code's entry.
+    pub(crate) entry: u64,
     /// Code address of each slot (0 where no instruction starts), for `callx`.
-    func_table: Box<[u64]>,
+    pub(crate) func_table: Box<[u64]>,
     offsets: Vec<usize>,
-    options: CompileOptions,
-    reads_packet: bool,
-    /// See [`Code::leaf`].
-    leaf: bool,
+    pub(crate) options: CompileOptions,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -49,13 +48,12 @@ impl JitProgram {
             .collect();
         Ok(JitProgram {
             program: program.clone(),
-            code,
             func_table,
             offsets: emitted.offsets,
             options: *options,
-            reads_packet: plan.reads_packet,
-            leaf: plan.leaf,
+            entry: code.addr(),
             plan,
+            code,
         })
     }
 
@@ -80,17 +78,7 @@ impl JitProgram {
         helpers: &mut H,
         config: &Config,
     ) -> Result<Exit, VmError> {
-        let code = Code {
-            entry: self.code.addr(),
-            program: &self.program,
-            plan: &self.plan,
-            func_table: &self.func_table,
-            checked: self.options.checked,
-            reads_packet: self.reads_packet,
-            leaf: self.leaf,
-            stack_need: self.program.stack_need(),
-        };
-        execute(&code, args, memory, helpers, config)
+        execute(self, args, memory, helpers, config)
     }
 
     /// The program as loaded (for the interpreter, e.g. to cross-check).

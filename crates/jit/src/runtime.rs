@@ -7,41 +7,26 @@
 //! through its common exit, which restores rsp from the context whatever the call depth.
 //! Panics are resumed once the code has returned.
 
-use crate::compile::Plan;
 use crate::ctx::{fit_bound, last_fit, status, CoreCtx, JitCtx};
+use crate::program::JitProgram;
 use bpfkit_isa::{MAX_CALL_FRAMES, STACK_SIZE};
 use bpfkit_vm::{
     AccessKind, Config, Exit, FaultReason, HelperCtx, HelperError, HelperReturn, Helpers, MemFault,
-    MemoryMap, Program, VmError, VmErrorKind,
+    MemoryMap, VmError, VmErrorKind,
 };
 use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 /// The eBPF stack of one run: all frames, the main one at the top (as the interpreter).
-#[repr(C, align(64))]
+#[repr(C, align(16))]
 struct Stack([u64; MAX_CALL_FRAMES * STACK_SIZE / 8]);
-
-/// Everything `execute` needs from the compiled program.
-pub(crate) struct Code<'p> {
-    pub entry: u64,
-    pub program: &'p Program,
-    pub plan: &'p Plan,
-    pub func_table: &'p [u64],
-    pub checked: bool,
-    /// Whether the program has `ld_abs`/`ld_ind` (which read the packet bounds).
-    pub reads_packet: bool,
-    /// Unchecked, no helper call, no packet load: the code uses only a [`CoreCtx`].
-    pub leaf: bool,
-    /// [`Program::stack_need`].
-    pub stack_need: usize,
-}
 
 /// `JitCtx::run_mark` before the stack window is registered in the memory map.
 const NOT_REGISTERED: usize = usize::MAX;
 
 /// Runs compiled code once (see [`JitProgram::run`](crate::JitProgram::run)).
 pub(crate) fn execute<H: Helpers + ?Sized>(
-    code: &Code<'_>,
+    jit: &JitProgram,
     args: [u64; 5],
     memory: &mut MemoryMap<'_>,
     helpers: &mut H,
@@ -56,7 +41,7 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     // the interpreter, and never host data.
     let mut stack = MaybeUninit::<Stack>::uninit();
     let top = stack.as_mut_ptr() as u64 + std::mem::size_of::<Stack>() as u64;
-    let need = code.stack_need;
+    let need = jit.plan.stack_need;
     if need > 0 {
         // SAFETY: the last `need` (at most STACK_SIZE) bytes of `stack`, writable.
         unsafe { ((top - need as u64) as *mut u8).write_bytes(0, need) };
@@ -72,15 +57,15 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
         err_arg: 0,
         err_value: 0,
     };
-    if code.leaf {
+    if jit.plan.leaf {
         // SAFETY: as below; leaf code (unchecked, no helper, no packet) reads and writes no
         // context field outside `CoreCtx`, the prefix of `JitCtx` (the emitter emits no code
         // that does for such programs), and calls no Rust function.
-        let r0 = unsafe { enter(code.entry, (&mut core as *mut CoreCtx).cast()) };
+        let r0 = unsafe { enter(jit.entry, (&mut core as *mut CoreCtx).cast()) };
         if core.status == status::OK {
             return Ok(Exit { r0, executed: 0 });
         }
-        return outcome(code, config, &core, r0, 0, None);
+        return outcome(jit, config, &core, r0, 0, None);
     }
     // The stack window is registered in the memory map only when Rust code needs the map
     // (a helper call or a checked access off the fast path): most runs never do.
@@ -94,8 +79,8 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
         packet_ptr: 0,
         packet_bound: [0; 4],
         has_packet: 0,
-        func_table: code.func_table.as_ptr(),
-        func_table_len: code.func_table.len() as u64,
+        func_table: jit.func_table.as_ptr(),
+        func_table_len: jit.func_table.len() as u64,
         helper_fn: helper_trampoline::<H> as *const () as u64,
         slow_fn: slow_check as *const () as u64,
         call_pc: 0,
@@ -104,7 +89,7 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
         run_mark: NOT_REGISTERED,
         helpers: (&mut helpers as *mut &mut H).cast(),
         memory: std::ptr::null_mut(), // set last, once `memory` is no longer used directly
-        program: code.program,
+        program: &jit.program,
         config,
         stop_r0: 0,
         error: None,
@@ -112,7 +97,7 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     };
     match memory.regions().first() {
         // With alignment checks every access takes the slow path, which checks alignment.
-        Some(r) if code.checked && !config.check_alignment => {
+        Some(r) if jit.options.checked && !config.check_alignment => {
             ctx.region0_start = r.start();
             for (class, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
                 ctx.region0_read_last[class] = last_fit(r.start(), r.len(), size);
@@ -126,7 +111,7 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     if config.check_alignment {
         ctx.stack_top_m8 = 0;
     }
-    if code.reads_packet {
+    if jit.plan.reads_packet {
         refresh_packet(&mut ctx, memory);
     }
     ctx.memory = (memory as *mut MemoryMap<'_>).cast();
@@ -135,14 +120,14 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     // (registered as the run's stack window when Rust code needs it), the memory map and
     // helpers (not used by this function until the call returns), the program and its
     // function table.
-    let r0 = unsafe { enter(code.entry, &mut ctx) };
+    let r0 = unsafe { enter(jit.entry, &mut ctx) };
     if ctx.run_mark != NOT_REGISTERED {
         memory.end_run(ctx.run_mark);
     }
     if let Some(payload) = ctx.panic.take() {
         resume_unwind(payload);
     }
-    outcome(code, config, &ctx.core, r0, ctx.stop_r0, ctx.error.take())
+    outcome(jit, config, &ctx.core, r0, ctx.stop_r0, ctx.error.take())
 }
 
 /// Calls the generated code.
@@ -165,14 +150,14 @@ unsafe fn enter(entry: u64, ctx: *mut JitCtx) -> u64 {
 /// path recorded them).
 #[inline(never)]
 fn outcome(
-    code: &Code<'_>,
+    jit: &JitProgram,
     config: &Config,
     core: &CoreCtx,
     r0: u64,
     stop_r0: u64,
     error: Option<VmError>,
 ) -> Result<Exit, VmError> {
-    let executed = if code.checked {
+    let executed = if jit.options.checked {
         config.budget.wrapping_sub(core.budget_left)
     } else {
         0
@@ -189,10 +174,9 @@ fn outcome(
         }),
         status::BUDGET => {
             let remaining = core.budget_left.wrapping_add(
-                code.plan.blocks[(core.err_arg as usize).min(code.plan.blocks.len() - 1)].len
-                    as u64,
+                jit.plan.blocks[(core.err_arg as usize).min(jit.plan.blocks.len() - 1)].len as u64,
             );
-            let pc = code.plan.budget_pc(core.err_arg as usize, remaining);
+            let pc = jit.plan.budget_pc(core.err_arg as usize, remaining);
             Err(fail(pc as u64, VmErrorKind::Budget(config.budget)))
         }
         status::CALL_DEPTH => Err(fail(core.err_arg, VmErrorKind::CallDepth(MAX_CALL_FRAMES))),

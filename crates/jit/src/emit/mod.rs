@@ -149,34 +149,56 @@ impl<'p> Emitter<'p> {
     /// Entry: `extern "sysv64" fn(ctx: *mut JitCtx) -> u64` (r0).
     ///
     /// Saves the callee-saved registers the code uses (rbp, r12 and those of the r6–r9 the
-    /// program names), loads r1–r5 and r10 from the context, zeroes r0 and the named r6–r9,
-    /// and *calls* the first instruction, so that `exit` is a plain `ret` in the main
-    /// function and in local functions alike. Failures anywhere jump to `exit`, which
+    /// program names), loads r10 and the named r1–r5 from the context, zeroes r0 and the
+    /// named r6–r9, and *calls* the first instruction, so that `exit` is a plain `ret` in
+    /// the main function and in local functions alike. Failures anywhere jump to `exit`, which
     /// restores rsp from the context, so they unwind any number of local frames at once.
     fn prologue(&mut self) {
         let first = self.labels[0];
         let saved: Vec<u8> = callee_saved(self.plan.named);
+        let calls = self
+            .plan
+            .insns
+            .iter()
+            .any(|d| matches!(d.insn, Insn::Call(_)));
+        // Leaf code without calls cannot fail: it needs neither the context after the
+        // prologue nor r10 unless it names it, nor rsp aligned (it calls no Rust).
+        let (uses_ctx, uses_r10, align) = match self.plan.leaf {
+            true => (calls, calls || self.plan.named & 1 << 10 != 0, false),
+            false => (true, true, true),
+        };
+        let pushes = saved.len() + uses_ctx as usize + uses_r10 as usize;
         // rsp ≡ 8 (mod 16) at every function entry, as after a SysV call.
-        let pad = (2 + saved.len()).is_multiple_of(2);
-        asm!(self.asm; push rbp; push r12);
+        let pad = align && pushes.is_multiple_of(2);
+        if uses_r10 {
+            asm!(self.asm; push rbp);
+        }
+        if uses_ctx {
+            asm!(self.asm; push r12);
+        }
         for &r in &saved {
             asm!(self.asm; push Rq(r));
         }
         if pad {
             asm!(self.asm; sub rsp, 8);
         }
-        asm!(self.asm
-            ; mov r12, rdi
-            ; mov [r12 + o::SAVED_RSP], rsp
-            ; mov rbp, [r12 + o::STACK_TOP]
-            ; xor eax, eax
-        );
-        for (i, r) in [Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5]
+        if uses_ctx {
+            asm!(self.asm
+                ; mov r12, rdi
+                ; mov [r12 + o::SAVED_RSP], rsp
+            );
+        }
+        if uses_r10 {
+            asm!(self.asm; mov rbp, [rdi + o::STACK_TOP]);
+        }
+        asm!(self.asm; xor eax, eax);
+        // r1 (rdi) holds the context until here: load it last.
+        for (i, r) in [Reg::R5, Reg::R4, Reg::R3, Reg::R2, Reg::R1]
             .into_iter()
             .enumerate()
         {
             if self.plan.named & 1 << r.idx() != 0 {
-                asm!(self.asm; mov Rq(x(r)), [r12 + o::ARGS + 8 * i as i32]);
+                asm!(self.asm; mov Rq(x(r)), [rdi + o::ARGS + 8 * (4 - i) as i32]);
             }
         }
         for &r in &saved {
@@ -197,9 +219,14 @@ impl<'p> Emitter<'p> {
         for &r in saved.iter().rev() {
             asm!(self.asm; pop Rq(r));
         }
+        if uses_ctx {
+            asm!(self.asm; pop r12);
+        }
+        if uses_r10 {
+            asm!(self.asm; pop rbp);
+        }
+        // Failures jump here (never in code without a context: it cannot fail).
         asm!(self.asm
-            ; pop r12
-            ; pop rbp
             ; ret
             ; =>exit
             ; mov rsp, [r12 + o::SAVED_RSP]
