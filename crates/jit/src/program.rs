@@ -71,6 +71,7 @@ impl JitProgram {
     /// infinite loops or out-of-bounds accesses: use it only for verified programs.
     /// Helpers that run callbacks ([`bpfkit_vm::HelperCtx::call_function`]) run them on the
     /// interpreter, over the same memory and stack.
+    #[inline]
     pub fn run<H: Helpers + ?Sized>(
         &self,
         args: [u64; 5],

@@ -25,6 +25,7 @@ struct Stack([u64; MAX_CALL_FRAMES * STACK_SIZE / 8]);
 const NOT_REGISTERED: usize = usize::MAX;
 
 /// Runs compiled code once (see [`JitProgram::run`](crate::JitProgram::run)).
+#[inline(always)]
 pub(crate) fn execute<H: Helpers + ?Sized>(
     jit: &JitProgram,
     args: [u64; 5],
@@ -32,21 +33,37 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     helpers: &mut H,
     config: &Config,
 ) -> Result<Exit, VmError> {
-    // Lives (and stays put) until this function returns, after the generated code did.
-    // Only the part of the main frame the program can reach is zeroed now
-    // (`Program::stack_need`: all of it when r10 escapes or helpers are called): zeroing
-    // all eight frames cost more than running a short program. Deeper frames are zeroed
-    // when first entered (by the code, or here before a helper call, since helper
-    // callbacks use deeper frames), so a read of a never-written stack byte gives 0 as in
-    // the interpreter, and never host data.
-    let mut stack = MaybeUninit::<Stack>::uninit();
+    if jit.plan.leaf {
+        execute_leaf(jit, args, config)
+    } else {
+        execute_full(jit, args, memory, helpers, config)
+    }
+}
+
+// The eBPF stack lives (and stays put) in the frame of the `execute_*` function until it
+// returns, after the generated code did. Only the part of the main frame the program can
+// reach is zeroed now (`Program::stack_need`: all of it when r10 escapes or helpers are
+// called): zeroing all eight frames cost more than running a short program. Deeper frames
+// are zeroed when first entered (by the code, or before a helper call, since helper
+// callbacks use deeper frames), so a read of a never-written stack byte gives 0 as in the
+// interpreter, and never host data.
+
+/// The top of `stack` (r10 of the main frame), with the reachable part of the main frame
+/// zeroed.
+#[inline(always)]
+fn stack_top(stack: &mut MaybeUninit<Stack>, need: usize) -> u64 {
     let top = stack.as_mut_ptr() as u64 + std::mem::size_of::<Stack>() as u64;
-    let need = jit.plan.stack_need;
     if need > 0 {
         // SAFETY: the last `need` (at most STACK_SIZE) bytes of `stack`, writable.
         unsafe { ((top - need as u64) as *mut u8).write_bytes(0, need) };
     }
-    let mut core = CoreCtx {
+    top
+}
+
+/// The context fields all code may use, for a run starting at the stack top `top`.
+#[inline(always)]
+fn core_ctx(args: [u64; 5], top: u64, config: &Config) -> CoreCtx {
+    CoreCtx {
         args,
         stack_top: top,
         stack_min_r10: top - ((MAX_CALL_FRAMES - 1) * STACK_SIZE) as u64,
@@ -56,17 +73,39 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
         status: status::OK,
         err_arg: 0,
         err_value: 0,
-    };
-    if jit.plan.leaf {
-        // SAFETY: as below; leaf code (unchecked, no helper, no packet) reads and writes no
-        // context field outside `CoreCtx`, the prefix of `JitCtx` (the emitter emits no code
-        // that does for such programs), and calls no Rust function.
-        let r0 = unsafe { enter(jit.entry, (&mut core as *mut CoreCtx).cast()) };
-        if core.status == status::OK {
-            return Ok(Exit { r0, executed: 0 });
-        }
-        return outcome(jit, config, &core, r0, 0, None);
     }
+}
+
+/// A run of leaf code (unchecked, no helper call, no packet load), which uses only a
+/// [`CoreCtx`] and calls no Rust function: kept small, since for short programs the set-up
+/// is most of the run.
+#[inline(never)]
+fn execute_leaf(jit: &JitProgram, args: [u64; 5], config: &Config) -> Result<Exit, VmError> {
+    let mut stack = MaybeUninit::<Stack>::uninit();
+    let top = stack_top(&mut stack, jit.plan.stack_need);
+    let mut core = core_ctx(args, top, config);
+    // SAFETY: as in `execute_full`; leaf code reads and writes no context field outside
+    // `CoreCtx`, the prefix of `JitCtx` (the emitter emits no code that does for such
+    // programs).
+    let r0 = unsafe { enter(jit.entry, (&mut core as *mut CoreCtx).cast()) };
+    if core.status == status::OK {
+        return Ok(Exit { r0, executed: 0 });
+    }
+    outcome(jit, config, &core, r0, 0, None)
+}
+
+/// A run of any code, with the whole context.
+#[inline(never)]
+fn execute_full<H: Helpers + ?Sized>(
+    jit: &JitProgram,
+    args: [u64; 5],
+    memory: &mut MemoryMap<'_>,
+    helpers: &mut H,
+    config: &Config,
+) -> Result<Exit, VmError> {
+    let mut stack = MaybeUninit::<Stack>::uninit();
+    let top = stack_top(&mut stack, jit.plan.stack_need);
+    let core = core_ctx(args, top, config);
     // The stack window is registered in the memory map only when Rust code needs the map
     // (a helper call or a checked access off the fast path): most runs never do.
     let mut helpers: &mut H = helpers;
