@@ -28,6 +28,21 @@
 //!   tc and raw-memory environments; [`object`](mod@object) builds them for the programs of a
 //!   clang-built object (maps by index, read-only `.rodata`, spin locks from BTF, maps of maps).
 //!
+//! - Stack contents are tracked per byte: unwritten, unknown data, known bytes (narrow
+//!   stores of constants), and spilled registers — whole, or a non-constant scalar stored
+//!   narrower than 8 bytes at a slot's start (read back from there at the same or a smaller
+//!   size it keeps its bounds, as in the kernel). Scalars copied by `mov` (64-bit, or
+//!   32-bit/sign-extending when the value fits), spilled, or moved by `+= c`/`-= c` stay
+//!   linked: a bound learned on one reaches the others (at their offset).
+//!
+//! # Not modelled (rejected, with a message saying so)
+//! kfuncs (`calling kernel functions is not supported`), dynptrs and iterators (their
+//! helpers are not in the prototype table: `invalid func`), indirect calls (`callx`),
+//! `ld_imm64` of BTF ids, and the BTF-typed pointers of tracing program types (such types
+//! are refused by [`object`](mod@object)). Pruning compares stack bytes in full (no stack
+//! liveness), so some programs take more instructions than in the kernel, never fewer
+//! decisions.
+//!
 //! # Example
 //! ```
 //! use bpfkit_isa::{Insn, MemSize, Reg};

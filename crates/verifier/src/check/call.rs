@@ -275,6 +275,21 @@ impl Engine<'_> {
                 pc,
                 if name == "unknown" {
                     format!("invalid func unknown#{id}")
+                } else if name.contains("dynptr") {
+                    // Not the kernel's wording: the kernel has them, bpfkit does not.
+                    format!("{name}#{id}: dynptrs are not supported by bpfkit's verifier")
+                } else if crate::helpers::find(
+                    &[
+                        crate::helpers::BASE,
+                        crate::helpers::SOCKET_FILTER,
+                        crate::helpers::TC,
+                        crate::helpers::XDP,
+                    ],
+                    id,
+                )
+                .is_none()
+                {
+                    format!("helper {name}#{id} is not supported by bpfkit's verifier")
                 } else {
                     format!("program of this type cannot use helper {name}#{id}")
                 },
