@@ -117,7 +117,17 @@ pub(crate) fn with_bytes<R>(
 ) -> Result<R, HelperError> {
     if len <= SMALL_KEY {
         let mut buf = [0u8; SMALL_KEY];
-        ctx.memory.read(addr, &mut buf[..len])?;
+        match ctx.memory.stack_window() {
+            // Keys usually live on the program's stack: copy them in one go.
+            Some((lo, hi))
+                if addr >= lo && addr.checked_add(len as u64).is_some_and(|e| e <= hi) =>
+            {
+                // SAFETY: the stack window is memory of this run's stack, valid for reads
+                // and touched by no other thread; `[addr, addr+len)` lies inside it.
+                unsafe { std::ptr::copy_nonoverlapping(addr as *const u8, buf.as_mut_ptr(), len) };
+            }
+            _ => ctx.memory.read(addr, &mut buf[..len])?,
+        }
         Ok(f(&buf[..len]))
     } else {
         Ok(f(&ctx.memory.read_vec(addr, len)?))
