@@ -17,7 +17,16 @@
 //!
 //! All edges are examined against the same (old) graph and redirected
 //! together; each redirection only removes work the old program did with
-//! a known outcome, so they compose.
+//! a known outcome, so they compose, with one exception: a skip may rely
+//! on a register holding, before the skipped nodes, the value those nodes
+//! would recompute (`tax` of a value X already holds), which makes the
+//! register newly live above the edge (unless it was live after the
+//! edge's source already); another skip that removes the earlier
+//! definition (the register being dead there in the old graph) would then
+//! break it. So redirections are accepted in order, and one is refused if
+//! it skips a write of a register an accepted one relies on that way, or
+//! relies on a register whose write an accepted one skips (later rounds
+//! find it again on the new graph).
 
 use bpfkit_cbpf::op;
 
@@ -75,7 +84,7 @@ pub(crate) fn thread_jumps(
     };
     let tree = DomTree::build(g, order);
     let mut facts = Facts::default();
-    let mut redirects: Vec<(NodeId, bool, NodeId)> = Vec::new();
+    let mut redirects: Vec<(NodeId, bool, Skip)> = Vec::new();
 
     // Entry: a root that is decided from nothing is skipped.
     let new_root = pass.walk(g.root, &vals.initial(), 0, &facts, vals);
@@ -104,8 +113,8 @@ pub(crate) fn thread_jumps(
                 facts.learn(cond, a, o, vals.const_of(o), taken);
                 let succ = node.succ(taken);
                 let proven = pass.proven_exit[p as usize];
-                if let Some(to) = pass.walk(succ, exit, proven, &facts, vals) {
-                    redirects.push((p, taken, to));
+                if let Some(skip) = pass.walk(succ, exit, proven, &facts, vals) {
+                    redirects.push((p, taken, skip));
                 }
             }
         }
@@ -113,14 +122,45 @@ pub(crate) fn thread_jumps(
             stack.push(Visit::Enter(c));
         }
     }
-    let changed = new_root.is_some() || !redirects.is_empty();
-    for (p, taken, to) in redirects {
+    // Accept the skips that cannot break one another (see the module doc).
+    let (mut skipped, mut relied): (AtomSet, AtomSet) = (0, 0);
+    let mut compatible = |skip: &Skip, live_out: AtomSet| {
+        // Registers already live after the source keep their definitions.
+        let relies = skip.writes & pass.live_in[skip.to as usize] & !live_out;
+        if skip.writes & relied != 0 || relies & skipped != 0 {
+            return false;
+        }
+        skipped |= skip.writes;
+        relied |= relies;
+        true
+    };
+    let new_root = new_root.filter(|s| compatible(s, pass.live_in[g.root as usize]));
+    let accepted: Vec<(NodeId, bool, NodeId)> = redirects
+        .into_iter()
+        .filter(|(p, _, skip)| {
+            let node = g.node(*p);
+            compatible(
+                skip,
+                pass.live_in[node.jt as usize] | pass.live_in[node.jf as usize],
+            )
+        })
+        .map(|(p, taken, skip)| (p, taken, skip.to))
+        .collect();
+    let changed = new_root.is_some() || !accepted.is_empty();
+    for (p, taken, to) in accepted {
         g.set_succ(p, taken, to);
     }
-    if let Some(r) = new_root {
-        g.root = r;
+    if let Some(skip) = new_root {
+        g.root = skip.to;
     }
     changed
+}
+
+/// Where an edge can jump instead, and what the nodes it skips write.
+#[derive(Clone, Copy)]
+struct Skip {
+    to: NodeId,
+    writes: AtomSet,
 }
 
 /// The condition bits, A's value and the operand's value of a branch.
@@ -199,7 +239,7 @@ impl Pass<'_> {
         proven: u32,
         facts: &Facts,
         vals: &mut Values,
-    ) -> Option<NodeId> {
+    ) -> Option<Skip> {
         // Most edges lead to a node that is entered exactly as numbered
         // and whose test nothing decides: find that out without copying.
         let first = self.g.node(start);
@@ -233,6 +273,7 @@ impl Pass<'_> {
         let mut proven = proven;
         let mut cur = start;
         let mut best = None;
+        let mut skipped_writes: AtomSet = 0;
         for _ in 0..MAX_SKIP {
             let node = self.g.node(cur);
             if node.is_ret() {
@@ -273,11 +314,14 @@ impl Pass<'_> {
                     None => return best,
                 }
             };
+            skipped_writes |= writes;
             let next = node.succ(taken);
             let live = self.live_in[next as usize];
-            let same = same_on(live, &st, entry);
-            if same {
-                best = Some(next);
+            if same_on(live, &st, entry) {
+                best = Some(Skip {
+                    to: next,
+                    writes: skipped_writes,
+                });
             }
             cur = next;
         }
