@@ -1,39 +1,9 @@
 //! `bpfkit filter` against tcpdump (libpcap) on the shared captures.
 
-use std::path::{Path, PathBuf};
+mod filter_support;
+
+use filter_support::*;
 use std::process::{Command, Output};
-
-fn bpfkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bpfkit"))
-        .args(args)
-        .output()
-        .expect("bpfkit runs")
-}
-
-fn tcpdump(args: &[&str]) -> Option<Output> {
-    Command::new("tcpdump").args(args).output().ok()
-}
-
-fn have_tcpdump() -> bool {
-    tcpdump(&["--version"]).is_some_and(|o| o.status.success())
-}
-
-fn pcaps() -> Option<Vec<PathBuf>> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pcaps");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&d)
-        .ok()?
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
-        .collect();
-    v.sort();
-    Some(v)
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bpfkit-filter-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
-}
 
 #[test]
 fn count_prints_packets_like_tcpdump_and_keeps_packets_before_damage() {
@@ -126,27 +96,6 @@ fn jit_engine_accepts_the_same_packets() {
             assert_eq!(a.status.code(), b.status.code(), "{f} [{expr}]");
         }
     }
-}
-
-/// `bpfkit filter` with `input` on standard input.
-fn bpfkit_stdin(args: &[&str], input: &[u8]) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("bpfkit runs");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    // Write from another thread: a large input would fill the pipe while bpfkit's output waits.
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input); // bpfkit may stop reading early (-c)
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
 }
 
 /// Files are read in place from a memory map; pipes (`-r -`) are streamed through a buffer, where
@@ -316,13 +265,4 @@ fn live_capture_on_loopback_keeps_only_matching_packets() {
         n += 1;
     }
     assert_eq!(n, 3);
-}
-
-fn euid() -> u32 {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(1)
 }
