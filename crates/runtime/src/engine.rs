@@ -59,8 +59,8 @@ impl Default for Engine {
 pub(crate) enum Prepared {
     /// Run on the interpreter (the `vm` program of [`LoadedProgram`](crate::load::LoadedProgram)).
     Interpreter,
-    /// Compiled; `checked` tells which kind of code.
-    Jit(JitProgram),
+    /// Compiled (boxed: the compiled program is large); its options say whether checked.
+    Jit(Box<JitProgram>),
 }
 
 impl Prepared {
@@ -73,7 +73,7 @@ impl Prepared {
     ) -> Result<Prepared, bpfkit_jit::JitError> {
         match engine {
             Engine::Interpreter => Ok(Prepared::Interpreter),
-            Engine::Jit => Ok(Prepared::Jit(compile(vm, !verified)?)),
+            Engine::Jit => Ok(Prepared::Jit(Box::new(compile(vm, !verified)?))),
         }
     }
 

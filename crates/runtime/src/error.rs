@@ -59,7 +59,7 @@ pub enum RuntimeError {
     Run {
         /// The program that faulted (after tail calls: the one running).
         program: String,
-        /// The interpreter's error, naming the instruction.
+        /// The error, naming the instruction (checked JIT code reports the interpreter's).
         error: bpfkit_vm::VmError,
     },
     /// Memory for packets and contexts could not be mapped below 4 GiB.

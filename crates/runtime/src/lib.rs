@@ -3,11 +3,12 @@
 //! and read and write its maps.
 //!
 //! # Shape
-//! - [`Runtime`]: load settings (number of runtime CPUs, [`Verification`], random seed);
-//!   [`Runtime::load_file`] / [`Runtime::load_bytes`] / [`Runtime::load`] give a
-//!   [`LoadedObject`]: every map created (global data `.data`/`.rodata`/`.bss` filled in,
-//!   `.values` initialisers of program arrays and maps of maps applied), every program's map
-//!   references resolved and the program loaded into bpfkit's checked interpreter.
+//! - [`Runtime`]: load settings (number of runtime CPUs, [`Verification`], [`Engine`], per
+//!   program if wanted, random seed); [`Runtime::load_file`] / [`Runtime::load_bytes`] /
+//!   [`Runtime::load`] give a [`LoadedObject`]: every map created (global data
+//!   `.data`/`.rodata`/`.bss` filled in, `.values` initialisers of program arrays and maps of
+//!   maps applied), every program's map references resolved, the program verified and
+//!   prepared for its engine (compiled, for the JIT).
 //! - [`LoadedObject::program`] picks a program by name (the first one by default);
 //!   [`ProgramRef::test_run`] runs it on a [`TestRun`] (packet, optional context, repeat
 //!   count, runtime CPU) and returns a [`TestRunOutput`] (return value, output packet,
@@ -26,6 +27,33 @@
 //! contexts (`tests/ctx.rs`). The kernel's results are recorded in `tests/corpus/expected`
 //! (regenerated from the kernel with `BPFKIT_BLESS=1`) and compared live when possible.
 //!
+//! # Engines
+//! [`Engine::Jit`] (the default on x86-64, [`Engine::host_default`]) compiles each program
+//! once, at load, with bpfkit's JIT; [`Engine::Interpreter`] runs it on the reference
+//! interpreter. What the JIT's code checks follows what was proved:
+//! - a program the verifier accepted ([`Verification::Verify`]) runs as **unchecked** code,
+//!   like the kernel's JIT output: no bounds checks, no instruction budget, and
+//!   [`TestRunOutput::instructions`] is `None` (it does not count);
+//! - a program loaded [`Verification::Unverified`], or of a type the verifier does not
+//!   model, runs as **checked** code: every access checked against the run's regions,
+//!   the budget metered, the interpreter's errors;
+//! - [`ProgramRef::run_on_memory`] (a calling convention the load-time verification does
+//!   not cover) always runs checked code.
+//!
+//! Unchecked code is sound because the verifier's model of each program type is this
+//! runtime's layout: the context fields it types as packet pointers hold the real addresses
+//! (see the low-memory choice below), the packet region is exactly what the verifier lets a
+//! program reach (XDP: the whole frame, headroom for metadata included; tc: `data` to
+//! `data_end`), the context fields it lets a program write lie inside the context buffer,
+//! and map values, ring-buffer samples and global data are host memory that stays valid
+//! for the whole test-run. The differential tests run every corpus program on the
+//! interpreter, as unchecked and as checked JIT code, against the kernel's results.
+//!
+//! Tail calls go through the run loop on every engine: `bpf_tail_call` ends the running
+//! program and the runtime starts the next one (33 at most per run, as the kernel's
+//! `MAX_TAIL_CALL_CNT`), each on its own engine. Helper callbacks (`bpf_loop`,
+//! `bpf_for_each_map_elem`) run on the interpreter, over the same memory.
+//!
 //! # Context pointers: the low-memory choice
 //! The contexts' `data`, `data_end` and `data_meta` fields are 32 bits wide, and programs
 //! load them with 32-bit loads before using them as pointers. The kernel rewrites those
@@ -40,7 +68,8 @@
 //! # Other limits
 //! - Loading verifies every program with bpfkit's verifier ([`Verification::Verify`], the
 //!   default) and refuses a rejected one; [`Verification::Unverified`] skips that, and then
-//!   only the interpreter's checks (every memory access bounds-checked) protect the host.
+//!   only run-time checks (every memory access bounds-checked, by the interpreter or in
+//!   checked JIT code) protect the host.
 //! - Socket-filter `ld_abs`/`ld_ind` with the `SKF_NET_OFF`/`SKF_LL_OFF` negative offsets
 //!   are treated as out of bounds (the program returns 0).
 //! - No skb resizing helpers (`bpf_skb_change_head`, `bpf_skb_adjust_room`, ...), no
@@ -57,7 +86,7 @@
 //! ```
 //! use bpfkit_isa::{Insn, Reg, MemSize, AtomicOp, AluOp, Operand, Width};
 //! use bpfkit_object::{ld_map, MapDef, MapType, ObjectBuilder, ProgType, ProgramSection};
-//! use bpfkit_runtime::{Runtime, TestRun};
+//! use bpfkit_runtime::{Engine, Runtime, TestRun};
 //!
 //! // An XDP program that counts packets in slot 0 of an array map and returns XDP_PASS (2).
 //! let mut b = ObjectBuilder::new("GPL");
@@ -78,6 +107,8 @@
 //! let object = Runtime::new().ncpus(1).load(b.build()?)?;
 //!
 //! let packet = [0u8; 60];
+//! // Verified at load, so on x86-64 it runs as unchecked JIT code.
+//! assert_eq!(object.program(None)?.engine(), Engine::host_default());
 //! let out = object.program(None)?.test_run(&TestRun::new(&packet))?;
 //! assert_eq!(out.retval, 2);
 //! assert_eq!(out.data_out, packet);

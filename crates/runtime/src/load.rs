@@ -26,13 +26,14 @@ pub enum Verification {
     /// Programs of other types (kprobes, tracepoints...) load unverified, so that the rest
     /// of the object can run; they cannot be test-run. [`ProgramRef::run_on_memory`] runs
     /// any program with `r1` = memory, a convention the load-time verification (done for
-    /// the program's type) does not cover: there only the interpreter's checks apply
+    /// the program's type) does not cover: there run-time checks always apply
     /// (`bpfkit run` verifies programs for that convention itself).
     #[default]
     Verify,
-    /// Skip the verifier (the structural checks still apply). Only the interpreter's
-    /// run-time checks then protect the host: an unsafe access stops the run with
-    /// [`RuntimeError::Run`], it never touches memory outside the program's regions.
+    /// Skip the verifier (the structural checks still apply). Only run-time checks then
+    /// protect the host (the interpreter's, or those of checked JIT code): an unsafe access
+    /// stops the run with [`RuntimeError::Run`], it never touches memory outside the
+    /// program's regions.
     Unverified,
 }
 
@@ -300,7 +301,8 @@ impl LoadedProgram {
         }
         self.memory_jit.get_or_init(|| {
             // It compiled unchecked, so it compiles checked; the interpreter is the fallback.
-            crate::engine::compile(&self.vm, true).map_or(Prepared::Interpreter, Prepared::Jit)
+            crate::engine::compile(&self.vm, true)
+                .map_or(Prepared::Interpreter, |j| Prepared::Jit(Box::new(j)))
         })
     }
 }
