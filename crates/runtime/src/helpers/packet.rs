@@ -5,7 +5,7 @@
 
 use bpfkit_vm::{HelperCtx, HelperError, HelperReturn};
 
-use super::{neg, RunHelpers, EFAULT, EINVAL};
+use super::{neg, with_bytes, RunHelpers, EFAULT, EINVAL};
 use crate::ctx::{Hook, ETH_HLEN, XDP_FRAME_STRUCT, XDP_MAX_META};
 
 const EACCES: i64 = 13;
@@ -70,14 +70,14 @@ pub(super) fn csum_diff(
     ctx: &mut HelperCtx<'_, '_>,
 ) -> Result<HelperReturn, HelperError> {
     let (from, from_size, to, to_size, seed) = (a[0], a[1] as u32, a[2], a[3] as u32, a[4] as u32);
-    let from = ctx.memory.read_vec(from, from_size as usize)?;
-    let to = ctx.memory.read_vec(to, to_size as usize)?;
-    let r = match (from_size, to_size) {
-        (0, 0) => seed,
-        (0, _) => csum_from32to16(csum_partial(&to, seed)),
-        (_, 0) => csum_from32to16(!csum_partial(&from, !seed)),
-        _ => csum_from32to16(csum_sub(csum_partial(&to, seed), csum_partial(&from, 0))),
-    };
+    let r = with_bytes(ctx, from, from_size as usize, |from| {
+        with_bytes(ctx, to, to_size as usize, |to| match (from_size, to_size) {
+            (0, 0) => seed,
+            (0, _) => csum_from32to16(csum_partial(to, seed)),
+            (_, 0) => csum_from32to16(!csum_partial(from, !seed)),
+            _ => csum_from32to16(csum_sub(csum_partial(to, seed), csum_partial(from, 0))),
+        })
+    })??;
     Ok(HelperReturn::Value(r as u64))
 }
 
