@@ -266,3 +266,52 @@ fn live_capture_on_loopback_keeps_only_matching_packets() {
     }
     assert_eq!(n, 3);
 }
+
+/// A program over the kernel's 4096-instruction limit cannot be attached to a socket:
+/// `bpfkit filter -i` refuses it with its length and the limit, before listening.
+#[test]
+fn live_capture_refuses_a_program_over_the_kernel_limit() {
+    if euid() != 0 {
+        eprintln!("skipping: live capture needs root");
+        return;
+    }
+    let hosts: Vec<String> = (0..1500)
+        .map(|i| format!("host 10.{}.{}.1", i / 200, i % 200))
+        .collect();
+    let expr = hosts.join(" or ");
+    // The length of the program, as printed for a live Ethernet capture (what `lo` is).
+    let dump = bpfkit(&["filter", "-d", "-y", "EN10MB", &expr]);
+    assert!(dump.status.success());
+    let len = String::from_utf8_lossy(&dump.stdout).lines().count();
+    assert!(len > 4096, "only {len} instructions");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+        .args(["filter", "-i", "lo", "-c", "1", &expr])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It must exit by itself; a capture that started would wait for packets.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("bpfkit filter -i lo with a {len}-instruction program is still running");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{len} instructions")) && stderr.contains("limit of 4096"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("listening"), "{stderr}");
+    // The same program filters a capture file (no limit there).
+    let Some(files) = pcaps() else {
+        return;
+    };
+    let file = files.iter().find(|p| p.ends_with("dns_udp.pcap")).unwrap();
+    let b = bpfkit(&["filter", "-r", file.to_str().unwrap(), "--count", &expr]);
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+}

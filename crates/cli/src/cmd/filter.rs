@@ -35,7 +35,8 @@ pub struct Args {
     /// Read packets from a pcap or pcapng file.
     #[arg(short = 'r', value_name = "FILE", conflicts_with = "interface")]
     read: Option<PathBuf>,
-    /// Capture live from an interface (Linux AF_PACKET, filter attached in the kernel).
+    /// Capture live from an interface (Linux AF_PACKET, filter attached in the kernel, which
+    /// takes programs of at most 4096 instructions).
     #[arg(short = 'i', value_name = "IFACE")]
     interface: Option<String>,
     /// Write accepted packets to a pcap file.
@@ -404,9 +405,13 @@ impl CountInLanes for Reader<BufReader<File>> {}
 impl CountInLanes for Reader<std::io::StdinLock<'_>> {}
 
 fn capture_live(args: &Args, capture: &mut Capture, prog: &[Insn]) -> Result<ExitCode> {
-    if prog.len() > bpfkit_cbpf::op::MAXINSNS {
-        eprintln!(
-            "bpfkit: filter has {} instructions, more than the kernel's limit of {}",
+    // libpcap would silently filter in user space, copying every packet out of the kernel;
+    // say why instead (capture files have no such limit).
+    if !bpfkit_pcapfilter::fits_kernel(prog) {
+        bail!(
+            "the filter program has {} instructions, more than the kernel's limit of {} \
+             (BPF_MAXINSNS) for a socket filter: simplify the expression, or capture \
+             without it (-w FILE) and filter the file (-r FILE)",
             prog.len(),
             bpfkit_cbpf::op::MAXINSNS
         );
