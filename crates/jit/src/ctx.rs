@@ -32,8 +32,9 @@ pub(crate) mod status {
 /// short program.
 #[repr(C)]
 pub(crate) struct CoreCtx {
-    /// r1..r5 on entry.
-    pub args: [u64; 5],
+    /// r1..r5 on entry, where the caller of the run has them: copying them here cost a
+    /// store-forwarding stall per run (the copy read them in wider units than written).
+    pub args: *const [u64; 5],
     /// r10 of the main frame (one past the stack buffer).
     pub stack_top: u64,
     /// A local call fails when r10 is at or below this (the deepest frame is in use).

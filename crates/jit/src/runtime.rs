@@ -34,7 +34,7 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     config: &Config,
 ) -> Result<Exit, VmError> {
     if jit.plan.leaf {
-        execute_leaf(jit, args, config)
+        execute_leaf(jit, args)
     } else {
         execute_full(jit, args, memory, helpers, config)
     }
@@ -62,13 +62,13 @@ fn stack_top(stack: &mut MaybeUninit<Stack>, need: usize) -> u64 {
 
 /// The context fields all code may use, for a run starting at the stack top `top`.
 #[inline(always)]
-fn core_ctx(args: [u64; 5], top: u64, config: &Config) -> CoreCtx {
+fn core_ctx(args: &[u64; 5], top: u64, budget: u64) -> CoreCtx {
     CoreCtx {
         args,
         stack_top: top,
         stack_min_r10: top - ((MAX_CALL_FRAMES - 1) * STACK_SIZE) as u64,
         zeroed_low: top - STACK_SIZE as u64,
-        budget_left: config.budget,
+        budget_left: budget,
         saved_rsp: 0,
         status: status::OK,
         err_arg: 0,
@@ -79,19 +79,29 @@ fn core_ctx(args: [u64; 5], top: u64, config: &Config) -> CoreCtx {
 /// A run of leaf code (unchecked, no helper call, no packet load), which uses only a
 /// [`CoreCtx`] and calls no Rust function: kept small, since for short programs the set-up
 /// is most of the run.
-#[inline(never)]
-fn execute_leaf(jit: &JitProgram, args: [u64; 5], config: &Config) -> Result<Exit, VmError> {
+#[inline]
+fn execute_leaf(jit: &JitProgram, args: [u64; 5]) -> Result<Exit, VmError> {
     let mut stack = MaybeUninit::<Stack>::uninit();
     let top = stack_top(&mut stack, jit.plan.stack_need);
-    let mut core = core_ctx(args, top, config);
+    // Unchecked code keeps no budget.
+    let mut core = core_ctx(&args, top, 0);
     // SAFETY: as in `execute_full`; leaf code reads and writes no context field outside
     // `CoreCtx`, the prefix of `JitCtx` (the emitter emits no code that does for such
     // programs).
     let r0 = unsafe { enter(jit.entry, (&mut core as *mut CoreCtx).cast()) };
-    if core.status == status::OK {
-        return Ok(Exit { r0, executed: 0 });
+    match core.status {
+        status::OK => Ok(Exit { r0, executed: 0 }),
+        // The only way leaf code fails (no budget, helper, packet or `callx`).
+        _ => Err(call_depth_error(core.err_arg)),
     }
-    outcome(jit, config, &core, r0, 0, None)
+}
+
+#[cold]
+fn call_depth_error(pc: u64) -> VmError {
+    VmError {
+        pc: pc as usize,
+        kind: VmErrorKind::CallDepth(MAX_CALL_FRAMES),
+    }
 }
 
 /// A run of any code, with the whole context.
@@ -105,7 +115,7 @@ fn execute_full<H: Helpers + ?Sized>(
 ) -> Result<Exit, VmError> {
     let mut stack = MaybeUninit::<Stack>::uninit();
     let top = stack_top(&mut stack, jit.plan.stack_need);
-    let core = core_ctx(args, top, config);
+    let core = core_ctx(&args, top, config.budget);
     // The stack window is registered in the memory map only when Rust code needs the map
     // (a helper call or a checked access off the fast path): most runs never do.
     let mut helpers: &mut H = helpers;
@@ -218,7 +228,7 @@ fn outcome(
             let pc = jit.plan.budget_pc(core.err_arg as usize, remaining);
             Err(fail(pc as u64, VmErrorKind::Budget(config.budget)))
         }
-        status::CALL_DEPTH => Err(fail(core.err_arg, VmErrorKind::CallDepth(MAX_CALL_FRAMES))),
+        status::CALL_DEPTH => Err(call_depth_error(core.err_arg)),
         status::NO_PACKET => Err(fail(core.err_arg, VmErrorKind::NoPacket)),
         status::BAD_CALLX => Err(fail(
             core.err_arg,

@@ -16,7 +16,7 @@ pub(crate) type RegSet = u16;
 pub(crate) const CALLEE_SAVED: RegSet = 0b11_1100_0000;
 
 /// r1–r5, the arguments of a helper call.
-const ARGS: RegSet = 0b11_1110;
+pub(crate) const ARGS: RegSet = 0b11_1110;
 
 fn bit(r: Reg) -> RegSet {
     1 << r.idx()

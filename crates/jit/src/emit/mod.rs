@@ -21,7 +21,7 @@ use crate::compile::Plan;
 use crate::ctx::{o, status};
 use crate::error::JitError;
 use crate::regs::x;
-use crate::usage::RegSet;
+use crate::usage::{RegSet, ARGS};
 use bpfkit_isa::{CallTarget, Insn, Reg};
 use dynasmrt::{dynasm, x64::X64Relocation, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 
@@ -192,13 +192,16 @@ impl<'p> Emitter<'p> {
             asm!(self.asm; mov rbp, [rdi + o::STACK_TOP]);
         }
         asm!(self.asm; xor eax, eax);
-        // r1 (rdi) holds the context until here: load it last.
-        for (i, r) in [Reg::R5, Reg::R4, Reg::R3, Reg::R2, Reg::R1]
+        // The context holds a pointer to the arguments; r1 (rdi) is loaded last.
+        if self.plan.named & ARGS != 0 {
+            asm!(self.asm; mov r11, [rdi + o::ARGS]);
+        }
+        for (i, r) in [Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5]
             .into_iter()
             .enumerate()
         {
             if self.plan.named & 1 << r.idx() != 0 {
-                asm!(self.asm; mov Rq(x(r)), [rdi + o::ARGS + 8 * (4 - i) as i32]);
+                asm!(self.asm; mov Rq(x(r)), [r11 + 8 * i as i32]);
             }
         }
         for &r in &saved {
