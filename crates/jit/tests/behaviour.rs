@@ -660,3 +660,92 @@ fn peepholes_match_the_interpreter() {
         }
     }
 }
+
+#[test]
+fn stack_loads_after_stores_match_the_interpreter() {
+    // Unchecked code turns a load of a stack slot just stored into a register move: every
+    // case where the slot or the register changed in between must still load memory.
+    let text = "
+        lddw %r2, 0x8182838485868788
+        mov %r0, 0
+        stxdw [%r10-8], %r2
+        ldxdw %r3, [%r10-8]
+        add %r0, %r3
+        stxw [%r10-16], %r2
+        ldxw %r3, [%r10-16]
+        add %r0, %r3
+        stxh [%r10-24], %r2
+        ldxh %r3, [%r10-24]
+        add %r0, %r3
+        stxb [%r10-32], %r2
+        ldxb %r3, [%r10-32]
+        add %r0, %r3
+        stxdw [%r10-40], %r2
+        add %r2, 1
+        ldxdw %r3, [%r10-40]
+        mul %r0, 31
+        add %r0, %r3
+        stxdw [%r10-48], %r2
+        stb [%r10-45], 7
+        ldxdw %r3, [%r10-48]
+        mul %r0, 31
+        add %r0, %r3
+        stxdw [%r10-56], %r2
+        ldxw %r3, [%r10-52]
+        mul %r0, 31
+        add %r0, %r3
+        stxdw [%r10-64], %r2
+        stxw [%r10-60], %r0
+        ldxdw %r3, [%r10-64]
+        mul %r0, 31
+        add %r0, %r3
+        stxdw [%r10-72], %r2
+        ldxdw %r2, [%r10-72]
+        ldxdw %r3, [%r10-72]
+        mul %r0, 31
+        add %r0, %r3
+        stxdw [%r10-80], %r2
+        ldxsw %r3, [%r10-80]
+        mul %r0, 31
+        add %r0, %r3
+        stxw [%r10-96], %r2
+        ldxdw %r3, [%r10-96]
+        mul %r0, 31
+        add %r0, %r3
+        stxdw [%r10-88], %r2
+        mov %r4, 1
+        jne %r4, 0, next
+        stxdw [%r10-88], %r0
+    next:
+        ldxdw %r3, [%r10-88]
+        mul %r0, 31
+        add %r0, %r3
+        exit
+    ";
+    let prog = Program::load(&asm(text)).unwrap();
+    assert!(prog.stack_need() < 512, "the case forwarding applies to");
+    let want = prog
+        .run(
+            [0; 5],
+            &mut MemoryMap::new(),
+            &mut NoHelpers,
+            &Config::default(),
+        )
+        .unwrap()
+        .r0;
+    let options = CompileOptions {
+        checked: false,
+        blind_constants: false,
+    };
+    let jit = JitProgram::compile(&prog, &options).unwrap();
+    let got = jit
+        .run(
+            [0; 5],
+            &mut MemoryMap::new(),
+            &mut NoHelpers,
+            &Config::default(),
+        )
+        .unwrap()
+        .r0;
+    assert_eq!(got, want);
+}

@@ -12,6 +12,7 @@
 
 mod alu;
 mod call;
+mod forward;
 mod fuse;
 mod jump;
 mod mem;
@@ -96,6 +97,8 @@ pub(crate) struct Emitter<'p> {
     zero_frame: DynamicLabel,
     /// The last instruction left ZF set from this x86 register (at 64 bits if `true`).
     zf_of: Option<(u8, bool)>,
+    /// Stack slots whose value a register holds (see `forward`).
+    slots: Vec<forward::Slot>,
 }
 
 impl<'p> Emitter<'p> {
@@ -126,6 +129,7 @@ impl<'p> Emitter<'p> {
             bad_callx: asm.new_dynamic_label(),
             zero_frame: asm.new_dynamic_label(),
             zf_of: None,
+            slots: Vec::new(),
             asm,
         };
         e.prologue();
@@ -251,8 +255,23 @@ impl<'p> Emitter<'p> {
         }
         // Flags survive only along straight-line code.
         let zf = self.zf_of.take().filter(|_| block.is_none());
+        let forwarding = self.forwarding();
         if self.fused_mov_add(i) {
+            if forwarding {
+                self.track_slots(i, block.is_some());
+                self.track_slots(i + 1, false);
+            }
             return Ok(2);
+        }
+        if forwarding {
+            if block.is_some() {
+                self.slots.clear();
+            }
+            let done = self.forwarded_load(i);
+            self.track_slots(i, false);
+            if done {
+                return Ok(1);
+            }
         }
         let d = self.plan.insns[i];
         let pc = d.pc as u32;
