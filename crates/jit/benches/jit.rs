@@ -1,11 +1,13 @@
 //! JIT benchmarks: against rbpf 0.4.1's JIT, against native code, compile time, and the
 //! interpreter/JIT speed ratio. All figures are ratios of times measured in the same run.
 //!
-//! Run: `cargo bench -p bpfkit-jit --bench jit` (optionally `-- <seconds per measurement>`).
+//! Run: `cargo bench -p bpfkit-jit --bench jit` (optionally `-- <seconds per measurement>`
+//! and a part of a program's name to run only those, without the compile-time table).
 //! Needs `clang` for the native comparison (skipped with a message otherwise).
 //!
-//! Timing: thread CPU time, each engine run repeatedly for a fixed time, best of 5
-//! interleaved rounds (the machine is shared). Every engine must return the same r0.
+//! Timing (shared with the interpreter's benchmark, `crates/vm/benches/common/timing.rs`):
+//! thread CPU time, each engine run repeatedly for a fixed time, best of 5 interleaved
+//! rounds (the machine is shared). Every engine must return the same r0.
 //! "checked" is the default JIT mode (bounds-checked memory, metered budget); "unchecked"
 //! is for verifier-approved programs, which is what rbpf's JIT and native code compare to.
 
@@ -14,6 +16,9 @@ use bpfkit_jit::{CompileOptions, JitProgram};
 use bpfkit_vm::{Config, MemoryMap, NoHelpers, Program};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+#[path = "../../vm/benches/common/timing.rs"]
+mod timing;
 
 const CHECKED: CompileOptions = CompileOptions {
     checked: true,
@@ -140,52 +145,6 @@ fn benches() -> Vec<Bench> {
     ]
 }
 
-/// CPU time consumed by this thread, in seconds.
-fn thread_cpu_secs() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant the kernel knows.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-}
-
-/// Runs `f` repeatedly for about `budget` CPU seconds; returns seconds per call. Calls are
-/// timed in batches (growing until a batch takes 1 ms) so that reading the clock does not
-/// count for short programs.
-fn time_round(budget: f64, f: &mut dyn FnMut() -> u64) -> f64 {
-    let start = thread_cpu_secs();
-    let (mut n, mut batch) = (0u64, 1u64);
-    loop {
-        let t = thread_cpu_secs();
-        for _ in 0..batch {
-            std::hint::black_box(f());
-        }
-        n += batch;
-        let now = thread_cpu_secs();
-        if now - t < 1e-3 {
-            batch *= 2;
-        }
-        if now - start >= budget {
-            return (now - start) / n as f64;
-        }
-    }
-}
-
-/// Best-of-5 seconds per call of each function, rounds interleaved.
-fn time_all(budget: f64, fs: &mut [&mut dyn FnMut() -> u64]) -> Vec<f64> {
-    const ROUNDS: usize = 5;
-    let mut best = vec![f64::INFINITY; fs.len()];
-    for _ in 0..ROUNDS {
-        for (f, b) in fs.iter_mut().zip(&mut best) {
-            *b = b.min(time_round(budget / ROUNDS as f64, *f));
-        }
-    }
-    best
-}
-
 fn run_jit(jit: &JitProgram, mem: &mut [u8]) -> u64 {
     let mut map = MemoryMap::new();
     let len = mem.len() as u64;
@@ -258,22 +217,23 @@ impl Native {
 }
 
 fn main() {
-    let secs: f64 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(1.0);
-    // Any other argument (not a `--flag` cargo passes) keeps only the programs whose name
-    // contains it, and skips the compile-time tables.
-    let filter: Option<String> = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with("--") && a.parse::<f64>().is_err());
+    let (secs, filter) = timing::args(1.0);
     let wall = Instant::now();
     let mut benches = benches();
     benches.retain(|b| filter.as_ref().is_none_or(|f| b.name.contains(f.as_str())));
 
     println!("### Run time (µs per run; ratios: how many times faster bpfkit's JIT is)\n");
-    println!("| program | insns/run | interpreter | rbpf JIT | JIT checked | JIT unchecked | rbpf / unchecked | rbpf / checked | interpreter / checked |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    timing::header(&[
+        "program",
+        "insns/run",
+        "interpreter",
+        "rbpf JIT",
+        "JIT checked",
+        "JIT unchecked",
+        "rbpf / unchecked",
+        "rbpf / checked",
+        "interpreter / checked",
+    ]);
     for b in &benches {
         let prog = Program::load(&b.insns).expect("loads");
         let checked = JitProgram::compile(&prog, &CHECKED).expect("compiles");
@@ -344,9 +304,9 @@ fn main() {
         let t = if let Some(vm) = &peer {
             // SAFETY: as above.
             let mut rb = || unsafe { vm.execute_program_jit(&mut m3).unwrap() };
-            time_all(secs, &mut [&mut interp, &mut rb, &mut jc, &mut ju])
+            timing::time_all(secs, &mut [&mut interp, &mut rb, &mut jc, &mut ju])
         } else {
-            let mut t = time_all(secs, &mut [&mut interp, &mut jc, &mut ju]);
+            let mut t = timing::time_all(secs, &mut [&mut interp, &mut jc, &mut ju]);
             t.insert(1, f64::NAN);
             t
         };
@@ -366,10 +326,9 @@ fn main() {
                 format!("{:.2}x", a / b)
             }
         };
-        println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            b.name,
-            exit.executed,
+        timing::row(&[
+            b.name.to_string(),
+            exit.executed.to_string(),
             us(t[0]),
             us(t[1]),
             us(t[2]),
@@ -377,7 +336,7 @@ fn main() {
             ratio(t[1], t[3]),
             ratio(t[1], t[2]),
             ratio(t[0], t[2]),
-        );
+        ]);
     }
 
     println!("\n### Against native code (same C source; ratio = JIT time / native time)\n");
@@ -394,8 +353,16 @@ fn main() {
     if natives.is_empty() {
         println!("skipped: clang could not build the native library");
     } else {
-        println!("| program | native -O2 (µs) | native -O2 scalar (µs) | JIT unchecked (µs) | JIT checked (µs) | unchecked / -O2 | unchecked / scalar | checked / -O2 |");
-        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+        timing::header(&[
+            "program",
+            "native -O2 (µs)",
+            "native -O2 scalar (µs)",
+            "JIT unchecked (µs)",
+            "JIT checked (µs)",
+            "unchecked / -O2",
+            "unchecked / scalar",
+            "checked / -O2",
+        ]);
         for b in benches.iter().filter(|b| b.native.is_some()) {
             let symbol = b.native.unwrap();
             let prog = Program::load(&b.insns).unwrap();
@@ -416,18 +383,17 @@ fn main() {
             let mut n1 = || f1(b1.as_mut_ptr());
             let mut ju = jit_runner(&unchecked, b2);
             let mut jc = jit_runner(&checked, b3);
-            let t = time_all(secs, &mut [&mut n0, &mut n1, &mut ju, &mut jc]);
-            println!(
-                "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.2} |",
-                b.name,
-                t[0] * 1e6,
-                t[1] * 1e6,
-                t[2] * 1e6,
-                t[3] * 1e6,
-                t[2] / t[0],
-                t[2] / t[1],
-                t[3] / t[0],
-            );
+            let t = timing::time_all(secs, &mut [&mut n0, &mut n1, &mut ju, &mut jc]);
+            timing::row(&[
+                b.name.to_string(),
+                format!("{:.1}", t[0] * 1e6),
+                format!("{:.1}", t[1] * 1e6),
+                format!("{:.1}", t[2] * 1e6),
+                format!("{:.1}", t[3] * 1e6),
+                format!("{:.2}", t[2] / t[0]),
+                format!("{:.2}", t[2] / t[1]),
+                format!("{:.2}", t[3] / t[0]),
+            ]);
         }
     }
 
@@ -435,8 +401,12 @@ fn main() {
         return;
     }
     println!("\n### Compile time (µs per 1,000 instructions)\n");
-    println!("| compiler | program | µs / 1,000 insns | code bytes / insn |");
-    println!("|---|---:|---:|---:|");
+    timing::header(&[
+        "compiler",
+        "program",
+        "µs / 1,000 insns",
+        "code bytes / insn",
+    ]);
     for n in [1_000, 10_000] {
         let big = synthetic(n);
         let prog = Program::load(&big).expect("synthetic program loads");
@@ -458,7 +428,7 @@ fn main() {
                     .len() as u64
             };
             let size = f();
-            let t = time_all(secs, &mut [&mut f])[0];
+            let t = timing::time_all(secs, &mut [&mut f])[0];
             println!(
                 "| {name} | {n} insns | {:.0} | {:.1} |",
                 t * 1e6 / (n as f64 / 1000.0),
@@ -473,7 +443,7 @@ fn main() {
         };
         let fits = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut rbpf_compile));
         if fits.is_ok() {
-            let t = time_all(secs, &mut [&mut rbpf_compile])[0];
+            let t = timing::time_all(secs, &mut [&mut rbpf_compile])[0];
             println!(
                 "| rbpf 0.4.1 | {n} insns | {:.0} | n/a |",
                 t * 1e6 / (n as f64 / 1000.0)

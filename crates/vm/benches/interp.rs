@@ -1,15 +1,17 @@
 //! Interpreter throughput on three programs, with rbpf 0.4.1's interpreter as a peer.
 //!
-//! Run: `cargo bench -p bpfkit-vm --bench interp` (optionally `-- <seconds per measurement>`).
-//! Each program is run repeatedly for a fixed time per engine; the rate is executed
-//! instructions (counted by bpfkit, identical for both since the programs are deterministic
-//! and both engines must return the same r0) per second of the thread's CPU time (the machine
-//! is shared, so wall time mostly measures the neighbours). Rounds alternate between the two
-//! engines and the best of 5 rounds is kept.
+//! Run: `cargo bench -p bpfkit-vm --bench interp` (optionally `-- <seconds per measurement>`
+//! and a part of a program's name to run only those). The rate is executed instructions
+//! (counted by bpfkit, identical for both since the programs are deterministic and both
+//! engines must return the same r0) per second of thread CPU time, timed as `common/timing.rs`
+//! describes (rounds alternating between the engines, best of 5).
 
 use bpfkit_isa::encode;
 use bpfkit_vm::{Config, MemoryMap, NoHelpers, Program};
 use std::time::Instant;
+
+#[path = "common/timing.rs"]
+mod timing;
 
 struct Bench {
     name: &'static str,
@@ -89,55 +91,23 @@ fn benches() -> Vec<Bench> {
     ]
 }
 
-/// CPU time consumed by this thread, in seconds.
-fn thread_cpu_secs() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant the kernel knows.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-}
-
-/// Runs `f` repeatedly for about `budget` of CPU time; returns the CPU seconds per call.
-fn time_round<F: FnMut() -> u64>(budget: f64, f: &mut F) -> f64 {
-    let start = thread_cpu_secs();
-    let mut n = 0u64;
-    loop {
-        std::hint::black_box(f());
-        n += 1;
-        let spent = thread_cpu_secs() - start;
-        if spent >= budget {
-            return spent / n as f64;
-        }
-    }
-}
-
-/// Best-of-`ROUNDS` CPU seconds per call of `a` and of `b`, rounds interleaved.
-fn time_pair<A: FnMut() -> u64, B: FnMut() -> u64>(budget: f64, mut a: A, mut b: B) -> (f64, f64) {
-    const ROUNDS: u32 = 5;
-    let (mut ta, mut tb) = (f64::INFINITY, f64::INFINITY);
-    for _ in 0..ROUNDS {
-        ta = ta.min(time_round(budget / ROUNDS as f64, &mut a));
-        tb = tb.min(time_round(budget / ROUNDS as f64, &mut b));
-    }
-    (ta, tb)
-}
-
 fn main() {
-    // `cargo bench` passes `--bench`; a number argument sets the seconds per measurement.
-    let secs: f64 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(1.5);
+    let (secs, filter) = timing::args(1.5);
     let wall = Instant::now();
-    println!(
-        "| program | insns/run | bpfkit-vm (M insn/s) | rbpf 0.4.1 (M insn/s) | bpfkit / rbpf |"
-    );
-    println!("|---|---:|---:|---:|---:|");
+    timing::header(&[
+        "program",
+        "insns/run",
+        "bpfkit-vm (M insn/s)",
+        "rbpf 0.4.1 (M insn/s)",
+        "bpfkit / rbpf",
+    ]);
     for b in benches() {
+        if filter
+            .as_ref()
+            .is_some_and(|f| !b.name.contains(f.as_str()))
+        {
+            continue;
+        }
         let insns = bpfkit_asm::assemble(b.asm).expect("benchmark program assembles");
         let prog = Program::load(&insns).expect("loads");
         let bytes = encode(&insns);
@@ -158,20 +128,17 @@ fn main() {
         let peer_r0 = peer.execute_program(&peer_mem, &[]).expect("rbpf runs");
         assert_eq!(peer_r0, exit.r0, "{}: engines disagree", b.name);
 
-        let (t_vm, t_peer) = time_pair(
-            secs,
-            || run_vm(&mut mem).r0,
-            || peer.execute_program(&peer_mem, &[]).unwrap(),
-        );
+        let mut vm = || run_vm(&mut mem).r0;
+        let mut rbpf = || peer.execute_program(&peer_mem, &[]).unwrap();
+        let t = timing::time_all(secs, &mut [&mut vm, &mut rbpf]);
         let rate = |t: f64| exit.executed as f64 / t / 1e6;
-        println!(
-            "| {} | {} | {:.0} | {:.0} | {:.2}x |",
-            b.name,
-            exit.executed,
-            rate(t_vm),
-            rate(t_peer),
-            t_peer / t_vm
-        );
+        timing::row(&[
+            b.name.to_string(),
+            exit.executed.to_string(),
+            format!("{:.0}", rate(t[0])),
+            format!("{:.0}", rate(t[1])),
+            format!("{:.2}x", t[1] / t[0]),
+        ]);
     }
     println!(
         "(CPU-time rates; wall time of the whole run: {:.1} s)",
