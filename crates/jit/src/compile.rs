@@ -70,6 +70,9 @@ pub(crate) struct Plan {
     /// Unchecked code without helper calls (`call <n>`, `callx`) or packet loads: it uses
     /// only the [`CoreCtx`](crate::ctx::CoreCtx) part of the run context.
     pub leaf: bool,
+    /// Leaf code without calls that never names r10: it needs no stack, cannot fail, and
+    /// reads only the `args` field of the context.
+    pub stackless: bool,
     /// Every register the program names (the prologue sets up only these).
     pub named: RegSet,
     /// Per instruction index: the r6–r9 that a function entered there may write (what a
@@ -152,6 +155,7 @@ impl Plan {
                 .iter()
                 .any(|d| matches!(d.insn, Insn::LdAbs { .. } | Insn::LdInd { .. })),
             leaf: false,
+            stackless: false,
             named: insns.iter().fold(0, |set, d| set | usage::named(&d.insn)),
             callee_writes: Vec::new(),
         })
@@ -227,6 +231,9 @@ pub(crate) fn compile(
         .filter(|&i| matches!(plan.insns[i].insn, Insn::Call(CallTarget::Local(_))))
         .map(|i| plan.target(i));
     plan.callee_writes = usage::callee_writes(&insns, entries, |i| plan.successors(i));
+    plan.stackless = plan.leaf
+        && plan.named & 1 << 10 == 0
+        && !insns.iter().any(|insn| matches!(insn, Insn::Call(_)));
     plan.stack_need = program.stack_need();
     plan.leaf = !options.checked
         && !plan.reads_packet

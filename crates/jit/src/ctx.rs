@@ -26,6 +26,14 @@ pub(crate) mod status {
     pub const BAD_CALLX: u64 = 6;
 }
 
+/// The whole context of a *stackless* run (leaf code without calls that never names
+/// r10): the prefix of [`CoreCtx`] such code reads.
+#[repr(C)]
+pub(crate) struct ArgsCtx {
+    /// As [`CoreCtx::args`].
+    pub args: *const [u64; 5],
+}
+
 /// The part of the run context that all generated code may use: the whole context of a
 /// *leaf* run (unchecked code that calls no helper and reads no packet), which is all
 /// `execute` builds for one, since filling the full context cost more than running a
@@ -169,5 +177,7 @@ pub(crate) fn last_fit(start: u64, len: u64, size: u64) -> u64 {
     }
 }
 
-// Leaf runs pass a `CoreCtx` where the code expects a `JitCtx`: it must be a prefix.
+// Leaf runs pass a `CoreCtx` where the code expects a `JitCtx`, stackless runs an
+// `ArgsCtx`: each must be a prefix of the next.
 const _: () = assert!(offset_of!(JitCtx, core) == 0);
+const _: () = assert!(offset_of!(CoreCtx, args) == offset_of!(ArgsCtx, args));

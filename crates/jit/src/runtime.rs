@@ -7,7 +7,7 @@
 //! through its common exit, which restores rsp from the context whatever the call depth.
 //! Panics are resumed once the code has returned.
 
-use crate::ctx::{fit_bound, last_fit, status, CoreCtx, JitCtx};
+use crate::ctx::{fit_bound, last_fit, status, ArgsCtx, CoreCtx, JitCtx};
 use crate::program::JitProgram;
 use bpfkit_isa::{MAX_CALL_FRAMES, STACK_SIZE};
 use bpfkit_vm::{
@@ -81,6 +81,13 @@ fn core_ctx(args: &[u64; 5], top: u64, budget: u64) -> CoreCtx {
 /// is most of the run.
 #[inline]
 fn execute_leaf(jit: &JitProgram, args: [u64; 5]) -> Result<Exit, VmError> {
+    if jit.plan.stackless {
+        let mut ctx = ArgsCtx { args: &args };
+        // SAFETY: as in `execute_full`; stackless code reads only the `args` field of the
+        // context, which `ArgsCtx` shares with `JitCtx`, uses no stack and cannot fail.
+        let r0 = unsafe { enter(jit.entry, (&mut ctx as *mut ArgsCtx).cast()) };
+        return Ok(Exit { r0, executed: 0 });
+    }
     let mut stack = MaybeUninit::<Stack>::uninit();
     let top = stack_top(&mut stack, jit.plan.stack_need);
     // Unchecked code keeps no budget.
