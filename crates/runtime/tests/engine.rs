@@ -238,3 +238,47 @@ fn concurrent_jit_test_runs_agree_with_the_interpreter() {
         assert_eq!(words(&got), want, "key {key:02x?}");
     }
 }
+
+/// `run_on_memory` hands r1 = memory, a convention the load-time verification (for the
+/// program's type) says nothing about: a verified program whose JIT code is unchecked still
+/// runs checked there, so reading past the memory is an error, not a wild read.
+#[test]
+fn run_on_memory_is_checked_even_for_verified_programs() {
+    let mut b = ObjectBuilder::new("GPL");
+    // Reads xdp_md.data_end: fine on a context, 2 bytes past the end of a 6-byte memory.
+    b.add_program(
+        "read_ctx",
+        ProgramSection::for_type(ProgType::Xdp),
+        vec![
+            Insn::Ldx {
+                size: MemSize::W,
+                signed: false,
+                dst: Reg::R0,
+                src: Reg::R1,
+                off: 4,
+            },
+            Insn::Exit,
+        ],
+    );
+    let object = b.build().unwrap();
+    for engine in [Engine::Interpreter, Engine::Jit] {
+        let loaded = Runtime::new()
+            .ncpus(1)
+            .engine(engine)
+            .load(object.clone())
+            .unwrap();
+        let prog = loaded.program(None).unwrap();
+        assert!(prog.verified());
+        assert_eq!(prog.checked(), engine == Engine::Interpreter);
+        let (r0, _) = prog
+            .run_on_memory(&mut [1, 2, 3, 4, 5, 6, 7, 8], 0)
+            .unwrap();
+        assert_eq!(r0, u32::from_ne_bytes([5, 6, 7, 8]) as u64, "{engine:?}");
+        let err = prog.run_on_memory(&mut [0; 6], 0).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("insn 0: out-of-bounds read of 4 bytes"),
+            "{engine:?}: {err}"
+        );
+    }
+}
