@@ -3,7 +3,7 @@
 use bpfkit_maps::{map_flags, MapError, MapType};
 use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn};
 
-use super::{add_region, neg, with_bytes, RunHelpers, EINVAL, MAX_TAIL_CALLS};
+use super::{add_region, neg, with_bytes, RunHelpers, EINVAL, MAX_TAIL_CALLS, SMALL_KEY};
 
 /// A map error as the helper's `-errno`.
 fn map_err(e: MapError) -> HelperReturn {
@@ -107,8 +107,9 @@ impl RunHelpers<'_> {
         ctx: &mut HelperCtx<'_, '_>,
     ) -> Result<HelperReturn, HelperError> {
         let map = self.map(a[0])?;
-        let value = ctx.memory.read_vec(a[1], map.spec().value_size as usize)?;
-        Ok(done(map.push(&value, a[2])))
+        let size = map.spec().value_size as usize;
+        let result = with_bytes(ctx, a[1], size, |value| map.push(value, a[2]))?;
+        Ok(done(result))
     }
 
     /// `bpf_map_pop_elem(map, value)` / `bpf_map_peek_elem(map, value)`.
@@ -120,15 +121,18 @@ impl RunHelpers<'_> {
     ) -> Result<HelperReturn, HelperError> {
         let map = self.map(a[0])?;
         let size = map.spec().value_size as usize;
-        // A bloom filter's peek reads the value as its input.
-        let mut value = ctx.memory.read_vec(a[1], size)?;
-        let r = if pop {
-            map.pop(&mut value)
+        // A bloom filter's peek reads the value as its input. Small values stay on the stack.
+        let (mut small, mut large) = ([0u8; SMALL_KEY], Vec::new());
+        let value = if size <= SMALL_KEY {
+            &mut small[..size]
         } else {
-            map.peek(&mut value)
+            large.resize(size, 0);
+            &mut large[..]
         };
+        ctx.memory.read(a[1], value)?;
+        let r = if pop { map.pop(value) } else { map.peek(value) };
         if r.is_ok() && map.spec().map_type != MapType::BloomFilter {
-            ctx.memory.write(a[1], &value)?;
+            ctx.memory.write(a[1], value)?;
         }
         Ok(done(r))
     }
@@ -171,8 +175,8 @@ impl RunHelpers<'_> {
         let Some(rb) = map.as_ringbuf() else {
             return Ok(neg(EINVAL));
         };
-        let data = ctx.memory.read_vec(a[1], a[2] as usize)?;
-        Ok(done(rb.output(&data, a[3])))
+        let result = with_bytes(ctx, a[1], a[2] as usize, |data| rb.output(data, a[3]))?;
+        Ok(done(result))
     }
 
     /// `bpf_ringbuf_reserve(ringbuf, size, flags)`: a writable sample or NULL.

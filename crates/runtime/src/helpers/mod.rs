@@ -104,8 +104,8 @@ impl RunHelpers<'_> {
     }
 }
 
-/// Longest key read into a stack buffer instead of a fresh vector.
-const SMALL_KEY: usize = 64;
+/// Longest key or value read into a stack buffer instead of a fresh vector.
+pub(crate) const SMALL_KEY: usize = 64;
 
 /// Calls `f` with the `len` bytes of program memory at `addr` (keys: most are small, and
 /// an allocation per map operation is a large part of a short program's run).
