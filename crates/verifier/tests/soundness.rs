@@ -579,3 +579,89 @@ fn accepted_random_loop_programs_never_fault() {
     );
     eprintln!("{accepted} of {total} random bpf_loop programs accepted, none faulted");
 }
+
+/// Found by the soundness fuzzer (a 28 s input): a loop that never ends, around three
+/// `bpf_loop` calls. The rounds of callbacks under way were all kept at their helper call,
+/// so every pass of the outer loop compared against a longer list (quadratic time). Only
+/// the newest rounds are kept now.
+#[test]
+fn loop_around_bpf_loop_keeps_state_lists_short() {
+    let text = r#"
+        r0 = 15
+        r3 = 12
+        r5 = -2
+        r6 = -8
+        r7 = 9
+        r8 = -1
+        r4 = r1
+        r9 = r10
+        r5 = bswap16 r5
+        r9 = r1
+        r1 = 3
+        ld_pseudo	r2, 4, 42
+        r3 = 0
+        r4 = 0
+        call 181
+        r1 = r9
+        r3 = 6
+        r5 = r0
+        r4 = r1
+        r9 = r1
+        r1 = r6
+        ld_pseudo	r2, 4, 31
+        r3 = r10
+        r3 += -16
+        r4 = 0
+        call 181
+        r1 = r9
+        r3 = 15
+        r5 = r0
+        r4 = r1
+        r5 += 2147483647
+        r7 = le16 r7
+        w6 += 7
+        if w4 s< w5 goto +1
+        r9 = r1
+        r1 = r3
+        ld_pseudo	r2, 4, 15
+        r3 = r10
+        r3 += -8
+        r4 = 0
+        call 181
+        r1 = r9
+        r3 = -1
+        r5 = r0
+        r4 = r1
+        r5 += 9
+        w0 += -436
+        r0 += 0
+        r8 += 1
+        if r8 < 1 goto -48
+        exit
+        r4 = r2
+        r0 = 0
+        r3 = 0
+        r5 = 0
+        r6 = 0
+        r7 = 0
+        r8 = 0
+        r9 = r10
+        r8 += 1
+        if r8 < 1 goto -8
+        r0 &= 1
+        exit
+    "#;
+    let prog = bpfkit_asm::assemble(text).expect("valid assembly");
+    let opts = Options {
+        complexity_limit: 100_000,
+        ..Options::default()
+    };
+    let v = verify_with(&prog, &LoopEnv { size: 11 }, &opts);
+    let e = v.result.expect_err("the outer loop never ends");
+    assert_eq!(e.kind, ErrorKind::TooComplex, "{e}");
+    assert!(
+        v.stats.max_states_per_insn <= 64,
+        "{} states at one instruction",
+        v.stats.max_states_per_insn
+    );
+}

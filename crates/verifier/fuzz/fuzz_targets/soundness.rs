@@ -571,11 +571,12 @@ fuzz_target!(|data: &[u8]| {
         Box::new(RawMemoryEnv { size })
     };
     if std::env::var_os("SOUNDNESS_PRINT").is_some() {
+        // The listing first: a slow input may never finish verifying.
+        eprintln!("size {size} callbacks {callbacks}\n{}", listing(&prog));
         let t = std::time::Instant::now();
         let v = verify_with(&prog, env.as_ref(), &Options::default());
         eprintln!(
-            "size {size}\n{}{:?} {:?} {:?}",
-            listing(&prog),
+            "{:?} {:?} {:?}",
             v.result.map(|s| s.insns_processed),
             v.stats,
             t.elapsed()

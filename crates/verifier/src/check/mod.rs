@@ -25,6 +25,10 @@ use bpfkit_isa::{Insn, Reg};
 /// In-progress checkpoints kept at each loop head whatever their misses (see `visit`).
 const LOOP_ROUNDS_KEPT: usize = 4;
 
+/// Rounds of callbacks still under way kept at a helper call that runs a callback (widening
+/// needs the latest; the rounds of one call end within a few).
+const CALLBACK_ROUNDS_KEPT: usize = 16;
+
 /// Most instructions the engine processes (summed over all paths) before giving up.
 pub const COMPLEXITY_LIMIT: u64 = 1_000_000;
 
@@ -445,12 +449,16 @@ impl<'a> Engine<'a> {
         // through a few states without progress is found when one comes back.
         let loop_head = self.cfg.loop_head[pc];
         let recent = before.saturating_sub(LOOP_ROUNDS_KEPT);
+        // Only the newest rounds of callbacks: older ones under way belong to earlier
+        // passes of a loop around the helper call, and keeping them all makes every later
+        // pass compare against a list that keeps growing.
+        let recent_rounds = before.saturating_sub(CALLBACK_ROUNDS_KEPT);
         let mut index = 0;
         self.lists[list].retain(|&id| {
             let cp = &mut checkpoints[id as usize];
             let in_progress = cp.branches > 0;
             let keep = cp.misses <= cp.hits * 3 + 3
-                || (callback_call && in_progress)
+                || (callback_call && in_progress && index >= recent_rounds)
                 || (loop_head && in_progress && index >= recent);
             index += 1;
             if !keep {
