@@ -10,6 +10,7 @@
 use crate::blind::Blinder;
 use crate::emit::{Emitted, Emitter};
 use crate::error::JitError;
+use crate::fold::{self, Fold};
 use crate::usage::{self, RegSet};
 use bpfkit_isa::{CallTarget, Decoded, Insn, LdImm64Kind};
 use bpfkit_vm::{Program, FUNC_ADDR_TAG};
@@ -73,6 +74,8 @@ pub(crate) struct Plan {
     /// Leaf code without calls that never names r10: it needs no stack, cannot fail, and
     /// reads only the `args` field of the context.
     pub stackless: bool,
+    /// Per instruction: address folding (unchecked, unblinded code only; see `fold`).
+    pub folds: Vec<Fold>,
     /// Every register the program names (the prologue sets up only these).
     pub named: RegSet,
     /// Per instruction index: the r6–r9 that a function entered there may write (what a
@@ -156,6 +159,7 @@ impl Plan {
                 .any(|d| matches!(d.insn, Insn::LdAbs { .. } | Insn::LdInd { .. })),
             leaf: false,
             stackless: false,
+            folds: vec![Fold::None; n],
             named: insns.iter().fold(0, |set, d| set | usage::named(&d.insn)),
             callee_writes: Vec::new(),
         })
@@ -231,6 +235,11 @@ pub(crate) fn compile(
         .filter(|&i| matches!(plan.insns[i].insn, Insn::Call(CallTarget::Local(_))))
         .map(|i| plan.target(i));
     plan.callee_writes = usage::callee_writes(&insns, entries, |i| plan.successors(i));
+    if !options.checked && !options.blind_constants {
+        plan.folds = fold::folds(&insns, &|i| plan.block_at(i).is_some(), &|i| {
+            plan.successors(i)
+        });
+    }
     plan.stackless = plan.leaf
         && plan.named & 1 << 10 == 0
         && !insns.iter().any(|insn| matches!(insn, Insn::Call(_)));

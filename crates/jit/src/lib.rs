@@ -99,6 +99,7 @@ mod compile;
 mod ctx;
 mod emit;
 mod error;
+mod fold;
 mod program;
 mod regs;
 mod runtime;

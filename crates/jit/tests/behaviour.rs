@@ -749,3 +749,58 @@ fn stack_loads_after_stores_match_the_interpreter() {
         .r0;
     assert_eq!(got, want);
 }
+
+#[test]
+fn folded_addresses_match_the_interpreter() {
+    // `rX = rY; rX += rZ` feeding loads and stores at rX is folded into the accesses in
+    // unchecked code, unless rX is otherwise read, rY/rZ change while rX still matters, or
+    // rX is live where control may enter from elsewhere. r1 = the buffer, r2 = 3.
+    // rX is r6 or r7 (an exit reads r0-r5, so those never fold before one).
+    let cases = [
+        "mov %r6, %r1\nadd %r6, %r2\nldxb %r0, [%r6+1]\nldxb %r4, [%r6+2]\nadd %r0, %r4",
+        "mov %r6, %r1\nadd %r6, %r2\nldxb %r0, [%r6+0]\nsub %r6, %r1\nadd %r0, %r6",
+        "mov %r6, %r1\nadd %r6, %r2\nadd %r1, 1\nldxb %r0, [%r6+0]",
+        "mov %r6, %r1\nadd %r6, %r2\nadd %r2, 5\nldxb %r0, [%r6+0]",
+        "mov %r6, %r1\nadd %r6, 4\nstb [%r6+1], 9\nstxb [%r6+2], %r2\nldxdw %r0, [%r1+0]",
+        "mov %r6, %r1\nadd %r6, %r2\nldxb %r1, [%r6+0]\nldxb %r0, [%r6+1]\nadd %r0, %r1",
+        "mov %r6, %r1\nadd %r6, 8\nstxdw [%r6+0], %r6\nldxb %r0, [%r1+9]\nldxb %r4, [%r1+8]\nsub %r0, %r4",
+        "mov %r6, %r1\nadd %r6, %r2\nldxb %r0, [%r6+0]\njeq %r0, 200, l\nl:\nldxb %r4, [%r6+1]\nadd %r0, %r4",
+        "mov %r6, %r1\nadd %r6, %r2\nldxb %r0, [%r6+4]\nmov %r6, 7\nadd %r0, %r6",
+        "mov %r6, %r1\nadd %r6, %r2\nldxb %r0, [%r6+0]\nja l\nl:\nmov %r7, %r6\nsub %r7, %r1\nadd %r0, %r7",
+        "mov %r3, %r1\nadd %r3, %r2\nldxb %r3, [%r3+5]\nmov %r0, %r3",
+        "mov %r6, %r1\njeq %r2, 99, l\nmov %r6, %r1\nadd %r6, %r2\nldxb %r0, [%r6+0]\nl:\nldxb %r4, [%r6+1]\nadd %r0, %r4",
+        "mov %r7, %r1\nadd %r7, %r2\nldxb %r0, [%r7+0]\ncall local f\nexit\nf:\nmov %r0, %r7\nsub %r0, %r1",
+    ];
+    let options = CompileOptions {
+        checked: false,
+        blind_constants: false,
+    };
+    for case in cases {
+        let text = format!("mov %r2, 3\n{case}\nexit");
+        let prog = Program::load(&asm(&text)).unwrap();
+        let jit = JitProgram::compile(&prog, &options).unwrap();
+        // One buffer for both engines (a case stores a pointer), reset before each run.
+        let mut mem = vec![0u8; 32];
+        let mut run = |engine: &dyn Fn(u64, &mut MemoryMap) -> u64| {
+            for (i, b) in mem.iter_mut().enumerate() {
+                *b = i as u8 * 7 + 1;
+            }
+            let mut map = MemoryMap::new();
+            let addr = map.add_slice_mut(&mut mem);
+            let r0 = engine(addr, &mut map);
+            drop(map);
+            (r0, mem.clone())
+        };
+        let want = run(&|addr, map| {
+            prog.run([addr, 0, 0, 0, 0], map, &mut NoHelpers, &Config::default())
+                .unwrap()
+                .r0
+        });
+        let got = run(&|addr, map| {
+            jit.run([addr, 0, 0, 0, 0], map, &mut NoHelpers, &Config::default())
+                .unwrap()
+                .r0
+        });
+        assert_eq!(got, want, "{case}");
+    }
+}

@@ -2,10 +2,12 @@
 //! - `rX = rY; rX += k` (or `+= rZ`, `-= k`; 64 or 32 bits) is one `lea`, when the second
 //!   instruction is no jump target (the pair then always runs together);
 //! - `rX *= 3, 5, 9` is a `lea` (1 cycle, not `imul`'s 3), `rX *= 2^n` a shift;
+//! - such a pair whose sum only addresses memory is not emitted at all (`fold`);
 //! - `if rX ==/!= 0` right after an ALU operation that set the flags from rX (same width,
 //!   not a jump target) needs no `test`.
 
 use super::{asm, Emitter};
+use crate::fold::Fold;
 use crate::regs::x;
 use bpfkit_isa::{AluOp, Insn, Operand, Width};
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
@@ -14,6 +16,11 @@ impl Emitter<'_> {
     /// Emits instructions `i` and `i + 1` as one `lea` if they are a move and an add to the
     /// same register; returns whether it did.
     pub(super) fn fused_mov_add(&mut self, i: usize) -> bool {
+        if self.plan.folds[i] == Fold::Skip {
+            // The sum only addresses memory: the accesses compute it (see `fold`).
+            self.bind_second(i);
+            return true;
+        }
         let (Some(first), Some(second)) = (self.plan.insns.get(i), self.plan.insns.get(i + 1))
         else {
             return false;
@@ -58,11 +65,16 @@ impl Emitter<'_> {
             }
             _ => return false,
         }
-        // The second instruction's label, for anything that names it (`callx` tables).
+        self.bind_second(i);
+        true
+    }
+
+    /// Binds the label of the second instruction of the pair at `i`, for anything that
+    /// names it (`callx` tables).
+    fn bind_second(&mut self, i: usize) {
         let label = self.labels[i + 1];
         asm!(self.asm; =>label);
         self.offsets[i + 1] = self.asm.offset().0;
-        true
     }
 
     fn lea_disp(&mut self, wide: bool, d: u8, s: u8, k: i32) {

@@ -11,28 +11,43 @@
 use super::{asm, Emitter, Stub};
 use crate::ctx::{o, size_class};
 use crate::error::JitError;
+use crate::fold::Fold;
 use crate::regs::{x, R10, R11, RAX, RBP};
 use bpfkit_isa::{AtomicOp, MemSize, Reg, STACK_SIZE};
 use bpfkit_vm::AccessKind;
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
-/// Emits an instruction with the memory operand `[m.base + m.disp]` between the `pre` and
-/// `post` tokens, with an 8-bit displacement when it fits (dynasm would use 32 bits).
+/// Emits an instruction with the memory operand `[m.base + m.index + m.disp]` between the
+/// `pre` and `post` tokens, with an 8-bit displacement when it fits (dynasm would use 32
+/// bits).
 macro_rules! memop {
     ($e:expr, $m:expr, [$($pre:tt)*], [$($post:tt)*]) => {{
         let (b, o) = ($m.base, $m.disp);
-        match i8::try_from(o) {
-            Ok(o8) => asm!($e.asm; $($pre)* [BYTE Rq(b) + o8] $($post)*),
-            Err(_) => asm!($e.asm; $($pre)* [Rq(b) + o] $($post)*),
+        match ($m.index, i8::try_from(o)) {
+            (None, Ok(o8)) => asm!($e.asm; $($pre)* [BYTE Rq(b) + o8] $($post)*),
+            (None, Err(_)) => asm!($e.asm; $($pre)* [Rq(b) + o] $($post)*),
+            (Some(ix), Ok(o8)) => asm!($e.asm; $($pre)* [BYTE Rq(b) + Rq(ix) + o8] $($post)*),
+            (Some(ix), Err(_)) => asm!($e.asm; $($pre)* [Rq(b) + Rq(ix) + o] $($post)*),
         }
     }};
 }
 
-/// Where an access goes once proven safe: `[base + disp]`.
+/// Where an access goes once proven safe: `[base + index + disp]`.
 #[derive(Clone, Copy)]
 struct Mem {
     base: u8,
+    index: Option<u8>,
     disp: i32,
+}
+
+impl Mem {
+    fn at(base: u8, disp: i32) -> Mem {
+        Mem {
+            base,
+            index: None,
+            disp,
+        }
+    }
 }
 
 /// The slow-path site word: pc, access size and kind, decoded by `runtime::slow_check`.
@@ -58,23 +73,34 @@ impl Emitter<'_> {
         into_r11: bool,
     ) -> Mem {
         let (b, off, n) = (x(base), off as i32, size as i32);
+        if !self.checked {
+            if let Fold::Use { base, index, disp } = self.plan.folds[self.cur] {
+                let m = Mem {
+                    base: x(base),
+                    index: index.map(x),
+                    disp,
+                };
+                if !into_r11 {
+                    return m;
+                }
+                memop!(self, m, [lea r11,], []);
+                return Mem::at(R11, 0);
+            }
+        }
         if !self.checked && !into_r11 {
-            return Mem { base: b, disp: off };
+            return Mem::at(b, off);
         }
         let in_frame = base == Reg::R10 && off >= -(STACK_SIZE as i32) && off + n <= 0;
         if self.checked && in_frame && off % n == 0 {
             if into_r11 {
                 asm!(self.asm; lea r11, [rbp + off]);
-                return Mem { base: R11, disp: 0 };
+                return Mem::at(R11, 0);
             }
-            return Mem {
-                base: RBP,
-                disp: off,
-            };
+            return Mem::at(RBP, off);
         }
-        memop!(self, Mem { base: b, disp: off }, [lea r11,], []);
+        memop!(self, Mem::at(b, off), [lea r11,], []);
         if !self.checked {
-            return Mem { base: R11, disp: 0 };
+            return Mem::at(R11, 0);
         }
         let (at, resume) = (self.asm.new_dynamic_label(), self.asm.new_dynamic_label());
         if access == AccessKind::Atomic {
@@ -105,7 +131,7 @@ impl Emitter<'_> {
             resume,
             site: site(pc, size, access),
         });
-        Mem { base: R11, disp: 0 }
+        Mem::at(R11, 0)
     }
 
     pub(super) fn load(

@@ -99,6 +99,8 @@ pub(crate) struct Emitter<'p> {
     zf_of: Option<(u8, bool)>,
     /// Stack slots whose value a register holds (see `forward`).
     slots: Vec<forward::Slot>,
+    /// Index of the instruction being emitted.
+    cur: usize,
 }
 
 impl<'p> Emitter<'p> {
@@ -130,6 +132,7 @@ impl<'p> Emitter<'p> {
             zero_frame: asm.new_dynamic_label(),
             zf_of: None,
             slots: Vec::new(),
+            cur: 0,
             asm,
         };
         e.prologue();
@@ -247,6 +250,7 @@ impl<'p> Emitter<'p> {
         let label = self.labels[i];
         asm!(self.asm; =>label);
         self.offsets[i] = self.asm.offset().0;
+        self.cur = i;
         let block = self.plan.block_at(i);
         if self.checked {
             if let Some(block) = block {

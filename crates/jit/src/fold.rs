@@ -1,0 +1,206 @@
+//! Address folding for unchecked code: `rX = rY; rX += rZ` (or `+= k`) followed, in the
+//! same block, by loads and stores based on rX becomes loads and stores at
+//! `[rY + rZ + off]` (`[rY + k + off]`), and the addition is not emitted at all — when rX
+//! is not otherwise read before it is redefined or dies (register liveness), and rY and
+//! rZ keep their values. This is the pattern eBPF compilers emit for `p[i]`, which x86
+//! addresses in one operand.
+
+use crate::usage::{self, RegSet};
+use bpfkit_isa::{AluOp, AtomicOp, CallTarget, Insn, Operand, Reg, Width};
+
+/// What address folding decided for one instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fold {
+    /// Emitted as written.
+    None,
+    /// The first of a `mov`/`add` pair whose result only addresses memory: emit neither.
+    Skip,
+    /// A load or store whose base register is replaced by `base + index + disp`.
+    Use {
+        base: Reg,
+        index: Option<Reg>,
+        disp: i32,
+    },
+}
+
+const ALL: RegSet = 0b111_1111_1111;
+
+fn bit(r: Reg) -> RegSet {
+    1 << r.idx()
+}
+
+fn operand(src: Operand) -> RegSet {
+    match src {
+        Operand::Reg(r) => bit(r),
+        Operand::Imm(_) => 0,
+    }
+}
+
+/// Registers `insn` reads (conservatively: calls and exits read what a callee or caller may).
+fn reads(insn: &Insn) -> RegSet {
+    match *insn {
+        Insn::Alu {
+            op: AluOp::Mov | AluOp::MovSx(_),
+            src,
+            ..
+        } => operand(src),
+        Insn::Alu { dst, src, .. } | Insn::Jmp { dst, src, .. } => bit(dst) | operand(src),
+        Insn::End { dst, .. } => bit(dst),
+        Insn::Ldx { src, .. } | Insn::LdInd { src, .. } => bit(src),
+        Insn::St { dst, .. } => bit(dst),
+        Insn::Stx { dst, src, .. } => bit(dst) | bit(src),
+        Insn::Atomic { dst, src, op, .. } => {
+            bit(dst) | bit(src) | if op == AtomicOp::Cmpxchg { 1 } else { 0 }
+        }
+        Insn::Call(CallTarget::Helper(_) | CallTarget::Kfunc(_)) => 0b11_1110,
+        Insn::Call(_) => ALL,
+        // A function's caller may read r0–r5 after it returns (r6–r9 it restores).
+        Insn::Exit => 0b11_1111,
+        Insn::Ja { .. } | Insn::LdImm64 { .. } | Insn::LdAbs { .. } => 0,
+    }
+}
+
+/// Registers `insn` certainly overwrites (a local call may leave r0 as it was).
+fn kills(insn: &Insn) -> RegSet {
+    match insn {
+        Insn::Call(CallTarget::Local(_) | CallTarget::Reg(_)) => 0,
+        _ => usage::written(insn),
+    }
+}
+
+/// Per instruction: the registers live after it. `None` when the analysis does not
+/// settle within its work bound.
+fn live_out(
+    insns: &[Insn],
+    successors: &dyn Fn(usize) -> [Option<usize>; 2],
+) -> Option<Vec<RegSet>> {
+    let n = insns.len();
+    let mut live_in = vec![0 as RegSet; n];
+    let mut out = vec![0 as RegSet; n];
+    for _pass in 0..32 {
+        let mut changed = false;
+        for i in (0..n).rev() {
+            let o = successors(i)
+                .into_iter()
+                .flatten()
+                .fold(0, |set, s| set | live_in[s]);
+            let li = reads(&insns[i]) | (o & !kills(&insns[i]));
+            out[i] = o;
+            if li != live_in[i] {
+                live_in[i] = li;
+                changed = true;
+            }
+        }
+        if !changed {
+            return Some(out);
+        }
+    }
+    None
+}
+
+/// Decides the folds of a program. `block_start(i)`: whether instruction `i` starts a
+/// block (control may arrive from elsewhere).
+pub(crate) fn folds(
+    insns: &[Insn],
+    block_start: &dyn Fn(usize) -> bool,
+    successors: &dyn Fn(usize) -> [Option<usize>; 2],
+) -> Vec<Fold> {
+    let n = insns.len();
+    let mut out = vec![Fold::None; n];
+    let Some(live) = live_out(insns, successors) else {
+        return out;
+    };
+    let mut i = 0;
+    while i + 1 < n {
+        if let Some(uses) = fold_at(insns, i, block_start, &live) {
+            out[i] = Fold::Skip;
+            for (j, fold) in uses {
+                out[j] = fold;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The folded accesses if the pair at `i`, `i + 1` can be skipped.
+fn fold_at(
+    insns: &[Insn],
+    i: usize,
+    block_start: &dyn Fn(usize) -> bool,
+    live: &[RegSet],
+) -> Option<Vec<(usize, Fold)>> {
+    let Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Mov,
+        dst: x,
+        src: Operand::Reg(y),
+    } = insns[i]
+    else {
+        return None;
+    };
+    let (index, k) = match insns[i + 1] {
+        Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Add,
+            dst,
+            src,
+        } if dst == x => match src {
+            Operand::Reg(z) if z != x => (Some(z), 0),
+            Operand::Imm(k) => (None, k),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    if x == y || block_start(i + 1) || x == Reg::R10 {
+        return None;
+    }
+    let kept = bit(y) | index.map_or(0, bit);
+    let mut uses = Vec::new();
+    for j in i + 2..insns.len() {
+        if block_start(j) {
+            // Control may enter here with another rX.
+            return (live[j - 1] & bit(x) == 0).then_some(uses);
+        }
+        let insn = insns[j];
+        let (base, off) = match insn {
+            Insn::Ldx { src, off, .. } => (src, off),
+            Insn::St { dst, off, .. } => (dst, off),
+            Insn::Stx { dst, src, off, .. } if src != x => (dst, off),
+            _ => (Reg::R10, 0),
+        };
+        let folded = base == x;
+        if folded {
+            let disp = k.checked_add(off as i32)?;
+            uses.push((
+                j,
+                Fold::Use {
+                    base: y,
+                    index,
+                    disp,
+                },
+            ));
+        } else if reads(&insn) & bit(x) != 0 {
+            return None;
+        }
+        let written = usage::written(&insn) | kills(&insn);
+        if written & bit(x) != 0 {
+            return Some(uses);
+        }
+        if written & kept != 0 || !falls_through(&insn) {
+            // rY or rZ changes, or the block ends here: rX must be dead from here on.
+            return (live[j] & bit(x) == 0).then_some(uses);
+        }
+    }
+    (live[insns.len() - 1] & bit(x) == 0).then_some(uses)
+}
+
+/// Whether control always continues with the next instruction (no jump, call or exit).
+fn falls_through(insn: &Insn) -> bool {
+    !matches!(
+        insn,
+        Insn::Ja { .. } | Insn::Jmp { .. } | Insn::Exit | Insn::Call(_)
+    )
+}
