@@ -202,7 +202,7 @@ fn print_program(prog: &[Insn], level: u8) -> Result<ExitCode> {
 enum Filter {
     Cbpf(bpfkit_cbpf::Filter),
     Ebpf(bpfkit_vm::Program),
-    Jit(bpfkit_jit::JitProgram),
+    Jit(Box<bpfkit_jit::JitProgram>),
 }
 
 impl Filter {
@@ -216,13 +216,13 @@ impl Filter {
             Engine::Ebpf => {
                 Filter::Ebpf(bpfkit_vm::Program::load(&translated()).context("translated filter")?)
             }
-            Engine::Jit => Filter::Jit(
+            Engine::Jit => Filter::Jit(Box::new(
                 bpfkit_jit::JitProgram::from_insns(
                     &translated(),
                     &bpfkit_jit::CompileOptions::default(),
                 )
                 .context("translated filter")?,
-            ),
+            )),
         })
     }
 }
