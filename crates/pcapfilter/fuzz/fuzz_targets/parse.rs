@@ -45,12 +45,9 @@ fuzz_target!(|data: &[u8]| {
     if let Err(e) = lexer::tokenize(text) {
         check_position(text, &e);
     }
-    match parser::parse(text) {
-        Err(e) => {
-            check_position(text, &e);
-            return;
-        }
-        Ok(_) => {}
+    if let Err(e) = parser::parse(text) {
+        check_position(text, &e);
+        return;
     }
     let types: Vec<LinkType> = LinkType::supported().collect();
     let other = types[text.len() % types.len()];
@@ -76,9 +73,9 @@ fuzz_target!(|data: &[u8]| {
                     Ok(prog) => {
                         if let Err(e) = validate(prog) {
                             // protochain's loop is libpcap's backward `ja`.
-                            let backward_ja = e.index.is_some_and(|i| {
-                                prog[i].code == 0x05 && (prog[i].k as i32) < 0
-                            });
+                            let backward_ja = e
+                                .index
+                                .is_some_and(|i| prog[i].code == 0x05 && (prog[i].k as i32) < 0);
                             assert!(
                                 backward_ja
                                     || matches!(
@@ -99,7 +96,9 @@ fuzz_target!(|data: &[u8]| {
             if unopt.is_ok() {
                 match &opt {
                     Ok(_) | Err(CompileError::RejectsAll) | Err(CompileError::Constant(_)) => {}
-                    Err(e) => panic!("{text:?} on {lt}: unoptimized compiles, optimized fails: {e}"),
+                    Err(e) => {
+                        panic!("{text:?} on {lt}: unoptimized compiles, optimized fails: {e}")
+                    }
                 }
             }
         }
