@@ -74,6 +74,12 @@ pub(crate) struct Plan {
     /// Leaf code without calls that never names r10: it needs no stack, cannot fail, and
     /// reads only the `args` field of the context.
     pub stackless: bool,
+    /// Per instruction: a conditional jump over the `ja` that follows it, emitted as the
+    /// opposite condition to the `ja`'s target (unchecked code: the `ja` is then not
+    /// emitted, which the budget would notice).
+    pub inverted: Vec<bool>,
+    /// Per instruction: a `ja` that an inverted jump before it replaces.
+    pub skipped: Vec<bool>,
     /// Per instruction: address folding (unchecked, unblinded code only; see `fold`).
     pub folds: Vec<Fold>,
     /// Every register the program names (the prologue sets up only these).
@@ -160,15 +166,43 @@ impl Plan {
             leaf: false,
             stackless: false,
             folds: vec![Fold::None; n],
+            inverted: vec![false; n],
+            skipped: vec![false; n],
             named: insns.iter().fold(0, |set, d| set | usage::named(&d.insn)),
             callee_writes: Vec::new(),
         })
     }
 
+    /// `if cond goto L1; goto L2; L1:` becomes `if !cond goto L2; L1:` where nothing else
+    /// jumps to the `goto` (the shape eBPF compilers give loop conditions).
+    fn invert_jumps_over_ja(&mut self) {
+        let n = self.insns.len();
+        let mut targeted = vec![false; n];
+        for &t in &self.targets {
+            if t != NONE {
+                targeted[t as usize] = true;
+            }
+        }
+        for i in 0..n.saturating_sub(1) {
+            if matches!(self.insns[i].insn, Insn::Jmp { .. })
+                && self.targets[i] as usize == i + 2
+                && matches!(self.insns[i + 1].insn, Insn::Ja { .. })
+                && !targeted[i + 1]
+                && !self.skipped[i]
+            {
+                self.targets[i] = self.targets[i + 1];
+                self.inverted[i] = true;
+                self.skipped[i + 1] = true;
+            }
+        }
+    }
+
     /// Where control may go after instruction `i` inside its function (a local call
     /// continues after it; its callee is analysed on its own).
     fn successors(&self, i: usize) -> [Option<usize>; 2] {
-        let next = (i + 1 < self.insns.len()).then_some(i + 1);
+        // An inverted jump falls through past the `ja` it replaces.
+        let skip = self.inverted[i] as usize;
+        let next = (i + 1 + skip < self.insns.len()).then_some(i + 1 + skip);
         match self.insns[i].insn {
             Insn::Exit => [None, None],
             Insn::Ja { .. } => [Some(self.target(i)), None],
@@ -235,6 +269,9 @@ pub(crate) fn compile(
         .filter(|&i| matches!(plan.insns[i].insn, Insn::Call(CallTarget::Local(_))))
         .map(|i| plan.target(i));
     plan.callee_writes = usage::callee_writes(&insns, entries, |i| plan.successors(i));
+    if !options.checked {
+        plan.invert_jumps_over_ja();
+    }
     if !options.checked && !options.blind_constants {
         plan.folds = fold::folds(&insns, &|i| plan.block_at(i).is_some(), &|i| {
             plan.successors(i)

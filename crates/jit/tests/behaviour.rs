@@ -769,6 +769,7 @@ fn folded_addresses_match_the_interpreter() {
         "mov %r6, %r1\nadd %r6, %r2\nldxb %r0, [%r6+0]\nja l\nl:\nmov %r7, %r6\nsub %r7, %r1\nadd %r0, %r7",
         "mov %r3, %r1\nadd %r3, %r2\nldxb %r3, [%r3+5]\nmov %r0, %r3",
         "mov %r6, %r1\njeq %r2, 99, l\nmov %r6, %r1\nadd %r6, %r2\nldxb %r0, [%r6+0]\nl:\nldxb %r4, [%r6+1]\nadd %r0, %r4",
+        "mov %r6, %r1\nja +0\nmov %r6, %r1\nadd %r6, %r2\nldxb %r0, [%r6+0]\njne %r0, 0, +1\nja out\nldxb %r4, [%r6+1]\nadd %r0, %r4\nout:",
         "mov %r7, %r1\nadd %r7, %r2\nldxb %r0, [%r7+0]\ncall local f\nexit\nf:\nmov %r0, %r7\nsub %r0, %r1",
     ];
     let options = CompileOptions {
@@ -802,5 +803,56 @@ fn folded_addresses_match_the_interpreter() {
                 .r0
         });
         assert_eq!(got, want, "{case}");
+    }
+}
+
+#[test]
+fn jumps_over_ja_match_the_interpreter() {
+    // Unchecked code emits `if c goto +1; goto L` as `if !c goto L`: every condition, both
+    // outcomes, 32 and 64 bits; and not when something else jumps to the `goto`.
+    let conds = [
+        "jeq", "jne", "jgt", "jge", "jlt", "jle", "jset", "jsgt", "jsge", "jslt", "jsle",
+    ];
+    let options = CompileOptions {
+        checked: false,
+        blind_constants: false,
+    };
+    for cond in conds {
+        for suffix in ["", "32"] {
+            for (a, b) in [(5, 5), (-3, 4), (4, -3), (6, 2), (2, 6)] {
+                let text = format!(
+                    "mov %r1, {a}\nmov %r2, {b}\nmov %r0, 1\n\
+                     jeq %r1, 99, over\n\
+                     {cond}{suffix} %r1, %r2, +1\n\
+                     over:\nja out\n\
+                     mov %r0, 2\nout:\nexit"
+                );
+                let straight = text.replace("jeq %r1, 99, over\n", "");
+                let entered = text.replace("jeq %r1, 99, over", "jeq %r1, %r1, over");
+                for text in [text, straight, entered] {
+                    let prog = Program::load(&asm(&text)).unwrap();
+                    let want = prog
+                        .run(
+                            [0; 5],
+                            &mut MemoryMap::new(),
+                            &mut NoHelpers,
+                            &Config::default(),
+                        )
+                        .unwrap()
+                        .r0;
+                    let jit = JitProgram::compile(&prog, &options).unwrap();
+                    let got = jit
+                        .run(
+                            [0; 5],
+                            &mut MemoryMap::new(),
+                            &mut NoHelpers,
+                            &Config::default(),
+                        )
+                        .unwrap()
+                        .r0;
+                    assert_eq!(got, want, "{text}");
+                }
+            }
+        }
     }
 }

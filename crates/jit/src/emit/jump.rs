@@ -33,11 +33,17 @@ impl Emitter<'_> {
         let d = x(dst);
         let wide = width == Width::W64;
         let label = self.labels[self.plan.target(i)];
+        // The condition is tested as written; the jump may be taken on its opposite.
+        let taken = if self.plan.inverted[i] {
+            opposite(cond)
+        } else {
+            cond
+        };
         if matches!(cond, JmpCond::Eq | JmpCond::Ne)
             && src == Operand::Imm(0)
             && zf == Some((d, wide))
         {
-            self.jcc(cond, label, self.short[i]);
+            self.jcc(taken, label, self.short[i]);
             self.jump_ends[i] = self.asm.offset().0;
             return;
         }
@@ -66,7 +72,7 @@ impl Emitter<'_> {
                 Err(_) => asm!(self.asm; cmp Rd(d), DWORD k),
             },
         }
-        self.jcc(cond, label, self.short[i]);
+        self.jcc(taken, label, self.short[i]);
         self.jump_ends[i] = self.asm.offset().0;
     }
 
@@ -108,5 +114,23 @@ impl Emitter<'_> {
             (Sle, true) => asm!(self.asm; jle BYTE =>l),
             (Sle, false) => asm!(self.asm; jle =>l),
         }
+    }
+}
+
+/// The condition that holds exactly when `cond` does not, for the same flags (`Set` is
+/// tested with `test`, whose zero flag `Eq` reads).
+fn opposite(cond: JmpCond) -> JmpCond {
+    use JmpCond::*;
+    match cond {
+        Eq => Ne,
+        Ne | Set => Eq,
+        Gt => Le,
+        Le => Gt,
+        Ge => Lt,
+        Lt => Ge,
+        Sgt => Sle,
+        Sle => Sgt,
+        Sge => Slt,
+        Slt => Sge,
     }
 }

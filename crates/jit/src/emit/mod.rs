@@ -277,6 +277,11 @@ impl<'p> Emitter<'p> {
                 return Ok(1);
             }
         }
+        if self.plan.skipped[i] {
+            // Replaced by the inverted jump before it.
+            self.jump_ends[i] = self.asm.offset().0;
+            return Ok(1);
+        }
         let d = self.plan.insns[i];
         let pc = d.pc as u32;
         match d.insn {
