@@ -72,8 +72,12 @@ pub struct RegState {
     pub ty: RegType,
     /// The pointer may be NULL (`*_or_null` types) until a null check.
     pub nullable: bool,
-    /// Constant offset added to a pointer.
+    /// Constant offset added to a pointer; for a linked scalar (`id` non-zero), its offset
+    /// from the value the link started from (`rX += c` after `rX = rY`).
     pub off: i32,
+    /// A linked scalar's `off` was added in 32 bits (`wX += c`): the value is the low 32
+    /// bits of base + `off`, zero-extended.
+    pub off32: bool,
     /// A scalar's value, or a pointer's variable offset.
     pub var: Scalar,
     /// Identity shared by copies: null checks and packet ranges apply to all registers with it.
@@ -90,6 +94,7 @@ impl RegState {
         ty: RegType::NotInit,
         nullable: false,
         off: 0,
+        off32: false,
         var: Scalar::UNKNOWN,
         id: 0,
         ref_id: 0,

@@ -167,6 +167,7 @@ impl Engine<'_> {
                 // BPF_ADD_CONST): bounds learned on one still reach the others.
                 r.id = d.id;
                 r.off = off;
+                r.off32 = width == Width::W32;
             }
             r
         } else {
@@ -373,13 +374,18 @@ fn fold_constants(st: &mut State, width: Width, op: AluOp, dst: Reg, src: Operan
 }
 
 /// The offset `dst op= src` puts between `dst` and the scalars it is linked to, when the
-/// link survives: a 64-bit add or subtract of a constant that fits in 32 bits, on a linked
-/// register not already offset (the kernel's rules for BPF_ADD_CONST).
+/// link survives: an add or subtract of a constant that fits in 32 bits, on a linked
+/// register not already offset (the kernel's rules for BPF_ADD_CONST); in 32 bits only
+/// when the value fits in 32 bits (then every copy at offset 0 does too).
 fn linked_offset(width: Width, op: AluOp, d: &RegState, s: &RegState) -> Option<i32> {
-    if width != Width::W64 || d.id == 0 || d.off != 0 {
+    if d.id == 0 || d.off != 0 {
         return None;
     }
-    let c = i32::try_from(s.var.as_const()? as i64).ok()?;
+    let c = match width {
+        Width::W64 => i32::try_from(s.var.as_const()? as i64).ok()?,
+        Width::W32 if d.var.r64.umax <= u32::MAX as u64 => s.var.as_const()? as u32 as i32,
+        Width::W32 => return None,
+    };
     match op {
         AluOp::Add => Some(c),
         AluOp::Sub => c.checked_neg(),

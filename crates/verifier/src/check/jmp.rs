@@ -17,13 +17,25 @@ fn set_scalar(st: &mut State, r: Option<Reg>, known: &RegState, v: Scalar) {
         st.cur_mut().regs[r.idx()].var = v;
     }
     if known.id != 0 {
+        // The group's base value: 64-bit arithmetic, or 32-bit for a 32-bit offset (the
+        // base then fits in 32 bits).
+        let shift = |v: &Scalar, off: i64, in32: bool| {
+            let width = if in32 { Width::W32 } else { Width::W64 };
+            scalar_ops::binop(BinOp::Add, width, v, &Scalar::constant(off as u64))
+        };
+        let base = if known.off == 0 {
+            v
+        } else {
+            shift(&v, -(known.off as i64), known.off32)
+        };
         st.for_each_reg(|reg| {
             if reg.ty == RegType::Scalar && reg.id == known.id {
-                reg.var = if reg.off == known.off {
+                reg.var = if reg.off == known.off && reg.off32 == known.off32 {
                     v
+                } else if reg.off == 0 {
+                    base
                 } else {
-                    let delta = reg.off as i64 - known.off as i64;
-                    scalar_ops::binop(BinOp::Add, Width::W64, &v, &Scalar::constant(delta as u64))
+                    shift(&base, reg.off as i64, reg.off32)
                 };
             }
         });

@@ -73,7 +73,8 @@ fn scalar_covers(old: &Scalar, cur: &Scalar, exact: bool) -> bool {
 
 /// Linked scalars: the same grouping, each at the same offset from the group's base.
 fn link_safe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
-    ids.check_scalar(old.id, cur.id) && (old.id == 0 || old.off == cur.off)
+    ids.check_scalar(old.id, cur.id)
+        && (old.id == 0 || (old.off == cur.off && old.off32 == cur.off32))
 }
 
 fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool, precise: bool) -> bool {
@@ -92,7 +93,7 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool, precise
         }
         return scalar_covers(&old.var, &cur.var, exact)
             && link_safe(old, cur, ids)
-            && (!exact || old.off == cur.off);
+            && (!exact || (old.off == cur.off && old.off32 == cur.off32));
     }
     if old.nullable != cur.nullable || old.off != cur.off {
         return false;
