@@ -1,0 +1,202 @@
+//! The way in and the ways out: the prologue (context, arguments, the call of the first
+//! instruction), the epilogue, and the shared failure routines the out-of-line stubs jump
+//! to, which record what happened in the context and leave through the common exit.
+
+// dynasm's expansion converts register numbers with `.into()` even when they are already
+// `u8`; the lint fires on generated code, not on anything written here.
+#![allow(clippy::useless_conversion)]
+
+use super::{asm, callee_saved, Emitter};
+use crate::ctx::{o, status};
+use crate::regs::x;
+use crate::usage::ARGS;
+use bpfkit_isa::{Insn, Reg};
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+
+impl Emitter<'_> {
+    /// Entry: `extern "sysv64" fn(ctx: *mut JitCtx) -> u64` (r0).
+    ///
+    /// Saves the callee-saved registers the code uses (rbp, r12 and those of the r6–r9 the
+    /// program names), loads r10 and the named r1–r5 from the context, zeroes r0 and the
+    /// named r6–r9, and *calls* the first instruction, so that `exit` is a plain `ret` in
+    /// the main function and in local functions alike. Failures anywhere jump to `exit`, which
+    /// restores rsp from the context, so they unwind any number of local frames at once.
+    pub(super) fn prologue(&mut self) {
+        let first = self.labels[0];
+        let saved: Vec<u8> = callee_saved(self.plan.named);
+        let calls = self
+            .plan
+            .insns
+            .iter()
+            .any(|d| matches!(d.insn, Insn::Call(_)));
+        // Leaf code without calls cannot fail: it needs neither the context after the
+        // prologue nor r10 unless it names it, nor rsp aligned (it calls no Rust).
+        let (uses_ctx, uses_r10, align) = match self.plan.leaf {
+            true => (calls, calls || self.plan.named & 1 << 10 != 0, false),
+            false => (true, true, true),
+        };
+        let pushes = saved.len() + uses_ctx as usize + uses_r10 as usize;
+        // rsp ≡ 8 (mod 16) at every function entry, as after a SysV call.
+        let pad = align && pushes.is_multiple_of(2);
+        if uses_r10 {
+            asm!(self.asm; push rbp);
+        }
+        if uses_ctx {
+            asm!(self.asm; push r12);
+        }
+        for &r in &saved {
+            asm!(self.asm; push Rq(r));
+        }
+        if pad {
+            asm!(self.asm; sub rsp, 8);
+        }
+        if uses_ctx {
+            asm!(self.asm
+                ; mov r12, rdi
+                ; mov [r12 + o::SAVED_RSP], rsp
+            );
+        }
+        if uses_r10 {
+            asm!(self.asm; mov rbp, [rdi + o::STACK_TOP]);
+        }
+        asm!(self.asm; xor eax, eax);
+        // The context holds a pointer to the arguments; r1 (rdi) is loaded last.
+        if self.plan.named & ARGS != 0 {
+            asm!(self.asm; mov r11, [rdi + o::ARGS]);
+        }
+        for (i, r) in [Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5]
+            .into_iter()
+            .enumerate()
+        {
+            if self.plan.named & 1 << r.idx() != 0 {
+                asm!(self.asm; mov Rq(x(r)), [r11 + 8 * i as i32]);
+            }
+        }
+        for &r in &saved {
+            asm!(self.asm; xor Rd(r), Rd(r));
+        }
+        if self.checked {
+            asm!(self.asm; mov r9, [r12 + o::BUDGET_LEFT]);
+        }
+        asm!(self.asm; call =>first);
+        if self.checked {
+            asm!(self.asm; mov [r12 + o::BUDGET_LEFT], r9);
+        }
+        let (exit, epilogue) = (self.exit, self.asm.new_dynamic_label());
+        asm!(self.asm; =>epilogue);
+        if pad {
+            asm!(self.asm; add rsp, 8);
+        }
+        for &r in saved.iter().rev() {
+            asm!(self.asm; pop Rq(r));
+        }
+        if uses_ctx {
+            asm!(self.asm; pop r12);
+        }
+        if uses_r10 {
+            asm!(self.asm; pop rbp);
+        }
+        // Failures jump here (never in code without a context: it cannot fail).
+        asm!(self.asm
+            ; ret
+            ; =>exit
+            ; mov rsp, [r12 + o::SAVED_RSP]
+            ; jmp =>epilogue
+        );
+    }
+
+    /// The shared ends of the stubs: record what happened in the context and leave.
+    pub(super) fn failure_routines(&mut self) {
+        // r10 = base of a frame never used in this run (just below `zeroed_low`); only the
+        // part the program can reach is zeroed (its top `stack_need` bytes). xmm0 is free:
+        // generated code uses no vector registers and the SysV caller saves them.
+        let zero = self.zero_frame;
+        let size = bpfkit_isa::STACK_SIZE as i32;
+        let from = size - self.plan.stack_need.next_multiple_of(16) as i32;
+        if from < size {
+            asm!(self.asm; =>zero; pxor xmm0, xmm0);
+        } else {
+            asm!(self.asm; =>zero);
+        }
+        for off in (from..size).step_by(16) {
+            asm!(self.asm; movdqu [r10 + off], xmm0);
+        }
+        asm!(self.asm; mov [r12 + o::ZEROED_LOW], r10; ret);
+        let (exit, budget, depth, packet, callx, slow) = (
+            self.exit,
+            self.budget_fail,
+            self.depth_fail,
+            self.packet_fail,
+            self.bad_callx,
+            self.slow_check,
+        );
+        asm!(self.asm
+            // r10 = block id
+            ; =>budget
+            ; mov [r12 + o::BUDGET_LEFT], r9
+            ; mov [r12 + o::ERR_ARG], r10
+            ; mov QWORD [r12 + o::STATUS], status::BUDGET as i32
+            ; jmp =>exit
+            // r10 = pc
+            ; =>depth
+            ; mov [r12 + o::ERR_ARG], r10
+            ; mov QWORD [r12 + o::STATUS], status::CALL_DEPTH as i32
+            ; jmp =>exit
+            // r10 = pc, r11 = the value called
+            ; =>callx
+            ; mov [r12 + o::ERR_ARG], r10
+            ; mov [r12 + o::ERR_VALUE], r11
+            ; mov QWORD [r12 + o::STATUS], status::BAD_CALLX as i32
+            ; jmp =>exit
+        );
+        // The routines below read context fields outside `CoreCtx`: leaf code (see
+        // `Plan::leaf`) must not contain them, as its runs have no full context.
+        if self.plan.reads_packet {
+            asm!(self.asm
+            // r10 = pc; out of bounds ends the program with r0 = 0 (as the kernel does)
+            ; =>packet
+            ; cmp QWORD [r12 + o::HAS_PACKET], 0
+            ; je >no_packet
+            ; xor eax, eax
+            ; mov [r12 + o::BUDGET_LEFT], r9
+            ; jmp =>exit
+            ; no_packet:
+            ; mov [r12 + o::ERR_ARG], r10
+            ; mov QWORD [r12 + o::STATUS], status::NO_PACKET as i32
+            ; jmp =>exit
+            );
+        }
+        if self.checked {
+            asm!(self.asm
+            // Called with r11 = address, r10 = site (pc | size << 32 | kind << 40). Saves
+            // every register Rust may clobber that holds eBPF state; rsp is 16-aligned at
+            // the call because stubs are reached at rsp ≡ 8 and `call` pushed 8 more.
+            ; =>slow
+            ; push rax
+            ; push rdi
+            ; push rsi
+            ; push rdx
+            ; push rcx
+            ; push r8
+            ; push r9
+            ; push r11
+            ; mov rdi, r12
+            ; mov rsi, r11
+            ; mov rdx, r10
+            ; mov rcx, rbp
+            ; call QWORD [r12 + o::SLOW_FN]
+            ; test eax, eax
+            ; pop r11
+            ; pop r9
+            ; pop r8
+            ; pop rcx
+            ; pop rdx
+            ; pop rsi
+            ; pop rdi
+            ; pop rax
+            ; jnz =>exit
+            ; ret
+            );
+        }
+    }
+}
