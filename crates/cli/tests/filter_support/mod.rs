@@ -102,8 +102,8 @@ pub fn record_count(bytes: &[u8]) -> Option<usize> {
 
 /// Filter expressions by link type (`tcpdump -y` names), in the format of
 /// `crates/pcapfilter/tests/exprs.txt`: `@NAME` selects the link type of the lines after it,
-/// `#` starts a comment line, every other line is one expression (blank = the empty one is
-/// not listed). Duplicates within a link type are dropped.
+/// `#` starts a comment line, blank lines are skipped, every other line is one expression.
+/// Duplicates within a link type are dropped.
 pub fn expressions_by_link_type(text: &str) -> BTreeMap<String, Vec<String>> {
     let mut by_type: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut current = String::from("EN10MB");
