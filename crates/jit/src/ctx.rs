@@ -99,6 +99,9 @@ pub(crate) struct JitCtx {
     /// r10 at the helper call.
     pub call_r10: u64,
     // ---- Rust only ----
+    /// Whether the code reads the packet cache above (`ld_abs`/`ld_ind`): only then do
+    /// helper calls refresh it.
+    pub reads_packet: bool,
     /// What `MemoryMap::begin_run` returned, once the stack is registered (else `usize::MAX`).
     pub run_mark: usize,
     /// `*mut &mut H` of the run's helpers.

@@ -44,9 +44,9 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
 // returns, after the generated code did. Only the part of the main frame the program can
 // reach is zeroed now (`Program::stack_need`: all of it when r10 escapes or helpers are
 // called): zeroing all eight frames cost more than running a short program. Deeper frames
-// are zeroed when first entered (by the code, or before a helper call, since helper
-// callbacks use deeper frames), so a read of a never-written stack byte gives 0 as in the
-// interpreter, and never host data.
+// are zeroed when first entered (by the code, or all of them when a helper starts a
+// callback, which runs on the interpreter in the frames below its caller's), so a read of a
+// never-written stack byte gives 0 as in the interpreter, and never host data.
 
 /// The top of `stack` (r10 of the main frame), with the reachable part of the main frame
 /// zeroed.
@@ -135,6 +135,7 @@ fn execute_full<H: Helpers + ?Sized>(
         packet_ptr: 0,
         packet_bound: [0; 4],
         has_packet: 0,
+        reads_packet: jit.plan.reads_packet,
         func_table: jit.func_table.as_ptr(),
         func_table_len: jit.func_table.len() as u64,
         helper_fn: helper_trampoline::<H> as *const () as u64,
@@ -300,13 +301,6 @@ unsafe extern "sysv64" fn helper_trampoline<H: Helpers + ?Sized>(
     let pc = ctx.call_pc as usize;
     let r10 = ctx.call_r10;
     let bottom = ctx.core.stack_top - (MAX_CALL_FRAMES * STACK_SIZE) as u64;
-    if ctx.core.zeroed_low > bottom {
-        // Callbacks the helper may run use the frames below: zero them all, once.
-        // SAFETY: `[bottom, zeroed_low)` is the not-yet-zeroed part of the run's stack
-        // buffer, which nothing references (deeper frames were never entered).
-        unsafe { (bottom as *mut u8).write_bytes(0, (ctx.core.zeroed_low - bottom) as usize) };
-        ctx.core.zeroed_low = bottom;
-    }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: `execute` set these pointers from live exclusive references that it does
         // not use until the generated code returns.
@@ -335,20 +329,43 @@ unsafe extern "sysv64" fn helper_trampoline<H: Helpers + ?Sized>(
                 ctx.core.budget_left,
             )
         };
+        // Callbacks the helper may run use the frames below the caller's: the first one
+        // zeroes those never entered in this run (most helper calls run none).
+        // SAFETY: `[bottom, zeroed_low)` is the part of the run's stack buffer no code
+        // entered yet (frames are entered in order from the top), below the caller's frame.
+        unsafe { hctx.zero_before_callbacks(&mut ctx.core.zeroed_low, bottom) };
         let result = helpers.call(id, [a1, a2, a3, a4, a5], &mut hctx);
-        let left = hctx.remaining_budget();
-        refresh_packet(ctx, memory);
-        (result, left)
+        ctx.core.budget_left = hctx.remaining_budget();
+        if ctx.reads_packet {
+            refresh_packet(ctx, memory);
+        }
+        // The result is taken apart here rather than returned from the closure: moving the
+        // enum out cost a store-forwarding stall per call (written in 8-byte halves, read
+        // back in 16).
+        match result {
+            Ok(HelperReturn::Value(v)) => v,
+            other => helper_exit(ctx, id, pc, other),
+        }
     }));
-    let (result, left) = match outcome {
-        Ok(v) => v,
+    match outcome {
+        Ok(r0) => r0,
         Err(payload) => {
             ctx.panic = Some(payload);
             ctx.core.status = status::ERROR;
-            return 0;
+            0
         }
-    };
-    ctx.core.budget_left = left;
+    }
+}
+
+/// Records how a helper call that did not return a value ended: a stop or an error.
+#[cold]
+#[inline(never)]
+fn helper_exit(
+    ctx: &mut JitCtx,
+    id: i32,
+    pc: usize,
+    result: Result<HelperReturn, HelperError>,
+) -> u64 {
     let kind = match result {
         Ok(HelperReturn::Value(v)) => return v,
         Ok(HelperReturn::Stop(v)) => {
@@ -416,6 +433,123 @@ unsafe extern "sysv64" fn slow_check(ctx: *mut JitCtx, addr: u64, site: u64, r10
             });
             ctx.core.status = status::ERROR;
             1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{CompileOptions, JitProgram};
+    use bpfkit_isa::{Insn, LdImm64Kind, Reg};
+    use bpfkit_vm::{
+        Config, Exit, HelperCtx, HelperError, HelperReturn, Helpers, MemoryMap, Program, VmError,
+    };
+
+    /// Helper 1 runs the callback at r1 (a function address) and returns its r0.
+    struct Callback;
+
+    impl Helpers for Callback {
+        fn call(
+            &mut self,
+            _id: i32,
+            a: [u64; 5],
+            ctx: &mut HelperCtx<'_, '_>,
+        ) -> Result<HelperReturn, HelperError> {
+            Ok(HelperReturn::Value(ctx.call_function(self, a[0], [0; 5])?))
+        }
+        fn is_known(&self, id: i32) -> bool {
+            id == 1
+        }
+    }
+
+    /// Runs `jit` from the same Rust stack depth every time, so that each run's stack
+    /// buffer is the previous run's.
+    #[inline(never)]
+    fn run(jit: &JitProgram) -> Result<Exit, VmError> {
+        jit.run(
+            [0; 5],
+            &mut MemoryMap::new(),
+            &mut Callback,
+            &Config::default(),
+        )
+    }
+
+    fn compile(text: &str, checked: bool) -> (Program, JitProgram) {
+        let mut insns = bpfkit_asm::assemble(text).unwrap();
+        // `lddw %r1, <cb>` for the marker constant (`cb` at slot 4: the offset counts from
+        // the slot after the `lddw`'s first).
+        for insn in &mut insns {
+            if matches!(insn, Insn::LdImm64 { imm: 0x0bf0, .. }) {
+                *insn = Insn::LdImm64 {
+                    dst: Reg::R1,
+                    kind: LdImm64Kind::Func,
+                    imm: 3,
+                };
+            }
+        }
+        let prog = Program::load(&insns).unwrap();
+        let options = CompileOptions {
+            checked,
+            ..CompileOptions::default()
+        };
+        let jit = JitProgram::compile(&prog, &options).unwrap();
+        (prog, jit)
+    }
+
+    #[test]
+    fn callbacks_see_zeroed_frames_after_a_run_that_dirtied_them() {
+        // Fills all eight frames with ones (f calls itself 7 levels deep, r6 counting).
+        let (_, dirty) = compile(
+            "
+            mov %r6, 7
+            call local f
+            exit
+        f:
+            mov %r1, %r10
+            sub %r1, 512
+        fill:
+            stdw [%r1], -1
+            add %r1, 8
+            jlt %r1, %r10, fill
+            sub %r6, 1
+            jeq %r6, 0, out
+            call local f
+        out:
+            mov %r0, 0
+            exit
+            ",
+            true,
+        );
+        // The callback and a function it calls read never-written slots of their frames.
+        let text = "
+            lddw %r1, 0x0bf0
+            call 1
+            exit
+        cb:
+            ldxdw %r0, [%r10-8]
+            ldxdw %r2, [%r10-504]
+            add %r0, %r2
+            call local g
+            add %r0, 5
+            exit
+        g:
+            ldxdw %r0, [%r10-8]
+            ldxdw %r2, [%r10-256]
+            add %r0, %r2
+            exit
+        ";
+        for checked in [true, false] {
+            let (prog, jit) = compile(text, checked);
+            let expected = prog.run(
+                [0; 5],
+                &mut MemoryMap::new(),
+                &mut Callback,
+                &Config::default(),
+            );
+            assert_eq!(expected.as_ref().map(|e| e.r0), Ok(5));
+            assert_eq!(run(&dirty).map(|e| e.r0), Ok(0));
+            let got = run(&jit).map(|e| e.r0);
+            assert_eq!(got, Ok(5), "checked: {checked}");
         }
     }
 }

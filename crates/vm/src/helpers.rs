@@ -55,6 +55,9 @@ pub struct HelperCtx<'m, 'a> {
     pub(crate) r10: u64,
     /// The run's remaining instruction budget.
     pub(crate) left: u64,
+    /// An engine's stack bytes `[low, *zeroed_low)` that still hold stale data: zeroed
+    /// before the first callback (see [`HelperCtx::zero_before_callbacks`]).
+    pub(crate) unzeroed: Option<(&'m mut u64, u64)>,
 }
 
 impl<'m, 'a> HelperCtx<'m, 'a> {
@@ -83,7 +86,21 @@ impl<'m, 'a> HelperCtx<'m, 'a> {
             config,
             r10,
             left,
+            unzeroed: None,
         }
+    }
+
+    /// Lets an engine zero the frames below the caller's only when a callback actually
+    /// starts: the first [`call_function`](Self::call_function) of this helper call zeroes
+    /// `[low, *zeroed_low)` and sets `*zeroed_low = low`, so the callback sees zeroed frames
+    /// below it as in the interpreter (which zeroes them at its first call). Most helpers
+    /// run no callback, and zeroing seven frames cost more than the rest of a short run.
+    ///
+    /// # Safety
+    /// `[low, *zeroed_low)` (when not empty) must be writable memory of the stack installed
+    /// with [`MemoryMap::begin_run`], below the caller's frame, that nothing references.
+    pub unsafe fn zero_before_callbacks(&mut self, zeroed_low: &'m mut u64, low: u64) {
+        self.unzeroed = Some((zeroed_low, low));
     }
 
     /// The run's remaining instruction budget (callbacks consume it).
@@ -131,6 +148,13 @@ impl HelperCtx<'_, '_> {
         let Some((saved_low, _)) = self.memory.stack_window() else {
             return Err(fail(VmErrorKind::BadControlFlow));
         };
+        if let Some((zeroed_low, low)) = self.unzeroed.take() {
+            if *zeroed_low > low {
+                // SAFETY: guaranteed by the caller of `zero_before_callbacks`.
+                unsafe { (low as *mut u8).write_bytes(0, (*zeroed_low - low) as usize) };
+                *zeroed_low = low;
+            }
+        }
         let r10 = self.r10 - STACK_SIZE as u64;
         self.memory.move_stack_low(r10 - STACK_SIZE as u64);
         let mut regs = [0u64; 16];
@@ -140,7 +164,7 @@ impl HelperCtx<'_, '_> {
             budget: self.left,
             ..*self.config
         };
-        // The engine zeroed the deeper frames before calling the helper.
+        // The engine zeroed the deeper frames before calling the helper, or just above.
         let entry = Entry {
             start: slot,
             base_depth: depth,

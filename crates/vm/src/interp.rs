@@ -594,6 +594,7 @@ fn call_helper<H: Helpers + ?Sized>(
         config: site.config,
         r10: regs[10],
         left: *left,
+        unzeroed: None,
     };
     let result = helpers.call(id, args, &mut ctx);
     *left = ctx.left;

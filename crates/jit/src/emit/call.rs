@@ -78,8 +78,8 @@ impl Emitter<'_> {
     /// `writes` are the r6–r9 the callee may write (saved around the call with r10).
     pub(super) fn call_local(&mut self, pc: u32, target: Option<DynamicLabel>, writes: RegSet) {
         let (at, resume) = (self.asm.new_dynamic_label(), self.asm.new_dynamic_label());
-        // Frames are zeroed in order from the top, and all of them at the first helper
-        // call, so "the callee's frame lies below the zeroed part" also covers "the callee
+        // Frames are zeroed in order from the top, and all of them when a helper starts a
+        // callback, so "the callee's frame lies below the zeroed part" also covers "the callee
         // would be a ninth frame": one compare serves both; the stub tells them apart.
         asm!(self.asm
             ; lea r10, [rbp - 2 * STACK_SIZE as i32]
