@@ -181,10 +181,19 @@ fn execute_full<H: Helpers + ?Sized>(
     if ctx.run_mark != NOT_REGISTERED {
         memory.end_run(ctx.run_mark);
     }
-    if let Some(payload) = ctx.panic.take() {
+    // The two records are looked at in place, not moved out: the move read them back in
+    // wider units than they were written, a store-forwarding stall per run.
+    if ctx.panic.is_some() {
+        resume_panic(&mut ctx.panic);
+    }
+    outcome(jit, config, &ctx.core, r0, ctx.stop_r0, &mut ctx.error)
+}
+
+#[cold]
+fn resume_panic(panic: &mut Option<Box<dyn std::any::Any + Send>>) {
+    if let Some(payload) = panic.take() {
         resume_unwind(payload);
     }
-    outcome(jit, config, &ctx.core, r0, ctx.stop_r0, ctx.error.take())
 }
 
 /// Calls the generated code.
@@ -212,7 +221,7 @@ fn outcome(
     core: &CoreCtx,
     r0: u64,
     stop_r0: u64,
-    error: Option<VmError>,
+    error: &mut Option<VmError>,
 ) -> Result<Exit, VmError> {
     let executed = if jit.options.checked {
         config.budget.wrapping_sub(core.budget_left)
@@ -242,7 +251,9 @@ fn outcome(
             core.err_arg,
             VmErrorKind::BadCallTarget(core.err_value),
         )),
-        _ => Err(error.unwrap_or_else(|| fail(0, VmErrorKind::BadControlFlow))),
+        _ => Err(error
+            .take()
+            .unwrap_or_else(|| fail(0, VmErrorKind::BadControlFlow))),
     }
 }
 

@@ -19,7 +19,8 @@ impl Emitter<'_> {
     /// Saves the callee-saved registers the code uses (rbp, r12 and those of the r6–r9 the
     /// program names), loads r10 and the named r1–r5 from the context, zeroes r0 and the
     /// named r6–r9, and *calls* the first instruction, so that `exit` is a plain `ret` in
-    /// the main function and in local functions alike. Failures anywhere jump to `exit`, which
+    /// the main function and in local functions alike (code that saves nothing and cannot
+    /// fail runs straight into its first instruction instead). Failures anywhere jump to `exit`, which
     /// restores rsp from the context, so they unwind any number of local frames at once.
     pub(super) fn prologue(&mut self) {
         let first = self.labels[0];
@@ -78,6 +79,12 @@ impl Emitter<'_> {
         if self.checked {
             asm!(self.asm; mov r9, [r12 + o::BUDGET_LEFT]);
         }
+        if pushes == 0 && !pad && !self.checked {
+            // Nothing to restore and no way to fail (the code has no context): the first
+            // instruction follows, and the main function's `exit` returns to the caller.
+            self.direct_entry = true;
+            return;
+        }
         asm!(self.asm; call =>first);
         if self.checked {
             asm!(self.asm; mov [r12 + o::BUDGET_LEFT], r9);
@@ -107,6 +114,11 @@ impl Emitter<'_> {
 
     /// The shared ends of the stubs: record what happened in the context and leave.
     pub(super) fn failure_routines(&mut self) {
+        if self.direct_entry {
+            // Nothing can fail in such code: the common exit is unreachable.
+            let exit = self.exit;
+            asm!(self.asm; =>exit; ud2);
+        }
         // r10 = base of a frame never used in this run (just below `zeroed_low`); only the
         // part the program can reach is zeroed (its top `stack_need` bytes). xmm0 is free:
         // generated code uses no vector registers and the SysV caller saves them.

@@ -103,6 +103,8 @@ pub(crate) struct Emitter<'p> {
     slots: Vec<forward::Slot>,
     /// Index of the instruction being emitted.
     cur: usize,
+    /// The prologue runs straight into the first instruction (see `entry`).
+    direct_entry: bool,
 }
 
 impl<'p> Emitter<'p> {
@@ -135,6 +137,7 @@ impl<'p> Emitter<'p> {
             zf_of: None,
             slots: Vec::new(),
             cur: 0,
+            direct_entry: false,
             asm,
         };
         e.prologue();
