@@ -93,6 +93,7 @@ impl Prepared {
     }
 
     /// One run with the interpreter's interface. `Exit::executed` is 0 for unchecked code.
+    #[inline(always)]
     pub(crate) fn run<H: Helpers>(
         &self,
         vm: &bpfkit_vm::Program,
