@@ -7,12 +7,7 @@ use std::process::{Command, Output};
 
 #[test]
 fn count_prints_packets_like_tcpdump_and_keeps_packets_before_damage() {
-    if !have_tcpdump() {
-        eprintln!("skipping: tcpdump not installed");
-        return;
-    }
-    let Some(files) = pcaps() else {
-        eprintln!("skipping: ../shared/pcaps not found");
+    let Some(files) = tcpdump_and_pcaps() else {
         return;
     };
     let file = files.iter().find(|p| p.ends_with("dns_tcp.pcap")).unwrap();
@@ -153,12 +148,7 @@ fn mapped_files_and_pipes_give_the_same_output() {
 /// damage does to them, must stay tcpdump's.
 #[test]
 fn counting_a_large_file_matches_tcpdump_whole_and_damaged() {
-    if !have_tcpdump() {
-        eprintln!("skipping: tcpdump not installed");
-        return;
-    }
-    let Some(files) = pcaps() else {
-        eprintln!("skipping: ../shared/pcaps not found");
+    let Some(files) = tcpdump_and_pcaps() else {
         return;
     };
     // About 12 MB of Ethernet packets from the shared captures, repeated.

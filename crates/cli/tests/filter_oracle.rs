@@ -167,12 +167,7 @@ fn generated_ethernet_traffic_is_filtered_as_tcpdump_does() {
 /// generated pflog capture (no shared capture has that type) with the pflog expressions.
 #[test]
 fn shared_captures_of_every_link_type_are_filtered_as_tcpdump_does() {
-    if !have_tcpdump() {
-        eprintln!("skipping: tcpdump not installed");
-        return;
-    }
-    let Some(files) = pcaps() else {
-        eprintln!("skipping: ../shared/pcaps not found");
+    let Some(files) = tcpdump_and_pcaps() else {
         return;
     };
     let start = std::time::Instant::now();
@@ -214,10 +209,7 @@ fn shared_captures_of_every_link_type_are_filtered_as_tcpdump_does() {
         })
         .collect();
     let verdicts = run_jobs(&jobs, THREADS);
-    let compared = verdicts
-        .iter()
-        .filter(|v| matches!(v, Verdict::Same(_)))
-        .count();
+    let compared = same_count(&verdicts);
     eprintln!(
         "{} (capture, expression) pairs over {types:?}: {compared} outputs compared byte for \
          byte, in {:.1?}",
@@ -237,12 +229,7 @@ fn shared_captures_of_every_link_type_are_filtered_as_tcpdump_does() {
 /// their own header), with a few expressions.
 #[test]
 fn every_shared_capture_file_is_filtered_as_tcpdump_does() {
-    if !have_tcpdump() {
-        eprintln!("skipping: tcpdump not installed");
-        return;
-    }
-    let Some(files) = pcaps() else {
-        eprintln!("skipping: ../shared/pcaps not found");
+    let Some(files) = tcpdump_and_pcaps() else {
         return;
     };
     const EXPRESSIONS: &[&str] = &[
@@ -267,10 +254,7 @@ fn every_shared_capture_file_is_filtered_as_tcpdump_does() {
         })
         .collect();
     let verdicts = run_jobs(&jobs, THREADS);
-    let compared = verdicts
-        .iter()
-        .filter(|v| matches!(v, Verdict::Same(_)))
-        .count();
+    let compared = same_count(&verdicts);
     eprintln!("compared {compared} outputs byte for byte");
     assert_no_differences(&verdicts);
     assert!(

@@ -149,6 +149,24 @@ pub enum JmpCond {
     Sle,
 }
 
+impl JmpCond {
+    /// Every condition: equality, unsigned order, signed order, then bit test (for tables
+    /// and generators that range over all of them).
+    pub const ALL: [JmpCond; 11] = [
+        JmpCond::Eq,
+        JmpCond::Ne,
+        JmpCond::Gt,
+        JmpCond::Ge,
+        JmpCond::Lt,
+        JmpCond::Le,
+        JmpCond::Sgt,
+        JmpCond::Sge,
+        JmpCond::Slt,
+        JmpCond::Sle,
+        JmpCond::Set,
+    ];
+}
+
 /// Access sizes of loads, stores and atomics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MemSize {
@@ -163,6 +181,9 @@ pub enum MemSize {
 }
 
 impl MemSize {
+    /// Every size, smallest first.
+    pub const ALL: [MemSize; 4] = [MemSize::B, MemSize::H, MemSize::W, MemSize::DW];
+
     /// The size in bytes.
     pub const fn bytes(self) -> usize {
         match self {

@@ -233,27 +233,13 @@ mod tests {
     use crate::bounds::testing::member_and_scalar;
     use proptest::prelude::*;
 
-    const CONDS: [JmpCond; 11] = [
-        JmpCond::Eq,
-        JmpCond::Ne,
-        JmpCond::Gt,
-        JmpCond::Ge,
-        JmpCond::Lt,
-        JmpCond::Le,
-        JmpCond::Sgt,
-        JmpCond::Sge,
-        JmpCond::Slt,
-        JmpCond::Sle,
-        JmpCond::Set,
-    ];
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
 
         /// The refined operands for the outcome that actually happens still hold the values.
         #[test]
         fn refinement_is_sound((x, a) in member_and_scalar(), (y, b) in member_and_scalar(), i in 0usize..11, w64 in any::<bool>(), imm in any::<bool>()) {
-            let cond = CONDS[i];
+            let cond = JmpCond::ALL[i];
             let w = if w64 { Width::W64 } else { Width::W32 };
             // Register-immediate compares: b is the constant itself.
             let b = if imm { Scalar::constant(y) } else { b };

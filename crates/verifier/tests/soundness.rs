@@ -42,20 +42,6 @@ const OPS: [AluOp; 14] = [
     AluOp::Arsh,
     AluOp::Mov,
 ];
-const CONDS: [JmpCond; 11] = [
-    JmpCond::Eq,
-    JmpCond::Ne,
-    JmpCond::Gt,
-    JmpCond::Ge,
-    JmpCond::Lt,
-    JmpCond::Le,
-    JmpCond::Sgt,
-    JmpCond::Sge,
-    JmpCond::Slt,
-    JmpCond::Sle,
-    JmpCond::Set,
-];
-const SIZES: [MemSize; 4] = [MemSize::B, MemSize::H, MemSize::W, MemSize::DW];
 
 fn small_imm(rng: &mut Rng) -> i32 {
     match rng.below(4) {
@@ -123,14 +109,14 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
                 },
             },
             2 => Insn::Ldx {
-                size: rng.pick(&SIZES),
+                size: rng.pick(&MemSize::ALL),
                 signed: false,
                 dst: rng.pick(&SCALARS),
                 src: Reg::R1,
                 off: rng.below(12) as i16 - 1,
             },
             3 => Insn::Ldx {
-                size: rng.pick(&SIZES),
+                size: rng.pick(&MemSize::ALL),
                 signed: false,
                 dst: rng.pick(&SCALARS),
                 src: Reg::R4,
@@ -149,13 +135,13 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
                 src: Operand::Reg(rng.pick(&SCALARS)),
             },
             6 => Insn::Stx {
-                size: rng.pick(&SIZES),
+                size: rng.pick(&MemSize::ALL),
                 dst: rng.pick(&[Reg::R10, Reg::R4, Reg::R1]),
                 src: rng.pick(&SCALARS),
                 off: -(rng.below(24) as i16),
             },
             7 => Insn::Ldx {
-                size: rng.pick(&SIZES),
+                size: rng.pick(&MemSize::ALL),
                 // Sign-extending DW loads do not exist; the verifier must refuse them.
                 signed: rng.below(4) == 0,
                 dst: rng.pick(&SCALARS),
@@ -173,7 +159,7 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
                 body.push((
                     Insn::Jmp {
                         width: w,
-                        cond: rng.pick(&CONDS),
+                        cond: rng.pick(&JmpCond::ALL),
                         dst: rng.pick(&SCALARS),
                         src: if rng.below(2) == 0 {
                             Operand::Imm(small_imm(rng))
@@ -278,7 +264,7 @@ fn callee(rng: &mut Rng) -> Vec<Insn> {
     for _ in 0..1 + rng.below(3) {
         f.push(Insn::Jmp {
             width: Width::W64,
-            cond: rng.pick(&CONDS),
+            cond: rng.pick(&JmpCond::ALL),
             dst: Reg::R2,
             src: Operand::Imm(small_imm(rng)),
             off: 1,
@@ -466,7 +452,7 @@ fn loop_callback(rng: &mut Rng) -> Vec<Insn> {
             2 => alu(AluOp::And, Reg::R3, Operand::Imm(small_imm(rng))),
             _ => Insn::Jmp {
                 width: Width::W64,
-                cond: rng.pick(&CONDS),
+                cond: rng.pick(&JmpCond::ALL),
                 dst: Reg::R3,
                 src: Operand::Imm(small_imm(rng)),
                 off: 1,

@@ -24,22 +24,6 @@ pub const ALU_OPS: [AluOp; 14] = [
     AluOp::Arsh,
 ];
 
-pub const CONDS: [JmpCond; 11] = [
-    JmpCond::Eq,
-    JmpCond::Gt,
-    JmpCond::Ge,
-    JmpCond::Set,
-    JmpCond::Ne,
-    JmpCond::Sgt,
-    JmpCond::Sge,
-    JmpCond::Lt,
-    JmpCond::Le,
-    JmpCond::Slt,
-    JmpCond::Sle,
-];
-
-pub const SIZES: [MemSize; 4] = [MemSize::B, MemSize::H, MemSize::W, MemSize::DW];
-
 pub const KINDS: [LdImm64Kind; 7] = [
     LdImm64Kind::Imm,
     LdImm64Kind::MapFd,
@@ -84,7 +68,7 @@ fn operand() -> impl Strategy<Value = Operand> {
 }
 
 fn size() -> impl Strategy<Value = MemSize> {
-    proptest::sample::select(SIZES.to_vec())
+    proptest::sample::select(MemSize::ALL.to_vec())
 }
 
 /// Every valid instruction: exactly the set that `decode(encode(i)) == i` holds for.
@@ -135,7 +119,7 @@ pub fn insn() -> impl Strategy<Value = Insn> {
     ];
     let jmp = (
         width(),
-        proptest::sample::select(CONDS.to_vec()),
+        proptest::sample::select(JmpCond::ALL.to_vec()),
         reg(),
         operand(),
         any::<i16>(),
@@ -248,7 +232,7 @@ pub fn all_forms() -> Vec<Insn> {
                 src: Operand::Reg(r(7)),
             });
         }
-        for cond in CONDS {
+        for cond in JmpCond::ALL {
             for (src, off) in [
                 (Operand::Reg(r(2)), 3i16),
                 (Operand::Imm(-5), -5),
@@ -307,7 +291,7 @@ pub fn all_forms() -> Vec<Insn> {
             });
         }
     }
-    for size in SIZES {
+    for size in MemSize::ALL {
         for off in offs {
             for signed in [false, true] {
                 if !(signed && size == MemSize::DW) {

@@ -74,6 +74,20 @@ pub fn pcaps() -> Option<Vec<PathBuf>> {
     Some(v)
 }
 
+/// The shared captures when tcpdump is installed too; otherwise `None`, having printed
+/// why the calling test skips.
+pub fn tcpdump_and_pcaps() -> Option<Vec<PathBuf>> {
+    if !have_tcpdump() {
+        eprintln!("skipping: tcpdump not installed");
+        return None;
+    }
+    let files = pcaps();
+    if files.is_none() {
+        eprintln!("skipping: ../shared/pcaps not found");
+    }
+    files
+}
+
 /// A path in this process's temporary directory.
 pub fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("bpfkit-filter-{}", std::process::id()));
@@ -189,6 +203,14 @@ pub enum Verdict {
     BothRejected,
     /// They differ: the description.
     Differs(String),
+}
+
+/// How many comparisons found the same output file.
+pub fn same_count(verdicts: &[Verdict]) -> usize {
+    verdicts
+        .iter()
+        .filter(|v| matches!(v, Verdict::Same(_)))
+        .count()
 }
 
 /// `tcpdump -r FILE -w OUT [flags] EXPR` against `bpfkit filter -r FILE -w OUT [flags] EXPR`:

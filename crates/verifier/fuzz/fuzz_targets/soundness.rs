@@ -76,20 +76,6 @@ const OPS: [AluOp; 16] = [
     AluOp::Arsh,
     AluOp::MovSx(8),
 ];
-const CONDS: [JmpCond; 11] = [
-    JmpCond::Eq,
-    JmpCond::Ne,
-    JmpCond::Gt,
-    JmpCond::Ge,
-    JmpCond::Lt,
-    JmpCond::Le,
-    JmpCond::Sgt,
-    JmpCond::Sge,
-    JmpCond::Slt,
-    JmpCond::Sle,
-    JmpCond::Set,
-];
-const SIZES: [MemSize; 4] = [MemSize::B, MemSize::H, MemSize::W, MemSize::DW];
 
 fn mov(dst: Reg, src: Operand) -> Insn {
     Insn::Alu {
@@ -164,14 +150,14 @@ fn body_insn(c: &mut Choices, out: &mut Vec<(Insn, Option<u16>)>, role: Role) {
             alu(w, op, c.pick(&SCALARS), src)
         }
         2 | 3 => Insn::Ldx {
-            size: c.pick(&SIZES),
+            size: c.pick(&MemSize::ALL),
             signed: c.below(6) == 0,
             dst: c.pick(&SCALARS),
             src: c.pick(&BASES),
             off: c.below(80) as i16 - 72,
         },
         4 => Insn::Stx {
-            size: c.pick(&SIZES),
+            size: c.pick(&MemSize::ALL),
             dst: c.pick(&BASES),
             src: c.pick(&[
                 Reg::R0,
@@ -185,7 +171,7 @@ fn body_insn(c: &mut Choices, out: &mut Vec<(Insn, Option<u16>)>, role: Role) {
             off: c.below(80) as i16 - 72,
         },
         5 => Insn::St {
-            size: c.pick(&SIZES),
+            size: c.pick(&MemSize::ALL),
             dst: c.pick(&BASES),
             off: c.below(80) as i16 - 72,
             imm: c.imm(),
@@ -218,7 +204,7 @@ fn body_insn(c: &mut Choices, out: &mut Vec<(Insn, Option<u16>)>, role: Role) {
             out.push((alu(Width::W64, AluOp::Add, Reg::R4, Operand::Reg(s)), None));
             if c.below(2) == 0 {
                 Insn::Ldx {
-                    size: c.pick(&SIZES),
+                    size: c.pick(&MemSize::ALL),
                     signed: false,
                     dst: c.pick(&SCALARS),
                     src: Reg::R4,
@@ -226,7 +212,7 @@ fn body_insn(c: &mut Choices, out: &mut Vec<(Insn, Option<u16>)>, role: Role) {
                 }
             } else {
                 Insn::Stx {
-                    size: c.pick(&SIZES),
+                    size: c.pick(&MemSize::ALL),
                     dst: Reg::R4,
                     src: c.pick(&SCALARS),
                     off: c.below(8) as i16,
@@ -328,7 +314,7 @@ fn body_insn(c: &mut Choices, out: &mut Vec<(Insn, Option<u16>)>, role: Role) {
             out.push((
                 Insn::Jmp {
                     width: w,
-                    cond: c.pick(&CONDS),
+                    cond: c.pick(&JmpCond::ALL),
                     dst: c.pick(&[Reg::R0, Reg::R3, Reg::R5, Reg::R6, Reg::R4, Reg::R9]),
                     src,
                     off: 0,
