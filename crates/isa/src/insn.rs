@@ -379,6 +379,39 @@ pub enum Insn {
 }
 
 impl Insn {
+    /// The register that receives the instruction's result, if any: the destination of ALU,
+    /// byte-swap, loads and `lddw`; r0 for `cmpxchg`, calls and `ld_abs`/`ld_ind`; the source
+    /// register of fetching atomics. What a call or legacy packet load clobbers besides
+    /// (r1–r5) is the caller's convention, not part of this answer.
+    pub const fn written_reg(&self) -> Option<Reg> {
+        match *self {
+            Insn::Alu { dst, .. }
+            | Insn::End { dst, .. }
+            | Insn::LdImm64 { dst, .. }
+            | Insn::Ldx { dst, .. } => Some(dst),
+            Insn::Atomic { op, src, .. } => match op {
+                AtomicOp::Cmpxchg => Some(Reg::R0),
+                AtomicOp::Xchg => Some(src),
+                AtomicOp::Add { fetch }
+                | AtomicOp::Or { fetch }
+                | AtomicOp::And { fetch }
+                | AtomicOp::Xor { fetch } => {
+                    if fetch {
+                        Some(src)
+                    } else {
+                        None
+                    }
+                }
+            },
+            Insn::LdAbs { .. } | Insn::LdInd { .. } | Insn::Call(_) => Some(Reg::R0),
+            Insn::Ja { .. }
+            | Insn::Jmp { .. }
+            | Insn::Exit
+            | Insn::St { .. }
+            | Insn::Stx { .. } => None,
+        }
+    }
+
     /// Number of 8-byte slots the instruction occupies (2 for `lddw`, else 1).
     pub const fn slots(&self) -> usize {
         match self {

@@ -5,7 +5,7 @@
 //! rZ keep their values. This is the pattern eBPF compilers emit for `p[i]`, which x86
 //! addresses in one operand.
 
-use crate::usage::{self, RegSet};
+use crate::usage::{self, bit, operand, RegSet};
 use bpfkit_isa::{AluOp, AtomicOp, CallTarget, Insn, Operand, Reg, Width};
 
 /// What address folding decided for one instruction.
@@ -24,17 +24,6 @@ pub(crate) enum Fold {
 }
 
 const ALL: RegSet = 0b111_1111_1111;
-
-fn bit(r: Reg) -> RegSet {
-    1 << r.idx()
-}
-
-fn operand(src: Operand) -> RegSet {
-    match src {
-        Operand::Reg(r) => bit(r),
-        Operand::Imm(_) => 0,
-    }
-}
 
 /// Registers `insn` reads (conservatively: calls and exits read what a callee or caller may).
 fn reads(insn: &Insn) -> RegSet {

@@ -7,7 +7,7 @@
 //! outside). Reachability follows jumps and fall-through wherever they go, so unverified
 //! programs whose functions jump into each other stay exact.
 
-use bpfkit_isa::{AtomicOp, CallTarget, Insn, Operand, Reg};
+use bpfkit_isa::{CallTarget, Insn, Operand, Reg};
 
 /// A set of eBPF registers: bit n is rn.
 pub(crate) type RegSet = u16;
@@ -18,11 +18,11 @@ pub(crate) const CALLEE_SAVED: RegSet = 0b11_1100_0000;
 /// r1–r5, the arguments of a helper call.
 pub(crate) const ARGS: RegSet = 0b11_1110;
 
-fn bit(r: Reg) -> RegSet {
+pub(crate) fn bit(r: Reg) -> RegSet {
     1 << r.idx()
 }
 
-fn operand(src: Operand) -> RegSet {
+pub(crate) fn operand(src: Operand) -> RegSet {
     match src {
         Operand::Reg(r) => bit(r),
         Operand::Imm(_) => 0,
@@ -31,26 +31,7 @@ fn operand(src: Operand) -> RegSet {
 
 /// The registers `insn` writes (local calls: r0 only, the callee saves r6–r9 itself).
 pub(crate) fn written(insn: &Insn) -> RegSet {
-    match *insn {
-        Insn::Alu { dst, .. } | Insn::End { dst, .. } | Insn::LdImm64 { dst, .. } => bit(dst),
-        Insn::Ldx { dst, .. } => bit(dst),
-        Insn::Atomic { op, src, .. } => match op {
-            AtomicOp::Cmpxchg => bit(Reg::R0),
-            AtomicOp::Xchg => bit(src),
-            AtomicOp::Add { fetch }
-            | AtomicOp::Or { fetch }
-            | AtomicOp::And { fetch }
-            | AtomicOp::Xor { fetch } => {
-                if fetch {
-                    bit(src)
-                } else {
-                    0
-                }
-            }
-        },
-        Insn::LdAbs { .. } | Insn::LdInd { .. } | Insn::Call(_) => bit(Reg::R0),
-        Insn::Ja { .. } | Insn::Jmp { .. } | Insn::Exit | Insn::St { .. } | Insn::Stx { .. } => 0,
-    }
+    insn.written_reg().map_or(0, bit)
 }
 
 /// The registers `insn` reads or writes (helper calls read r1–r5).

@@ -4,8 +4,8 @@ use crate::error::{LoadError, LoadErrorKind};
 use crate::helpers::Helpers;
 use crate::op::{Op, T};
 use bpfkit_isa::{
-    decode, AluOp, AtomicOp, CallTarget, Decoded, Endian, Insn, JmpCond, LdImm64Kind, MemSize,
-    Operand, Reg, Width,
+    decode, AluOp, CallTarget, Decoded, Endian, Insn, JmpCond, LdImm64Kind, MemSize, Operand, Reg,
+    Width,
 };
 
 /// Tag of the values `lddw rN, <function>` (pseudo source 4) loads: `FUNC_ADDR_TAG | slot`.
@@ -181,25 +181,8 @@ fn invalid(what: &'static str) -> LoadErrorKind {
     LoadErrorKind::Invalid(what)
 }
 
-/// The register an instruction writes, if any (r10 must never be one).
-fn written_reg(insn: &Insn) -> Option<Reg> {
-    match *insn {
-        Insn::Alu { dst, .. } | Insn::End { dst, .. } | Insn::LdImm64 { dst, .. } => Some(dst),
-        Insn::Ldx { dst, .. } => Some(dst),
-        Insn::Atomic { op, src, .. } => match op {
-            AtomicOp::Cmpxchg => Some(Reg::R0),
-            AtomicOp::Xchg => Some(src),
-            AtomicOp::Add { fetch }
-            | AtomicOp::Or { fetch }
-            | AtomicOp::And { fetch }
-            | AtomicOp::Xor { fetch } => fetch.then_some(src),
-        },
-        _ => None,
-    }
-}
-
 fn lower(d: &Decoded, targets: &Targets) -> Result<Op, LoadErrorKind> {
-    if written_reg(&d.insn) == Some(Reg::R10) {
+    if d.insn.written_reg() == Some(Reg::R10) {
         return Err(LoadErrorKind::WritesFramePointer);
     }
     Ok(match d.insn {
