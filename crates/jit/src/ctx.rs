@@ -4,6 +4,7 @@
 //! concurrent runs of the same code never share it. Generated code addresses fields by the
 //! constant offsets below (`offset_of!`), so the layout is `repr(C)`.
 
+use crate::program::JitProgram;
 use bpfkit_vm::{Config, MemoryMap, Program, VmError};
 use std::any::Any;
 use std::mem::offset_of;
@@ -91,6 +92,8 @@ pub(crate) struct JitCtx {
     pub helper_fn: u64,
     /// The slow path of checked memory accesses.
     pub slow_fn: u64,
+    /// Code address the callback entry calls (the callback's function).
+    pub callback_code: u64,
     // ---- written by generated code ----
     /// Slot of the helper call being made.
     pub call_pc: u64,
@@ -108,8 +111,13 @@ pub(crate) struct JitCtx {
     pub helpers: *mut (),
     /// The run's memory map (lifetime erased for the duration of the run).
     pub memory: *mut MemoryMap<'static>,
-    /// The loaded program (for helper callbacks, which run on the interpreter).
+    /// The loaded program (for helpers' contexts).
     pub program: *const Program,
+    /// The compiled program, which runs helpers' callbacks.
+    pub jit: *const JitProgram,
+    /// r10 of the run's main frame: depths count from here (`core.stack_top` is the
+    /// callback's frame in a callback run).
+    pub main_top: u64,
     /// The run's configuration.
     pub config: *const Config,
     /// r0 of a helper stop.
@@ -151,6 +159,7 @@ pub(crate) mod o {
         FUNC_TABLE_LEN = func_table_len;
         HELPER_FN = helper_fn;
         SLOW_FN = slow_fn;
+        CALLBACK_CODE = callback_code;
         CALL_PC = call_pc;
         CALL_ID = call_id;
         CALL_R10 = call_r10;

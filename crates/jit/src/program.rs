@@ -3,9 +3,11 @@
 use crate::code::ExecutableCode;
 use crate::compile::{compile, CompileOptions, Plan};
 use crate::error::JitError;
-use crate::runtime::execute;
+use crate::runtime::{execute, execute_callback};
 use bpfkit_isa::Insn;
-use bpfkit_vm::{Config, Exit, Helpers, MemoryMap, Program, VmError};
+use bpfkit_vm::{
+    CallbackEngine, CallbackFrame, Config, Exit, Helpers, MemoryMap, Program, VmError,
+};
 
 /// A program compiled to x86-64 machine code.
 ///
@@ -19,6 +21,8 @@ pub struct JitProgram {
     pub(crate) entry: u64,
     /// Code address of each slot (0 where no instruction starts), for `callx`.
     pub(crate) func_table: Box<[u64]>,
+    /// Address of the callback entry (0: none; helpers' callbacks run on the interpreter).
+    pub(crate) callback_entry: u64,
     offsets: Vec<usize>,
     pub(crate) options: CompileOptions,
 }
@@ -52,6 +56,9 @@ impl JitProgram {
             offsets: emitted.offsets,
             options: *options,
             entry: code.addr(),
+            callback_entry: emitted
+                .callback_entry
+                .map_or(0, |off| code.addr() + off as u64),
             plan,
             code,
         })
@@ -69,8 +76,8 @@ impl JitProgram {
     ///
     /// Unchecked code (compiled with `checked: false`) reports `executed: 0` and does not stop
     /// infinite loops or out-of-bounds accesses: use it only for verified programs.
-    /// Helpers that run callbacks ([`bpfkit_vm::HelperCtx::call_function`]) run them on the
-    /// interpreter, over the same memory and stack.
+    /// Helpers that run callbacks ([`bpfkit_vm::HelperCtx::call_function`]) run them in this
+    /// code (through its callback entry), over the same memory and stack.
     #[inline]
     pub fn run<H: Helpers + ?Sized>(
         &self,
@@ -102,6 +109,21 @@ impl JitProgram {
     /// The options it was compiled with.
     pub fn options(&self) -> &CompileOptions {
         &self.options
+    }
+}
+
+impl CallbackEngine for JitProgram {
+    unsafe fn run_callback(
+        &self,
+        slot: usize,
+        args: [u64; 5],
+        frame: CallbackFrame,
+        memory: &mut MemoryMap<'_>,
+        helpers: &mut dyn Helpers,
+        config: &Config,
+    ) -> Result<Exit, VmError> {
+        // SAFETY: forwarded to the caller.
+        unsafe { execute_callback(self, slot, args, frame, memory, helpers, config) }
     }
 }
 

@@ -11,8 +11,8 @@ use crate::ctx::{fit_bound, last_fit, status, ArgsCtx, CoreCtx, JitCtx};
 use crate::program::JitProgram;
 use bpfkit_isa::{MAX_CALL_FRAMES, STACK_SIZE};
 use bpfkit_vm::{
-    AccessKind, Config, Exit, FaultReason, HelperCtx, HelperError, HelperReturn, Helpers, MemFault,
-    MemoryMap, VmError, VmErrorKind,
+    AccessKind, CallbackFrame, Config, Exit, FaultReason, HelperCtx, HelperError, HelperReturn,
+    Helpers, MemFault, MemoryMap, VmError, VmErrorKind,
 };
 use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -126,7 +126,92 @@ fn execute_full<H: Helpers + ?Sized>(
     // The stack window is registered in the memory map only when Rust code needs the map
     // (a helper call or a checked access off the fast path): most runs never do.
     let mut helpers: &mut H = helpers;
-    let mut ctx = JitCtx {
+    let mut ctx = full_ctx::<H>(jit, core, top, (&mut helpers as *mut &mut H).cast(), config);
+    prepare(&mut ctx, jit, memory, config);
+
+    // SAFETY: the context outlives the call and points only at live data: the stack buffer
+    // (registered as the run's stack window when Rust code needs it), the memory map and
+    // helpers (not used by this function until the call returns), the program and its
+    // function table.
+    let r0 = unsafe { enter(jit.entry, &mut ctx) };
+    if ctx.run_mark != NOT_REGISTERED {
+        memory.end_run(ctx.run_mark);
+    }
+    // The two records are looked at in place, not moved out: the move read them back in
+    // wider units than they were written, a store-forwarding stall per run.
+    if ctx.panic.is_some() {
+        resume_panic(&mut ctx.panic);
+    }
+    outcome(jit, config, &ctx.core, r0, ctx.stop_r0, &mut ctx.error)
+}
+
+/// Runs the function at `slot` as a helper's callback (see
+/// [`CallbackEngine`](bpfkit_vm::CallbackEngine)): through the callback entry, with its own
+/// context over the run's stack and memory map, which the calling run registered.
+///
+/// # Safety
+/// As [`CallbackEngine::run_callback`](bpfkit_vm::CallbackEngine::run_callback); `jit` has a
+/// callback entry.
+pub(crate) unsafe fn execute_callback(
+    jit: &JitProgram,
+    slot: usize,
+    args: [u64; 5],
+    frame: CallbackFrame,
+    memory: &mut MemoryMap<'_>,
+    helpers: &mut dyn Helpers,
+    config: &Config,
+) -> Result<Exit, VmError> {
+    let code = jit.func_table.get(slot).copied().unwrap_or(0);
+    if code == 0 || jit.callback_entry == 0 {
+        return Err(VmError {
+            pc: slot,
+            kind: VmErrorKind::BadCallTarget(bpfkit_vm::FUNC_ADDR_TAG | slot as u64),
+        });
+    }
+    #[cfg(test)]
+    tests::CALLBACK_RUNS.with(|n| n.set(n.get() + 1));
+    let main_top = frame.r10 + (frame.depth * STACK_SIZE) as u64;
+    let mut core = core_ctx(&args, frame.r10, config.budget);
+    core.stack_min_r10 = main_top - ((MAX_CALL_FRAMES - 1) * STACK_SIZE) as u64;
+    // `HelperCtx::call_function` zeroed every frame below the caller's before the first
+    // callback; frames in between were zeroed when first entered.
+    core.zeroed_low = main_top - (MAX_CALL_FRAMES * STACK_SIZE) as u64;
+    let mut helpers: &mut dyn Helpers = helpers;
+    let mut ctx = full_ctx::<dyn Helpers>(
+        jit,
+        core,
+        main_top,
+        (&mut helpers as *mut &mut dyn Helpers).cast(),
+        config,
+    );
+    ctx.callback_code = code;
+    // The calling run registered the stack; this one must neither register nor end it.
+    ctx.run_mark = 0;
+    prepare(&mut ctx, jit, memory, config);
+    if !config.check_alignment {
+        // The callback may reach its callers' frames (its context usually lives there).
+        ctx.stack_top_m8 = main_top - 8;
+    }
+    // SAFETY: as in `execute_full`; the stack is the calling run's, registered in `memory`,
+    // and the callback's frame lies below every frame in use (the caller's promise).
+    let r0 = unsafe { enter(jit.callback_entry, &mut ctx) };
+    if ctx.panic.is_some() {
+        resume_panic(&mut ctx.panic);
+    }
+    outcome(jit, config, &ctx.core, r0, ctx.stop_r0, &mut ctx.error)
+}
+
+/// The whole context of a run (main or callback), before `prepare`.
+#[inline(always)]
+fn full_ctx<H: Helpers + ?Sized>(
+    jit: &JitProgram,
+    core: CoreCtx,
+    main_top: u64,
+    helpers: *mut (),
+    config: &Config,
+) -> JitCtx {
+    let top = core.stack_top;
+    JitCtx {
         core,
         stack_top_m8: top - 8,
         region0_start: u64::MAX,
@@ -140,18 +225,27 @@ fn execute_full<H: Helpers + ?Sized>(
         func_table_len: jit.func_table.len() as u64,
         helper_fn: helper_trampoline::<H> as *const () as u64,
         slow_fn: slow_check as *const () as u64,
+        callback_code: 0,
         call_pc: 0,
         call_id: 0,
         call_r10: 0,
         run_mark: NOT_REGISTERED,
-        helpers: (&mut helpers as *mut &mut H).cast(),
+        helpers,
         memory: std::ptr::null_mut(), // set last, once `memory` is no longer used directly
         program: &jit.program,
+        jit,
+        main_top,
         config,
         stop_r0: 0,
         error: None,
         panic: None,
-    };
+    }
+}
+
+/// Fills the context's caches of the memory map (checked code's primary region, the
+/// packet of `ld_abs`), then hands the map over to it.
+#[inline(always)]
+fn prepare(ctx: &mut JitCtx, jit: &JitProgram, memory: &mut MemoryMap<'_>, config: &Config) {
     match memory.regions().first() {
         // With alignment checks every access takes the slow path, which checks alignment.
         Some(r) if jit.options.checked && !config.check_alignment => {
@@ -169,24 +263,9 @@ fn execute_full<H: Helpers + ?Sized>(
         ctx.stack_top_m8 = 0;
     }
     if jit.plan.reads_packet {
-        refresh_packet(&mut ctx, memory);
+        refresh_packet(ctx, memory);
     }
     ctx.memory = (memory as *mut MemoryMap<'_>).cast();
-
-    // SAFETY: the context outlives the call and points only at live data: the stack buffer
-    // (registered as the run's stack window when Rust code needs it), the memory map and
-    // helpers (not used by this function until the call returns), the program and its
-    // function table.
-    let r0 = unsafe { enter(jit.entry, &mut ctx) };
-    if ctx.run_mark != NOT_REGISTERED {
-        memory.end_run(ctx.run_mark);
-    }
-    // The two records are looked at in place, not moved out: the move read them back in
-    // wider units than they were written, a store-forwarding stall per run.
-    if ctx.panic.is_some() {
-        resume_panic(&mut ctx.panic);
-    }
-    outcome(jit, config, &ctx.core, r0, ctx.stop_r0, &mut ctx.error)
 }
 
 #[cold]
@@ -269,8 +348,7 @@ unsafe fn run_memory<'m>(ctx: &mut JitCtx) -> &'m mut MemoryMap<'static> {
     if ctx.run_mark == NOT_REGISTERED {
         // SAFETY: the stack buffer of `execute`, which outlives the run; `execute` ends
         // the run (`end_run`) once the code has returned.
-        ctx.run_mark =
-            unsafe { memory.begin_run(ctx.core.stack_top - STACK_SIZE as u64, ctx.core.stack_top) };
+        ctx.run_mark = unsafe { memory.begin_run(ctx.main_top - STACK_SIZE as u64, ctx.main_top) };
     }
     memory
 }
@@ -311,7 +389,7 @@ unsafe extern "sysv64" fn helper_trampoline<H: Helpers + ?Sized>(
     let id = ctx.call_id as i32;
     let pc = ctx.call_pc as usize;
     let r10 = ctx.call_r10;
-    let bottom = ctx.core.stack_top - (MAX_CALL_FRAMES * STACK_SIZE) as u64;
+    let bottom = ctx.main_top - (MAX_CALL_FRAMES * STACK_SIZE) as u64;
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: `execute` set these pointers from live exclusive references that it does
         // not use until the generated code returns.
@@ -324,7 +402,7 @@ unsafe extern "sysv64" fn helper_trampoline<H: Helpers + ?Sized>(
         };
         // SAFETY: as above.
         let memory = unsafe { run_memory(ctx) };
-        let depth = ((ctx.core.stack_top - r10) / STACK_SIZE as u64) as usize;
+        let depth = ((ctx.main_top - r10) / STACK_SIZE as u64) as usize;
         // SAFETY: r10 comes from the generated code, which only ever moves it by whole frames
         // between the stack top and the deepest of the eight frames of `stack` (checked on
         // every local call), so it names a frame of the stack given to `begin_run`.
@@ -345,6 +423,11 @@ unsafe extern "sysv64" fn helper_trampoline<H: Helpers + ?Sized>(
         // SAFETY: `[bottom, zeroed_low)` is the part of the run's stack buffer no code
         // entered yet (frames are entered in order from the top), below the caller's frame.
         unsafe { hctx.zero_before_callbacks(&mut ctx.core.zeroed_low, bottom) };
+        // SAFETY: `ctx.jit` compiled `program` and outlives the call; its callbacks run in
+        // the frames below r10, as `execute_callback` requires.
+        if let Some(jit) = unsafe { ctx.jit.as_ref() }.filter(|j| j.callback_entry != 0) {
+            unsafe { hctx.run_callbacks_with(jit) };
+        }
         let result = helpers.call(id, [a1, a2, a3, a4, a5], &mut hctx);
         ctx.core.budget_left = hctx.remaining_budget();
         if ctx.reads_packet {
@@ -449,7 +532,12 @@ unsafe extern "sysv64" fn slow_check(ctx: *mut JitCtx, addr: u64, site: u64, r10
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    thread_local! {
+        /// Callbacks run through the callback entry on this thread.
+        pub(crate) static CALLBACK_RUNS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
     use crate::{CompileOptions, JitProgram};
     use bpfkit_isa::{Insn, LdImm64Kind, Reg};
     use bpfkit_vm::{
@@ -559,8 +647,11 @@ mod tests {
             );
             assert_eq!(expected.as_ref().map(|e| e.r0), Ok(5));
             assert_eq!(run(&dirty).map(|e| e.r0), Ok(0));
+            let before = CALLBACK_RUNS.with(|n| n.get());
             let got = run(&jit).map(|e| e.r0);
             assert_eq!(got, Ok(5), "checked: {checked}");
+            // The callback ran in the JIT's code, not on the interpreter.
+            assert_eq!(CALLBACK_RUNS.with(|n| n.get()), before + 1);
         }
     }
 }

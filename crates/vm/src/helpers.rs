@@ -6,7 +6,7 @@
 //! e.g. to return a pointer to a map value or to a buffer it allocated.
 
 use crate::error::{MemFault, VmError, VmErrorKind};
-use crate::interp::{execute, Config, Entry};
+use crate::interp::{execute, Config, Entry, Exit};
 use crate::memory::MemoryMap;
 use crate::op::Op;
 use crate::program::FUNC_ADDR_TAG;
@@ -58,6 +58,59 @@ pub struct HelperCtx<'m, 'a> {
     /// An engine's stack bytes `[low, *zeroed_low)` that still hold stale data: zeroed
     /// before the first callback (see [`HelperCtx::zero_before_callbacks`]).
     pub(crate) unzeroed: Option<(&'m mut u64, u64)>,
+    /// The engine that runs callbacks, when not the interpreter.
+    pub(crate) engine: Option<&'m dyn CallbackEngine>,
+}
+
+/// Where a callback runs: its frame in the run's stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallbackFrame {
+    /// r10 of the callback's frame (one frame below its caller's).
+    pub r10: u64,
+    /// Its depth: frames below the main one (1 for a callback of the main function).
+    pub depth: usize,
+}
+
+/// An execution engine that runs helper callbacks in its own code instead of the
+/// interpreter (the JIT): see [`HelperCtx::run_callbacks_with`].
+pub trait CallbackEngine {
+    /// Runs the function at `slot` with r1..r5 = `args` in `frame`, over `memory` (whose
+    /// stack window already covers the frame) with `helpers` serving its helper calls and
+    /// `config.budget` as its instruction budget; returns its r0 and the instructions it
+    /// executed (0 if it does not count), or its error, as the interpreter would.
+    ///
+    /// # Safety
+    /// `frame` must lie in the stack installed in `memory` with
+    /// [`MemoryMap::begin_run`], below every frame in use, with its caller's frames
+    /// above it in the same stack; `slot` must be a valid function start of the program
+    /// the engine compiled.
+    unsafe fn run_callback(
+        &self,
+        slot: usize,
+        args: [u64; 5],
+        frame: CallbackFrame,
+        memory: &mut MemoryMap<'_>,
+        helpers: &mut dyn Helpers,
+        config: &Config,
+    ) -> Result<Exit, VmError>;
+}
+
+/// Any `Helpers` as a sized value, so it can be passed as `&mut dyn Helpers`.
+struct DynHelpers<'h, H: ?Sized>(&'h mut H);
+
+impl<H: Helpers + ?Sized> Helpers for DynHelpers<'_, H> {
+    fn call(
+        &mut self,
+        id: i32,
+        args: [u64; 5],
+        ctx: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
+        self.0.call(id, args, ctx)
+    }
+
+    fn is_known(&self, id: i32) -> bool {
+        self.0.is_known(id)
+    }
 }
 
 impl<'m, 'a> HelperCtx<'m, 'a> {
@@ -87,7 +140,18 @@ impl<'m, 'a> HelperCtx<'m, 'a> {
             r10,
             left,
             unzeroed: None,
+            engine: None,
         }
+    }
+
+    /// Runs this helper's callbacks with `engine` (in the program it compiled) instead of
+    /// the interpreter.
+    ///
+    /// # Safety
+    /// `engine` must have compiled the `program` given to [`for_engine`](Self::for_engine),
+    /// and uphold [`CallbackEngine::run_callback`]'s contract for the frames below `r10`.
+    pub unsafe fn run_callbacks_with(&mut self, engine: &'m dyn CallbackEngine) {
+        self.engine = Some(engine);
     }
 
     /// Lets an engine zero the frames below the caller's only when a callback actually
@@ -157,20 +221,38 @@ impl HelperCtx<'_, '_> {
         }
         let r10 = self.r10 - STACK_SIZE as u64;
         self.memory.move_stack_low(r10 - STACK_SIZE as u64);
-        let mut regs = [0u64; 16];
-        regs[1..6].copy_from_slice(&args);
-        regs[10] = r10;
         let config = Config {
             budget: self.left,
             ..*self.config
         };
-        // The engine zeroed the deeper frames before calling the helper, or just above.
-        let entry = Entry {
-            start: slot,
-            base_depth: depth,
-            deeper_zeroed: true,
+        let result = match self.engine {
+            // SAFETY: the frame is the one below the caller's, inside the run's stack (the
+            // depth check above keeps it there), and `slot` was checked to start an
+            // instruction of the program `engine` compiled (`run_callbacks_with`).
+            Some(engine) => unsafe {
+                engine.run_callback(
+                    slot,
+                    args,
+                    CallbackFrame { r10, depth },
+                    self.memory,
+                    &mut DynHelpers(helpers),
+                    &config,
+                )
+            },
+            None => {
+                // The engine zeroed the deeper frames before calling the helper, or just
+                // above.
+                let mut regs = [0u64; 16];
+                regs[1..6].copy_from_slice(&args);
+                regs[10] = r10;
+                let entry = Entry {
+                    start: slot,
+                    base_depth: depth,
+                    deeper_zeroed: true,
+                };
+                execute(self.ops, regs, self.memory, helpers, &config, entry)
+            }
         };
-        let result = execute(self.ops, regs, self.memory, helpers, &config, entry);
         self.memory.move_stack_low(saved_low);
         let exit = result.map_err(|e| HelperError::Callback(Box::new(e)))?;
         self.left -= exit.executed;

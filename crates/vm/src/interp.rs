@@ -595,6 +595,7 @@ fn call_helper<H: Helpers + ?Sized>(
         r10: regs[10],
         left: *left,
         unzeroed: None,
+        engine: None,
     };
     let result = helpers.call(id, args, &mut ctx);
     *left = ctx.left;

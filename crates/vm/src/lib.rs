@@ -61,7 +61,8 @@ pub use error::{
     AccessKind, FaultReason, LoadError, LoadErrorKind, MemFault, VmError, VmErrorKind,
 };
 pub use helpers::{
-    HelperCtx, HelperError, HelperFn, HelperReturn, HelperTable, Helpers, NoHelpers,
+    CallbackEngine, CallbackFrame, HelperCtx, HelperError, HelperFn, HelperReturn, HelperTable,
+    Helpers, NoHelpers,
 };
 pub use interp::{Config, Exit, DEFAULT_BUDGET};
 pub use memory::{Access, MemoryMap, Region};

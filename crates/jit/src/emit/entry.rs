@@ -13,6 +13,15 @@ use crate::usage::ARGS;
 use bpfkit_isa::{Insn, Reg};
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
+/// How the entry saves and sets up: the same for the main entry and the callback entry,
+/// which share the epilogue.
+struct Frame {
+    saved: Vec<u8>,
+    uses_ctx: bool,
+    uses_r10: bool,
+    pad: bool,
+}
+
 impl Emitter<'_> {
     /// Entry: `extern "sysv64" fn(ctx: *mut JitCtx) -> u64` (r0).
     ///
@@ -24,6 +33,65 @@ impl Emitter<'_> {
     /// restores rsp from the context, so they unwind any number of local frames at once.
     pub(super) fn prologue(&mut self) {
         let first = self.labels[0];
+        let frame = self.frame();
+        self.enter_frame(&frame);
+        let pushes = frame.saved.len() + frame.uses_ctx as usize + frame.uses_r10 as usize;
+        if pushes == 0 && !frame.pad && !self.checked {
+            // Nothing to restore and no way to fail (the code has no context): the first
+            // instruction follows, and the main function's `exit` returns to the caller.
+            self.direct_entry = true;
+            return;
+        }
+        asm!(self.asm; call =>first);
+        let (exit, epilogue, returned) = (self.exit, self.asm.new_dynamic_label(), self.returned);
+        asm!(self.asm; =>returned);
+        if self.checked {
+            asm!(self.asm; mov [r12 + o::BUDGET_LEFT], r9);
+        }
+        asm!(self.asm; =>epilogue);
+        if frame.pad {
+            asm!(self.asm; add rsp, 8);
+        }
+        for &r in frame.saved.iter().rev() {
+            asm!(self.asm; pop Rq(r));
+        }
+        if frame.uses_ctx {
+            asm!(self.asm; pop r12);
+        }
+        if frame.uses_r10 {
+            asm!(self.asm; pop rbp);
+        }
+        // Failures jump here (never in code without a context: it cannot fail).
+        asm!(self.asm
+            ; ret
+            ; =>exit
+            ; mov rsp, [r12 + o::SAVED_RSP]
+            ; jmp =>epilogue
+        );
+    }
+
+    /// The callback entry, for code whose helpers may call back into it (code that is not
+    /// leaf code, see `Plan::leaf`): the main entry's set-up with r10 and r1–r5 from the
+    /// context, then a call of the code address in the context's `callback_code`,
+    /// returning through the main entry's epilogue. Returns its offset.
+    pub(super) fn callback_entry(&mut self) -> Option<usize> {
+        if self.plan.leaf || self.direct_entry {
+            return None;
+        }
+        let frame = self.frame();
+        let at = self.asm.offset().0;
+        self.enter_frame(&frame);
+        let returned = self.returned;
+        asm!(self.asm
+            ; call QWORD [r12 + o::CALLBACK_CODE]
+            ; jmp =>returned
+        );
+        Some(at)
+    }
+
+    /// What the entry saves: rbp and r12 unless leaf code does without them, the r6–r9
+    /// the program names, and padding for rsp's alignment.
+    fn frame(&self) -> Frame {
         let saved: Vec<u8> = callee_saved(self.plan.named);
         let calls = self
             .plan
@@ -39,25 +107,35 @@ impl Emitter<'_> {
         let pushes = saved.len() + uses_ctx as usize + uses_r10 as usize;
         // rsp ≡ 8 (mod 16) at every function entry, as after a SysV call.
         let pad = align && pushes.is_multiple_of(2);
-        if uses_r10 {
+        Frame {
+            saved,
+            uses_ctx,
+            uses_r10,
+            pad,
+        }
+    }
+
+    /// Saves registers and loads the initial state from the context (rdi).
+    fn enter_frame(&mut self, frame: &Frame) {
+        if frame.uses_r10 {
             asm!(self.asm; push rbp);
         }
-        if uses_ctx {
+        if frame.uses_ctx {
             asm!(self.asm; push r12);
         }
-        for &r in &saved {
+        for &r in &frame.saved {
             asm!(self.asm; push Rq(r));
         }
-        if pad {
+        if frame.pad {
             asm!(self.asm; sub rsp, 8);
         }
-        if uses_ctx {
+        if frame.uses_ctx {
             asm!(self.asm
                 ; mov r12, rdi
                 ; mov [r12 + o::SAVED_RSP], rsp
             );
         }
-        if uses_r10 {
+        if frame.uses_r10 {
             asm!(self.asm; mov rbp, [rdi + o::STACK_TOP]);
         }
         asm!(self.asm; xor eax, eax);
@@ -73,43 +151,12 @@ impl Emitter<'_> {
                 asm!(self.asm; mov Rq(x(r)), [r11 + 8 * i as i32]);
             }
         }
-        for &r in &saved {
+        for &r in &frame.saved {
             asm!(self.asm; xor Rd(r), Rd(r));
         }
         if self.checked {
             asm!(self.asm; mov r9, [r12 + o::BUDGET_LEFT]);
         }
-        if pushes == 0 && !pad && !self.checked {
-            // Nothing to restore and no way to fail (the code has no context): the first
-            // instruction follows, and the main function's `exit` returns to the caller.
-            self.direct_entry = true;
-            return;
-        }
-        asm!(self.asm; call =>first);
-        if self.checked {
-            asm!(self.asm; mov [r12 + o::BUDGET_LEFT], r9);
-        }
-        let (exit, epilogue) = (self.exit, self.asm.new_dynamic_label());
-        asm!(self.asm; =>epilogue);
-        if pad {
-            asm!(self.asm; add rsp, 8);
-        }
-        for &r in saved.iter().rev() {
-            asm!(self.asm; pop Rq(r));
-        }
-        if uses_ctx {
-            asm!(self.asm; pop r12);
-        }
-        if uses_r10 {
-            asm!(self.asm; pop rbp);
-        }
-        // Failures jump here (never in code without a context: it cannot fail).
-        asm!(self.asm
-            ; ret
-            ; =>exit
-            ; mov rsp, [r12 + o::SAVED_RSP]
-            ; jmp =>epilogue
-        );
     }
 
     /// The shared ends of the stubs: record what happened in the context and leave.

@@ -76,6 +76,8 @@ pub(crate) struct Emitted {
     pub offsets: Vec<usize>,
     /// For each jump instruction, the offset right after its jump (else 0).
     pub jump_ends: Vec<usize>,
+    /// Offset of the callback entry, if the code has one (see `entry`).
+    pub callback_entry: Option<usize>,
 }
 
 /// One pass of code generation.
@@ -97,6 +99,8 @@ pub(crate) struct Emitter<'p> {
     depth_fail: DynamicLabel,
     bad_callx: DynamicLabel,
     zero_frame: DynamicLabel,
+    /// Where the main entry's call of the code returns (the callback entry's too).
+    returned: DynamicLabel,
     /// The last instruction left ZF set from this x86 register (at 64 bits if `true`).
     zf_of: Option<(u8, bool)>,
     /// Stack slots whose value a register holds (see `forward`).
@@ -134,6 +138,7 @@ impl<'p> Emitter<'p> {
             depth_fail: asm.new_dynamic_label(),
             bad_callx: asm.new_dynamic_label(),
             zero_frame: asm.new_dynamic_label(),
+            returned: asm.new_dynamic_label(),
             zf_of: None,
             slots: Vec::new(),
             cur: 0,
@@ -147,6 +152,7 @@ impl<'p> Emitter<'p> {
         }
         e.stubs();
         e.failure_routines();
+        let callback_entry = e.callback_entry();
         let bytes = e
             .asm
             .finalize()
@@ -155,6 +161,7 @@ impl<'p> Emitter<'p> {
             bytes,
             offsets: e.offsets,
             jump_ends: e.jump_ends,
+            callback_entry,
         })
     }
 

@@ -45,25 +45,35 @@ impl RunHelpers<'_> {
             return Ok(neg(EINVAL));
         }
         let spec = map.spec().clone();
-        let keys: Vec<Vec<u8>> = match spec.map_type {
-            MapType::Array | MapType::PercpuArray => (0..spec.max_entries)
-                .map(|i| i.to_ne_bytes().to_vec())
-                .collect(),
+        // Array keys are the indices, made on the fly (a vector of keys allocated per
+        // element was most of a short walk's cost); hash keys are snapshotted first.
+        let array = matches!(spec.map_type, MapType::Array | MapType::PercpuArray);
+        let hash_keys: Vec<Vec<u8>> = match spec.map_type {
+            _ if array => Vec::new(),
             t if t.is_hash() => map.iter().map(|(k, _)| k).collect(),
             _ => return Ok(neg(EINVAL)),
+        };
+        let count = match array {
+            true => spec.max_entries as usize,
+            false => hash_keys.len(),
         };
         // The key the callback sees lives in one scratch region, rewritten per element.
         let key_addr = ctx
             .memory
             .add_owned(vec![0; spec.key_size as usize], Access::ReadWrite);
         let mut visited = 0u64;
-        for key in keys {
-            let Ok(Some(value)) = map.lookup_ptr(&key, self.cpu, self.guard) else {
+        for i in 0..count {
+            let index = (i as u32).to_ne_bytes();
+            let key: &[u8] = match array {
+                true => &index,
+                false => &hash_keys[i],
+            };
+            let Ok(Some(value)) = map.lookup_ptr(key, self.cpu, self.guard) else {
                 continue;
             };
             // SAFETY: the value stays valid while the guard lives (the whole test-run).
             unsafe { add_region(ctx, value.addr() as u64, value.len(), Access::ReadWrite) };
-            ctx.memory.write(key_addr, &key)?;
+            ctx.memory.write(key_addr, key)?;
             visited += 1;
             let args = [handle, key_addr, value.addr() as u64, cb_ctx, 0];
             if ctx.call_function(self, func, args)? != 0 {
