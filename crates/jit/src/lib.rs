@@ -112,8 +112,10 @@ mod fold;
 mod program;
 mod regs;
 mod runtime;
+mod specialize;
 mod usage;
 
 pub use compile::CompileOptions;
 pub use error::JitError;
 pub use program::JitProgram;
+pub use specialize::{CallSites, Specialization};
