@@ -127,6 +127,7 @@ pub mod dump;
 mod engine;
 mod error;
 mod helpers;
+mod inline;
 mod load;
 mod lowmem;
 mod maptable;
