@@ -133,7 +133,11 @@ fn outcome(
         let addr = memory.add_slice_mut(&mut input);
         // SAFETY: `storage` outlives the memory map and nothing else touches it meanwhile.
         unsafe {
-            memory.add_raw(storage.as_mut_ptr().cast(), storage.len() * 8, Access::ReadWrite)
+            memory.add_raw(
+                storage.as_mut_ptr().cast(),
+                storage.len() * 8,
+                Access::ReadWrite,
+            )
         };
         run([addr, len, 0, 0, 0], &mut memory)
     };
@@ -170,8 +174,8 @@ fn compare(text: &str, arrays: &[Array], storage: &mut [u64], inputs: &[Vec<u8>]
             prog.run(args, memory, &mut helpers, &config)
         });
         for blind in [false, true] {
-            let jit = JitProgram::compile_specialized(&prog, &options(false, blind), &sites)
-                .unwrap();
+            let jit =
+                JitProgram::compile_specialized(&prog, &options(false, blind), &sites).unwrap();
             assert_eq!(jit.specializations(), &sites);
             let got = outcome(input, storage, |args, memory| {
                 jit.run(args, memory, &mut helpers, &config)
@@ -230,7 +234,10 @@ fn lookups_in_and_out_of_range_match_the_helper() {
     for (key, r) in keys.iter().zip(&results) {
         let r0 = r.result.as_ref().unwrap().r0;
         if *key < 8 {
-            assert_eq!(r0, 0x0101_0101_0101_0101u64.wrapping_mul(2 * *key as u64 + 2));
+            assert_eq!(
+                r0,
+                0x0101_0101_0101_0101u64.wrapping_mul(2 * *key as u64 + 2)
+            );
         } else {
             assert_eq!(r0, 0xdead);
         }
@@ -315,7 +322,9 @@ fn values_written_through_the_pointer_read_back_and_reach_helpers() {
         }
     }
     let results = compare(text, &arrays, &mut storage, &inputs);
-    assert!(results.iter().all(|r| r.result.as_ref().unwrap().r0 != u64::MAX));
+    assert!(results
+        .iter()
+        .all(|r| r.result.as_ref().unwrap().r0 != u64::MAX));
     // Some inputs wrote into the arrays, others found nothing.
     let untouched = &results[inputs.len() - 1];
     assert!(results.iter().any(|r| r.arrays != untouched.arrays));
@@ -335,7 +344,17 @@ fn every_stride_and_bound_gives_the_helpers_address() {
         exit
     ";
     let mut storage = vec![0u64; 1];
-    let keys = [0, 1, 2, 5, 1000, 0x7fff_ffff, 0x8000_0000, u32::MAX - 1, u32::MAX];
+    let keys = [
+        0,
+        1,
+        2,
+        5,
+        1000,
+        0x7fff_ffff,
+        0x8000_0000,
+        u32::MAX - 1,
+        u32::MAX,
+    ];
     for stride in [
         0,
         1,
@@ -386,8 +405,7 @@ fn only_unchecked_code_honours_specialisations() {
     };
     sites.insert(3, spec);
     let run = |checked: bool| {
-        let jit =
-            JitProgram::compile_specialized(&prog, &options(checked, false), &sites).unwrap();
+        let jit = JitProgram::compile_specialized(&prog, &options(checked, false), &sites).unwrap();
         let r0 = jit.run(
             [0; 5],
             &mut MemoryMap::new(),
@@ -444,8 +462,8 @@ fn specialising_anything_but_a_helper_call_is_refused() {
     for pc in [0, 3, 4, 9] {
         let mut sites = CallSites::new();
         sites.insert(pc, spec);
-        let err = JitProgram::compile_specialized(&prog, &options(false, false), &sites)
-            .unwrap_err();
+        let err =
+            JitProgram::compile_specialized(&prog, &options(false, false), &sites).unwrap_err();
         assert!(
             matches!(err, JitError::Unsupported { pc: p, .. } if p == pc),
             "pc {pc}: {err}"

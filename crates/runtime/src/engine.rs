@@ -78,14 +78,16 @@ impl Prepared {
     ) -> Result<Prepared, bpfkit_jit::JitError> {
         match engine {
             Engine::Interpreter => Ok(Prepared::Interpreter),
-            Engine::Jit if verified => Ok(Prepared::Jit(Box::new(JitProgram::compile_specialized(
-                vm,
-                &CompileOptions {
-                    checked: false,
-                    ..CompileOptions::default()
-                },
-                sites,
-            )?))),
+            Engine::Jit if verified => {
+                Ok(Prepared::Jit(Box::new(JitProgram::compile_specialized(
+                    vm,
+                    &CompileOptions {
+                        checked: false,
+                        ..CompileOptions::default()
+                    },
+                    sites,
+                )?)))
+            }
             Engine::Jit => Ok(Prepared::Jit(Box::new(compile(vm, true)?))),
         }
     }

@@ -160,13 +160,13 @@ impl<'o> ProgramRef<'o> {
         self.object.shared.programs[self.index].prepared.checked()
     }
 
-    /// How many of its helper calls its code computes inline instead of calling the helper:
-    /// `bpf_map_lookup_elem` on an array map known at load, in the unchecked JIT code of a
-    /// verified program (0 on the interpreter and in checked code).
-    pub fn inlined_calls(&self) -> usize {
+    /// The helper calls (slot indexes) its code computes inline instead of calling the
+    /// helper: `bpf_map_lookup_elem` on an array map known at load, in the unchecked JIT
+    /// code of a verified program (none on the interpreter and in checked code).
+    pub fn inlined_call_sites(&self) -> Vec<usize> {
         match &self.object.shared.programs[self.index].prepared {
-            Prepared::Jit(j) => j.specializations().len(),
-            Prepared::Interpreter => 0,
+            Prepared::Jit(j) => j.specializations().iter().map(|(pc, _)| pc).collect(),
+            Prepared::Interpreter => Vec::new(),
         }
     }
 
