@@ -11,6 +11,7 @@ use crate::blind::Blinder;
 use crate::emit::{Emitted, Emitter};
 use crate::error::JitError;
 use crate::fold::{self, Fold};
+use crate::specialize::{CallSites, Specialization};
 use crate::usage::{self, RegSet};
 use bpfkit_isa::{CallTarget, Decoded, Insn, LdImm64Kind};
 use bpfkit_vm::{Program, FUNC_ADDR_TAG};
@@ -87,6 +88,9 @@ pub(crate) struct Plan {
     /// Per instruction index: the r6–r9 that a function entered there may write (what a
     /// local call to it saves; all four where no local call goes).
     pub callee_writes: Vec<RegSet>,
+    /// Per instruction index: the inline code of a specialised helper call (unchecked code
+    /// only; see `specialize`).
+    pub inline: Vec<Option<Specialization>>,
 }
 
 impl Plan {
@@ -170,6 +174,7 @@ impl Plan {
             skipped: vec![false; n],
             named: insns.iter().fold(0, |set, d| set | usage::named(&d.insn)),
             callee_writes: Vec::new(),
+            inline: vec![None; n],
         })
     }
 
@@ -248,6 +253,29 @@ impl Plan {
         self.insns[i].pc
     }
 
+    /// Records the specialised call sites, each of which must be a `call <helper>`.
+    fn specialize(&mut self, sites: &CallSites) -> Result<(), JitError> {
+        for (pc, &specialization) in sites.iter() {
+            let i = self
+                .index_of_slot
+                .get(pc)
+                .copied()
+                .filter(|&i| i != NONE)
+                .filter(|&i| {
+                    matches!(
+                        self.insns[i as usize].insn,
+                        Insn::Call(CallTarget::Helper(_))
+                    )
+                })
+                .ok_or(JitError::Unsupported {
+                    pc,
+                    what: "a specialisation of an instruction other than `call <helper>`",
+                })?;
+            self.inline[i as usize] = Some(specialization);
+        }
+        Ok(())
+    }
+
     /// Whether instruction `i` is a jump (with a displacement the passes may shorten).
     fn is_jump(&self, i: usize) -> bool {
         matches!(self.insns[i].insn, Insn::Ja { .. } | Insn::Jmp { .. })
@@ -256,14 +284,21 @@ impl Plan {
 
 /// Compiles `program` to machine code (position-independent: internal references are
 /// relative; runtime addresses come from the run context).
+/// `sites` are honoured in unchecked code only (checked code calls the helpers).
 pub(crate) fn compile(
     program: &Program,
     options: &CompileOptions,
+    sites: &CallSites,
 ) -> Result<(Plan, Emitted), JitError> {
     if !cfg!(target_arch = "x86_64") {
         return Err(JitError::UnsupportedHost);
     }
     let mut plan = Plan::new(program.insns(), program.slot_count())?;
+    plan.specialize(sites)?;
+    if options.checked {
+        // Checked code proves what it does at run time: it trusts no host promise.
+        plan.inline.fill(None);
+    }
     let insns: Vec<Insn> = plan.insns.iter().map(|d| d.insn).collect();
     let entries = (0..plan.insns.len())
         .filter(|&i| matches!(plan.insns[i].insn, Insn::Call(CallTarget::Local(_))))
@@ -281,13 +316,15 @@ pub(crate) fn compile(
         && plan.named & 1 << 10 == 0
         && !insns.iter().any(|insn| matches!(insn, Insn::Call(_)));
     plan.stack_need = program.stack_need();
+    // Specialised helper calls call nothing: code whose only helper calls they are is leaf.
     plan.leaf = !options.checked
         && !plan.reads_packet
-        && !plan.insns.iter().any(|d| {
-            matches!(
-                d.insn,
-                Insn::Call(CallTarget::Helper(_) | CallTarget::Reg(_) | CallTarget::Kfunc(_))
-            )
+        && !plan.insns.iter().zip(&plan.inline).any(|(d, inline)| {
+            inline.is_none()
+                && matches!(
+                    d.insn,
+                    Insn::Call(CallTarget::Helper(_) | CallTarget::Reg(_) | CallTarget::Kfunc(_))
+                )
         });
     let n = plan.insns.len();
     let mut short = vec![false; n];

@@ -39,6 +39,15 @@
 //!   records a stop, an error or a panic in the context; the code then leaves through the
 //!   common exit and [`JitProgram::run`] turns the record into the interpreter's result
 //!   (resuming a panic). r1–r5 survive helper calls, as in the interpreter.
+//! - The host may specialise helper call sites ([`JitProgram::compile_specialized`] with
+//!   [`CallSites`], a separate entry point so that [`CompileOptions`] stays a small `Copy`
+//!   value): e.g. [`Specialization::IndexedLookup`] turns `bpf_map_lookup_elem` on an array
+//!   into a bounds check and an address computation, as the kernel's verifier does
+//!   (`array_map_gen_lookup`). Only unchecked code honours them (checked code keeps calling
+//!   the helper, so its checks never rest on a host promise); the inline code writes r0 and
+//!   scratch registers only, so r1–r5 still survive, and code whose helper calls are all
+//!   specialised is leaf code. The values are the host's, not the program's, so they are
+//!   not blinded.
 //! - Checked code (the default, [`CompileOptions::checked`]) proves every load, store and
 //!   atomic safe before making it: inline against the primary region (the first the host
 //!   added) and the stack window, else through the memory map (so regions helpers add, e.g.
@@ -112,8 +121,10 @@ mod fold;
 mod program;
 mod regs;
 mod runtime;
+mod specialize;
 mod usage;
 
 pub use compile::CompileOptions;
 pub use error::JitError;
 pub use program::JitProgram;
+pub use specialize::{CallSites, Specialization};

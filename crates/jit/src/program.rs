@@ -4,6 +4,7 @@ use crate::code::ExecutableCode;
 use crate::compile::{compile, CompileOptions, Plan};
 use crate::error::JitError;
 use crate::runtime::{execute, execute_callback};
+use crate::specialize::CallSites;
 use bpfkit_isa::Insn;
 use bpfkit_vm::{
     CallbackEngine, CallbackFrame, Config, Exit, Helpers, MemoryMap, Program, VmError,
@@ -25,6 +26,8 @@ pub struct JitProgram {
     pub(crate) callback_entry: u64,
     offsets: Vec<usize>,
     pub(crate) options: CompileOptions,
+    /// The specialisations the code honours (none in checked code).
+    specialized: CallSites,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -40,7 +43,28 @@ impl std::fmt::Debug for JitProgram {
 impl JitProgram {
     /// Compiles a loaded program.
     pub fn compile(program: &Program, options: &CompileOptions) -> Result<JitProgram, JitError> {
-        let (plan, emitted) = compile(program, options)?;
+        Self::compile_specialized(program, options, &CallSites::new())
+    }
+
+    /// Compiles a loaded program with helper call sites specialised by the host: each
+    /// site's call becomes the inline code of its [`Specialization`](crate::Specialization)
+    /// (e.g. an array map lookup as an address computation), which must give what the
+    /// helper would return there. Honoured only in unchecked code (`checked: false`), where
+    /// a verifier's proof is trusted anyway; checked code calls the helpers as usual, so
+    /// its run-time checks never rest on a host promise.
+    ///
+    /// Fails if a site is not a `call <helper>` instruction.
+    pub fn compile_specialized(
+        program: &Program,
+        options: &CompileOptions,
+        sites: &CallSites,
+    ) -> Result<JitProgram, JitError> {
+        let (plan, emitted) = compile(program, options, sites)?;
+        let specialized = if options.checked {
+            CallSites::new()
+        } else {
+            sites.clone()
+        };
         let code = ExecutableCode::new(&emitted.bytes)?;
         let func_table = plan
             .index_of_slot
@@ -55,6 +79,7 @@ impl JitProgram {
             func_table,
             offsets: emitted.offsets,
             options: *options,
+            specialized,
             entry: code.addr(),
             callback_entry: emitted
                 .callback_entry
@@ -109,6 +134,13 @@ impl JitProgram {
     /// The options it was compiled with.
     pub fn options(&self) -> &CompileOptions {
         &self.options
+    }
+
+    /// The call sites whose specialisation the code honours: those given to
+    /// [`compile_specialized`](Self::compile_specialized) for unchecked code, none for
+    /// checked code.
+    pub fn specializations(&self) -> &CallSites {
+        &self.specialized
     }
 }
 

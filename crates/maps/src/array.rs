@@ -1,6 +1,8 @@
 //! `ARRAY` and `PERCPU_ARRAY` maps: preallocated, zero-initialised, never freed
 //! before the map, so value pointers are stable for the map's whole life.
 
+use std::ptr::NonNull;
+
 use crate::error::{check_len, MapError, EINVAL};
 use crate::hash::check_cpu;
 use crate::map::{check_host_read, check_host_write, next_map_id, Map, ValueCodec, ValuePtr};
@@ -27,7 +29,51 @@ impl std::fmt::Debug for ArrayMap {
     }
 }
 
+/// Where an array map keeps its values, for execution engines that compute value
+/// addresses themselves (as the kernel inlines array lookups into JIT code).
+///
+/// Value `i` of CPU `c` (always 0 unless per-CPU) starts at
+/// `base + (c * entries + i) * stride`: exactly the pointer [`Map::lookup_ptr`] returns for
+/// it. The storage is allocated when the map is created and never moves or shrinks, so the
+/// addresses stay valid for as long as the map lives (whatever guard is held). Like a
+/// [`ValuePtr`](crate::ValuePtr), the memory is shared with other threads and the host:
+/// access it only through raw pointers or atomics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArrayStorage {
+    /// Address of the first value.
+    pub base: NonNull<u8>,
+    /// Bytes from one value to the next: the value size rounded up to 8
+    /// ([`MapSpec::value_slot`]).
+    pub stride: usize,
+    /// Values per CPU (`max_entries`).
+    pub entries: u32,
+    /// CPUs with their own values: the map's CPU count for a per-CPU array, else 1.
+    pub copies: usize,
+}
+
+impl ArrayStorage {
+    /// Total bytes: `copies * entries * stride`.
+    pub fn len(&self) -> usize {
+        self.copies * self.entries as usize * self.stride
+    }
+
+    /// Whether it holds no byte (never, for a created map: `max_entries` is at least 1).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 impl ArrayMap {
+    /// Its value storage (see [`ArrayStorage`]).
+    pub fn storage(&self) -> ArrayStorage {
+        ArrayStorage {
+            base: self.storage.ptr_at(0),
+            stride: self.spec.value_slot(),
+            entries: self.spec.max_entries,
+            copies: if self.percpu() { self.ncpus } else { 1 },
+        }
+    }
+
     /// Creates the map; `spec` must have passed [`crate::validate`].
     pub(crate) fn new(spec: MapSpec, ncpus: usize) -> Result<Self, MapError> {
         let copies = if spec.map_type == MapType::PercpuArray {
@@ -217,6 +263,10 @@ impl Map for ArrayMap {
         Ok(((index + 1) as u32).to_ne_bytes().to_vec())
     }
 
+    fn as_array(&self) -> Option<&ArrayMap> {
+        Some(self)
+    }
+
     fn iter(&self) -> std::vec::IntoIter<(Vec<u8>, Vec<u8>)> {
         let out: Vec<_> = (0..self.spec.max_entries)
             .map(|i| {
@@ -226,5 +276,41 @@ impl Map for ArrayMap {
             })
             .collect();
         out.into_iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{create, rcu_read_lock, MapSpec, MapType, BPF_ANY};
+
+    #[test]
+    fn storage_layout_gives_the_pointers_lookup_gives() {
+        for (map_type, ncpus) in [(MapType::Array, 3), (MapType::PercpuArray, 3)] {
+            // Value size 12: slots of 16 bytes.
+            let map = create(&MapSpec::new(map_type, 4, 12, 5), ncpus).unwrap();
+            let storage = map.as_array().unwrap().storage();
+            assert_eq!(storage.stride, 16);
+            assert_eq!(storage.entries, 5);
+            let copies = if map_type == MapType::Array { 1 } else { ncpus };
+            assert_eq!(storage.copies, copies);
+            assert_eq!(storage.len(), copies * 5 * 16);
+            let guard = rcu_read_lock();
+            for cpu in 0..ncpus {
+                for i in 0..5u32 {
+                    let key = i.to_ne_bytes();
+                    if map_type == MapType::Array {
+                        map.update(&key, &[i as u8; 12], BPF_ANY, 0).unwrap();
+                    }
+                    let v = map.lookup_ptr(&key, cpu, &guard).unwrap().unwrap();
+                    let copy = if map_type == MapType::Array { 0 } else { cpu };
+                    let want = storage.base.as_ptr() as usize + (copy * 5 + i as usize) * 16;
+                    assert_eq!(v.addr(), want, "{map_type:?} cpu {cpu} key {i}");
+                }
+            }
+            // Updates copy in place: the storage has not moved.
+            assert_eq!(map.as_array().unwrap().storage(), storage);
+        }
+        let hash = create(&MapSpec::new(MapType::Hash, 4, 8, 4), 1).unwrap();
+        assert!(hash.as_array().is_none());
     }
 }

@@ -11,7 +11,8 @@
 //!   [`Map::update`], [`Map::delete`], [`Map::push`], [`Map::pop`], [`Map::peek`]
 //!   take the current CPU where it matters (per-CPU maps). Ring buffers, program
 //!   arrays and maps of maps have extra APIs reached with [`Map::as_ringbuf`],
-//!   [`Map::as_prog_array`] and [`Map::as_map_of_maps`].
+//!   [`Map::as_prog_array`] and [`Map::as_map_of_maps`]; [`Map::as_array`] gives an
+//!   array's storage layout ([`ArrayStorage`]), for engines that inline lookups.
 //! * **Host side** (what `bpf(2)` does from user space): [`Map::lookup`],
 //!   [`Map::update_host`], [`Map::delete_host`], [`Map::lookup_and_delete`],
 //!   [`Map::get_next_key`], [`Map::iter`]. Per-CPU values are `ncpus` slots of
@@ -68,7 +69,7 @@ pub mod spinlock;
 
 use std::sync::Arc;
 
-pub use array::ArrayMap;
+pub use array::{ArrayMap, ArrayStorage};
 pub use bloom::BloomFilter;
 pub use check::validate;
 pub use error::{MapError, ENOTSUPP};

@@ -7,6 +7,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use crate::array::ArrayMap;
 use crate::error::{MapError, EINVAL};
 use crate::map_in_map::MapOfMaps;
 use crate::prog_array::ProgArray;
@@ -216,6 +217,11 @@ pub trait Map: Send + Sync + fmt::Debug {
 
     /// The inner-map API, if this is an `ARRAY_OF_MAPS` or `HASH_OF_MAPS` map.
     fn as_map_of_maps(&self) -> Option<&MapOfMaps> {
+        None
+    }
+
+    /// The array API (its storage layout), if this is an `ARRAY` or `PERCPU_ARRAY` map.
+    fn as_array(&self) -> Option<&ArrayMap> {
         None
     }
 }

@@ -15,8 +15,11 @@
 //! from its headroom to the tailroom; tc: `data` to `data_end`), and the context fields it
 //! lets a program write are inside the context buffer. Map values, ring buffer samples and
 //! global data are real host memory that stays valid for the whole test-run.
+//!
+//! Unchecked code also inlines `bpf_map_lookup_elem` on array maps where the map is known
+//! at load (see `inline`), as the kernel's verifier does.
 
-use bpfkit_jit::{CompileOptions, JitProgram};
+use bpfkit_jit::{CallSites, CompileOptions, JitProgram};
 use bpfkit_vm::{Config, Exit, Helpers, MemoryMap, VmError};
 
 /// How programs run.
@@ -65,15 +68,35 @@ pub(crate) enum Prepared {
 
 impl Prepared {
     /// Prepares `vm` for `engine`; `verified` says whether the verifier accepted it for its
-    /// program type (only then may the JIT drop its run-time checks).
+    /// program type (only then may the JIT drop its run-time checks, and inline the
+    /// helper calls `sites` specialises: see `inline`).
     pub(crate) fn new(
         vm: &bpfkit_vm::Program,
         engine: Engine,
         verified: bool,
+        sites: &CallSites,
     ) -> Result<Prepared, bpfkit_jit::JitError> {
         match engine {
             Engine::Interpreter => Ok(Prepared::Interpreter),
-            Engine::Jit => Ok(Prepared::Jit(Box::new(compile(vm, !verified)?))),
+            Engine::Jit if verified => {
+                Ok(Prepared::Jit(Box::new(JitProgram::compile_specialized(
+                    vm,
+                    &CompileOptions {
+                        checked: false,
+                        ..CompileOptions::default()
+                    },
+                    sites,
+                )?)))
+            }
+            Engine::Jit => Ok(Prepared::Jit(Box::new(compile(vm, true)?))),
+        }
+    }
+
+    /// Whether its code inlines some helper calls (unchecked JIT code only).
+    pub(crate) fn inlines(&self) -> bool {
+        match self {
+            Prepared::Interpreter => false,
+            Prepared::Jit(j) => !j.specializations().is_empty(),
         }
     }
 

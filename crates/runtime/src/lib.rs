@@ -40,6 +40,13 @@
 //! - [`ProgramRef::run_on_memory`] (a calling convention the load-time verification does
 //!   not cover) always runs checked code.
 //!
+//! Unchecked code also computes `bpf_map_lookup_elem` inline where the map is a plain
+//! array known at load (the `lddw r1, <map>` before the call in the same basic block), as
+//! the kernel's verifier does ([`ProgramRef::inlined_call_sites`] lists them). Such a
+//! value pointer is not registered in the run's memory one by one as the helper's are:
+//! test-runs that may run inlined code register the inlined arrays' whole storage
+//! instead, so helpers accept the pointers; elsewhere registration stays per value.
+//!
 //! Unchecked code is sound because the verifier's model of each program type is this
 //! runtime's layout: the context fields it types as packet pointers hold the real addresses
 //! (see the low-memory choice below), the packet region is exactly what the verifier lets a
@@ -127,6 +134,7 @@ pub mod dump;
 mod engine;
 mod error;
 mod helpers;
+mod inline;
 mod load;
 mod lowmem;
 mod maptable;

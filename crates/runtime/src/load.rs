@@ -1,5 +1,6 @@
 //! Loading: an [`Object`] becomes a [`LoadedObject`] with live maps and runnable programs.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -11,6 +12,7 @@ use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn, Helpers};
 
 use crate::engine::{Engine, Prepared};
 use crate::error::RuntimeError;
+use crate::inline::{self, InlinedArrays, InlinedLookups};
 use crate::lowmem::LowBuf;
 use crate::maptable::MapTable;
 use crate::testrun::{ProgramRef, TraceSink};
@@ -158,6 +160,7 @@ impl Runtime {
             }
         }
         let mut programs = Vec::with_capacity(object.programs.len());
+        let mut inlined = BTreeSet::new();
         for p in &object.programs {
             let load_err = |message: String| RuntimeError::Load {
                 program: p.name.clone(),
@@ -171,8 +174,16 @@ impl Runtime {
                 Verification::Verify => verify(&object, p).map_err(load_err)?,
                 Verification::Unverified => false,
             };
-            let prepared = Prepared::new(&vm, self.engine_for(&p.name), verified)
+            // Only unchecked JIT code (the verifier accepted the program) inlines lookups.
+            let engine = self.engine_for(&p.name);
+            let lookups = if engine == Engine::Jit && verified {
+                inline::specialize(&p.insns, &maps)
+            } else {
+                InlinedLookups::default()
+            };
+            let prepared = Prepared::new(&vm, engine, verified, &lookups.sites)
                 .map_err(|e| load_err(format!("JIT: {e}")))?;
+            inlined.extend(&lookups.maps);
             programs.push(LoadedProgram {
                 name: p.name.clone(),
                 section: p.section.name.clone(),
@@ -183,11 +194,13 @@ impl Runtime {
                 memory_jit: OnceLock::new(),
             });
         }
+        let inlined = InlinedArrays::new(&maps, &inlined, programs.iter().map(|p| &p.vm));
         Ok(LoadedObject {
             shared: Shared {
                 maps,
                 programs,
                 static_regions,
+                inlined,
                 ncpus: self.ncpus,
                 trace: Mutex::new(Box::new(|line: &str| eprint!("bpf_trace_printk: {line}"))),
                 rng: AtomicU64::new(self.seed),
@@ -313,6 +326,9 @@ pub(crate) struct Shared {
     pub(crate) programs: Vec<LoadedProgram>,
     /// Global-data values: `(address, length, access)`, accessible in every run.
     pub(crate) static_regions: Vec<(u64, usize, Access)>,
+    /// The arrays whose lookups unchecked code inlines (registered whole in runs that may
+    /// run such code).
+    pub(crate) inlined: InlinedArrays,
     pub(crate) ncpus: usize,
     trace: Mutex<TraceSink>,
     rng: AtomicU64,

@@ -6,7 +6,7 @@ use bpfkit_object::ProgType;
 use bpfkit_vm::{Access, Config, MemoryMap};
 
 use crate::ctx::{Hook, Packet, LOW_BUF_SIZE};
-use crate::engine::Engine;
+use crate::engine::{Engine, Prepared};
 use crate::error::RuntimeError;
 use crate::helpers::RunHelpers;
 use crate::load::LoadedObject;
@@ -160,6 +160,16 @@ impl<'o> ProgramRef<'o> {
         self.object.shared.programs[self.index].prepared.checked()
     }
 
+    /// The helper calls (slot indexes) its code computes inline instead of calling the
+    /// helper: `bpf_map_lookup_elem` on an array map known at load, in the unchecked JIT
+    /// code of a verified program (none on the interpreter and in checked code).
+    pub fn inlined_call_sites(&self) -> Vec<usize> {
+        match &self.object.shared.programs[self.index].prepared {
+            Prepared::Jit(j) => j.specializations().iter().map(|(pc, _)| pc).collect(),
+            Prepared::Interpreter => Vec::new(),
+        }
+    }
+
     /// Runs the program as `BPF_PROG_TEST_RUN` would.
     pub fn test_run(&self, run: &TestRun<'_>) -> Result<TestRunOutput, RuntimeError> {
         let shared = &self.object.shared;
@@ -205,8 +215,12 @@ impl<'o> ProgramRef<'o> {
         // Built once for all repeats: the regions do not move (helpers move the packet
         // bounds only inside the frame), and what helpers add goes at the end of each run.
         let mut memory = MemoryMap::new();
+        let shared = &self.object.shared;
+        let inlined = shared
+            .inlined
+            .needed(shared.programs[self.index].prepared.inlines());
         // SAFETY: `buf` outlives `memory`; see `add_run_regions`.
-        unsafe { self.add_run_regions(&mut memory, &packet) };
+        unsafe { self.add_run_regions(&mut memory, &packet, inlined) };
         let args = [packet.ctx, 0, 0, 0, 0];
         let repeat = run.repeat.max(1);
         let start = thread_cpu_ns();
@@ -247,8 +261,9 @@ impl<'o> ProgramRef<'o> {
         let mut packet = Packet::xdp(&mut buf, &[0u8; 14], None, false)?;
         let guard = rcu_read_lock();
         let mut memory = MemoryMap::new();
-        // SAFETY: `buf` outlives `memory`; see `add_run_regions`.
-        unsafe { self.add_run_regions(&mut memory, &packet) };
+        // SAFETY: `buf` outlives `memory`; see `add_run_regions`. Checked code only: no
+        // lookup is inlined.
+        unsafe { self.add_run_regions(&mut memory, &packet, false) };
         let len = mem.len() as u64;
         let args = [memory.add_slice_mut(mem), len, 0, 0, 0];
         let (r0, executed) =
@@ -256,11 +271,13 @@ impl<'o> ProgramRef<'o> {
         Ok((r0, executed.unwrap_or(0)))
     }
 
-    /// Adds the context, the packet and the global-data values to `memory`.
+    /// Adds the context, the packet and the global-data values to `memory`, and with
+    /// `inlined` the whole storage of the arrays whose lookups unchecked code inlines
+    /// (their values get no region of their own when looked up inline).
     ///
     /// # Safety
     /// The low buffer holding `packet` must outlive `memory`'s use in runs.
-    unsafe fn add_run_regions(&self, memory: &mut MemoryMap<'_>, packet: &Packet) {
+    unsafe fn add_run_regions(&self, memory: &mut MemoryMap<'_>, packet: &Packet, inlined: bool) {
         let ctx_access = if packet.hook == Hook::Xdp {
             Access::ReadOnly
         } else {
@@ -291,6 +308,13 @@ impl<'o> ProgramRef<'o> {
             }
             for &(addr, len, access) in &self.object.shared.static_regions {
                 memory.add_raw(addr as *mut u8, len, access);
+            }
+            // Array storage is preallocated and lives as long as the object's maps;
+            // programs and helpers access it through raw pointers, as map values.
+            if inlined {
+                for &(addr, len, access) in &self.object.shared.inlined.regions {
+                    memory.add_raw(addr as *mut u8, len, access);
+                }
             }
         }
     }

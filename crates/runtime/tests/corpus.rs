@@ -250,4 +250,5 @@ corpus! {
     sock_count: "sock_count.o" "sock_count";
     xdp_ipv6: "xdp_ipv6.o" "xdp_ipv6";
     tc_vlan: "tc_vlan.o" "tc_vlan";
+    xdp_inline: "xdp_inline.o" "xdp_inline";
 }

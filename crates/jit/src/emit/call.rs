@@ -13,6 +13,9 @@
 //! trampoline returns r0; when the helper stopped the program or failed, it sets the
 //! context's status and the code leaves through the common exit.
 //!
+//! A specialised helper call (unchecked code only, see `specialize`) is its inline code
+//! instead: it writes r0 and the scratch registers r10/r11, nothing else.
+//!
 //! Tail calls (helper 12 in the kernel) are left to the runtime: they arrive here as an
 //! ordinary helper call, and a `Helpers` implementation may end the program with
 //! `HelperReturn::Stop` after running the target.
@@ -20,6 +23,7 @@
 use super::{asm, callee_saved, Emitter, Stub};
 use crate::ctx::o;
 use crate::regs::{x, R10};
+use crate::specialize::Specialization;
 use crate::usage::{RegSet, CALLEE_SAVED};
 use bpfkit_isa::{Reg, STACK_SIZE};
 use bpfkit_vm::FUNC_ADDR_TAG;
@@ -72,6 +76,46 @@ impl Emitter<'_> {
         if let Some(done) = done {
             asm!(self.asm; =>done);
         }
+    }
+
+    /// The inline code of a specialised helper call.
+    pub(super) fn specialized_call(&mut self, specialization: Specialization) {
+        match specialization {
+            Specialization::IndexedLookup { base, stride, len } => {
+                self.indexed_lookup(base, stride, len)
+            }
+        }
+    }
+
+    /// `r0 = (*(u32 *)r2 < len) ? base + (*(u32 *)r2) * stride : 0`, as the kernel's
+    /// `array_map_gen_lookup`: one load, one compare, the scaled index added to the base.
+    /// The product fits 64 bits (both factors are below 2^32).
+    fn indexed_lookup(&mut self, base: u64, stride: u32, len: u32) {
+        if len == 0 {
+            asm!(self.asm; xor eax, eax);
+            return;
+        }
+        let done = self.asm.new_dynamic_label();
+        // r2 is rsi; the key is zero-extended into r11.
+        asm!(self.asm
+            ; mov r11d, DWORD [rsi]
+            ; xor eax, eax
+            ; cmp r11d, len as i32
+            ; jae BYTE =>done
+            ; mov rax, QWORD base as i64
+        );
+        match stride {
+            1 => asm!(self.asm; add rax, r11),
+            2 => asm!(self.asm; lea rax, [rax + r11 * 2]),
+            4 => asm!(self.asm; lea rax, [rax + r11 * 4]),
+            8 => asm!(self.asm; lea rax, [rax + r11 * 8]),
+            s if s.is_power_of_two() => {
+                asm!(self.asm; shl r11, s.trailing_zeros() as i8; add rax, r11)
+            }
+            s if s <= i32::MAX as u32 => asm!(self.asm; imul r11, r11, s as i32; add rax, r11),
+            s => asm!(self.asm; mov r10d, s as i32; imul r11, r10; add rax, r11),
+        }
+        asm!(self.asm; =>done);
     }
 
     /// Calls the local function at `target`, or at the code address in r11 when `None`;

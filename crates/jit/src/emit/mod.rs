@@ -221,7 +221,10 @@ impl<'p> Emitter<'p> {
                 src,
                 ..
             } => self.jmp(i, width, cond, dst, src, zf),
-            Insn::Call(CallTarget::Helper(id)) => self.call_helper(pc, Some(id), None),
+            Insn::Call(CallTarget::Helper(id)) => match self.plan.inline[i] {
+                Some(specialization) => self.specialized_call(specialization),
+                None => self.call_helper(pc, Some(id), None),
+            },
             Insn::Call(CallTarget::Local(_)) => {
                 let target = self.plan.target(i);
                 let writes = self.plan.callee_writes[target];

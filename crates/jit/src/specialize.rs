@@ -1,0 +1,80 @@
+//! Host-supplied specialisations of helper call sites: instead of calling the helper, the
+//! code computes its result inline (as the kernel's verifier rewrites
+//! `bpf_map_lookup_elem` on arrays into instructions, `array_map_gen_lookup`).
+//!
+//! The host knows what the JIT cannot: which map a call site always passes and how that
+//! map stores its values. It promises, per call site, that the inline computation gives
+//! exactly what the helper would return there; the JIT trusts that promise, so
+//! specialisations are honoured only in unchecked code (see
+//! [`JitProgram::compile_specialized`](crate::JitProgram::compile_specialized)).
+
+use std::collections::BTreeMap;
+
+/// What a `call <helper>` instruction computes instead of calling the helper.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Specialization {
+    /// `r0 = (*(u32 *)r2 < len) ? base + (*(u32 *)r2) * stride : 0`: a lookup in an
+    /// array of `len` values spaced `stride` bytes apart from `base` (the key is read
+    /// through r2 as a native-endian `u32`). r1–r5 keep their values, as across a real
+    /// helper call.
+    ///
+    /// `base`, `stride` and `len` are host values, not program-chosen, so the code carries
+    /// them unblinded even under
+    /// [`CompileOptions::blind_constants`](crate::CompileOptions::blind_constants).
+    IndexedLookup {
+        /// Address of element 0.
+        base: u64,
+        /// Bytes from one element to the next.
+        stride: u32,
+        /// Number of elements: keys from `len` on give NULL.
+        len: u32,
+    },
+}
+
+/// Specialisations by call site: the slot index (pc) of each `call <helper>` instruction
+/// to specialise.
+///
+/// ```
+/// use bpfkit_jit::{CallSites, Specialization};
+/// let mut sites = CallSites::new();
+/// sites.insert(4, Specialization::IndexedLookup { base: 0x1000, stride: 8, len: 16 });
+/// assert_eq!(sites.len(), 1);
+/// assert!(sites.get(4).is_some() && sites.get(5).is_none());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallSites {
+    sites: BTreeMap<usize, Specialization>,
+}
+
+impl CallSites {
+    /// No specialisation.
+    pub fn new() -> CallSites {
+        CallSites::default()
+    }
+
+    /// Specialises the call at slot `pc`; returns what that site had before, if anything.
+    pub fn insert(&mut self, pc: usize, specialization: Specialization) -> Option<Specialization> {
+        self.sites.insert(pc, specialization)
+    }
+
+    /// The specialisation of the call at slot `pc`, if any.
+    pub fn get(&self, pc: usize) -> Option<&Specialization> {
+        self.sites.get(&pc)
+    }
+
+    /// Number of specialised sites.
+    pub fn len(&self) -> usize {
+        self.sites.len()
+    }
+
+    /// Whether no site is specialised.
+    pub fn is_empty(&self) -> bool {
+        self.sites.is_empty()
+    }
+
+    /// Every `(pc, specialisation)`, by increasing pc.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &Specialization)> {
+        self.sites.iter().map(|(&pc, s)| (pc, s))
+    }
+}

@@ -1,0 +1,211 @@
+//! Array lookups inlined into unchecked JIT code: which call sites qualify, and that value
+//! pointers the inline code produces work wherever the helper's would (in later helper
+//! calls, also after a tail call from a program on another engine).
+//!
+//! Oracles: the interpreter, which always calls the helper (the corpus test `xdp_inline`
+//! ties its results, and the JIT's, to the kernel's), and the call sites' own structure.
+
+mod common;
+
+use bpfkit_isa::{AluOp, CallTarget, Insn, JmpCond, MemSize, Operand, Reg, Width};
+use bpfkit_object::{ld_map, MapDef, MapType, ObjectBuilder, ProgType, ProgramSection};
+use bpfkit_runtime::{Engine, LoadedObject, Runtime, TestRun, Verification};
+
+fn mov(dst: Reg, src: Operand) -> Insn {
+    Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Mov,
+        dst,
+        src,
+    }
+}
+
+fn add(dst: Reg, imm: i32) -> Insn {
+    Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Add,
+        dst,
+        src: Operand::Imm(imm),
+    }
+}
+
+fn call(id: i32) -> Insn {
+    Insn::Call(CallTarget::Helper(id))
+}
+
+/// `if r0 == 0 goto +off`.
+fn if_null(off: i16) -> Insn {
+    Insn::Jmp {
+        width: Width::W64,
+        cond: JmpCond::Eq,
+        dst: Reg::R0,
+        src: Operand::Imm(0),
+        off,
+    }
+}
+
+fn store_w(dst: Reg, off: i16, imm: i32) -> Insn {
+    Insn::St {
+        size: MemSize::W,
+        dst,
+        off,
+        imm,
+    }
+}
+
+#[test]
+fn corpus_lookups_are_inlined_except_where_the_map_depends_on_the_path() {
+    let path = common::corpus_dir().join("xdp_inline.o");
+    // Call sites of `bpf_map_lookup_elem` in xdp_inline.o (llvm-objdump): 23 (vals), 30 and
+    // 78 (sums), 94 (evens or odds, chosen by a branch just before).
+    let ways = [
+        (Engine::Jit, Verification::Verify, vec![23, 30, 78]),
+        (Engine::Jit, Verification::Unverified, vec![]),
+        (Engine::Interpreter, Verification::Verify, vec![]),
+    ];
+    for (engine, verification, sites) in ways {
+        let loaded = Runtime::new()
+            .engine(engine)
+            .verification(verification)
+            .load_file(&path)
+            .unwrap();
+        let prog = loaded.program(Some("xdp_inline")).unwrap();
+        assert_eq!(
+            prog.inlined_call_sites(),
+            sites,
+            "{engine:?} {verification:?}"
+        );
+    }
+}
+
+/// Maps: `arr` (ARRAY, 4 values of 12 bytes), `copy` (HASH of the same values), `jump`
+/// (PROG_ARRAY). Programs:
+/// - `target`: looks key 2 up in `arr` (a site that qualifies), writes 0x11223344 and
+///   0x55667788 into the value's first and last words, copies the value into `copy` with
+///   `bpf_map_update_elem` (the helper reads it through the pointer), returns 2 (3 if the
+///   lookup failed);
+/// - `entry`: tail-calls `jump[0]` (`target` once installed), else returns 1;
+/// - `branchy`: as `target` with key 3, but the lookup is a jump target (a jump to the
+///   next instruction right before it), so its r1 is not provably `arr`: not inlined.
+fn object() -> bpfkit_object::Object {
+    let mut b = ObjectBuilder::new("GPL");
+    let arr = b.add_map(MapDef::new("arr", MapType::Array, 4, 12, 4));
+    let copy = b.add_map(MapDef::new("copy", MapType::Hash, 4, 12, 8));
+    let jump = b.add_map(MapDef::new("jump", MapType::ProgArray, 4, 4, 1));
+    let xdp = || ProgramSection::for_type(ProgType::Xdp);
+    let lookup_and_copy = |key: i32, branchy: bool| {
+        let mut insns = vec![
+            store_w(Reg::R10, -4, key),
+            ld_map(Reg::R1, arr),
+            mov(Reg::R2, Operand::Reg(Reg::R10)),
+            add(Reg::R2, -4),
+        ];
+        if branchy {
+            insns.push(mov(Reg::R3, Operand::Imm(5)));
+            insns.push(Insn::Jmp {
+                width: Width::W64,
+                cond: JmpCond::Eq,
+                dst: Reg::R3,
+                src: Operand::Imm(0),
+                off: 0,
+            });
+        }
+        insns.extend([
+            call(1),
+            if_null(11),
+            store_w(Reg::R0, 0, 0x1122_3344),
+            store_w(Reg::R0, 8, 0x5566_7788),
+            mov(Reg::R3, Operand::Reg(Reg::R0)),
+            ld_map(Reg::R1, copy),
+            mov(Reg::R2, Operand::Reg(Reg::R10)),
+            add(Reg::R2, -4),
+            mov(Reg::R4, Operand::Imm(0)),
+            call(2),
+            mov(Reg::R0, Operand::Imm(2)),
+            Insn::Exit,
+            mov(Reg::R0, Operand::Imm(3)),
+            Insn::Exit,
+        ]);
+        insns
+    };
+    b.add_program("target", xdp(), lookup_and_copy(2, false));
+    b.add_program(
+        "entry",
+        xdp(),
+        vec![
+            ld_map(Reg::R2, jump),
+            mov(Reg::R3, Operand::Imm(0)),
+            call(12),
+            mov(Reg::R0, Operand::Imm(1)),
+            Insn::Exit,
+        ],
+    );
+    b.add_program("branchy", xdp(), lookup_and_copy(3, true));
+    b.build().unwrap()
+}
+
+fn copied(loaded: &LoadedObject, key: u32) -> Option<Vec<u8>> {
+    loaded.map("copy").unwrap().lookup(&key.to_ne_bytes()).ok()
+}
+
+#[test]
+fn inline_value_pointers_reach_helpers_also_after_a_tail_call_from_another_engine() {
+    let packet = [0u8; 64];
+    let mut value = Vec::new();
+    value.extend_from_slice(&0x1122_3344u32.to_ne_bytes());
+    value.extend_from_slice(&[0; 4]);
+    value.extend_from_slice(&0x5566_7788u32.to_ne_bytes());
+    // (engine of `entry`, engine of the others): on the interpreter everything calls the
+    // helper (the oracle); `entry` on the interpreter tail-calling inlined JIT code needs
+    // the arrays registered although the program the run starts with inlines nothing.
+    for (entry_engine, engine) in [
+        (Engine::Interpreter, Engine::Interpreter),
+        (Engine::Interpreter, Engine::Jit),
+        (Engine::Jit, Engine::Jit),
+    ] {
+        let what = format!("entry on {entry_engine:?}, the others on {engine:?}");
+        let loaded = Runtime::new()
+            .ncpus(1)
+            .engine(engine)
+            .program_engine("entry", entry_engine)
+            .load(object())
+            .unwrap();
+        loaded.set_prog_array_slot("jump", 0, "target").unwrap();
+        let (target, entry, branchy) = (
+            loaded.program(Some("target")).unwrap(),
+            loaded.program(Some("entry")).unwrap(),
+            loaded.program(Some("branchy")).unwrap(),
+        );
+        // The lookup is at pc 5 (after a store, a two-slot lddw, a mov and an add).
+        let inlined: Vec<usize> = if engine == Engine::Jit {
+            vec![5]
+        } else {
+            vec![]
+        };
+        assert_eq!(target.inlined_call_sites(), inlined, "{what}");
+        assert_eq!(entry.inlined_call_sites(), Vec::<usize>::new(), "{what}");
+        assert_eq!(branchy.inlined_call_sites(), Vec::<usize>::new(), "{what}");
+
+        let out = entry.test_run(&TestRun::new(&packet)).unwrap();
+        assert_eq!(out.retval, 2, "{what}");
+        assert_eq!(copied(&loaded, 2).as_deref(), Some(&value[..]), "{what}");
+        assert_eq!(
+            loaded
+                .map("arr")
+                .unwrap()
+                .lookup(&2u32.to_ne_bytes())
+                .unwrap(),
+            value,
+            "{what}"
+        );
+
+        assert_eq!(copied(&loaded, 3), None, "{what}");
+        let out = branchy.test_run(&TestRun::new(&packet)).unwrap();
+        assert_eq!(out.retval, 2, "{what}");
+        assert_eq!(copied(&loaded, 3).as_deref(), Some(&value[..]), "{what}");
+
+        // Run directly too, repeated (the regions are registered once for all repeats).
+        let out = target.test_run(&TestRun::new(&packet).repeat(5)).unwrap();
+        assert_eq!(out.retval, 2, "{what}");
+    }
+}
