@@ -64,10 +64,7 @@ impl RunHelpers<'_> {
         let mut visited = 0u64;
         for i in 0..count {
             let index = (i as u32).to_ne_bytes();
-            let key: &[u8] = match array {
-                true => &index,
-                false => &hash_keys[i],
-            };
+            let key: &[u8] = hash_keys.get(i).map_or(&index, Vec::as_slice);
             let Ok(Some(value)) = map.lookup_ptr(key, self.cpu, self.guard) else {
                 continue;
             };
