@@ -91,6 +91,9 @@ pub(crate) struct JitCtx {
     pub helper_fn: u64,
     /// The slow path of checked memory accesses.
     pub slow_fn: u64,
+    /// The tail-call resolver (monomorphised like `helper_fn`), or 0 when the host resolves
+    /// no tail calls: `bpf_tail_call` is then an ordinary helper call (see `tail`).
+    pub tail_fn: u64,
     // ---- written by generated code ----
     /// Slot of the helper call being made.
     pub call_pc: u64,
@@ -118,6 +121,8 @@ pub(crate) struct JitCtx {
     pub error: Option<VmError>,
     /// A helper's panic, resumed once generated code has returned.
     pub panic: Option<Box<dyn Any + Send>>,
+    /// Tail calls this run made by jumping (at most `MAX_TAIL_CALLS`).
+    pub tail_calls: u32,
 }
 
 /// Byte offsets of context fields, as displacements for `[r12 + off]` in generated code.
@@ -151,6 +156,7 @@ pub(crate) mod o {
         FUNC_TABLE_LEN = func_table_len;
         HELPER_FN = helper_fn;
         SLOW_FN = slow_fn;
+        TAIL_FN = tail_fn;
         CALL_PC = call_pc;
         CALL_ID = call_id;
         CALL_R10 = call_r10;

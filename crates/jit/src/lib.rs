@@ -112,8 +112,10 @@ mod fold;
 mod program;
 mod regs;
 mod runtime;
+mod tail;
 mod usage;
 
 pub use compile::CompileOptions;
 pub use error::JitError;
 pub use program::JitProgram;
+pub use tail::{TailCall, TailCalls, MAX_TAIL_CALLS};

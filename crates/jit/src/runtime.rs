@@ -24,7 +24,8 @@ struct Stack([u64; MAX_CALL_FRAMES * STACK_SIZE / 8]);
 /// `JitCtx::run_mark` before the stack window is registered in the memory map.
 const NOT_REGISTERED: usize = usize::MAX;
 
-/// Runs compiled code once (see [`JitProgram::run`](crate::JitProgram::run)).
+/// Runs compiled code once (see [`JitProgram::run`](crate::JitProgram::run)); `tail_fn` is
+/// the tail-call resolver for the context (0: none).
 #[inline(always)]
 pub(crate) fn execute<H: Helpers + ?Sized>(
     jit: &JitProgram,
@@ -32,11 +33,12 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     memory: &mut MemoryMap<'_>,
     helpers: &mut H,
     config: &Config,
+    tail_fn: u64,
 ) -> Result<Exit, VmError> {
     if jit.plan.leaf {
         execute_leaf(jit, args)
     } else {
-        execute_full(jit, args, memory, helpers, config)
+        execute_full(jit, args, memory, helpers, config, tail_fn)
     }
 }
 
@@ -119,6 +121,7 @@ fn execute_full<H: Helpers + ?Sized>(
     memory: &mut MemoryMap<'_>,
     helpers: &mut H,
     config: &Config,
+    tail_fn: u64,
 ) -> Result<Exit, VmError> {
     let mut stack = MaybeUninit::<Stack>::uninit();
     let top = stack_top(&mut stack, jit.plan.stack_need);
@@ -140,6 +143,7 @@ fn execute_full<H: Helpers + ?Sized>(
         func_table_len: jit.func_table.len() as u64,
         helper_fn: helper_trampoline::<H> as *const () as u64,
         slow_fn: slow_check as *const () as u64,
+        tail_fn,
         call_pc: 0,
         call_id: 0,
         call_r10: 0,
@@ -151,6 +155,7 @@ fn execute_full<H: Helpers + ?Sized>(
         stop_r0: 0,
         error: None,
         panic: None,
+        tail_calls: 0,
     };
     match memory.regions().first() {
         // With alignment checks every access takes the slow path, which checks alignment.
@@ -275,8 +280,21 @@ unsafe fn run_memory<'m>(ctx: &mut JitCtx) -> &'m mut MemoryMap<'static> {
     memory
 }
 
+/// Ends the memory map's part of the run (see `run_memory`): the stack window goes, and the
+/// regions helpers added since (it is registered again when Rust code next needs it).
+///
+/// # Safety
+/// As for `run_memory`.
+pub(crate) unsafe fn end_memory_run(ctx: &mut JitCtx) {
+    if ctx.run_mark != NOT_REGISTERED {
+        // SAFETY: as in `run_memory`.
+        unsafe { (*ctx.memory).end_run(ctx.run_mark) };
+        ctx.run_mark = NOT_REGISTERED;
+    }
+}
+
 /// Caches the packet bounds for inline `ld_abs`/`ld_ind` (helpers may change the packet).
-fn refresh_packet(ctx: &mut JitCtx, memory: &MemoryMap<'_>) {
+pub(crate) fn refresh_packet(ctx: &mut JitCtx, memory: &MemoryMap<'_>) {
     match memory.packet() {
         Some((ptr, len)) => {
             ctx.packet_ptr = ptr as u64;
