@@ -16,7 +16,7 @@
 //! lets a program write are inside the context buffer. Map values, ring buffer samples and
 //! global data are real host memory that stays valid for the whole test-run.
 
-use bpfkit_jit::{CompileOptions, JitProgram};
+use bpfkit_jit::{CompileOptions, JitProgram, TailCalls};
 use bpfkit_vm::{Config, Exit, Helpers, MemoryMap, VmError};
 
 /// How programs run.
@@ -65,14 +65,27 @@ pub(crate) enum Prepared {
 
 impl Prepared {
     /// Prepares `vm` for `engine`; `verified` says whether the verifier accepted it for its
-    /// program type (only then may the JIT drop its run-time checks).
+    /// program type (only then may the JIT drop its run-time checks). `tail_callable`
+    /// (for the programs of an object with a program array) compiles unchecked code so
+    /// that tail calls jump into it and out of it (see [`bpfkit_jit::TailCalls`]): all
+    /// such programs of the object must be, as a jump leaves through the epilogue of the
+    /// program the run started with.
     pub(crate) fn new(
         vm: &bpfkit_vm::Program,
         engine: Engine,
         verified: bool,
+        tail_callable: bool,
     ) -> Result<Prepared, bpfkit_jit::JitError> {
         match engine {
             Engine::Interpreter => Ok(Prepared::Interpreter),
+            Engine::Jit if tail_callable => {
+                let options = CompileOptions {
+                    checked: !verified,
+                    ..CompileOptions::default()
+                };
+                let jit = JitProgram::compile_tail_callable(vm, &options)?;
+                Ok(Prepared::Jit(Box::new(jit)))
+            }
             Engine::Jit => Ok(Prepared::Jit(Box::new(compile(vm, !verified)?))),
         }
     }
@@ -93,8 +106,9 @@ impl Prepared {
     }
 
     /// One run with the interpreter's interface. `Exit::executed` is 0 for unchecked code.
+    /// Tail-callable code makes the tail calls `helpers` resolve as jumps, in this run.
     #[inline(always)]
-    pub(crate) fn run<H: Helpers>(
+    pub(crate) fn run<'p, H: Helpers + TailCalls<'p>>(
         &self,
         vm: &bpfkit_vm::Program,
         args: [u64; 5],
@@ -104,6 +118,9 @@ impl Prepared {
     ) -> Result<Exit, VmError> {
         match self {
             Prepared::Interpreter => vm.run(args, memory, helpers, config),
+            Prepared::Jit(j) if j.tail_callable() => {
+                j.run_with_tail_calls(args, memory, helpers, config)
+            }
             Prepared::Jit(j) => j.run(args, memory, helpers, config),
         }
     }

@@ -6,7 +6,7 @@ use std::sync::{Mutex, OnceLock};
 
 use bpfkit_isa::{Insn, LdImm64Kind};
 use bpfkit_maps::MapRef;
-use bpfkit_object::{Object, ProgType, BPF_F_RDONLY_PROG};
+use bpfkit_object::{MapType, Object, ProgType, BPF_F_RDONLY_PROG};
 use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn, Helpers};
 
 use crate::engine::{Engine, Prepared};
@@ -157,6 +157,13 @@ impl Runtime {
                 static_regions.push((addr, slot.def.value_size as usize, access));
             }
         }
+        // Only objects with a program array (or a template of one) make tail calls that
+        // can jump; the others keep the leaner code (leaf runs, fewer registers saved).
+        let prog_array = |m: &bpfkit_object::MapDef| m.kind() == Some(MapType::ProgArray);
+        let tail_callable = object
+            .maps
+            .iter()
+            .any(|m| prog_array(m) || m.inner.as_deref().is_some_and(prog_array));
         let mut programs = Vec::with_capacity(object.programs.len());
         for p in &object.programs {
             let load_err = |message: String| RuntimeError::Load {
@@ -171,7 +178,7 @@ impl Runtime {
                 Verification::Verify => verify(&object, p).map_err(load_err)?,
                 Verification::Unverified => false,
             };
-            let prepared = Prepared::new(&vm, self.engine_for(&p.name), verified)
+            let prepared = Prepared::new(&vm, self.engine_for(&p.name), verified, tail_callable)
                 .map_err(|e| load_err(format!("JIT: {e}")))?;
             programs.push(LoadedProgram {
                 name: p.name.clone(),

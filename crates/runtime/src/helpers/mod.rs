@@ -85,6 +85,8 @@ pub(crate) struct RunHelpers<'r> {
     pub(crate) tail_calls: u32,
     /// The program a successful `bpf_tail_call` asked to run next.
     pub(crate) pending_tail_call: Option<usize>,
+    /// The program running now (changed by tail calls that jump).
+    pub(crate) running: usize,
     /// Ring buffer samples reserved and not yet submitted or discarded.
     pub(crate) reserved: Vec<(u64, MapRef)>,
 }
