@@ -280,19 +280,6 @@ unsafe fn run_memory<'m>(ctx: &mut JitCtx) -> &'m mut MemoryMap<'static> {
     memory
 }
 
-/// Ends the memory map's part of the run (see `run_memory`): the stack window goes, and the
-/// regions helpers added since (it is registered again when Rust code next needs it).
-///
-/// # Safety
-/// As for `run_memory`.
-pub(crate) unsafe fn end_memory_run(ctx: &mut JitCtx) {
-    if ctx.run_mark != NOT_REGISTERED {
-        // SAFETY: as in `run_memory`.
-        unsafe { (*ctx.memory).end_run(ctx.run_mark) };
-        ctx.run_mark = NOT_REGISTERED;
-    }
-}
-
 /// Caches the packet bounds for inline `ld_abs`/`ld_ind` (helpers may change the packet).
 pub(crate) fn refresh_packet(ctx: &mut JitCtx, memory: &MemoryMap<'_>) {
     match memory.packet() {

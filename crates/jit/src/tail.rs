@@ -16,9 +16,13 @@
 //!   monomorphised for the host's type like the helper trampoline). The resolver asks the
 //!   host ([`TailCalls::tail_call`]) and, for [`TailCall::Jump`], switches the context's
 //!   per-program fields to the target (the loaded program for callbacks, the `callx`
-//!   table, the packet cache, the zeroed part of the deeper frames, the memory map's
-//!   run-scoped regions) and returns the target's tail entry, which the code jumps to.
-//!   The target's `exit` then returns into the epilogue of the code the run entered.
+//!   table, the packet cache, the zeroed part of the deeper frames) and returns the
+//!   target's tail entry, which the code jumps to. The target's `exit` then returns into
+//!   the epilogue of the code the run entered.
+//! - The chain is one run: regions that helpers add to the memory map stay until it ends
+//!   (dropping them at each jump, as separate runs would, cost about 6 ns per tail call).
+//!   Unchecked code trusts a verifier, so the only accesses the memory map still judges
+//!   are helpers', on pointers a verified target can only have obtained itself.
 //! - Everything else takes the ordinary helper path: [`TailCall::Helper`], runs without a
 //!   resolver ([`JitProgram::run`]), checked code, and tail calls from a bpf-to-bpf
 //!   function or a callback (the runtime reports those as unsupported, as before).
@@ -31,7 +35,7 @@
 use crate::ctx::{status, JitCtx};
 use crate::emit::tail::{FAILED, HELPER};
 use crate::program::JitProgram;
-use crate::runtime::{end_memory_run, refresh_packet};
+use crate::runtime::refresh_packet;
 use bpfkit_isa::STACK_SIZE;
 use bpfkit_vm::{Helpers, VmError, VmErrorKind};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -114,8 +118,6 @@ fn switch_to(ctx: &mut JitCtx, target: &JitProgram) -> u64 {
     ctx.func_table_len = target.func_table.len() as u64;
     // The deeper frames are dirty: the target zeroes them again when it enters them.
     ctx.core.zeroed_low = ctx.core.stack_top - STACK_SIZE as u64;
-    // SAFETY: the context of a live run, called from its generated code.
-    unsafe { end_memory_run(ctx) };
     ctx.reads_packet = target.plan.reads_packet;
     if ctx.reads_packet {
         // SAFETY: set by `execute` from a live exclusive reference it does not use until

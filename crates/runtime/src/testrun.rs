@@ -323,6 +323,7 @@ impl<'o> ProgramRef<'o> {
             tail_calls: 0,
             pending_tail_call: None,
             running: self.index,
+            tail_array: None,
             reserved: Vec::new(),
         };
         let config = Config::default();

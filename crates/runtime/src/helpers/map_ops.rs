@@ -246,14 +246,22 @@ impl RunHelpers<'_> {
 impl<'r> TailCalls<'r> for RunHelpers<'r> {
     fn tail_call(&mut self, map: u64, index: u64) -> TailCall<'r> {
         let shared = self.shared;
-        let Some(map) = shared.maps.own_by_handle(map) else {
-            return TailCall::Helper;
-        };
-        let Some(array) = map.as_prog_array() else {
-            return TailCall::Helper;
+        let (array, max_entries) = match self.tail_array {
+            Some((handle, array, max_entries)) if handle == map => (array, max_entries),
+            _ => {
+                let Some(found) = shared.maps.own_by_handle(map) else {
+                    return TailCall::Helper;
+                };
+                let Some(array) = found.as_prog_array() else {
+                    return TailCall::Helper;
+                };
+                let max_entries = found.spec().max_entries;
+                self.tail_array = Some((map, array, max_entries));
+                (array, max_entries)
+            }
         };
         let index = index as u32;
-        if index >= map.spec().max_entries || self.tail_calls >= MAX_TAIL_CALLS {
+        if index >= max_entries || self.tail_calls >= MAX_TAIL_CALLS {
             return TailCall::Fail;
         }
         let Some(prog) = array.get(index) else {
