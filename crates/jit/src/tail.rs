@@ -62,6 +62,52 @@ pub enum TailCall<'p> {
 /// A host that resolves tail calls for [`JitProgram::run_with_tail_calls`].
 ///
 /// `'p` is how long the programs it returns live: at least the whole run.
+///
+/// ```
+/// use bpfkit_jit::{CompileOptions, JitProgram, TailCall, TailCalls};
+/// use bpfkit_vm::{Config, HelperCtx, HelperError, HelperReturn, Helpers, MemoryMap, Program};
+///
+/// /// Slot 0 of program array 1 holds `target`; everything else is empty.
+/// struct Host<'p> {
+///     target: &'p JitProgram,
+/// }
+///
+/// impl Helpers for Host<'_> {
+///     fn call(&mut self, _: i32, _: [u64; 5], _: &mut HelperCtx<'_, '_>)
+///         -> Result<HelperReturn, HelperError> {
+///         Err(HelperError::Unknown) // every tail call below jumps or fails
+///     }
+///     fn is_known(&self, id: i32) -> bool {
+///         id == 12
+///     }
+/// }
+///
+/// impl<'p> TailCalls<'p> for Host<'p> {
+///     fn tail_call(&mut self, map: u64, index: u64) -> TailCall<'p> {
+///         match (map, index) {
+///             (1, 0) => TailCall::Jump(self.target),
+///             _ => TailCall::Fail,
+///         }
+///     }
+/// }
+///
+/// let unchecked = CompileOptions { checked: false, ..CompileOptions::default() };
+/// let compile = |text: &str| -> Result<JitProgram, Box<dyn std::error::Error>> {
+///     let program = Program::load(&bpfkit_asm::assemble(text)?)?;
+///     Ok(JitProgram::compile_tail_callable(&program, &unchecked)?)
+/// };
+/// // bpf_tail_call(ctx, 1, r1): slot 0 jumps to the target, slot 5 fails (r0 = 0).
+/// let caller = compile("mov %r3, %r1\nmov %r2, 1\ncall 12\nadd %r0, 7\nexit")?;
+/// let target = compile("mov %r0, %r1\nadd %r0, 100\nexit")?;
+/// let mut host = Host { target: &target };
+/// let config = Config::default();
+/// let run = |host: &mut Host, r1| {
+///     caller.run_with_tail_calls([r1, 0, 0, 0, 0], &mut MemoryMap::new(), host, &config)
+/// };
+/// assert_eq!(run(&mut host, 0)?.r0, 100); // the target's r0 (its r1 is the run's)
+/// assert_eq!(run(&mut host, 5)?.r0, 7); // the caller went on after the failed call
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait TailCalls<'p> {
     /// `bpf_tail_call(ctx, map, index)` with `map` and `index` as the program passed them
     /// (r2, r3). Called only from the main function of tail-callable code; must not have

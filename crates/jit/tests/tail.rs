@@ -231,7 +231,12 @@ fn check(texts: &[&str], slots: &[Option<usize>], packet: &[u8]) -> (Outcome, u3
         ("jumps", &tail, Answer::Jump, Run::WithTailCalls),
         ("host declines", &tail, Answer::Helper, Run::WithTailCalls),
         ("no resolver", &tail, Answer::Jump, Run::Plain),
-        ("not tail-callable", &plain, Answer::Jump, Run::WithTailCalls),
+        (
+            "not tail-callable",
+            &plain,
+            Answer::Jump,
+            Run::WithTailCalls,
+        ),
         ("checked", &checked, Answer::Jump, Run::WithTailCalls),
     ] {
         let mut got = None;

@@ -15,6 +15,14 @@
 //! from its headroom to the tailroom; tc: `data` to `data_end`), and the context fields it
 //! lets a program write are inside the context buffer. Map values, ring buffer samples and
 //! global data are real host memory that stays valid for the whole test-run.
+//!
+//! Tail calls: the programs of an object with a program array are compiled
+//! tail-callable ([`JitProgram::compile_tail_callable`]). In their unchecked code,
+//! `bpf_tail_call` from the main function to another such program jumps straight into the
+//! target's code within the same run, as the kernel's JIT does (the runtime decides the
+//! target exactly as its helper would: `RunHelpers` implements [`bpfkit_jit::TailCalls`]).
+//! Every other tail call (interpreter, checked code, a target on another engine) ends the
+//! run and the test-run loop starts the target as a new one.
 
 use bpfkit_jit::{CompileOptions, JitProgram, TailCalls};
 use bpfkit_vm::{Config, Exit, Helpers, MemoryMap, VmError};

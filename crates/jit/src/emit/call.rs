@@ -13,9 +13,8 @@
 //! trampoline returns r0; when the helper stopped the program or failed, it sets the
 //! context's status and the code leaves through the common exit.
 //!
-//! Tail calls (helper 12 in the kernel) are left to the runtime: they arrive here as an
-//! ordinary helper call, and a `Helpers` implementation may end the program with
-//! `HelperReturn::Stop` after running the target.
+//! Tail calls (helper 12) arrive here as an ordinary helper call, except in tail-callable
+//! code, where `tail` first tries a jump and falls back to this call.
 
 use super::{asm, callee_saved, Emitter, Stub};
 use crate::ctx::o;
