@@ -185,9 +185,18 @@ fn load(texts: &[&str]) -> Vec<Program> {
 }
 
 fn compile(progs: &[Program], checked: bool, tail_callable: bool) -> Vec<JitProgram> {
+    compile_with(progs, checked, false, tail_callable)
+}
+
+fn compile_with(
+    progs: &[Program],
+    checked: bool,
+    blind_constants: bool,
+    tail_callable: bool,
+) -> Vec<JitProgram> {
     let options = CompileOptions {
         checked,
-        ..CompileOptions::default()
+        blind_constants,
     };
     progs
         .iter()
@@ -209,7 +218,9 @@ fn check(texts: &[&str], slots: &[Option<usize>], packet: &[u8]) -> (Outcome, u3
     let tail = compile(&progs, false, true);
     let plain = compile(&progs, false, false);
     let checked = compile(&progs, true, true);
+    let blinded = compile_with(&progs, false, true, true);
     assert!(tail.iter().all(JitProgram::tail_callable));
+    assert!(blinded.iter().all(JitProgram::tail_callable));
     assert!(!plain.iter().any(JitProgram::tail_callable));
     assert!(!checked.iter().any(JitProgram::tail_callable));
     let outcome = |jits: &[JitProgram], answer: Answer, run: Run| {
@@ -229,6 +240,7 @@ fn check(texts: &[&str], slots: &[Option<usize>], packet: &[u8]) -> (Outcome, u3
     let mut jumped = None;
     for (what, jits, answer, run) in [
         ("jumps", &tail, Answer::Jump, Run::WithTailCalls),
+        ("blinded, jumps", &blinded, Answer::Jump, Run::WithTailCalls),
         ("host declines", &tail, Answer::Helper, Run::WithTailCalls),
         ("no resolver", &tail, Answer::Jump, Run::Plain),
         (
@@ -240,13 +252,14 @@ fn check(texts: &[&str], slots: &[Option<usize>], packet: &[u8]) -> (Outcome, u3
         ("checked", &checked, Answer::Jump, Run::WithTailCalls),
     ] {
         let mut got = None;
-        // The jumping variant runs with sentinels in the callee-saved registers.
+        // Every variant runs with sentinels in the callee-saved registers.
         let preserved = callee_saved_survive(|| got = Some(outcome(jits, answer, run)));
         let (got, helper_calls) = got.unwrap();
         assert!(preserved, "{what}: a callee-saved register changed");
         assert_eq!(got, want, "{what}");
-        if jumped.is_none() {
-            jumped = Some(helper_calls);
+        if what.ends_with("jumps") {
+            // Both jumping variants call the helper equally often (for what cannot jump).
+            assert_eq!(*jumped.get_or_insert(helper_calls), helper_calls, "{what}");
         }
     }
     (want, jumped.unwrap())
@@ -576,4 +589,31 @@ fn a_panicking_resolver_panics_the_run_and_a_bad_target_fails_it() {
         err.to_string(),
         "insn 2: helper 12 failed: tail call target is not tail-callable JIT code"
     );
+}
+
+#[test]
+fn a_target_that_fails_leaves_through_its_own_exit_with_registers_restored() {
+    // 0 names none of r6–r9; 1 sets them all, then fails inside a local function (an
+    // unknown helper), so its common exit unwinds from a deeper frame.
+    let p0 = "
+        mov %r2, 0x1000
+        mov %r3, 0
+        call 12
+        exit
+    ";
+    let p1 = "
+        mov %r6, -1
+        mov %r7, -2
+        mov %r8, -3
+        mov %r9, -4
+        call local f
+        exit
+    f:
+        mov %r6, 5
+        call 99
+        exit
+    ";
+    let ((r0, _), helper_calls) = check(&[p0, p1], &[Some(1)], &[]);
+    assert_eq!(r0, Err("insn 7: unknown helper 99".to_string()));
+    assert_eq!(helper_calls, 0);
 }
