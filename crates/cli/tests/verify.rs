@@ -62,7 +62,7 @@ fn accepted_object_exits_0_with_a_report_per_program() {
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
     let names = program_names(&obj);
-    assert_eq!(names.len(), 4);
+    assert_eq!(names.len(), 6);
     // Three lines per program at log level 0: verdict, summary, time.
     assert_eq!(lines.len(), 3 * names.len(), "{out}");
     for (name, block) in names.iter().zip(lines.chunks(3)) {
@@ -92,7 +92,7 @@ fn rejected_object_exits_1_with_its_log() {
 
 #[test]
 fn json_has_one_object_per_program() {
-    for (obj, programs) in [(runtime_corpus("xdp_tail.o"), 4), (unsafe_object(), 1)] {
+    for (obj, programs) in [(runtime_corpus("xdp_tail.o"), 6), (unsafe_object(), 1)] {
         let o = bpfkit(&["verify", &obj, "--json"]);
         let out = stdout(&o);
         let values: Vec<serde_json::Value> = out

@@ -75,6 +75,9 @@ pub(crate) struct Plan {
     /// Leaf code without calls that never names r10: it needs no stack, cannot fail, and
     /// reads only the `args` field of the context.
     pub stackless: bool,
+    /// Unchecked code compiled so that tail calls jump into and out of it (see `tail`): a
+    /// uniform prologue, a tail entry, and `bpf_tail_call` asking the host's resolver.
+    pub tail_callable: bool,
     /// Per instruction: a conditional jump over the `ja` that follows it, emitted as the
     /// opposite condition to the `ja`'s target (unchecked code: the `ja` is then not
     /// emitted, which the budget would notice).
@@ -169,6 +172,7 @@ impl Plan {
                 .any(|d| matches!(d.insn, Insn::LdAbs { .. } | Insn::LdInd { .. })),
             leaf: false,
             stackless: false,
+            tail_callable: false,
             folds: vec![Fold::None; n],
             inverted: vec![false; n],
             skipped: vec![false; n],
@@ -285,10 +289,13 @@ impl Plan {
 /// Compiles `program` to machine code (position-independent: internal references are
 /// relative; runtime addresses come from the run context).
 /// `sites` are honoured in unchecked code only (checked code calls the helpers).
+/// `tail_callable` asks for code that tail calls can jump into and out of; only unchecked
+/// code honours it (checked code keeps `bpf_tail_call` an ordinary helper call).
 pub(crate) fn compile(
     program: &Program,
     options: &CompileOptions,
     sites: &CallSites,
+    tail_callable: bool,
 ) -> Result<(Plan, Emitted), JitError> {
     if !cfg!(target_arch = "x86_64") {
         return Err(JitError::UnsupportedHost);
@@ -312,12 +319,12 @@ pub(crate) fn compile(
             plan.successors(i)
         });
     }
-    plan.stackless = plan.leaf
-        && plan.named & 1 << 10 == 0
-        && !insns.iter().any(|insn| matches!(insn, Insn::Call(_)));
     plan.stack_need = program.stack_need();
+    plan.tail_callable = tail_callable && !options.checked;
+    // Tail-callable code always runs with the whole context (a tail call may enter it).
     // Specialised helper calls call nothing: code whose only helper calls they are is leaf.
     plan.leaf = !options.checked
+        && !plan.tail_callable
         && !plan.reads_packet
         && !plan.insns.iter().zip(&plan.inline).any(|(d, inline)| {
             inline.is_none()
@@ -326,6 +333,10 @@ pub(crate) fn compile(
                     Insn::Call(CallTarget::Helper(_) | CallTarget::Reg(_) | CallTarget::Kfunc(_))
                 )
         });
+    // Set after `leaf`, which it refines.
+    plan.stackless = plan.leaf
+        && plan.named & 1 << 10 == 0
+        && !insns.iter().any(|insn| matches!(insn, Insn::Call(_)));
     let n = plan.insns.len();
     let mut short = vec![false; n];
     let mut blinder = options.blind_constants.then(Blinder::new);

@@ -94,6 +94,9 @@ pub(crate) struct JitCtx {
     pub slow_fn: u64,
     /// Code address the callback entry calls (the callback's function).
     pub callback_code: u64,
+    /// The tail-call resolver (monomorphised like `helper_fn`), or 0 when the host resolves
+    /// no tail calls: `bpf_tail_call` is then an ordinary helper call (see `tail`).
+    pub tail_fn: u64,
     // ---- written by generated code ----
     /// Slot of the helper call being made.
     pub call_pc: u64,
@@ -126,6 +129,8 @@ pub(crate) struct JitCtx {
     pub error: Option<VmError>,
     /// A helper's panic, resumed once generated code has returned.
     pub panic: Option<Box<dyn Any + Send>>,
+    /// Tail calls this run made by jumping (at most `MAX_TAIL_CALLS`).
+    pub tail_calls: u32,
 }
 
 /// Byte offsets of context fields, as displacements for `[r12 + off]` in generated code.
@@ -160,6 +165,7 @@ pub(crate) mod o {
         HELPER_FN = helper_fn;
         SLOW_FN = slow_fn;
         CALLBACK_CODE = callback_code;
+        TAIL_FN = tail_fn;
         CALL_PC = call_pc;
         CALL_ID = call_id;
         CALL_R10 = call_r10;

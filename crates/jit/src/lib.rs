@@ -27,6 +27,10 @@
 //!   runs with a small context of its own, and leaf code that never names r10 and calls
 //!   nothing gets no stack at all: a run of `return 1` costs about what a call into
 //!   rbpf's JIT does.
+//! - Tail calls as jumps (`tail`): tail-callable code has a uniform prologue (all
+//!   callee-saved registers, full context) and a *tail entry* after it; `bpf_tail_call`
+//!   asks a resolver in the context (the host decides, through [`TailCalls`]) and jumps to
+//!   the target's tail entry, whose `exit` returns through the entered code's epilogue.
 //! - Instruction by instruction translation, with peepholes for the shapes eBPF compilers
 //!   emit (each exact for any program, tested against the interpreter): `mov`+`add` as
 //!   `lea`, multiplications by 3/5/9/2^n as `lea`/shifts, zero tests reusing the flags of
@@ -68,9 +72,14 @@
 //! - Unchecked code reports `executed: 0`.
 //! - Callbacks that helpers start ([`HelperCtx::call_function`](bpfkit_vm::HelperCtx::call_function))
 //!   run on the interpreter, over the same memory and stack.
-//! - Tail calls are not compiled specially: helper 12 is an ordinary helper call, so the
-//!   runtime can implement `bpf_tail_call` in its [`Helpers`](bpfkit_vm::Helpers) (run the
-//!   target, then end the caller with [`HelperReturn::Stop`](bpfkit_vm::HelperReturn::Stop)).
+//! - Tail calls: by default helper 12 is an ordinary helper call, so a host can implement
+//!   `bpf_tail_call` in its [`Helpers`](bpfkit_vm::Helpers) (end the caller with
+//!   [`HelperReturn::Stop`](bpfkit_vm::HelperReturn::Stop), then run the target). Unchecked
+//!   code compiled with [`JitProgram::compile_tail_callable`] and run with
+//!   [`JitProgram::run_with_tail_calls`] jumps into the target's code instead, as the
+//!   kernel's JIT does (about 10 ns per tail call instead of a new run); see [`TailCalls`].
+//!   The target then starts as a new run would (zeroed stack, r1–r5 = the run's arguments),
+//!   but regions that helpers added stay until the whole chain ends.
 //!
 //! # Why dynasm-rs
 //! The assembler is `dynasm-rs` (`dynasmrt` + the `dynasm!` macro): instruction templates are
@@ -122,9 +131,11 @@ mod program;
 mod regs;
 mod runtime;
 mod specialize;
+mod tail;
 mod usage;
 
 pub use compile::CompileOptions;
 pub use error::JitError;
 pub use program::JitProgram;
 pub use specialize::{CallSites, Specialization};
+pub use tail::{TailCall, TailCalls, MAX_TAIL_CALLS};

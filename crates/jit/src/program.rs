@@ -5,6 +5,7 @@ use crate::compile::{compile, CompileOptions, Plan};
 use crate::error::JitError;
 use crate::runtime::{execute, execute_callback};
 use crate::specialize::CallSites;
+use crate::tail::{tail_resolver, TailCalls};
 use bpfkit_isa::Insn;
 use bpfkit_vm::{
     CallbackEngine, CallbackFrame, Config, Exit, Helpers, MemoryMap, Program, VmError,
@@ -20,6 +21,8 @@ pub struct JitProgram {
     code: ExecutableCode,
     /// Address of the code's entry.
     pub(crate) entry: u64,
+    /// Address of the tail entry, where tail calls jump (0: not tail-callable).
+    pub(crate) tail_entry: u64,
     /// Code address of each slot (0 where no instruction starts), for `callx`.
     pub(crate) func_table: Box<[u64]>,
     /// Address of the callback entry (0: none; helpers' callbacks run on the interpreter).
@@ -43,7 +46,7 @@ impl std::fmt::Debug for JitProgram {
 impl JitProgram {
     /// Compiles a loaded program.
     pub fn compile(program: &Program, options: &CompileOptions) -> Result<JitProgram, JitError> {
-        Self::compile_specialized(program, options, &CallSites::new())
+        Self::compile_with(program, options, &CallSites::new(), false)
     }
 
     /// Compiles a loaded program with helper call sites specialised by the host: each
@@ -59,7 +62,33 @@ impl JitProgram {
         options: &CompileOptions,
         sites: &CallSites,
     ) -> Result<JitProgram, JitError> {
-        let (plan, emitted) = compile(program, options, sites)?;
+        Self::compile_with(program, options, sites, false)
+    }
+
+    /// Compiles a loaded program so that `bpf_tail_call` can jump into it and out of it
+    /// (see [`run_with_tail_calls`](Self::run_with_tail_calls)): for the programs of an
+    /// object with a program array. Unchecked code only: with `checked: true` this is
+    /// [`compile`](Self::compile).
+    ///
+    /// Such code saves all callee-saved registers and always builds the whole run context,
+    /// which costs a few nanoseconds per run for short programs.
+    pub fn compile_tail_callable(
+        program: &Program,
+        options: &CompileOptions,
+    ) -> Result<JitProgram, JitError> {
+        Self::compile_with(program, options, &CallSites::new(), true)
+    }
+
+    /// The general form of the constructors above: `sites` as in
+    /// [`compile_specialized`](Self::compile_specialized), tail-callable code as in
+    /// [`compile_tail_callable`](Self::compile_tail_callable) when `tail_callable`.
+    pub fn compile_with(
+        program: &Program,
+        options: &CompileOptions,
+        sites: &CallSites,
+        tail_callable: bool,
+    ) -> Result<JitProgram, JitError> {
+        let (plan, emitted) = compile(program, options, sites, tail_callable)?;
         let specialized = if options.checked {
             CallSites::new()
         } else {
@@ -84,6 +113,7 @@ impl JitProgram {
             callback_entry: emitted
                 .callback_entry
                 .map_or(0, |off| code.addr() + off as u64),
+            tail_entry: emitted.tail_entry.map_or(0, |off| code.addr() + off as u64),
             plan,
             code,
         })
@@ -111,7 +141,32 @@ impl JitProgram {
         helpers: &mut H,
         config: &Config,
     ) -> Result<Exit, VmError> {
-        execute(self, args, memory, helpers, config)
+        execute(self, args, memory, helpers, config, 0)
+    }
+
+    /// [`run`](Self::run) with tail calls made as jumps: in [tail-callable](Self::tail_callable)
+    /// code, `bpf_tail_call` (helper 12) in the main function asks `helpers`
+    /// ([`TailCalls::tail_call`]) and jumps straight into the target's code when told to,
+    /// the way the kernel's JIT does; otherwise it is an ordinary helper call. The target
+    /// starts on a zeroed stack with r1–r5 = `args`, as a new run would. A run makes at most
+    /// [`MAX_TAIL_CALLS`](crate::MAX_TAIL_CALLS) such jumps; the result is the last
+    /// program's.
+    #[inline]
+    pub fn run_with_tail_calls<'p, H: Helpers + TailCalls<'p> + ?Sized>(
+        &self,
+        args: [u64; 5],
+        memory: &mut MemoryMap<'_>,
+        helpers: &mut H,
+        config: &Config,
+    ) -> Result<Exit, VmError> {
+        let resolver = tail_resolver::<'p, H> as *const () as u64;
+        execute(self, args, memory, helpers, config, resolver)
+    }
+
+    /// Whether `bpf_tail_call` can jump into this code: compiled with
+    /// [`compile_tail_callable`](Self::compile_tail_callable) and unchecked.
+    pub fn tail_callable(&self) -> bool {
+        self.tail_entry != 0
     }
 
     /// The program as loaded (for the interpreter, e.g. to cross-check).

@@ -24,7 +24,8 @@ struct Stack([u64; MAX_CALL_FRAMES * STACK_SIZE / 8]);
 /// `JitCtx::run_mark` before the stack window is registered in the memory map.
 const NOT_REGISTERED: usize = usize::MAX;
 
-/// Runs compiled code once (see [`JitProgram::run`](crate::JitProgram::run)).
+/// Runs compiled code once (see [`JitProgram::run`](crate::JitProgram::run)); `tail_fn` is
+/// the tail-call resolver for the context (0: none).
 #[inline(always)]
 pub(crate) fn execute<H: Helpers + ?Sized>(
     jit: &JitProgram,
@@ -32,11 +33,12 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     memory: &mut MemoryMap<'_>,
     helpers: &mut H,
     config: &Config,
+    tail_fn: u64,
 ) -> Result<Exit, VmError> {
     if jit.plan.leaf {
         execute_leaf(jit, args)
     } else {
-        execute_full(jit, args, memory, helpers, config)
+        execute_full(jit, args, memory, helpers, config, tail_fn)
     }
 }
 
@@ -119,6 +121,7 @@ fn execute_full<H: Helpers + ?Sized>(
     memory: &mut MemoryMap<'_>,
     helpers: &mut H,
     config: &Config,
+    tail_fn: u64,
 ) -> Result<Exit, VmError> {
     let mut stack = MaybeUninit::<Stack>::uninit();
     let top = stack_top(&mut stack, jit.plan.stack_need);
@@ -126,7 +129,8 @@ fn execute_full<H: Helpers + ?Sized>(
     // The stack window is registered in the memory map only when Rust code needs the map
     // (a helper call or a checked access off the fast path): most runs never do.
     let mut helpers: &mut H = helpers;
-    let mut ctx = full_ctx::<H>(jit, core, top, (&mut helpers as *mut &mut H).cast(), config);
+    let helpers_ptr = (&mut helpers as *mut &mut H).cast();
+    let mut ctx = full_ctx::<H>(jit, core, top, helpers_ptr, config, tail_fn);
     prepare(&mut ctx, jit, memory, config);
 
     // SAFETY: the context outlives the call and points only at live data: the stack buffer
@@ -183,6 +187,8 @@ pub(crate) unsafe fn execute_callback(
         main_top,
         (&mut helpers as *mut &mut dyn Helpers).cast(),
         config,
+        // A tail call in a callback takes the helper path, whatever its registers.
+        0,
     );
     ctx.callback_code = code;
     // The calling run registered the stack; this one must neither register nor end it.
@@ -209,6 +215,7 @@ fn full_ctx<H: Helpers + ?Sized>(
     main_top: u64,
     helpers: *mut (),
     config: &Config,
+    tail_fn: u64,
 ) -> JitCtx {
     let top = core.stack_top;
     JitCtx {
@@ -226,6 +233,7 @@ fn full_ctx<H: Helpers + ?Sized>(
         helper_fn: helper_trampoline::<H> as *const () as u64,
         slow_fn: slow_check as *const () as u64,
         callback_code: 0,
+        tail_fn,
         call_pc: 0,
         call_id: 0,
         call_r10: 0,
@@ -239,6 +247,7 @@ fn full_ctx<H: Helpers + ?Sized>(
         stop_r0: 0,
         error: None,
         panic: None,
+        tail_calls: 0,
     }
 }
 
@@ -354,7 +363,7 @@ unsafe fn run_memory<'m>(ctx: &mut JitCtx) -> &'m mut MemoryMap<'static> {
 }
 
 /// Caches the packet bounds for inline `ld_abs`/`ld_ind` (helpers may change the packet).
-fn refresh_packet(ctx: &mut JitCtx, memory: &MemoryMap<'_>) {
+pub(crate) fn refresh_packet(ctx: &mut JitCtx, memory: &MemoryMap<'_>) {
     match memory.packet() {
         Some((ptr, len)) => {
             ctx.packet_ptr = ptr as u64;

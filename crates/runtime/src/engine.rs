@@ -19,7 +19,16 @@
 //! Unchecked code also inlines `bpf_map_lookup_elem` on array maps where the map is known
 //! at load (see `inline`), as the kernel's verifier does.
 
-use bpfkit_jit::{CallSites, CompileOptions, JitProgram};
+//!
+//! Tail calls: the programs of an object with a program array are compiled
+//! tail-callable ([`JitProgram::compile_with`]). In their unchecked code,
+//! `bpf_tail_call` from the main function to another such program jumps straight into the
+//! target's code within the same run, as the kernel's JIT does (the runtime decides the
+//! target exactly as its helper would: `RunHelpers` implements [`bpfkit_jit::TailCalls`]).
+//! Every other tail call (interpreter, checked code, a target on another engine) ends the
+//! run and the test-run loop starts the target as a new one.
+
+use bpfkit_jit::{CallSites, CompileOptions, JitProgram, TailCalls};
 use bpfkit_vm::{Config, Exit, Helpers, MemoryMap, VmError};
 
 /// How programs run.
@@ -69,26 +78,30 @@ pub(crate) enum Prepared {
 impl Prepared {
     /// Prepares `vm` for `engine`; `verified` says whether the verifier accepted it for its
     /// program type (only then may the JIT drop its run-time checks, and inline the
-    /// helper calls `sites` specialises: see `inline`).
+    /// helper calls `sites` specialises: see `inline`). `tail_callable`
+    /// (for the programs of an object with a program array) compiles unchecked code so
+    /// that tail calls jump into it and out of it (see [`bpfkit_jit::TailCalls`]): all
+    /// such programs of the object must be, as a jump leaves through the epilogue of the
+    /// program the run started with.
     pub(crate) fn new(
         vm: &bpfkit_vm::Program,
         engine: Engine,
         verified: bool,
         sites: &CallSites,
+        tail_callable: bool,
     ) -> Result<Prepared, bpfkit_jit::JitError> {
+        let options = CompileOptions {
+            checked: !verified,
+            ..CompileOptions::default()
+        };
         match engine {
             Engine::Interpreter => Ok(Prepared::Interpreter),
-            Engine::Jit if verified => {
-                Ok(Prepared::Jit(Box::new(JitProgram::compile_specialized(
-                    vm,
-                    &CompileOptions {
-                        checked: false,
-                        ..CompileOptions::default()
-                    },
-                    sites,
-                )?)))
-            }
-            Engine::Jit => Ok(Prepared::Jit(Box::new(compile(vm, true)?))),
+            Engine::Jit => Ok(Prepared::Jit(Box::new(JitProgram::compile_with(
+                vm,
+                &options,
+                sites,
+                tail_callable,
+            )?))),
         }
     }
 
@@ -116,8 +129,9 @@ impl Prepared {
     }
 
     /// One run with the interpreter's interface. `Exit::executed` is 0 for unchecked code.
+    /// Tail-callable code makes the tail calls `helpers` resolve as jumps, in this run.
     #[inline(always)]
-    pub(crate) fn run<H: Helpers>(
+    pub(crate) fn run<'p, H: Helpers + TailCalls<'p>>(
         &self,
         vm: &bpfkit_vm::Program,
         args: [u64; 5],
@@ -127,6 +141,9 @@ impl Prepared {
     ) -> Result<Exit, VmError> {
         match self {
             Prepared::Interpreter => vm.run(args, memory, helpers, config),
+            Prepared::Jit(j) if j.tail_callable() => {
+                j.run_with_tail_calls(args, memory, helpers, config)
+            }
             Prepared::Jit(j) => j.run(args, memory, helpers, config),
         }
     }

@@ -7,7 +7,7 @@ use std::sync::{Mutex, OnceLock};
 
 use bpfkit_isa::{Insn, LdImm64Kind};
 use bpfkit_maps::MapRef;
-use bpfkit_object::{Object, ProgType, BPF_F_RDONLY_PROG};
+use bpfkit_object::{MapType, Object, ProgType, BPF_F_RDONLY_PROG};
 use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn, Helpers};
 
 use crate::engine::{Engine, Prepared};
@@ -159,6 +159,13 @@ impl Runtime {
                 static_regions.push((addr, slot.def.value_size as usize, access));
             }
         }
+        // Only objects with a program array (or a template of one) make tail calls that
+        // can jump; the others keep the leaner code (leaf runs, fewer registers saved).
+        let prog_array = |m: &bpfkit_object::MapDef| m.kind() == Some(MapType::ProgArray);
+        let tail_callable = object
+            .maps
+            .iter()
+            .any(|m| prog_array(m) || m.inner.as_deref().is_some_and(prog_array));
         let mut programs = Vec::with_capacity(object.programs.len());
         let mut inlined = BTreeSet::new();
         for p in &object.programs {
@@ -181,7 +188,7 @@ impl Runtime {
             } else {
                 InlinedLookups::default()
             };
-            let prepared = Prepared::new(&vm, engine, verified, &lookups.sites)
+            let prepared = Prepared::new(&vm, engine, verified, &lookups.sites, tail_callable)
                 .map_err(|e| load_err(format!("JIT: {e}")))?;
             inlined.extend(&lookups.maps);
             programs.push(LoadedProgram {

@@ -346,6 +346,8 @@ impl<'o> ProgramRef<'o> {
             buf,
             tail_calls: 0,
             pending_tail_call: None,
+            running: self.index,
+            tail_array: None,
             reserved: Vec::new(),
         };
         let config = Config::default();
@@ -358,13 +360,17 @@ impl<'o> ProgramRef<'o> {
             } else {
                 &prog.prepared
             };
+            helpers.running = index;
+            #[cfg(test)]
+            tests::RUNS.with(|n| n.set(n.get() + 1));
             let exit = match code.run(&prog.vm, args, memory, &mut helpers, &config) {
                 Ok(exit) => exit,
                 Err(error) => {
+                    // Tail calls that jumped may have moved on to another program.
                     break Err(RuntimeError::Run {
-                        program: prog.name.clone(),
+                        program: shared.programs[helpers.running].name.clone(),
                         error,
-                    })
+                    });
                 }
             };
             executed = executed
@@ -374,7 +380,7 @@ impl<'o> ProgramRef<'o> {
                 Some(next) if next < shared.programs.len() => index = next,
                 Some(next) => {
                     break Err(RuntimeError::Load {
-                        program: prog.name.clone(),
+                        program: shared.programs[helpers.running].name.clone(),
                         message: format!("tail call to unknown program id {next}"),
                     })
                 }
@@ -392,5 +398,73 @@ impl<'o> ProgramRef<'o> {
             }
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use crate::{Engine, Runtime, TestRun, Verification};
+
+    thread_local! {
+        /// Programs the runtime's loop started on this thread (a tail call that jumps
+        /// starts none).
+        pub(super) static RUNS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// An Ethernet frame of type `proto` (no payload needed by the dispatcher).
+    fn frame(proto: u16) -> Vec<u8> {
+        let mut f = vec![0u8; 60];
+        f[12..14].copy_from_slice(&proto.to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn tail_calls_of_verified_jit_code_jump_instead_of_starting_runs() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/xdp_tail.o");
+        // (program, frame, retval, programs run: the kernel's MAX_TAIL_CALL_CNT lets
+        // `xdp_loop` tail-call itself 33 times; `xdp_dispatch` goes to `xdp_ip` for IPv4,
+        // `xdp_ip6` tries an empty slot and returns 106, ARP goes to the loop, which then
+        // has 32 tail calls left).
+        let cases = [
+            ("xdp_loop", frame(0x0800), 120, 34),
+            ("xdp_dispatch", frame(0x0800), 100, 2),
+            ("xdp_dispatch", frame(0x86dd), 106, 2),
+            ("xdp_dispatch", frame(0x0806), 120, 34),
+            ("xdp_dispatch", frame(0x1234), 1, 1),
+        ];
+        for (engine, verification) in [
+            (Engine::Interpreter, Verification::Verify),
+            (Engine::Jit, Verification::Unverified),
+            (Engine::Jit, Verification::Verify),
+        ] {
+            let jumps = engine == Engine::Jit && verification == Verification::Verify;
+            let loaded = Runtime::new()
+                .ncpus(1)
+                .engine(engine)
+                .verification(verification)
+                .load_file(path)
+                .unwrap();
+            for (name, packet, retval, programs) in &cases {
+                let what = format!("{engine:?} {verification:?} {name} {:#x?}", &packet[12..14]);
+                RUNS.with(|n| n.set(0));
+                let out = loaded
+                    .program(Some(name))
+                    .unwrap()
+                    .test_run(&TestRun::new(packet))
+                    .unwrap();
+                assert_eq!(out.retval, *retval, "{what}");
+                let runs = RUNS.with(|n| n.get());
+                assert_eq!(runs, if jumps { 1 } else { *programs }, "{what}");
+            }
+            // Each program counts its runs in `hops`: 34 + 33 loops, one of each other.
+            let hops = loaded.map("hops").unwrap();
+            let hop = |k: u32| {
+                let v = hops.lookup(&k.to_ne_bytes()).unwrap();
+                u32::from_ne_bytes(v.try_into().unwrap())
+            };
+            assert_eq!([hop(0), hop(1), hop(2), hop(3)], [1, 1, 67, 4]);
+        }
     }
 }

@@ -236,6 +236,7 @@ corpus! {
     xdp_queue: "xdp_queue.o" "xdp_queue";
     xdp_ringbuf: "xdp_ringbuf.o" "xdp_ringbuf";
     xdp_tail: "xdp_tail.o" "xdp_dispatch";
+    xdp_tail_loop: "xdp_tail.o" "xdp_to_looped";
     xdp_globals: "xdp_globals.o" "xdp_globals";
     xdp_loops: "xdp_loops.o" "xdp_loops";
     xdp_atomics: "xdp_atomics.o" "xdp_atomics";

@@ -16,9 +16,8 @@
 //! A specialised helper call (unchecked code only, see `specialize`) is its inline code
 //! instead: it writes r0 and the scratch registers r10/r11, nothing else.
 //!
-//! Tail calls (helper 12 in the kernel) are left to the runtime: they arrive here as an
-//! ordinary helper call, and a `Helpers` implementation may end the program with
-//! `HelperReturn::Stop` after running the target.
+//! Tail calls (helper 12) arrive here as an ordinary helper call, except in tail-callable
+//! code, where `tail` first tries a jump and falls back to this call.
 
 use super::{asm, callee_saved, Emitter, Stub};
 use crate::ctx::o;

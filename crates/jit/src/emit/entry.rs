@@ -9,14 +9,17 @@
 use super::{asm, callee_saved, Emitter};
 use crate::ctx::{o, status};
 use crate::regs::x;
-use crate::usage::ARGS;
+use crate::usage::{ARGS, CALLEE_SAVED};
 use bpfkit_isa::{Insn, Reg};
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
 /// How the entry saves and sets up: the same for the main entry and the callback entry,
 /// which share the epilogue.
 struct Frame {
+    /// The callee-saved x86 registers pushed (all of r6–r9 in tail-callable code).
     saved: Vec<u8>,
+    /// Those of r6–r9 the program names, zeroed at entry.
+    named: Vec<u8>,
     uses_ctx: bool,
     uses_r10: bool,
     pad: bool,
@@ -31,6 +34,10 @@ impl Emitter<'_> {
     /// the main function and in local functions alike (code that saves nothing and cannot
     /// fail runs straight into its first instruction instead). Failures anywhere jump to `exit`, which
     /// restores rsp from the context, so they unwind any number of local frames at once.
+    ///
+    /// Tail-callable code saves all of r6–r9 (the same pushes in every such program, so
+    /// code a tail call jumped into can leave through the epilogue of the code the run
+    /// entered) and ends with its tail entry, which runs into the first instruction.
     pub(super) fn prologue(&mut self) {
         let first = self.labels[0];
         let frame = self.frame();
@@ -68,6 +75,9 @@ impl Emitter<'_> {
             ; mov rsp, [r12 + o::SAVED_RSP]
             ; jmp =>epilogue
         );
+        if self.plan.tail_callable {
+            self.tail_entry(&frame.named);
+        }
     }
 
     /// The callback entry, for code whose helpers may call back into it (code that is not
@@ -92,7 +102,11 @@ impl Emitter<'_> {
     /// What the entry saves: rbp and r12 unless leaf code does without them, the r6–r9
     /// the program names, and padding for rsp's alignment.
     fn frame(&self) -> Frame {
-        let saved: Vec<u8> = callee_saved(self.plan.named);
+        let named: Vec<u8> = callee_saved(self.plan.named);
+        let saved: Vec<u8> = match self.plan.tail_callable {
+            true => callee_saved(CALLEE_SAVED),
+            false => named.clone(),
+        };
         let calls = self
             .plan
             .insns
@@ -109,6 +123,7 @@ impl Emitter<'_> {
         let pad = align && pushes.is_multiple_of(2);
         Frame {
             saved,
+            named,
             uses_ctx,
             uses_r10,
             pad,
@@ -138,10 +153,19 @@ impl Emitter<'_> {
         if frame.uses_r10 {
             asm!(self.asm; mov rbp, [rdi + o::STACK_TOP]);
         }
+        self.initial_registers(7, &frame.named);
+        if self.checked {
+            asm!(self.asm; mov r9, [r12 + o::BUDGET_LEFT]);
+        }
+    }
+
+    /// r0 = 0, the r1–r5 the program names from the run's arguments (through the context
+    /// pointer in x86 register `ctx`), the named r6–r9 (x86 registers `named`) zeroed.
+    fn initial_registers(&mut self, ctx: u8, named: &[u8]) {
         asm!(self.asm; xor eax, eax);
         // The context holds a pointer to the arguments; r1 (rdi) is loaded last.
         if self.plan.named & ARGS != 0 {
-            asm!(self.asm; mov r11, [rdi + o::ARGS]);
+            asm!(self.asm; mov r11, [Rq(ctx) + o::ARGS]);
         }
         for (i, r) in [Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5]
             .into_iter()
@@ -151,12 +175,40 @@ impl Emitter<'_> {
                 asm!(self.asm; mov Rq(x(r)), [r11 + 8 * i as i32]);
             }
         }
-        for &r in &frame.saved {
+        for &r in named {
             asm!(self.asm; xor Rd(r), Rd(r));
         }
-        if self.checked {
-            asm!(self.asm; mov r9, [r12 + o::BUDGET_LEFT]);
+    }
+
+    /// The tail entry, where tail calls jump (r12 = the run's context, any rsp; see
+    /// `tail`): what the entry and `execute` do per program, then straight into the
+    /// first instruction.
+    ///
+    /// rsp goes back to the main function's level, just below the return address that
+    /// the code the run entered pushed with its `call` of its first instruction: this
+    /// program's `exit` returns there, into that code's epilogue, which restores what
+    /// every tail-callable prologue saves. Jumping in (not calling) keeps calls and
+    /// returns paired, so the CPU predicts that return. The main frame's reachable bytes
+    /// are zeroed (each program of a chain starts on a zeroed stack, as in the
+    /// interpreter, where it is a new run); the resolver has reset the deeper frames'
+    /// `zeroed_low`.
+    fn tail_entry(&mut self, named: &[u8]) {
+        self.tail_entry = Some(self.asm.offset().0);
+        asm!(self.asm
+            ; mov rsp, [r12 + o::SAVED_RSP]
+            ; sub rsp, 8
+            ; mov rbp, [r12 + o::STACK_TOP]
+        );
+        let need = self.plan.stack_need.next_multiple_of(16) as i32;
+        if need > 0 {
+            // The stack top is 16-aligned; generated code uses no vector registers.
+            asm!(self.asm; pxor xmm0, xmm0);
         }
+        for off in (-need..0).step_by(16) {
+            asm!(self.asm; movdqu [rbp + off], xmm0);
+        }
+        self.initial_registers(12, named);
+        // The first instruction follows.
     }
 
     /// The shared ends of the stubs: record what happened in the context and leave.

@@ -4,7 +4,8 @@
 //! kept away from the hot code) and budget metering; `entry` has the prologue, the common
 //! exit and the failure routines; `fuse` and `forward` the peepholes.
 //!
-//! Generated layout: prologue (`call` of the first instruction, then the common exit), the
+//! Generated layout: prologue (`call` of the first instruction, then the common exit; in
+//! tail-callable code then the tail entry, which runs into the first instruction), the
 //! instructions in order, the out-of-line stubs, the shared failure routines.
 
 // dynasm's expansion converts register numbers with `.into()` even when they are already
@@ -18,6 +19,7 @@ mod forward;
 mod fuse;
 mod jump;
 mod mem;
+pub(crate) mod tail;
 
 use crate::blind::Blinder;
 use crate::compile::Plan;
@@ -78,6 +80,8 @@ pub(crate) struct Emitted {
     pub jump_ends: Vec<usize>,
     /// Offset of the callback entry, if the code has one (see `entry`).
     pub callback_entry: Option<usize>,
+    /// Offset of the tail entry (tail-callable code only).
+    pub tail_entry: Option<usize>,
 }
 
 /// One pass of code generation.
@@ -109,6 +113,8 @@ pub(crate) struct Emitter<'p> {
     cur: usize,
     /// The prologue runs straight into the first instruction (see `entry`).
     direct_entry: bool,
+    /// Offset of the tail entry, once emitted.
+    tail_entry: Option<usize>,
 }
 
 impl<'p> Emitter<'p> {
@@ -143,6 +149,7 @@ impl<'p> Emitter<'p> {
             slots: Vec::new(),
             cur: 0,
             direct_entry: false,
+            tail_entry: None,
             asm,
         };
         e.prologue();
@@ -162,6 +169,7 @@ impl<'p> Emitter<'p> {
             offsets: e.offsets,
             jump_ends: e.jump_ends,
             callback_entry,
+            tail_entry: e.tail_entry,
         })
     }
 
@@ -221,6 +229,11 @@ impl<'p> Emitter<'p> {
                 src,
                 ..
             } => self.jmp(i, width, cond, dst, src, zf),
+            Insn::Call(CallTarget::Helper(tail::TAIL_CALL))
+                if self.plan.tail_callable && self.plan.inline[i].is_none() =>
+            {
+                self.tail_call(pc)
+            }
             Insn::Call(CallTarget::Helper(id)) => match self.plan.inline[i] {
                 Some(specialization) => self.specialized_call(specialization),
                 None => self.call_helper(pc, Some(id), None),

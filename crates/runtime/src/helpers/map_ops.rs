@@ -1,7 +1,10 @@
 //! Map helpers: lookup, update, delete, push/pop/peek, ring buffers, tail calls.
 
+use bpfkit_jit::{TailCall, TailCalls};
 use bpfkit_maps::{map_flags, MapError, MapType};
 use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn};
+
+use crate::engine::Prepared;
 
 use super::{add_region, neg, with_bytes, RunHelpers, EINVAL, MAX_TAIL_CALLS, SMALL_KEY};
 
@@ -139,6 +142,7 @@ impl RunHelpers<'_> {
 
     /// `bpf_tail_call(ctx, prog_array, index)`: on success the program ends here and the
     /// runtime starts the target with the same context; on failure execution continues.
+    /// (Tail-callable JIT code jumps instead where it can: see [`TailCalls`] below.)
     pub(super) fn tail_call(
         &mut self,
         a: [u64; 5],
@@ -232,5 +236,44 @@ impl RunHelpers<'_> {
         Ok(HelperReturn::Value(
             map.as_ringbuf().map_or(0, |rb| rb.query(a[1])),
         ))
+    }
+}
+
+/// Tail calls as jumps for tail-callable JIT code: the same decision as the helper
+/// ([`RunHelpers::tail_call`]), with the target's code when it can be jumped into. Anything
+/// the helper would report as an error, and targets on another engine or of another
+/// checked-ness, are left to the helper (which then ends the run for the runtime's loop).
+impl<'r> TailCalls<'r> for RunHelpers<'r> {
+    fn tail_call(&mut self, map: u64, index: u64) -> TailCall<'r> {
+        let shared = self.shared;
+        let (array, max_entries) = match self.tail_array {
+            Some((handle, array, max_entries)) if handle == map => (array, max_entries),
+            _ => {
+                let Some(found) = shared.maps.own_by_handle(map) else {
+                    return TailCall::Helper;
+                };
+                let Some(array) = found.as_prog_array() else {
+                    return TailCall::Helper;
+                };
+                let max_entries = found.spec().max_entries;
+                self.tail_array = Some((map, array, max_entries));
+                (array, max_entries)
+            }
+        };
+        let index = index as u32;
+        if index >= max_entries || self.tail_calls >= MAX_TAIL_CALLS {
+            return TailCall::Fail;
+        }
+        let Some(prog) = array.get(index) else {
+            return TailCall::Fail;
+        };
+        match shared.programs.get(prog as usize).map(|p| &p.prepared) {
+            Some(Prepared::Jit(code)) if code.tail_callable() => {
+                self.tail_calls += 1;
+                self.running = prog as usize;
+                TailCall::Jump(code)
+            }
+            _ => TailCall::Helper,
+        }
     }
 }

@@ -11,7 +11,7 @@ mod packet;
 
 use std::borrow::Cow;
 
-use bpfkit_maps::{MapRef, RcuGuard};
+use bpfkit_maps::{MapRef, ProgArray, RcuGuard};
 use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn, Helpers};
 
 use crate::ctx::Packet;
@@ -85,6 +85,11 @@ pub(crate) struct RunHelpers<'r> {
     pub(crate) tail_calls: u32,
     /// The program a successful `bpf_tail_call` asked to run next.
     pub(crate) pending_tail_call: Option<usize>,
+    /// The program running now (changed by tail calls that jump).
+    pub(crate) running: usize,
+    /// The program array of the last tail call that jumped, with its handle and size:
+    /// chains go through the same array, and finding it costs more than the jump.
+    pub(crate) tail_array: Option<(u64, &'r ProgArray, u32)>,
     /// Ring buffer samples reserved and not yet submitted or discarded.
     pub(crate) reserved: Vec<(u64, MapRef)>,
 }
