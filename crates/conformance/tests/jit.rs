@@ -55,6 +55,7 @@ fn checked_blinded_jit_passes_every_vector() {
         options: CompileOptions {
             checked: true,
             blind_constants: true,
+            zero_stack: true,
         },
     });
 }
@@ -67,6 +68,7 @@ fn unchecked_jit_passes_every_vector() {
         options: CompileOptions {
             checked: false,
             blind_constants: false,
+            zero_stack: true,
         },
     });
 }

@@ -23,10 +23,12 @@ mod timing;
 const CHECKED: CompileOptions = CompileOptions {
     checked: true,
     blind_constants: false,
+    zero_stack: true,
 };
 const UNCHECKED: CompileOptions = CompileOptions {
     checked: false,
     blind_constants: false,
+    zero_stack: true,
 };
 
 struct Bench {
@@ -414,6 +416,7 @@ fn main() {
         let blinded = CompileOptions {
             checked: true,
             blind_constants: true,
+            zero_stack: true,
         };
         let mut ours: Vec<(&str, CompileOptions)> = vec![
             ("bpfkit unchecked", UNCHECKED),

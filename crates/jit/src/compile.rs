@@ -32,6 +32,12 @@ pub struct CompileOptions {
     /// offsets, as in the kernel) with a random per-instruction key in the generated code:
     /// the kernel's constant blinding, against JIT spraying. Off by default.
     pub blind_constants: bool,
+    /// Zero the bytes of each frame the program can reach before it uses the frame, so
+    /// that a stack byte never written reads 0, as in the interpreter, and never host data
+    /// (default). `false` is for programs a verifier proved never to read a stack byte they
+    /// did not write (the kernel's unprivileged rule), where zeroing changes nothing the
+    /// program can see; checked code zeroes whatever this says.
+    pub zero_stack: bool,
 }
 
 impl Default for CompileOptions {
@@ -39,6 +45,7 @@ impl Default for CompileOptions {
         CompileOptions {
             checked: true,
             blind_constants: false,
+            zero_stack: true,
         }
     }
 }
@@ -65,8 +72,11 @@ pub(crate) struct Plan {
     /// Instruction index of each slot (`NONE` for `lddw` second halves).
     pub index_of_slot: Vec<u32>,
     /// Bytes at the top of each frame the program can reach ([`Program::stack_need`]):
-    /// what entering a frame zeroes.
+    /// tells whether r10 escapes (all of it then).
     pub stack_need: usize,
+    /// Bytes at the top of each frame zeroed before the frame is used: `stack_need`, or 0
+    /// for unchecked code compiled without [`CompileOptions::zero_stack`].
+    pub zero_need: usize,
     /// Whether the program has `ld_abs`/`ld_ind`.
     pub reads_packet: bool,
     /// Unchecked code without helper calls (`call <n>`, `callx`) or packet loads: it uses
@@ -167,6 +177,7 @@ impl Plan {
             blocks,
             index_of_slot,
             stack_need: bpfkit_isa::STACK_SIZE,
+            zero_need: bpfkit_isa::STACK_SIZE,
             reads_packet: insns
                 .iter()
                 .any(|d| matches!(d.insn, Insn::LdAbs { .. } | Insn::LdInd { .. })),
@@ -320,6 +331,10 @@ pub(crate) fn compile(
         });
     }
     plan.stack_need = program.stack_need();
+    plan.zero_need = match options.checked || options.zero_stack {
+        true => plan.stack_need,
+        false => 0,
+    };
     plan.tail_callable = tail_callable && !options.checked;
     // Tail-callable code always runs with the whole context (a tail call may enter it).
     // Specialised helper calls call nothing: code whose only helper calls they are is leaf.

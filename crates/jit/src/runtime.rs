@@ -91,7 +91,7 @@ fn execute_leaf(jit: &JitProgram, args: [u64; 5]) -> Result<Exit, VmError> {
         return Ok(Exit { r0, executed: 0 });
     }
     let mut stack = MaybeUninit::<Stack>::uninit();
-    let top = stack_top(&mut stack, jit.plan.stack_need);
+    let top = stack_top(&mut stack, jit.plan.zero_need);
     // Unchecked code keeps no budget.
     let mut core = core_ctx(&args, top, 0);
     // SAFETY: as in `execute_full`; leaf code reads and writes no context field outside
@@ -124,7 +124,7 @@ fn execute_full<H: Helpers + ?Sized>(
     tail_fn: u64,
 ) -> Result<Exit, VmError> {
     let mut stack = MaybeUninit::<Stack>::uninit();
-    let top = stack_top(&mut stack, jit.plan.stack_need);
+    let top = stack_top(&mut stack, jit.plan.zero_need);
     let core = core_ctx(&args, top, config.budget);
     // The stack window is registered in the memory map only when Rust code needs the map
     // (a helper call or a checked access off the fast path): most runs never do.

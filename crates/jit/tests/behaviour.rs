@@ -645,6 +645,7 @@ fn peepholes_match_the_interpreter() {
             let options = CompileOptions {
                 checked,
                 blind_constants,
+                zero_stack: true,
             };
             let jit = JitProgram::compile(&prog, &options).unwrap();
             let got = jit
@@ -736,6 +737,7 @@ fn stack_loads_after_stores_match_the_interpreter() {
     let options = CompileOptions {
         checked: false,
         blind_constants: false,
+        zero_stack: true,
     };
     let jit = JitProgram::compile(&prog, &options).unwrap();
     let got = jit
@@ -775,6 +777,7 @@ fn folded_addresses_match_the_interpreter() {
     let options = CompileOptions {
         checked: false,
         blind_constants: false,
+        zero_stack: true,
     };
     for case in cases {
         let text = format!("mov %r2, 3\n{case}\nexit");
@@ -816,6 +819,7 @@ fn jumps_over_ja_match_the_interpreter() {
     let options = CompileOptions {
         checked: false,
         blind_constants: false,
+        zero_stack: true,
     };
     for cond in conds {
         for suffix in ["", "32"] {

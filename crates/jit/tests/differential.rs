@@ -416,6 +416,7 @@ fn check(insns: &[Insn], mem: &[u8], packet: &Option<Vec<u8>>, align: bool, blin
     let options = CompileOptions {
         checked: true,
         blind_constants: blind,
+        zero_stack: true,
     };
     let jit = JitProgram::compile(&prog, &options).expect("compiles");
     let got = run(Engine::Jit(&jit), &mut bufs, mem, packet, &config);
@@ -431,6 +432,7 @@ fn check(insns: &[Insn], mem: &[u8], packet: &Option<Vec<u8>>, align: bool, blin
         let unchecked = CompileOptions {
             checked: false,
             blind_constants: blind,
+            zero_stack: true,
         };
         let fast = JitProgram::compile(&prog, &unchecked).expect("compiles");
         let got = run(Engine::Jit(&fast), &mut bufs, mem, packet, &config);

@@ -13,6 +13,7 @@ fn code_of(asm: &str) -> Vec<u8> {
     let options = CompileOptions {
         checked: false,
         blind_constants: false,
+        zero_stack: true,
     };
     let jit = JitProgram::from_insns(&insns, &options).expect("compiles");
     let start = jit.code_offset(0).unwrap();

@@ -153,6 +153,7 @@ fn options(checked: bool, blind_constants: bool) -> CompileOptions {
     CompileOptions {
         checked,
         blind_constants,
+        zero_stack: true,
     }
 }
 

@@ -197,6 +197,7 @@ fn compile_with(
     let options = CompileOptions {
         checked,
         blind_constants,
+        zero_stack: true,
     };
     progs
         .iter()

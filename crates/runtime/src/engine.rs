@@ -28,6 +28,7 @@
 //! Every other tail call (interpreter, checked code, a target on another engine) ends the
 //! run and the test-run loop starts the target as a new one.
 
+use crate::load::Proof;
 use bpfkit_jit::{CallSites, CompileOptions, JitProgram, TailCalls};
 use bpfkit_vm::{Config, Exit, Helpers, MemoryMap, VmError};
 
@@ -76,9 +77,10 @@ pub(crate) enum Prepared {
 }
 
 impl Prepared {
-    /// Prepares `vm` for `engine`; `verified` says whether the verifier accepted it for its
-    /// program type (only then may the JIT drop its run-time checks, and inline the
-    /// helper calls `sites` specialises: see `inline`). `tail_callable`
+    /// Prepares `vm` for `engine`; `proof` says what the verifier proved for its program
+    /// type: only a safe program gets unchecked code (no run-time checks, the helper calls
+    /// `sites` specialises inlined: see `inline`), and only one that never reads a stack
+    /// byte it did not write skips zeroing the stack. `tail_callable`
     /// (for the programs of an object with a program array) compiles unchecked code so
     /// that tail calls jump into it and out of it (see [`bpfkit_jit::TailCalls`]): all
     /// such programs of the object must be, as a jump leaves through the epilogue of the
@@ -86,12 +88,13 @@ impl Prepared {
     pub(crate) fn new(
         vm: &bpfkit_vm::Program,
         engine: Engine,
-        verified: bool,
+        proof: Proof,
         sites: &CallSites,
         tail_callable: bool,
     ) -> Result<Prepared, bpfkit_jit::JitError> {
         let options = CompileOptions {
-            checked: !verified,
+            checked: proof == Proof::None,
+            zero_stack: proof != Proof::SafeStackWrittenFirst,
             ..CompileOptions::default()
         };
         match engine {

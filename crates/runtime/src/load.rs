@@ -177,10 +177,11 @@ impl Runtime {
             let vm = bpfkit_vm::Program::load(&insns).map_err(|e| load_err(e.to_string()))?;
             vm.check_helpers(&KnownHelpers)
                 .map_err(|e| load_err(e.to_string()))?;
-            let verified = match self.verification {
+            let proof = match self.verification {
                 Verification::Verify => verify(&object, p).map_err(load_err)?,
-                Verification::Unverified => false,
+                Verification::Unverified => Proof::None,
             };
+            let verified = proof != Proof::None;
             // Only unchecked JIT code (the verifier accepted the program) inlines lookups.
             let engine = self.engine_for(&p.name);
             let lookups = if engine == Engine::Jit && verified {
@@ -188,7 +189,7 @@ impl Runtime {
             } else {
                 InlinedLookups::default()
             };
-            let prepared = Prepared::new(&vm, engine, verified, &lookups.sites, tail_callable)
+            let prepared = Prepared::new(&vm, engine, proof, &lookups.sites, tail_callable)
                 .map_err(|e| load_err(format!("JIT: {e}")))?;
             inlined.extend(&lookups.maps);
             programs.push(LoadedProgram {
@@ -218,20 +219,44 @@ impl Runtime {
     }
 }
 
-/// Verifies `program` in the environment of its type, with the object's maps (symbolic
-/// references, as the verifier's object module expects): `Ok(true)` if accepted, `Ok(false)`
-/// for types the verifier does not model (they load unverified).
-fn verify(object: &Object, program: &bpfkit_object::Program) -> Result<bool, String> {
-    use bpfkit_verifier::object::verify_program;
+/// What the verifier proved about a program at load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Proof {
+    /// Nothing: loaded unverified, or of a type the verifier does not model.
+    None,
+    /// Safe for its program type; it may read stack bytes it never wrote (as unknown
+    /// values, which the kernel allows a privileged loader).
+    Safe,
+    /// Safe, and it never reads a stack byte it did not write (the unprivileged rule): its
+    /// code need not zero the stack first.
+    SafeStackWrittenFirst,
+}
+
+/// Verifies `program` for its section's type: first under the unprivileged rule for the
+/// stack, then, if that fails, as a privileged loader (the runtime's default, as root).
+/// Types the verifier does not model give [`Proof::None`].
+fn verify(object: &Object, program: &bpfkit_object::Program) -> Result<Proof, String> {
+    use bpfkit_verifier::object::{verify_program, ObjectError};
+    let strict = bpfkit_verifier::Options {
+        allow_uninit_stack: false,
+        ..bpfkit_verifier::Options::default()
+    };
+    let verdict = match verify_program(object, program, None, &strict) {
+        Ok(verdict) => verdict,
+        // Types the verifier has no model of cannot be test-run either: they load (so that
+        // the other programs of the object can run) and stay unverified.
+        Err(ObjectError::UnsupportedType { .. }) => return Ok(Proof::None),
+    };
+    if verdict.result.is_ok() {
+        return Ok(Proof::SafeStackWrittenFirst);
+    }
     let opts = bpfkit_verifier::Options::default();
     match verify_program(object, program, None, &opts) {
         Ok(verdict) => verdict
             .result
-            .map(|_| true)
+            .map(|_| Proof::Safe)
             .map_err(|e| format!("rejected by the verifier: {e}")),
-        // Types the verifier has no model of cannot be test-run either: they load (so that
-        // the other programs of the object can run) and stay unverified.
-        Err(bpfkit_verifier::object::ObjectError::UnsupportedType { .. }) => Ok(false),
+        Err(ObjectError::UnsupportedType { .. }) => Ok(Proof::None),
     }
 }
 

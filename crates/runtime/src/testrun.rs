@@ -170,6 +170,16 @@ impl<'o> ProgramRef<'o> {
         }
     }
 
+    /// Whether its runs zero the stack before the program uses it (so that a byte it never
+    /// wrote reads 0, as on the interpreter): false only for the unchecked JIT code of a
+    /// program the verifier proved never to read a stack byte it did not write.
+    pub fn zeroes_stack(&self) -> bool {
+        match &self.object.shared.programs[self.index].prepared {
+            Prepared::Jit(j) => j.options().checked || j.options().zero_stack,
+            Prepared::Interpreter => true,
+        }
+    }
+
     /// Runs the program as `BPF_PROG_TEST_RUN` would.
     pub fn test_run(&self, run: &TestRun<'_>) -> Result<TestRunOutput, RuntimeError> {
         let shared = &self.object.shared;

@@ -175,6 +175,86 @@ fn engine_choice_per_program_and_counts() {
     assert_eq!((out.retval, out.instructions), (2, Some(2)));
 }
 
+/// A program that reads a stack byte it never wrote (which the verifier allows, as the
+/// kernel does for a privileged loader) reads 0 on every engine, even right after a run
+/// that left other values in the same stack memory; a program that writes before it reads
+/// runs on an unzeroed stack in unchecked JIT code, with the same results.
+#[test]
+fn stack_bytes_never_written_read_zero_on_every_engine() {
+    let mut b = ObjectBuilder::new("GPL");
+    // Fills the 16 bytes at r10 - 16 with a pattern, returns their low byte.
+    b.add_program(
+        "writes_first",
+        ProgramSection::for_type(ProgType::Xdp),
+        vec![
+            Insn::LdImm64 {
+                dst: Reg::R1,
+                kind: bpfkit_isa::LdImm64Kind::Imm,
+                imm: 0x5a5a_5a5a_5a5a_5a5a,
+            },
+            Insn::Stx {
+                size: MemSize::DW,
+                dst: Reg::R10,
+                src: Reg::R1,
+                off: -16,
+            },
+            Insn::Stx {
+                size: MemSize::DW,
+                dst: Reg::R10,
+                src: Reg::R1,
+                off: -8,
+            },
+            Insn::Ldx {
+                size: MemSize::B,
+                signed: false,
+                dst: Reg::R0,
+                src: Reg::R10,
+                off: -8,
+            },
+            Insn::Exit,
+        ],
+    );
+    // Returns the 8 bytes at r10 - 16, which it never wrote.
+    b.add_program(
+        "reads_unwritten",
+        ProgramSection::for_type(ProgType::Xdp),
+        vec![
+            Insn::Ldx {
+                size: MemSize::DW,
+                signed: false,
+                dst: Reg::R0,
+                src: Reg::R10,
+                off: -16,
+            },
+            Insn::Exit,
+        ],
+    );
+    let object = b.build().unwrap();
+    let packet = [0u8; 64];
+    for (engine, verification, _) in WAYS {
+        let what = format!("{engine:?} {verification:?}");
+        let loaded = Runtime::new()
+            .ncpus(1)
+            .engine(engine)
+            .verification(verification)
+            .load(object.clone())
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let (writer, reader) = (
+            loaded.program(Some("writes_first")).unwrap(),
+            loaded.program(Some("reads_unwritten")).unwrap(),
+        );
+        let unchecked = engine == Engine::Jit && verification == Verification::Verify;
+        assert_eq!(writer.zeroes_stack(), !unchecked, "{what}");
+        assert!(reader.zeroes_stack(), "{what}");
+        for _ in 0..3 {
+            let out = writer.test_run(&TestRun::new(&packet).repeat(2)).unwrap();
+            assert_eq!(out.retval, 0x5a, "{what}");
+            let out = reader.test_run(&TestRun::new(&packet)).unwrap();
+            assert_eq!(out.retval, 0, "{what}");
+        }
+    }
+}
+
 /// Two or more threads test-running one loaded JIT-compiled program at once get the
 /// single-threaded interpreter's results, and every map update of theirs lands.
 #[test]

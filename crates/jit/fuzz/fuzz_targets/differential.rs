@@ -97,6 +97,7 @@ fuzz_target!(|data: &[u8]| {
     let options = CompileOptions {
         checked: true,
         blind_constants: blind,
+        zero_stack: true,
     };
     let jit = JitProgram::compile(&prog, &options).expect("every loadable program compiles");
     let got = run(Engine::Jit(&jit), &mut bufs, mem, packet, &config);
@@ -105,6 +106,7 @@ fuzz_target!(|data: &[u8]| {
         let options = CompileOptions {
             checked: false,
             blind_constants: blind,
+            zero_stack: true,
         };
         let fast = JitProgram::compile(&prog, &options).expect("compiles unchecked");
         let got = run(Engine::Jit(&fast), &mut bufs, mem, packet, &config);

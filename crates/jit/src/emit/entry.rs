@@ -199,7 +199,7 @@ impl Emitter<'_> {
             ; sub rsp, 8
             ; mov rbp, [r12 + o::STACK_TOP]
         );
-        let need = self.plan.stack_need.next_multiple_of(16) as i32;
+        let need = self.plan.zero_need.next_multiple_of(16) as i32;
         if need > 0 {
             // The stack top is 16-aligned; generated code uses no vector registers.
             asm!(self.asm; pxor xmm0, xmm0);
@@ -219,11 +219,11 @@ impl Emitter<'_> {
             asm!(self.asm; =>exit; ud2);
         }
         // r10 = base of a frame never used in this run (just below `zeroed_low`); only the
-        // part the program can reach is zeroed (its top `stack_need` bytes). xmm0 is free:
+        // part the program can reach is zeroed (its top `zero_need` bytes). xmm0 is free:
         // generated code uses no vector registers and the SysV caller saves them.
         let zero = self.zero_frame;
         let size = bpfkit_isa::STACK_SIZE as i32;
-        let from = size - self.plan.stack_need.next_multiple_of(16) as i32;
+        let from = size - self.plan.zero_need.next_multiple_of(16) as i32;
         if from < size {
             asm!(self.asm; =>zero; pxor xmm0, xmm0);
         } else {
