@@ -286,6 +286,15 @@ impl Plan {
                     pc,
                     what: "a specialisation of an instruction other than `call <helper>`",
                 })?;
+            if let Specialization::Loop { callback } = specialization {
+                self.index_of_slot
+                    .get(callback)
+                    .filter(|&&i| i != NONE)
+                    .ok_or(JitError::Unsupported {
+                        pc,
+                        what: "a `bpf_loop` callback that is not an instruction",
+                    })?;
+            }
             self.inline[i as usize] = Some(specialization);
         }
         Ok(())

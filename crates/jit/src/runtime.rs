@@ -427,14 +427,20 @@ unsafe extern "sysv64" fn helper_trampoline<H: Helpers + ?Sized>(
                 ctx.core.budget_left,
             )
         };
+        // SAFETY: `ctx.jit` compiled `program` (the running one) and outlives the run.
+        let jit = unsafe { ctx.jit.as_ref() };
         // Callbacks the helper may run use the frames below the caller's: the first one
-        // zeroes those never entered in this run (most helper calls run none).
-        // SAFETY: `[bottom, zeroed_low)` is the part of the run's stack buffer no code
-        // entered yet (frames are entered in order from the top), below the caller's frame.
-        unsafe { hctx.zero_before_callbacks(&mut ctx.core.zeroed_low, bottom) };
-        // SAFETY: `ctx.jit` compiled `program` and outlives the call; its callbacks run in
-        // the frames below r10, as `execute_callback` requires.
-        if let Some(jit) = unsafe { ctx.jit.as_ref() }.filter(|j| j.callback_entry != 0) {
+        // zeroes those never entered in this run (most helper calls run none), unless the
+        // code zeroes no stack (it never reads a byte it did not write).
+        if jit.is_none_or(|j| j.plan.zero_need > 0) {
+            // SAFETY: `[bottom, zeroed_low)` is the part of the run's stack buffer no code
+            // entered yet (frames are entered in order from the top), below the caller's
+            // frame.
+            unsafe { hctx.zero_before_callbacks(&mut ctx.core.zeroed_low, bottom) };
+        }
+        // SAFETY: as above; its callbacks run in the frames below r10, as
+        // `execute_callback` requires.
+        if let Some(jit) = jit.filter(|j| j.callback_entry != 0) {
             unsafe { hctx.run_callbacks_with(jit) };
         }
         let result = helpers.call(id, [a1, a2, a3, a4, a5], &mut hctx);

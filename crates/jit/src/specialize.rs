@@ -30,6 +30,16 @@ pub enum Specialization {
         /// Number of elements: keys from `len` on give NULL.
         len: u32,
     },
+    /// `bpf_loop(nr_loops, callback, ctx, flags)` whose callback is the program's function
+    /// at slot `callback` (the host promises r2 holds it): r0 = -EINVAL if r4 ≠ 0, -E2BIG if
+    /// `nr_loops` (r1 as `u32`) exceeds 2^23, else the function is called as a bpf-to-bpf
+    /// call with r1 = i, r2 = r3 (r3–r5 = 0) for i = 0, 1, … below `nr_loops` until it
+    /// returns non-zero, and r0 = the number of calls made, as the helper (and the kernel's
+    /// verifier, which inlines it the same way) does. r1–r5 keep their values.
+    Loop {
+        /// Slot index of the callback's first instruction.
+        callback: usize,
+    },
 }
 
 /// Specialisations by call site: the slot index (pc) of each `call <helper>` instruction

@@ -1,4 +1,4 @@
-//! Array lookups inlined into unchecked JIT code, as the kernel's verifier rewrites
+//! Helper calls inlined into unchecked JIT code. Array lookups: as the kernel's verifier rewrites
 //! `bpf_map_lookup_elem` on an array map into a bounds check and an address computation
 //! (`array_map_gen_lookup`).
 //!
@@ -15,6 +15,10 @@
 //! which inlined code may run registers the whole storage of every inlined array once
 //! ([`InlinedArrays::regions`]). The interpreter and checked code keep the helper's
 //! per-value registration, so their fault detection stays exact.
+//!
+//! `bpf_loop` whose callback r2 provably holds (`lddw r2, <function>` in the call's block)
+//! becomes [`Specialization::Loop`], a counted loop of bpf-to-bpf calls, as the kernel's
+//! verifier inlines it (`inline_bpf_loop`).
 
 use std::collections::BTreeSet;
 
@@ -29,68 +33,117 @@ use crate::maptable::MapTable;
 const MAP_LOOKUP_ELEM: i32 = 1;
 /// `bpf_tail_call`.
 const TAIL_CALL: i32 = 12;
+/// `bpf_loop`.
+const LOOP: i32 = 181;
+
+/// Slot indexes and jump targets of a program, to walk back inside basic blocks.
+struct Blocks {
+    /// The slot index of each instruction, then the program's length in slots.
+    pcs: Vec<usize>,
+    /// Slot indexes control may reach other than by falling through.
+    targets: BTreeSet<i64>,
+}
+
+impl Blocks {
+    fn new(insns: &[Insn]) -> Blocks {
+        let mut pcs = Vec::with_capacity(insns.len() + 1);
+        let mut pc = 0;
+        for insn in insns {
+            pcs.push(pc);
+            pc += insn.slots();
+        }
+        pcs.push(pc);
+        let mut targets = BTreeSet::new();
+        for (insn, &pc) in insns.iter().zip(&pcs) {
+            let off = match *insn {
+                Insn::Ja { off, .. } => off as i64,
+                Insn::Jmp { off, .. } => off as i64,
+                Insn::Call(CallTarget::Local(off)) => off as i64,
+                Insn::LdImm64 {
+                    kind: LdImm64Kind::Func,
+                    imm,
+                    ..
+                } => imm as u32 as i32 as i64,
+                _ => continue,
+            };
+            targets.insert(pc as i64 + 1 + off);
+        }
+        Blocks { pcs, targets }
+    }
+
+    /// The instruction that last writes `reg` before instruction `i` on every path, if it
+    /// lies in `i`'s basic block (found by walking back).
+    fn last_write(&self, insns: &[Insn], i: usize, reg: Reg) -> Option<usize> {
+        for k in (0..i).rev() {
+            // Control may arrive at `k + 1` from elsewhere, with another value.
+            if self.targets.contains(&(self.pcs[k + 1] as i64)) {
+                return None;
+            }
+            match insns[k] {
+                // Calls may change r1–r5 (a bpf-to-bpf callee's are the caller's); after an
+                // exit or a goto, `k + 1` is reached only by a jump, or not at all.
+                Insn::Call(_) | Insn::Exit | Insn::Ja { .. } => return None,
+                insn if insn.written_reg() == Some(reg) => return Some(k),
+                _ => {}
+            }
+        }
+        // At entry: the context.
+        None
+    }
+
+    /// The sites of `call <helper>` whose register `reg` is set, in its basic block, by
+    /// `lddw reg` of `kind`: `(pc of the call, pc of the lddw, its immediate)`.
+    fn fixed_operands(
+        &self,
+        insns: &[Insn],
+        helper: i32,
+        reg: Reg,
+        kind: LdImm64Kind,
+    ) -> Vec<(usize, usize, u64)> {
+        let mut out = Vec::new();
+        for (i, insn) in insns.iter().enumerate() {
+            if *insn != Insn::Call(CallTarget::Helper(helper)) {
+                continue;
+            }
+            let Some(k) = self.last_write(insns, i, reg) else {
+                continue;
+            };
+            if let Insn::LdImm64 { kind: kk, imm, .. } = insns[k] {
+                if kk == kind {
+                    out.push((self.pcs[i], self.pcs[k], imm));
+                }
+            }
+        }
+        out
+    }
+}
 
 /// For each `call bpf_map_lookup_elem` whose r1 is provably one map: `(pc, map index)`.
 /// `insns` are the object's instructions, map references still symbolic
 /// (`LdImm64Kind::MapIdx`).
 pub(crate) fn fixed_map_lookups(insns: &[Insn]) -> Vec<(usize, usize)> {
-    let mut pcs = Vec::with_capacity(insns.len() + 1);
-    let mut pc = 0;
-    for insn in insns {
-        pcs.push(pc);
-        pc += insn.slots();
-    }
-    pcs.push(pc);
-    let mut targets = BTreeSet::new();
-    for (insn, &pc) in insns.iter().zip(&pcs) {
-        let off = match *insn {
-            Insn::Ja { off, .. } => off as i64,
-            Insn::Jmp { off, .. } => off as i64,
-            Insn::Call(CallTarget::Local(off)) => off as i64,
-            Insn::LdImm64 {
-                kind: LdImm64Kind::Func,
-                imm,
-                ..
-            } => imm as u32 as i32 as i64,
-            _ => continue,
-        };
-        targets.insert(pc as i64 + 1 + off);
-    }
-    let mut out = Vec::new();
-    for (i, insn) in insns.iter().enumerate() {
-        if *insn != Insn::Call(CallTarget::Helper(MAP_LOOKUP_ELEM)) {
-            continue;
-        }
-        if let Some(map) = r1_map(insns, &pcs, &targets, i) {
-            out.push((pcs[i], map));
-        }
-    }
-    out
+    Blocks::new(insns)
+        .fixed_operands(insns, MAP_LOOKUP_ELEM, Reg::R1, LdImm64Kind::MapIdx)
+        .into_iter()
+        .map(|(pc, _, imm)| (pc, imm as u32 as usize))
+        .collect()
 }
 
-/// The map `lddw r1, <map>` puts in r1 before instruction `i`, if on every path it is the
-/// last write of r1 (found by walking back inside `i`'s basic block).
-fn r1_map(insns: &[Insn], pcs: &[usize], targets: &BTreeSet<i64>, i: usize) -> Option<usize> {
-    for k in (0..i).rev() {
-        // Control may arrive at `k + 1` from elsewhere, with another r1.
-        if targets.contains(&(pcs[k + 1] as i64)) {
-            return None;
-        }
-        match insns[k] {
-            // Calls may change r1 (a bpf-to-bpf callee's r1 is the caller's); after an exit
-            // or a goto, `k + 1` is reached only by a jump, or not at all.
-            Insn::Call(_) | Insn::Exit | Insn::Ja { .. } => return None,
-            Insn::LdImm64 {
-                dst: Reg::R1,
-                kind: LdImm64Kind::MapIdx,
-                imm,
-            } => return Some(imm as u32 as usize),
-            insn if insn.written_reg() == Some(Reg::R1) => return None,
-            _ => {}
-        }
-    }
-    // r1 at entry: the context.
-    None
+/// For each `call bpf_loop` whose r2 is provably one of the program's functions:
+/// `(pc, slot of the callback)`.
+pub(crate) fn fixed_loop_callbacks(insns: &[Insn]) -> Vec<(usize, usize)> {
+    let blocks = Blocks::new(insns);
+    let len = *blocks.pcs.last().unwrap_or(&0) as i64;
+    blocks
+        .fixed_operands(insns, LOOP, Reg::R2, LdImm64Kind::Func)
+        .into_iter()
+        .filter_map(|(pc, at, imm)| {
+            let callback = at as i64 + 1 + imm as u32 as i32 as i64;
+            (0..len)
+                .contains(&callback)
+                .then_some((pc, callback as usize))
+        })
+        .collect()
 }
 
 /// What [`specialize`] decided for one program: the sites to inline and the arrays they
@@ -127,6 +180,9 @@ pub(crate) fn specialize(insns: &[Insn], maps: &MapTable) -> InlinedLookups {
             },
         );
         out.maps.insert(index);
+    }
+    for (pc, callback) in fixed_loop_callbacks(insns) {
+        out.sites.insert(pc, Specialization::Loop { callback });
     }
     out
 }
@@ -270,5 +326,37 @@ mod tests {
         assert_eq!(fixed_map_lookups(&insns), [(3, 3), (22, 6)]);
         // The first site alone: r1 as the program enters is no map.
         assert_eq!(fixed_map_lookups(&[LOOKUP, Insn::Exit]), []);
+    }
+
+    #[test]
+    fn loop_sites_need_r2_set_to_a_function_in_their_block() {
+        let func = |imm: i32| Insn::LdImm64 {
+            dst: Reg::R2,
+            kind: LdImm64Kind::Func,
+            imm: imm as u32 as u64,
+        };
+        let bpf_loop = Insn::Call(CallTarget::Helper(LOOP));
+        let insns = [
+            // 0: lddw r2, func +8 (slot 9); 2: r1 = 4; 3: call -> callback 9.
+            func(8),
+            mov(Reg::R1, Operand::Imm(4)),
+            bpf_loop,
+            // 4: lddw r2, func; 6: r2 = r7 (overwritten); 7: call -> no.
+            func(3),
+            mov(Reg::R2, Operand::Reg(Reg::R7)),
+            bpf_loop,
+            // 8: exit; 9: the callback: r0 = 0; exit.
+            Insn::Exit,
+            mov(Reg::R0, Operand::Imm(0)),
+            Insn::Exit,
+        ];
+        assert_eq!(fixed_loop_callbacks(&insns), [(3, 9)]);
+        // A function outside the program is no callback.
+        assert_eq!(fixed_loop_callbacks(&[func(100), bpf_loop, Insn::Exit]), []);
+        // r2 set by a map lddw is no function either.
+        assert_eq!(
+            fixed_loop_callbacks(&[ld_map(Reg::R2, 0), bpf_loop, Insn::Exit]),
+            []
+        );
     }
 }

@@ -78,12 +78,75 @@ impl Emitter<'_> {
     }
 
     /// The inline code of a specialised helper call.
-    pub(super) fn specialized_call(&mut self, specialization: Specialization) {
+    pub(super) fn specialized_call(&mut self, pc: u32, specialization: Specialization) {
         match specialization {
             Specialization::IndexedLookup { base, stride, len } => {
                 self.indexed_lookup(base, stride, len)
             }
+            Specialization::Loop { callback } => {
+                let target = self.plan.index_of_slot[callback] as usize;
+                self.inline_loop(pc, target)
+            }
         }
+    }
+
+    /// `bpf_loop` as a counted loop of local calls (see [`Specialization::Loop`]). r1–r5
+    /// are saved on the native stack, then the loop's state: the count, the context and i
+    /// (8 pushes: rsp keeps its alignment for the calls).
+    fn inline_loop(&mut self, pc: u32, target: usize) {
+        const EINVAL: i32 = -22;
+        const E2BIG: i32 = -7;
+        const MAX_LOOPS: i32 = 1 << 23;
+        let (again, stop, done) = (
+            self.asm.new_dynamic_label(),
+            self.asm.new_dynamic_label(),
+            self.asm.new_dynamic_label(),
+        );
+        // r1 = rdi, r3 = rdx, r4 = rcx.
+        asm!(self.asm
+            ; mov rax, EINVAL
+            ; test rcx, rcx
+            ; jnz =>done
+            ; mov rax, E2BIG
+            ; cmp edi, MAX_LOOPS
+            ; ja =>done
+            ; push rdi
+            ; push rsi
+            ; push rdx
+            ; push rcx
+            ; push r8
+            ; mov eax, edi
+            ; push rax
+            ; push rdx
+            ; push 0
+            ; test eax, eax
+            ; jz =>stop
+            ; =>again
+            ; mov rdi, [rsp]
+            ; mov rsi, [rsp + 8]
+            ; xor edx, edx
+            ; xor ecx, ecx
+            ; xor r8d, r8d
+        );
+        let writes = self.plan.callee_writes[target];
+        self.call_local(pc, Some(self.labels[target]), writes);
+        asm!(self.asm
+            ; add QWORD [rsp], 1
+            ; test rax, rax
+            ; jnz =>stop
+            ; mov rax, [rsp]
+            ; cmp rax, [rsp + 16]
+            ; jb =>again
+            ; =>stop
+            ; pop rax
+            ; add rsp, 16
+            ; pop r8
+            ; pop rcx
+            ; pop rdx
+            ; pop rsi
+            ; pop rdi
+            ; =>done
+        );
     }
 
     /// `r0 = (*(u32 *)r2 < len) ? base + (*(u32 *)r2) * stride : 0`, as the kernel's

@@ -235,7 +235,7 @@ impl<'p> Emitter<'p> {
                 self.tail_call(pc)
             }
             Insn::Call(CallTarget::Helper(id)) => match self.plan.inline[i] {
-                Some(specialization) => self.specialized_call(specialization),
+                Some(specialization) => self.specialized_call(pc, specialization),
                 None => self.call_helper(pc, Some(id), None),
             },
             Insn::Call(CallTarget::Local(_)) => {
