@@ -357,7 +357,7 @@ fn find_in<'g>(b: &Bucket, key: &[u8], h: u64, guard: &'g Guard) -> Option<&'g N
     let mut cur = deref(b.head.load(Ordering::Acquire), guard);
     let tag = tag(h);
     while let Some(n) = cur {
-        if n.tag == tag && n.key() == key {
+        if n.tag == tag && same_key(n.key(), key) {
             return Some(n);
         }
         cur = deref(n.next.load(Ordering::Acquire), guard);
@@ -380,6 +380,28 @@ impl Drop for Table {
                 }
             }
         }
+    }
+}
+
+/// `a == b`, without a `memcmp` call for the short keys most maps have (a call was a
+/// tenth of a hash lookup).
+#[inline(always)]
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    // Fixed-size reads compile to single loads and compares (a copy into a zeroed buffer
+    // stalled on store forwarding instead).
+    fn eq<const N: usize>(a: &[u8], b: &[u8]) -> bool {
+        let (Ok(x), Ok(y)) = (<[u8; N]>::try_from(a), <[u8; N]>::try_from(b)) else {
+            return false;
+        };
+        x == y
+    }
+    match (a.len(), b.len()) {
+        (n, m) if n != m => false,
+        (4, _) => eq::<4>(a, b),
+        (8, _) => eq::<8>(a, b),
+        (2, _) => eq::<2>(a, b),
+        (16, _) => eq::<16>(a, b),
+        _ => a == b,
     }
 }
 
@@ -412,4 +434,27 @@ pub(crate) fn hash_bytes(seed: u64, data: &[u8]) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^ (h >> 33)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_key;
+
+    #[test]
+    fn same_key_agrees_with_slice_equality() {
+        let base: Vec<u8> = (0..24u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+        for n in 0..=24 {
+            let a = &base[..n];
+            assert!(same_key(a, a), "len {n}");
+            for m in 0..=24 {
+                assert_eq!(same_key(a, &base[..m]), n == m, "lens {n} {m}");
+            }
+            // One differing bit at each position.
+            for at in 0..n {
+                let mut b = a.to_vec();
+                b[at] ^= 0x10;
+                assert!(!same_key(a, &b), "len {n}, byte {at}");
+            }
+        }
+    }
 }
