@@ -11,6 +11,7 @@ const MAX_LOOPS: u64 = 1 << 23;
 impl RunHelpers<'_> {
     /// `bpf_loop(nr_loops, callback, ctx, flags)`: calls `callback(i, ctx)` until it returns
     /// non-zero; returns the number of calls made.
+    #[inline(never)]
     pub(super) fn bpf_loop(
         &mut self,
         a: [u64; 5],
@@ -34,6 +35,7 @@ impl RunHelpers<'_> {
     /// `bpf_for_each_map_elem(map, callback, ctx, flags)`: calls
     /// `callback(map, &key, &value, ctx)` for each element until it returns non-zero;
     /// returns the number of elements visited. Arrays and hashes, as in the kernel.
+    #[inline(never)]
     pub(super) fn for_each_map_elem(
         &mut self,
         a: [u64; 5],

@@ -23,6 +23,7 @@ fn done(r: Result<(), MapError>) -> HelperReturn {
 impl RunHelpers<'_> {
     /// `bpf_map_lookup_elem(map, key)`: a pointer to the value (made accessible for the rest
     /// of the run), an inner map's handle for maps of maps, or NULL.
+    #[inline(never)]
     pub(super) fn map_lookup_elem(
         &mut self,
         a: [u64; 5],
@@ -67,6 +68,7 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_map_update_elem(map, key, value, flags)`.
+    #[inline(never)]
     pub(super) fn map_update_elem(
         &mut self,
         a: [u64; 5],
@@ -88,6 +90,7 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_map_delete_elem(map, key)`.
+    #[inline(never)]
     pub(super) fn map_delete_elem(
         &mut self,
         a: [u64; 5],
@@ -104,6 +107,7 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_map_push_elem(map, value, flags)` (queue, stack, bloom filter).
+    #[inline(never)]
     pub(super) fn map_push_elem(
         &mut self,
         a: [u64; 5],
@@ -116,6 +120,7 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_map_pop_elem(map, value)` / `bpf_map_peek_elem(map, value)`.
+    #[inline(never)]
     pub(super) fn map_pop_peek(
         &mut self,
         pop: bool,
@@ -143,6 +148,7 @@ impl RunHelpers<'_> {
     /// `bpf_tail_call(ctx, prog_array, index)`: on success the program ends here and the
     /// runtime starts the target with the same context; on failure execution continues.
     /// (Tail-callable JIT code jumps instead where it can: see [`TailCalls`] below.)
+    #[inline(never)]
     pub(super) fn tail_call(
         &mut self,
         a: [u64; 5],
@@ -170,6 +176,7 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_ringbuf_output(ringbuf, data, size, flags)`.
+    #[inline(never)]
     pub(super) fn ringbuf_output(
         &mut self,
         a: [u64; 5],
@@ -184,6 +191,7 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_ringbuf_reserve(ringbuf, size, flags)`: a writable sample or NULL.
+    #[inline(never)]
     pub(super) fn ringbuf_reserve(
         &mut self,
         a: [u64; 5],
@@ -206,6 +214,7 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_ringbuf_submit(sample, flags)` / `bpf_ringbuf_discard(sample, flags)`.
+    #[inline(never)]
     pub(super) fn ringbuf_commit(
         &mut self,
         discard: bool,
@@ -231,6 +240,7 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_ringbuf_query(ringbuf, flags)`.
+    #[inline(never)]
     pub(super) fn ringbuf_query(&mut self, a: [u64; 5]) -> Result<HelperReturn, HelperError> {
         let map = self.map(a[0])?;
         Ok(HelperReturn::Value(

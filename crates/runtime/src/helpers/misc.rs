@@ -13,6 +13,7 @@ use crate::load::Shared;
 /// read; on failure zeroes `dst` and returns an error as the x86-64 kernel does:
 /// `bpf_probe_read_kernel` of an address below the kernel half gives `-ERANGE`
 /// (`copy_from_kernel_nofault` refuses it), every other failure `-EFAULT`.
+#[inline(never)]
 pub(super) fn probe_read(
     id: i32,
     a: [u64; 5],
@@ -57,6 +58,7 @@ pub(super) fn pid_tgid() -> u64 {
 }
 
 /// `bpf_get_current_comm(buf, size)`: the host thread's name, NUL-padded to `size`.
+#[inline(never)]
 pub(super) fn get_current_comm(
     a: [u64; 5],
     ctx: &mut HelperCtx<'_, '_>,
@@ -78,6 +80,7 @@ pub(super) fn get_current_comm(
 
 /// `bpf_trace_printk(fmt, fmt_size, a, b, c)`: formats into the runtime's trace sink and
 /// returns the length of the line (`-EINVAL` for formats the kernel refuses).
+#[inline(never)]
 pub(super) fn trace_printk(
     shared: &Shared,
     a: [u64; 5],
@@ -128,6 +131,7 @@ fn lock_word<'c>(addr: u64, ctx: &'c HelperCtx<'_, '_>) -> Result<&'c AtomicU32,
 
 /// `bpf_spin_lock(lock)`. A lock still held after a second is reported as a deadlock
 /// (the kernel's verifier rules out taking a lock twice; this keeps a bad program from hanging).
+#[inline(never)]
 pub(super) fn spin_lock(
     a: [u64; 5],
     ctx: &mut HelperCtx<'_, '_>,
@@ -150,6 +154,7 @@ pub(super) fn spin_lock(
 }
 
 /// `bpf_spin_unlock(lock)`.
+#[inline(never)]
 pub(super) fn spin_unlock(
     a: [u64; 5],
     ctx: &mut HelperCtx<'_, '_>,
@@ -159,6 +164,7 @@ pub(super) fn spin_unlock(
 }
 
 /// `bpf_strncmp(s1, s1_sz, s2)`: the kernel's `strncmp`, returning -1, 0 or 1.
+#[inline(never)]
 pub(super) fn strncmp(
     a: [u64; 5],
     ctx: &mut HelperCtx<'_, '_>,

@@ -65,6 +65,7 @@ fn csum16_add(csum: u16, addend: u16) -> u16 {
 
 /// `bpf_csum_diff(from, from_size, to, to_size, seed)`, as since Linux 6.13 (any sizes;
 /// the older multiple-of-4 and 512-byte limits are gone).
+#[inline(never)]
 pub(super) fn csum_diff(
     a: [u64; 5],
     ctx: &mut HelperCtx<'_, '_>,
@@ -99,6 +100,7 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_skb_load_bytes(skb, offset, to, len)`.
+    #[inline(never)]
     pub(super) fn skb_load_bytes(
         &mut self,
         a: [u64; 5],
@@ -122,6 +124,7 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_skb_store_bytes(skb, offset, from, len, flags)`.
+    #[inline(never)]
     pub(super) fn skb_store_bytes(
         &mut self,
         a: [u64; 5],
@@ -156,6 +159,7 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_l3_csum_replace(skb, offset, from, to, flags)`.
+    #[inline(never)]
     pub(super) fn l3_csum_replace(&mut self, a: [u64; 5]) -> Result<HelperReturn, HelperError> {
         let (from, to, flags) = (a[2], a[3], a[4]);
         if flags & !F_HDR_FIELD_MASK != 0 {
@@ -178,6 +182,7 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_l4_csum_replace(skb, offset, from, to, flags)` on an skb without checksum offload.
+    #[inline(never)]
     pub(super) fn l4_csum_replace(&mut self, a: [u64; 5]) -> Result<HelperReturn, HelperError> {
         let (from, to, flags) = (a[2], a[3], a[4]);
         let known = F_MARK_MANGLED_0 | F_MARK_ENFORCE | F_PSEUDO_HDR | F_HDR_FIELD_MASK | F_IPV6;
@@ -223,6 +228,7 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_xdp_adjust_head(xdp, offset)`: moves `data` (and the metadata with it).
+    #[inline(never)]
     pub(super) fn xdp_adjust_head(&mut self, a: [u64; 5]) -> Result<HelperReturn, HelperError> {
         self.xdp_only()?;
         let offset = a[1] as i32 as i64;
@@ -248,6 +254,7 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_xdp_adjust_meta(xdp, offset)`: moves `data_meta`.
+    #[inline(never)]
     pub(super) fn xdp_adjust_meta(&mut self, a: [u64; 5]) -> Result<HelperReturn, HelperError> {
         self.xdp_only()?;
         let offset = a[1] as i32 as i64;
@@ -266,6 +273,7 @@ impl RunHelpers<'_> {
     }
 
     /// `bpf_xdp_adjust_tail(xdp, offset)`: moves `data_end`, zeroing grown bytes.
+    #[inline(never)]
     pub(super) fn xdp_adjust_tail(&mut self, a: [u64; 5]) -> Result<HelperReturn, HelperError> {
         self.xdp_only()?;
         let offset = a[1] as i32 as i64;
