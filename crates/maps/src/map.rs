@@ -194,6 +194,15 @@ pub trait Map: Send + Sync + fmt::Debug {
     /// pop order; ring buffers and bloom filters: empty).
     fn iter(&self) -> std::vec::IntoIter<(Vec<u8>, Vec<u8>)>;
 
+    /// Appends every key, in [`iter`](Self::iter)'s order, to `out` (`key_size` bytes
+    /// each): a snapshot of the keys without copying values (what
+    /// `bpf_for_each_map_elem` walks).
+    fn keys_into(&self, out: &mut Vec<u8>) {
+        for (key, _) in self.iter() {
+            out.extend_from_slice(&key);
+        }
+    }
+
     /// Size of a host-side value: `ncpus * round_up(value_size, 8)` for per-CPU maps,
     /// `value_size` otherwise.
     fn host_value_size(&self) -> usize {

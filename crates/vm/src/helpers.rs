@@ -192,6 +192,9 @@ impl HelperCtx<'_, '_> {
     /// stack stay valid), with `helpers` serving its own helper calls (a helper passes
     /// itself), and is charged to the run's instruction budget. A helper that stops the
     /// program ([`HelperReturn::Stop`]) inside the callback ends only the callback.
+    // Inlined into the helper: `args`, built there from separate words, were otherwise
+    // copied in 16-byte halves, a store-forwarding stall per callback.
+    #[inline]
     pub fn call_function<H: Helpers + ?Sized>(
         &mut self,
         helpers: &mut H,

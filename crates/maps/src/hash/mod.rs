@@ -310,6 +310,11 @@ impl Map for HashMap {
             .for_each(|n| out.push((n.key().to_vec(), self.host_value(n, 0))));
         out.into_iter()
     }
+
+    fn keys_into(&self, out: &mut Vec<u8>) {
+        out.reserve(self.len() * self.spec.key_size as usize);
+        self.table.for_each(|n| out.extend_from_slice(n.key()));
+    }
 }
 
 /// Program-side CPU numbers must be below the runtime's CPU count.

@@ -47,32 +47,59 @@ impl RunHelpers<'_> {
             return Ok(neg(EINVAL));
         }
         let spec = map.spec().clone();
-        // Array keys are the indices, made on the fly (a vector of keys allocated per
-        // element was most of a short walk's cost); hash keys are snapshotted first.
+        let key_size = spec.key_size as usize;
+        // Array keys are the indices, made on the fly; hash keys are snapshotted first, in
+        // one buffer (a vector per key, and the values `iter` copies, were most of a short
+        // walk's cost).
         let array = matches!(spec.map_type, MapType::Array | MapType::PercpuArray);
-        let hash_keys: Vec<Vec<u8>> = match spec.map_type {
-            _ if array => Vec::new(),
-            t if t.is_hash() => map.iter().map(|(k, _)| k).collect(),
+        let mut hash_keys = Vec::new();
+        match spec.map_type {
+            _ if array => {}
+            t if t.is_hash() => map.keys_into(&mut hash_keys),
             _ => return Ok(neg(EINVAL)),
-        };
+        }
         let count = match array {
             true => spec.max_entries as usize,
-            false => hash_keys.len(),
+            false => hash_keys.len() / key_size.max(1),
         };
+        // A plain array's values, back to back, are registered at once rather than one
+        // region per element (each added after a linear search for a duplicate).
+        let whole = map
+            .as_array()
+            .map(|a| a.storage())
+            .filter(|s| spec.map_type == MapType::Array && s.stride == spec.value_size as usize);
+        if let Some(storage) = &whole {
+            // SAFETY: the array's storage stays valid while `self.guard` lives (the whole
+            // test-run); map memory is only accessed atomically by others.
+            unsafe {
+                add_region(
+                    ctx,
+                    storage.base.as_ptr() as u64,
+                    storage.len(),
+                    Access::ReadWrite,
+                )
+            };
+        }
         // The key the callback sees lives in one scratch region, rewritten per element.
-        let key_addr = ctx
-            .memory
-            .add_owned(vec![0; spec.key_size as usize], Access::ReadWrite);
+        let key_addr = ctx.memory.add_owned(vec![0; key_size], Access::ReadWrite);
         let mut visited = 0u64;
         for i in 0..count {
             let index = (i as u32).to_ne_bytes();
-            let key: &[u8] = hash_keys.get(i).map_or(&index, Vec::as_slice);
+            let key: &[u8] = match array {
+                true => &index,
+                false => &hash_keys[i * key_size..(i + 1) * key_size],
+            };
             let Ok(Some(value)) = map.lookup_ptr(key, self.cpu, self.guard) else {
                 continue;
             };
-            // SAFETY: the value stays valid while the guard lives (the whole test-run).
-            unsafe { add_region(ctx, value.addr() as u64, value.len(), Access::ReadWrite) };
-            ctx.memory.write(key_addr, key)?;
+            if whole.is_none() {
+                // SAFETY: the value stays valid while the guard lives (the whole test-run).
+                unsafe { add_region(ctx, value.addr() as u64, value.len(), Access::ReadWrite) };
+            }
+            // SAFETY: `key_addr` is the `key_size` bytes of the buffer just handed to the
+            // memory map, which keeps it until the run ends; nothing else references it
+            // while the helper runs.
+            unsafe { std::ptr::copy_nonoverlapping(key.as_ptr(), key_addr as *mut u8, key_size) };
             visited += 1;
             let args = [handle, key_addr, value.addr() as u64, cb_ctx, 0];
             if ctx.call_function(self, func, args)? != 0 {
