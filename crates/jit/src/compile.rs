@@ -286,7 +286,9 @@ impl Plan {
                     pc,
                     what: "a specialisation of an instruction other than `call <helper>`",
                 })?;
-            if let Specialization::Loop { callback } = specialization {
+            if let Specialization::Loop { callback }
+            | Specialization::ArrayForEach { callback, .. } = specialization
+            {
                 self.index_of_slot
                     .get(callback)
                     .filter(|&&i| i != NONE)
@@ -346,12 +348,13 @@ pub(crate) fn compile(
     };
     plan.tail_callable = tail_callable && !options.checked;
     // Tail-callable code always runs with the whole context (a tail call may enter it).
-    // Specialised helper calls call nothing: code whose only helper calls they are is leaf.
+    // Specialised helper calls call nothing (but an inline `for_each` may fall back to the
+    // helper): code whose only helper calls they are is leaf.
     plan.leaf = !options.checked
         && !plan.tail_callable
         && !plan.reads_packet
         && !plan.insns.iter().zip(&plan.inline).any(|(d, inline)| {
-            inline.is_none()
+            matches!(inline, None | Some(Specialization::ArrayForEach { .. }))
                 && matches!(
                     d.insn,
                     Insn::Call(CallTarget::Helper(_) | CallTarget::Reg(_) | CallTarget::Kfunc(_))

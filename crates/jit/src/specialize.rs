@@ -40,6 +40,26 @@ pub enum Specialization {
         /// Slot index of the callback's first instruction.
         callback: usize,
     },
+    /// `bpf_for_each_map_elem(map, callback, ctx, flags)` over a plain array of `len`
+    /// values `stride` bytes apart from `base` (the host promises r1 is that map), with
+    /// the program's function at slot `callback` (the host promises r2 holds it): r0 =
+    /// -EINVAL if r4 ≠ 0, else the function is called as a bpf-to-bpf call with r1 = r1,
+    /// r2 = a pointer to the key i (a `u32`), r3 = `base + i * stride`, r4 = r3 (r5 = 0)
+    /// for i = 0, 1, … below `len` until it returns non-zero, and r0 = the number of
+    /// calls made, as the helper does. The key lives in a frame of its own between the
+    /// caller's and the callback's (stack memory of the run, so helpers may read it), so
+    /// the callback runs one frame deeper than through the helper; where that would pass
+    /// the frame limit, the helper is called instead. r1–r5 keep their values.
+    ArrayForEach {
+        /// Address of element 0.
+        base: u64,
+        /// Bytes from one element to the next.
+        stride: u32,
+        /// Number of elements.
+        len: u32,
+        /// Slot index of the callback's first instruction.
+        callback: usize,
+    },
 }
 
 /// Specialisations by call site: the slot index (pc) of each `call <helper>` instruction

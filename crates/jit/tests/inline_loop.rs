@@ -266,3 +266,281 @@ fn a_callback_slot_that_is_not_an_instruction_is_refused() {
         }
     }
 }
+
+// `bpf_for_each_map_elem` over an array ([`Specialization::ArrayForEach`]).
+
+const FOR_EACH: i32 = 164;
+
+/// The array the walks visit: `len` u64 values (stride 8) at `base`.
+#[derive(Clone, Copy)]
+struct Array {
+    base: u64,
+    len: u32,
+}
+
+/// `bpf_for_each_map_elem` over `array` as the kernel implements it (r1 must be 1, the
+/// tests' map handle); helper 2 returns the `u32` at r1 read through the memory map (so a
+/// key pointer must be memory the run may read).
+struct WalkHelper(Array);
+
+impl Helpers for WalkHelper {
+    fn call(
+        &mut self,
+        id: i32,
+        a: [u64; 5],
+        ctx: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
+        match id {
+            FOR_EACH => {
+                assert_eq!(a[0], 1, "map handle");
+                if a[3] != 0 {
+                    return Ok(HelperReturn::Value(-22i64 as u64));
+                }
+                let key = ctx
+                    .memory
+                    .add_owned(vec![0; 4], bpfkit_vm::Access::ReadWrite);
+                let mut n = 0;
+                for i in 0..self.0.len {
+                    ctx.memory.write(key, &i.to_ne_bytes())?;
+                    n += 1;
+                    let value = self.0.base + 8 * i as u64;
+                    if ctx.call_function(self, a[1], [a[0], key, value, a[2], 0])? != 0 {
+                        break;
+                    }
+                }
+                Ok(HelperReturn::Value(n))
+            }
+            2 => Ok(HelperReturn::Value(
+                ctx.memory.load_uint(a[0], bpfkit_isa::MemSize::W)?,
+            )),
+            _ => Err(HelperError::Unknown),
+        }
+    }
+
+    fn is_known(&self, id: i32) -> bool {
+        id == FOR_EACH || id == 2
+    }
+}
+
+/// Serves helper 2 only, unless the walk falls back to the helper (`allow_walk`).
+struct NoWalkHelper {
+    inner: WalkHelper,
+    allow_walk: bool,
+}
+
+impl Helpers for NoWalkHelper {
+    fn call(
+        &mut self,
+        id: i32,
+        a: [u64; 5],
+        ctx: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
+        assert!(
+            id != FOR_EACH || self.allow_walk,
+            "bpf_for_each_map_elem called as a helper"
+        );
+        self.inner.call(id, a, ctx)
+    }
+
+    fn is_known(&self, id: i32) -> bool {
+        self.inner.is_known(id)
+    }
+}
+
+/// Runs `text` (its `lddw %r2, 0` pointed at `cb:`, see [`program`]) with r1 = a copy of
+/// `input` on the interpreter and as unchecked code with each `call 164` specialised over
+/// an array of `len` values; compares r0, the input and the array. `fallback` says the
+/// inline walk is expected to fall back to the helper (frame limit).
+fn compare_walk(text: &str, input: &[u8], len: u32, fallback: bool) -> u64 {
+    let (insns, _) = program(text);
+    let mut pcs = Vec::new();
+    let mut pc = 0;
+    for insn in &insns {
+        pcs.push(pc);
+        pc += insn.slots();
+    }
+    let exit = insns.iter().position(|i| *i == Insn::Exit).unwrap();
+    let callback = pcs[exit + 1];
+    let prog = Program::load(&insns).unwrap();
+    let config = Config::default();
+    let run_interpreter = || {
+        let mut storage: Vec<u64> = (0..len as u64 + 1).map(|i| i * 0x0101_0101).collect();
+        let array = Array {
+            base: storage.as_mut_ptr() as u64,
+            len,
+        };
+        let mut mem = input.to_vec();
+        let r0 = {
+            let mut memory = MemoryMap::new();
+            let addr = memory.add_slice_mut(&mut mem);
+            // SAFETY: `storage` outlives the memory map and nothing else touches it.
+            unsafe {
+                memory.add_raw(
+                    storage.as_mut_ptr().cast(),
+                    storage.len() * 8,
+                    bpfkit_vm::Access::ReadWrite,
+                )
+            };
+            prog.run(
+                [addr, 0, 0, 0, 0],
+                &mut memory,
+                &mut WalkHelper(array),
+                &config,
+            )
+            .map(|e| e.r0)
+        };
+        (r0, mem, storage)
+    };
+    let expected = run_interpreter();
+    for blind_constants in [false, true] {
+        // The array's address is only known inside `run`: specialise over a fresh copy
+        // placed where the run puts it, by compiling per run.
+        let options = CompileOptions {
+            checked: false,
+            blind_constants,
+            zero_stack: true,
+        };
+        let got = {
+            let mut storage: Vec<u64> = (0..len as u64 + 1).map(|i| i * 0x0101_0101).collect();
+            let mut sites = CallSites::new();
+            for (i, insn) in insns.iter().enumerate() {
+                if *insn == Insn::Call(CallTarget::Helper(FOR_EACH)) {
+                    sites.insert(
+                        pcs[i],
+                        Specialization::ArrayForEach {
+                            base: storage.as_mut_ptr() as u64,
+                            stride: 8,
+                            len,
+                            callback,
+                        },
+                    );
+                }
+            }
+            let jit = JitProgram::compile_specialized(&prog, &options, &sites).unwrap();
+            let array = Array {
+                base: storage.as_mut_ptr() as u64,
+                len,
+            };
+            let mut mem = input.to_vec();
+            let r0 = {
+                let mut memory = MemoryMap::new();
+                let addr = memory.add_slice_mut(&mut mem);
+                // SAFETY: as above.
+                unsafe {
+                    memory.add_raw(
+                        storage.as_mut_ptr().cast(),
+                        storage.len() * 8,
+                        bpfkit_vm::Access::ReadWrite,
+                    )
+                };
+                let mut helpers = NoWalkHelper {
+                    inner: WalkHelper(array),
+                    allow_walk: fallback,
+                };
+                jit.run([addr, 0, 0, 0, 0], &mut memory, &mut helpers, &config)
+                    .map(|e| e.r0)
+            };
+            (r0, mem, storage)
+        };
+        assert_eq!(
+            expected, got,
+            "len {len}, blinded {blind_constants}\n{text}"
+        );
+    }
+    expected.0.unwrap()
+}
+
+/// Sums key * 1000 + value over the walk in a context on the caller's stack, adds 1 to
+/// each value, reads the key again through helper 2 (which goes through the memory map)
+/// and stops at the key in input[0]; returns r0 (visited) | sum << 16, plus r5.
+const WALK: &str = "
+    ldxw %r8, [%r1]
+    ldxw %r4, [%r1+4]
+    stdw [%r10-16], 0
+    stxdw [%r10-8], %r8
+    mov %r1, 1
+    lddw %r2, 0
+    mov %r3, %r10
+    add %r3, -16
+    mov %r5, 77
+    call 164
+    ldxdw %r1, [%r10-16]
+    lsh %r1, 16
+    or %r0, %r1
+    add %r0, %r5
+    exit
+cb:
+    mov %r6, %r2
+    mov %r7, %r4
+    ldxw %r1, [%r2]
+    mul %r1, 1000
+    ldxdw %r2, [%r3]
+    add %r1, %r2
+    add %r2, 1
+    stxdw [%r3], %r2
+    ldxdw %r2, [%r7]
+    add %r2, %r1
+    stxdw [%r7], %r2
+    mov %r1, %r6
+    call 2
+    ldxdw %r1, [%r7+8]
+    mov %r2, %r0
+    mov %r0, 0
+    jne %r2, %r1, out
+    mov %r0, 1
+out:
+    exit
+";
+
+#[test]
+fn array_walks_match_the_helper() {
+    for (len, stop_at, flags) in [
+        (0u32, 100u32, 0u32),
+        (1, 100, 0),
+        (5, 100, 0),
+        (5, 2, 0),
+        (5, 0, 0),
+        (16, 15, 0),
+        (5, 100, 1),
+    ] {
+        let r0 = compare_walk(WALK, &input(stop_at, flags, 0, 0), len, false);
+        let visited = match flags {
+            0 => len.min(stop_at + 1) as u64,
+            _ => -22i64 as u64,
+        };
+        assert_eq!(
+            r0.wrapping_sub(77) & 0xffff,
+            visited & 0xffff,
+            "len {len} stop {stop_at}"
+        );
+    }
+}
+
+#[test]
+fn walks_too_deep_for_an_extra_frame_call_the_helper() {
+    // `levels` nested local calls, then the walk. Through the helper the callback is one
+    // frame below the walk's, inline two: at six levels that would be a ninth frame, so
+    // the code must call the helper; at five it runs inline.
+    for (levels, fallback) in [(5, false), (6, true)] {
+        // The callback comes right after the first `exit` (see `program`).
+        let mut text = String::from("ja start\nexit\ncb:\nmov %r0, 0\nexit\nstart:\n");
+        for level in 0..levels {
+            text.push_str(&format!("call local l{level}\nexit\nl{level}:\n"));
+        }
+        text.push_str(
+            "
+            mov %r1, 1
+            lddw %r2, 0
+            mov %r3, 0
+            mov %r4, 0
+            call 164
+            exit
+        ",
+        );
+        assert_eq!(
+            compare_walk(&text, &[0; 8], 7, fallback),
+            7,
+            "{levels} levels"
+        );
+    }
+}

@@ -19,6 +19,10 @@
 //! `bpf_loop` whose callback r2 provably holds (`lddw r2, <function>` in the call's block)
 //! becomes [`Specialization::Loop`], a counted loop of bpf-to-bpf calls, as the kernel's
 //! verifier inlines it (`inline_bpf_loop`).
+//!
+//! `bpf_for_each_map_elem` over a plain array whose map (r1) and callback (r2) are both
+//! provably fixed becomes [`Specialization::ArrayForEach`], a counted loop of bpf-to-bpf
+//! calls over the array's storage (which is then registered like an inlined lookup's).
 
 use std::collections::BTreeSet;
 
@@ -35,6 +39,8 @@ const MAP_LOOKUP_ELEM: i32 = 1;
 const TAIL_CALL: i32 = 12;
 /// `bpf_loop`.
 const LOOP: i32 = 181;
+/// `bpf_for_each_map_elem`.
+const FOR_EACH_MAP_ELEM: i32 = 164;
 
 /// Slot indexes and jump targets of a program, to walk back inside basic blocks.
 struct Blocks {
@@ -129,19 +135,42 @@ pub(crate) fn fixed_map_lookups(insns: &[Insn]) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// For each `call bpf_loop` whose r2 is provably one of the program's functions:
+/// For each `call <helper>` whose r2 is provably one of the program's functions:
 /// `(pc, slot of the callback)`.
-pub(crate) fn fixed_loop_callbacks(insns: &[Insn]) -> Vec<(usize, usize)> {
+fn fixed_callbacks(insns: &[Insn], helper: i32) -> Vec<(usize, usize)> {
     let blocks = Blocks::new(insns);
     let len = *blocks.pcs.last().unwrap_or(&0) as i64;
     blocks
-        .fixed_operands(insns, LOOP, Reg::R2, LdImm64Kind::Func)
+        .fixed_operands(insns, helper, Reg::R2, LdImm64Kind::Func)
         .into_iter()
         .filter_map(|(pc, at, imm)| {
             let callback = at as i64 + 1 + imm as u32 as i32 as i64;
             (0..len)
                 .contains(&callback)
                 .then_some((pc, callback as usize))
+        })
+        .collect()
+}
+
+/// For each `call bpf_loop` whose r2 is provably one of the program's functions:
+/// `(pc, slot of the callback)`.
+pub(crate) fn fixed_loop_callbacks(insns: &[Insn]) -> Vec<(usize, usize)> {
+    fixed_callbacks(insns, LOOP)
+}
+
+/// For each `call bpf_for_each_map_elem` whose r1 is provably one map and r2 one of the
+/// program's functions: `(pc, map index, slot of the callback)`.
+pub(crate) fn fixed_map_walks(insns: &[Insn]) -> Vec<(usize, usize, usize)> {
+    let maps: Vec<(usize, u64)> = Blocks::new(insns)
+        .fixed_operands(insns, FOR_EACH_MAP_ELEM, Reg::R1, LdImm64Kind::MapIdx)
+        .into_iter()
+        .map(|(pc, _, imm)| (pc, imm))
+        .collect();
+    fixed_callbacks(insns, FOR_EACH_MAP_ELEM)
+        .into_iter()
+        .filter_map(|(pc, callback)| {
+            let &(_, map) = maps.iter().find(|&&(at, _)| at == pc)?;
+            Some((pc, map as u32 as usize, callback))
         })
         .collect()
 }
@@ -158,33 +187,43 @@ pub(crate) struct InlinedLookups {
 pub(crate) fn specialize(insns: &[Insn], maps: &MapTable) -> InlinedLookups {
     let mut out = InlinedLookups::default();
     for (pc, index) in fixed_map_lookups(insns) {
-        let Some(slot) = maps.slots.get(index) else {
+        let Some((base, stride, len)) = plain_array(maps, index) else {
             continue;
         };
-        let spec = slot.map.spec();
-        if spec.map_type != MapType::Array || spec.key_size != 4 {
-            continue;
-        }
-        let Some(storage) = slot.map.as_array().map(|a| a.storage()) else {
-            continue;
-        };
-        let Ok(stride) = u32::try_from(storage.stride) else {
-            continue;
-        };
-        out.sites.insert(
-            pc,
-            Specialization::IndexedLookup {
-                base: storage.base.as_ptr() as u64,
-                stride,
-                len: storage.entries,
-            },
-        );
+        out.sites
+            .insert(pc, Specialization::IndexedLookup { base, stride, len });
         out.maps.insert(index);
     }
     for (pc, callback) in fixed_loop_callbacks(insns) {
         out.sites.insert(pc, Specialization::Loop { callback });
     }
+    for (pc, index, callback) in fixed_map_walks(insns) {
+        let Some((base, stride, len)) = plain_array(maps, index) else {
+            continue;
+        };
+        let walk = Specialization::ArrayForEach {
+            base,
+            stride,
+            len,
+            callback,
+        };
+        out.sites.insert(pc, walk);
+        out.maps.insert(index);
+    }
     out
+}
+
+/// `(base, stride, len)` of map `index` if it is a plain `ARRAY` (not per-CPU, not of
+/// maps) with 4-byte keys.
+fn plain_array(maps: &MapTable, index: usize) -> Option<(u64, u32, u32)> {
+    let slot = maps.slots.get(index)?;
+    let spec = slot.map.spec();
+    if spec.map_type != MapType::Array || spec.key_size != 4 {
+        return None;
+    }
+    let storage = slot.map.as_array()?.storage();
+    let stride = u32::try_from(storage.stride).ok()?;
+    Some((storage.base.as_ptr() as u64, stride, storage.entries))
 }
 
 /// The arrays whose lookups some program of an object inlines, and whether a test-run
@@ -358,5 +397,29 @@ mod tests {
             fixed_loop_callbacks(&[ld_map(Reg::R2, 0), bpf_loop, Insn::Exit]),
             []
         );
+    }
+
+    #[test]
+    fn walk_sites_need_both_the_map_and_the_callback_in_their_block() {
+        let func = |imm: i32| Insn::LdImm64 {
+            dst: Reg::R2,
+            kind: LdImm64Kind::Func,
+            imm: imm as u32 as u64,
+        };
+        let walk = Insn::Call(CallTarget::Helper(FOR_EACH_MAP_ELEM));
+        let insns = [
+            // 0: lddw r1, map 2; 2: lddw r2, func +6 (slot 9); 4: call -> (4, 2, 9).
+            ld_map(Reg::R1, 2),
+            func(6),
+            walk,
+            // 5: lddw r2, func +3 (slot 9); 7: call -> no (r1 is not a map here).
+            func(3),
+            walk,
+            // 8: exit; 9: the callback.
+            Insn::Exit,
+            mov(Reg::R0, Operand::Imm(0)),
+            Insn::Exit,
+        ];
+        assert_eq!(fixed_map_walks(&insns), [(4, 2, 9)]);
     }
 }

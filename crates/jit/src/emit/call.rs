@@ -28,6 +28,9 @@ use bpfkit_isa::{Reg, STACK_SIZE};
 use bpfkit_vm::FUNC_ADDR_TAG;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
+/// `BPF_FUNC_for_each_map_elem`.
+const FOR_EACH_MAP_ELEM: i32 = 164;
+
 impl Emitter<'_> {
     /// Calls helper `id`, or the helper whose number is in r11 when `id` is `None`.
     /// `done` is bound after the call when given (for `callx`).
@@ -87,7 +90,109 @@ impl Emitter<'_> {
                 let target = self.plan.index_of_slot[callback] as usize;
                 self.inline_loop(pc, target)
             }
+            Specialization::ArrayForEach {
+                base,
+                stride,
+                len,
+                callback,
+            } => {
+                let target = self.plan.index_of_slot[callback] as usize;
+                self.inline_array_for_each(pc, target, base, stride, len)
+            }
         }
+    }
+
+    /// `bpf_for_each_map_elem` over an array as a counted loop of local calls (see
+    /// [`Specialization::ArrayForEach`]). r1–r5 are saved on the native stack, then the
+    /// map, the context and i (8 pushes: rsp keeps its alignment). r10 moves one frame
+    /// down for the loop: the key lives at the top of that frame, and each call enters the
+    /// frame below it. That frame is zeroed (when the code zeroes frames) before the key is
+    /// first written, so the calls' own zeroing never reaches it.
+    fn inline_array_for_each(&mut self, pc: u32, target: usize, base: u64, stride: u32, len: u32) {
+        const EINVAL: i32 = -22;
+        const FRAME: i32 = STACK_SIZE as i32;
+        let (generic, again, stop, done) = (
+            self.asm.new_dynamic_label(),
+            self.asm.new_dynamic_label(),
+            self.asm.new_dynamic_label(),
+            self.asm.new_dynamic_label(),
+        );
+        // r1 = rdi (map), r3 = rdx (context), r4 = rcx (flags).
+        asm!(self.asm
+            ; mov rax, EINVAL
+            ; test rcx, rcx
+            ; jnz =>done
+            // The callback's r10 would be two frames below this one.
+            ; lea r10, [rbp - 2 * FRAME]
+            ; cmp r10, [r12 + o::STACK_MIN_R10]
+            ; jb =>generic
+        );
+        // Enter the key's frame as a call would (zeroing it if this run never used it).
+        let (at, resume) = (self.asm.new_dynamic_label(), self.asm.new_dynamic_label());
+        asm!(self.asm
+            ; lea r10, [rbp - 2 * FRAME]
+            ; cmp r10, [r12 + o::ZEROED_LOW]
+            ; jb =>at
+            ; =>resume
+        );
+        self.stubs.push(Stub::CallSlow { at, resume, pc });
+        asm!(self.asm
+            ; push rdi
+            ; push rsi
+            ; push rdx
+            ; push rcx
+            ; push r8
+            ; push rdi
+            ; push rdx
+            ; push 0
+            ; sub rbp, FRAME
+            ; xor eax, eax
+        );
+        if len == 0 {
+            asm!(self.asm; jmp =>stop);
+        }
+        asm!(self.asm
+            ; =>again
+            ; mov [rbp - 8], eax
+            ; mov r11d, eax
+            ; mov rdx, QWORD base as i64
+        );
+        match stride {
+            8 => asm!(self.asm; lea rdx, [rdx + r11 * 8]),
+            s if s <= i32::MAX as u32 => asm!(self.asm; imul r11, r11, s as i32; add rdx, r11),
+            s => asm!(self.asm; mov r10d, s as i32; imul r11, r10; add rdx, r11),
+        }
+        asm!(self.asm
+            ; mov rdi, [rsp + 16]
+            ; lea rsi, [rbp - 8]
+            ; mov rcx, [rsp + 8]
+            ; xor r8d, r8d
+        );
+        let writes = self.plan.callee_writes[target];
+        self.call_local(pc, Some(self.labels[target]), writes);
+        asm!(self.asm
+            ; mov r11, rax
+            ; mov rax, [rsp]
+            ; add rax, 1
+            ; mov [rsp], rax
+            ; test r11, r11
+            ; jnz =>stop
+            ; mov r11d, len as i32
+            ; cmp rax, r11
+            ; jb =>again
+            ; =>stop
+            ; add rbp, FRAME
+            ; pop rax
+            ; add rsp, 16
+            ; pop r8
+            ; pop rcx
+            ; pop rdx
+            ; pop rsi
+            ; pop rdi
+            ; jmp =>done
+            ; =>generic
+        );
+        self.call_helper(pc, Some(FOR_EACH_MAP_ELEM), Some(done));
     }
 
     /// `bpf_loop` as a counted loop of local calls (see [`Specialization::Loop`]). r1–r5
