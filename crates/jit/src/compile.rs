@@ -349,16 +349,19 @@ pub(crate) fn compile(
     plan.tail_callable = tail_callable && !options.checked;
     // Tail-callable code always runs with the whole context (a tail call may enter it).
     // Specialised helper calls call nothing (but an inline `for_each` may fall back to the
-    // helper): code whose only helper calls they are is leaf.
+    // helper, and a pure call calls Rust, which needs rsp aligned): code whose only helper
+    // calls they are is leaf.
     plan.leaf = !options.checked
         && !plan.tail_callable
         && !plan.reads_packet
         && !plan.insns.iter().zip(&plan.inline).any(|(d, inline)| {
-            matches!(inline, None | Some(Specialization::ArrayForEach { .. }))
-                && matches!(
-                    d.insn,
-                    Insn::Call(CallTarget::Helper(_) | CallTarget::Reg(_) | CallTarget::Kfunc(_))
-                )
+            matches!(
+                inline,
+                None | Some(Specialization::ArrayForEach { .. } | Specialization::PureCall { .. })
+            ) && matches!(
+                d.insn,
+                Insn::Call(CallTarget::Helper(_) | CallTarget::Reg(_) | CallTarget::Kfunc(_))
+            )
         });
     // Set after `leaf`, which it refines.
     plan.stackless = plan.leaf

@@ -60,6 +60,17 @@ pub enum Specialization {
         /// Slot index of the callback's first instruction.
         callback: usize,
     },
+    /// A direct call of the host function at `func`, an
+    /// `unsafe extern "sysv64" fn(r1, r2, r3, r4, r5) -> r0` (all `u64`), for a helper
+    /// whose result depends only on its arguments and the memory they point at (e.g.
+    /// `bpf_csum_diff`): no run context, no memory map. The host promises that the
+    /// function returns exactly what the helper would there, reads only memory a verifier
+    /// proved the program may pass (this is for unchecked code), never unwinds and leaves
+    /// the run's state alone. r1–r5 keep their values.
+    PureCall {
+        /// Address of the function.
+        func: u64,
+    },
 }
 
 /// Specialisations by call site: the slot index (pc) of each `call <helper>` instruction

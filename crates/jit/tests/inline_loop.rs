@@ -544,3 +544,99 @@ fn walks_too_deep_for_an_extra_frame_call_the_helper() {
         );
     }
 }
+
+// Pure helpers called directly ([`Specialization::PureCall`]).
+
+/// Helper 5 as a pure function: a mix of r1–r5 and the byte at r1.
+unsafe extern "sysv64" fn mix(a: u64, b: u64, c: u64, d: u64, e: u64) -> u64 {
+    // SAFETY: the tests pass a readable r1.
+    let byte = unsafe { *(a as *const u8) } as u64;
+    (a ^ b.rotate_left(8) ^ c.rotate_left(16) ^ d.rotate_left(24) ^ e.rotate_left(32)) + byte
+}
+
+/// Helper 5 through the trampoline, for the interpreter: the same function.
+struct MixHelper;
+
+impl Helpers for MixHelper {
+    fn call(
+        &mut self,
+        id: i32,
+        a: [u64; 5],
+        ctx: &mut HelperCtx<'_, '_>,
+    ) -> Result<HelperReturn, HelperError> {
+        assert_eq!(id, 5);
+        ctx.memory.load_uint(a[0], bpfkit_isa::MemSize::B)?;
+        // SAFETY: r1 was just checked readable.
+        Ok(HelperReturn::Value(unsafe {
+            mix(a[0], a[1], a[2], a[3], a[4])
+        }))
+    }
+
+    fn is_known(&self, id: i32) -> bool {
+        id == 5
+    }
+}
+
+#[test]
+fn pure_calls_give_the_helpers_result_and_keep_r1_to_r5() {
+    // r0 = mix(...) twice, with r1–r5 read back after each call.
+    let text = "
+        mov %r6, %r1
+        mov %r2, 0x1234
+        mov %r3, -7
+        lddw %r4, 0x1122334455667788
+        mov %r5, 99
+        call 5
+        mov %r7, %r0
+        add %r7, %r1
+        add %r7, %r2
+        add %r7, %r3
+        add %r7, %r4
+        add %r7, %r5
+        add %r1, 1
+        call 5
+        xor %r0, %r7
+        add %r0, %r1
+        exit
+    ";
+    let insns = bpfkit_asm::assemble(text).unwrap();
+    let prog = Program::load(&insns).unwrap();
+    let mut sites = CallSites::new();
+    let mut pc = 0;
+    for insn in &insns {
+        if *insn == Insn::Call(CallTarget::Helper(5)) {
+            sites.insert(
+                pc,
+                Specialization::PureCall {
+                    func: mix as usize as u64,
+                },
+            );
+        }
+        pc += insn.slots();
+    }
+    assert_eq!(sites.len(), 2);
+    let input: Vec<u8> = (1..=16).collect();
+    let config = Config::default();
+    // One buffer for every run: r0 depends on its address.
+    let mut mem = input.clone();
+    let mut run = |jit: Option<&JitProgram>| {
+        mem.copy_from_slice(&input);
+        let mut memory = MemoryMap::new();
+        let addr = memory.add_slice_mut(&mut mem);
+        match jit {
+            None => prog.run([addr, 0, 0, 0, 0], &mut memory, &mut MixHelper, &config),
+            Some(j) => j.run([addr, 0, 0, 0, 0], &mut memory, &mut NoLoopHelper, &config),
+        }
+        .map(|e| e.r0)
+    };
+    let expected = run(None).unwrap();
+    for blind_constants in [false, true] {
+        let options = CompileOptions {
+            checked: false,
+            blind_constants,
+            zero_stack: true,
+        };
+        let jit = JitProgram::compile_specialized(&prog, &options, &sites).unwrap();
+        assert_eq!(run(Some(&jit)), Ok(expected), "blinded {blind_constants}");
+    }
+}

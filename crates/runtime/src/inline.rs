@@ -20,6 +20,10 @@
 //! becomes [`Specialization::Loop`], a counted loop of bpf-to-bpf calls, as the kernel's
 //! verifier inlines it (`inline_bpf_loop`).
 //!
+//! Helpers whose result depends only on their arguments (`bpf_csum_diff`,
+//! `bpf_strncmp`) become [`Specialization::PureCall`]s of direct functions, without the
+//! trampoline and the memory map (the verifier proved their pointer arguments).
+//!
 //! `bpf_for_each_map_elem` over a plain array whose map (r1) and callback (r2) are both
 //! provably fixed becomes [`Specialization::ArrayForEach`], a counted loop of bpf-to-bpf
 //! calls over the array's storage (which is then registered like an inlined lookup's).
@@ -196,6 +200,15 @@ pub(crate) fn specialize(insns: &[Insn], maps: &MapTable) -> InlinedLookups {
     }
     for (pc, callback) in fixed_loop_callbacks(insns) {
         out.sites.insert(pc, Specialization::Loop { callback });
+    }
+    let mut pc = 0;
+    for insn in insns {
+        if let Insn::Call(CallTarget::Helper(id)) = *insn {
+            if let Some(func) = crate::helpers::pure_helper(id) {
+                out.sites.insert(pc, Specialization::PureCall { func });
+            }
+        }
+        pc += insn.slots();
     }
     for (pc, index, callback) in fixed_map_walks(insns) {
         let Some((base, stride, len)) = plain_array(maps, index) else {

@@ -90,6 +90,24 @@ impl Emitter<'_> {
                 let target = self.plan.index_of_slot[callback] as usize;
                 self.inline_loop(pc, target)
             }
+            Specialization::PureCall { func } => {
+                // rsp ≡ 8 (mod 16) in the function's body; five pushes make it 0 for the
+                // call. r1–r5 are rdi, rsi, rdx, rcx, r8: already the SysV arguments.
+                asm!(self.asm
+                    ; push rdi
+                    ; push rsi
+                    ; push rdx
+                    ; push rcx
+                    ; push r8
+                    ; mov rax, QWORD func as i64
+                    ; call rax
+                    ; pop r8
+                    ; pop rcx
+                    ; pop rdx
+                    ; pop rsi
+                    ; pop rdi
+                );
+            }
             Specialization::ArrayForEach {
                 base,
                 stride,

@@ -163,6 +163,35 @@ pub(super) fn spin_unlock(
     Ok(HelperReturn::Value(0))
 }
 
+/// `bpf_strncmp` for unchecked JIT code ([`Specialization::PureCall`]): the same result
+/// as [`strncmp`], reading the strings directly.
+///
+/// # Safety
+/// `[s1, s1 + n)` (`n` as `u32`) must be readable and `s2` a NUL-terminated string: what
+/// the verifier proves of `bpf_strncmp`'s arguments (the comparison stops at the first
+/// difference or NUL, so it never reads past `s2`'s terminator).
+///
+/// [`Specialization::PureCall`]: bpfkit_jit::Specialization::PureCall
+pub(crate) unsafe extern "sysv64" fn strncmp_direct(
+    s1: u64,
+    n: u64,
+    s2: u64,
+    _: u64,
+    _: u64,
+) -> u64 {
+    for i in 0..n as u32 as u64 {
+        // SAFETY: the caller's promise; `i` is below `n`, and below `s2`'s terminator.
+        let (c1, c2) = unsafe { (*((s1 + i) as *const u8), *((s2 + i) as *const u8)) };
+        if c1 != c2 {
+            return if c1 < c2 { -1i64 as u64 } else { 1 };
+        }
+        if c1 == 0 {
+            break;
+        }
+    }
+    0
+}
+
 /// `bpf_strncmp(s1, s1_sz, s2)`: the kernel's `strncmp`, returning -1, 0 or 1.
 #[inline(never)]
 pub(super) fn strncmp(

@@ -161,6 +161,17 @@ pub(crate) unsafe fn add_region(
     }
 }
 
+/// The helpers whose result depends only on their arguments and the memory they point
+/// at, as direct functions for unchecked JIT code (see `inline`).
+pub(crate) fn pure_helper(id: i32) -> Option<u64> {
+    let direct = match id {
+        28 => packet::csum_diff_direct as unsafe extern "sysv64" fn(u64, u64, u64, u64, u64) -> u64,
+        182 => misc::strncmp_direct,
+        _ => return None,
+    };
+    Some(direct as usize as u64)
+}
+
 impl Helpers for RunHelpers<'_> {
     fn call(
         &mut self,

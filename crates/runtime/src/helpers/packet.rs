@@ -63,6 +63,39 @@ fn csum16_add(csum: u16, addend: u16) -> u16 {
     r.wrapping_add((r < addend) as u16)
 }
 
+/// What `bpf_csum_diff` returns for the bytes `from` and `to` and `seed`.
+fn csum_diff_of(from: &[u8], to: &[u8], seed: u32) -> u32 {
+    match (from.len(), to.len()) {
+        (0, 0) => seed,
+        (0, _) => csum_from32to16(csum_partial(to, seed)),
+        (_, 0) => csum_from32to16(!csum_partial(from, !seed)),
+        _ => csum_from32to16(csum_sub(csum_partial(to, seed), csum_partial(from, 0))),
+    }
+}
+
+/// `bpf_csum_diff` for unchecked JIT code ([`Specialization::PureCall`]): the same result
+/// as [`csum_diff`], reading the buffers directly.
+///
+/// # Safety
+/// `[from, from + from_size)` and `[to, to + to_size)` (sizes as `u32`) must be readable
+/// where the size is not zero: what the verifier proves of `bpf_csum_diff`'s arguments.
+///
+/// [`Specialization::PureCall`]: bpfkit_jit::Specialization::PureCall
+pub(crate) unsafe extern "sysv64" fn csum_diff_direct(
+    from: u64,
+    from_size: u64,
+    to: u64,
+    to_size: u64,
+    seed: u64,
+) -> u64 {
+    // SAFETY: the caller's promise.
+    let bytes = |addr: u64, size: u64| match size as u32 {
+        0 => &[][..],
+        n => unsafe { std::slice::from_raw_parts(addr as *const u8, n as usize) },
+    };
+    csum_diff_of(bytes(from, from_size), bytes(to, to_size), seed as u32) as u64
+}
+
 /// `bpf_csum_diff(from, from_size, to, to_size, seed)`, as since Linux 6.13 (any sizes;
 /// the older multiple-of-4 and 512-byte limits are gone).
 #[inline(never)]
@@ -72,12 +105,7 @@ pub(super) fn csum_diff(
 ) -> Result<HelperReturn, HelperError> {
     let (from, from_size, to, to_size, seed) = (a[0], a[1] as u32, a[2], a[3] as u32, a[4] as u32);
     let r = with_bytes(ctx, from, from_size as usize, |from| {
-        with_bytes(ctx, to, to_size as usize, |to| match (from_size, to_size) {
-            (0, 0) => seed,
-            (0, _) => csum_from32to16(csum_partial(to, seed)),
-            (_, 0) => csum_from32to16(!csum_partial(from, !seed)),
-            _ => csum_from32to16(csum_sub(csum_partial(to, seed), csum_partial(from, 0))),
-        })
+        with_bytes(ctx, to, to_size as usize, |to| csum_diff_of(from, to, seed))
     })??;
     Ok(HelperReturn::Value(r as u64))
 }
