@@ -608,7 +608,8 @@ fn pure_calls_give_the_helpers_result_and_keep_r1_to_r5() {
             sites.insert(
                 pc,
                 Specialization::PureCall {
-                    func: mix as usize as u64,
+                    func: mix as unsafe extern "sysv64" fn(u64, u64, u64, u64, u64) -> u64 as usize
+                        as u64,
                 },
             );
         }
