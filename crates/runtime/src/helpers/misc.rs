@@ -50,6 +50,22 @@ pub(super) fn clock_ns(clock: libc::clockid_t) -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// `bpf_ktime_get_ns` for unchecked JIT code (a pure call, see `inline`).
+pub(crate) extern "sysv64" fn ktime_get_ns_direct(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    clock_ns(libc::CLOCK_MONOTONIC)
+}
+
+/// `bpf_ktime_get_boot_ns` for unchecked JIT code (a pure call, see `inline`).
+pub(crate) extern "sysv64" fn ktime_get_boot_ns_direct(
+    _: u64,
+    _: u64,
+    _: u64,
+    _: u64,
+    _: u64,
+) -> u64 {
+    clock_ns(libc::CLOCK_BOOTTIME)
+}
+
 /// `bpf_get_current_pid_tgid()`: `tgid << 32 | tid` of the host thread running the program.
 pub(super) fn pid_tgid() -> u64 {
     // SAFETY: plain system calls without arguments.

@@ -167,6 +167,8 @@ pub(crate) fn pure_helper(id: i32) -> Option<u64> {
     let direct = match id {
         28 => packet::csum_diff_direct as unsafe extern "sysv64" fn(u64, u64, u64, u64, u64) -> u64,
         182 => misc::strncmp_direct,
+        5 => misc::ktime_get_ns_direct,
+        125 => misc::ktime_get_boot_ns_direct,
         _ => return None,
     };
     Some(direct as usize as u64)
