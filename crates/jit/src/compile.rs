@@ -357,7 +357,11 @@ pub(crate) fn compile(
         && !plan.insns.iter().zip(&plan.inline).any(|(d, inline)| {
             matches!(
                 inline,
-                None | Some(Specialization::ArrayForEach { .. } | Specialization::PureCall { .. })
+                None | Some(
+                    Specialization::ArrayForEach { .. }
+                        | Specialization::PureCall { .. }
+                        | Specialization::TailCall { .. }
+                )
             ) && matches!(
                 d.insn,
                 Insn::Call(CallTarget::Helper(_) | CallTarget::Reg(_) | CallTarget::Kfunc(_))

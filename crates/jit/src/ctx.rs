@@ -169,6 +169,9 @@ pub(crate) mod o {
         CALL_PC = call_pc;
         CALL_ID = call_id;
         CALL_R10 = call_r10;
+        PROGRAM = program;
+        JIT = jit;
+        TAIL_CALLS = tail_calls;
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::code::ExecutableCode;
 use crate::compile::{compile, CompileOptions, Plan};
 use crate::error::JitError;
-use crate::runtime::{execute, execute_callback};
+use crate::runtime::{execute, execute_callback, Chain};
 use crate::specialize::CallSites;
 use crate::tail::{tail_resolver, TailCalls};
 use bpfkit_isa::Insn;
@@ -31,6 +31,34 @@ pub struct JitProgram {
     pub(crate) options: CompileOptions,
     /// The specialisations the code honours (none in checked code).
     specialized: CallSites,
+    /// What a tail call's fast path reads to switch the run to this program.
+    pub(crate) tail_target: TailTarget,
+}
+
+/// The fields of a [`JitProgram`] that a tail call's fast path (see `emit::tail`) copies
+/// into the run's context, at fixed offsets.
+#[repr(C)]
+pub(crate) struct TailTarget {
+    /// The tail entry, or 0 when a jump must take the resolver's path (not tail-callable,
+    /// or the code reads the packet cache, which the resolver refreshes).
+    pub fast_entry: u64,
+    /// `func_table`'s address and length.
+    pub func_table: u64,
+    pub func_table_len: u64,
+}
+
+/// Byte offsets of [`JitProgram`] fields, for generated code holding its address.
+pub(crate) mod jo {
+    use super::{JitProgram, TailTarget};
+    use std::mem::offset_of;
+
+    pub(crate) const PROGRAM: i32 = offset_of!(JitProgram, program) as i32;
+    pub(crate) const FAST_ENTRY: i32 =
+        (offset_of!(JitProgram, tail_target) + offset_of!(TailTarget, fast_entry)) as i32;
+    pub(crate) const FUNC_TABLE: i32 =
+        (offset_of!(JitProgram, tail_target) + offset_of!(TailTarget, func_table)) as i32;
+    pub(crate) const FUNC_TABLE_LEN: i32 =
+        (offset_of!(JitProgram, tail_target) + offset_of!(TailTarget, func_table_len)) as i32;
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -95,7 +123,7 @@ impl JitProgram {
             sites.clone()
         };
         let code = ExecutableCode::new(&emitted.bytes)?;
-        let func_table = plan
+        let func_table: Box<[u64]> = plan
             .index_of_slot
             .iter()
             .map(|&i| match emitted.offsets.get(i as usize) {
@@ -103,8 +131,15 @@ impl JitProgram {
                 None => 0,
             })
             .collect();
+        let tail_entry = emitted.tail_entry.map_or(0, |off| code.addr() + off as u64);
+        let tail_target = TailTarget {
+            fast_entry: if plan.reads_packet { 0 } else { tail_entry },
+            func_table: func_table.as_ptr() as u64,
+            func_table_len: func_table.len() as u64,
+        };
         Ok(JitProgram {
             program: program.clone(),
+            tail_target,
             func_table,
             offsets: emitted.offsets,
             options: *options,
@@ -113,7 +148,7 @@ impl JitProgram {
             callback_entry: emitted
                 .callback_entry
                 .map_or(0, |off| code.addr() + off as u64),
-            tail_entry: emitted.tail_entry.map_or(0, |off| code.addr() + off as u64),
+            tail_entry,
             plan,
             code,
         })
@@ -141,16 +176,24 @@ impl JitProgram {
         helpers: &mut H,
         config: &Config,
     ) -> Result<Exit, VmError> {
-        execute(self, args, memory, helpers, config, 0)
+        let mut chain = Chain {
+            resolver: 0,
+            made: 0,
+            last: self,
+        };
+        execute(self, args, memory, helpers, config, &mut chain)
     }
 
     /// [`run`](Self::run) with tail calls made as jumps: in [tail-callable](Self::tail_callable)
     /// code, `bpf_tail_call` (helper 12) in the main function asks `helpers`
     /// ([`TailCalls::tail_call`]) and jumps straight into the target's code when told to,
     /// the way the kernel's JIT does; otherwise it is an ordinary helper call. The target
-    /// starts on a zeroed stack with r1–r5 = `args`, as a new run would. A run makes at most
-    /// [`MAX_TAIL_CALLS`](crate::MAX_TAIL_CALLS) such jumps; the result is the last
-    /// program's.
+    /// starts on a zeroed stack with r1–r5 = `args`, as a new run would. A chain makes at
+    /// most [`MAX_TAIL_CALLS`](crate::MAX_TAIL_CALLS) tail calls, counted from
+    /// [`TailCalls::tail_calls_made`]; the count and the program running are handed back
+    /// through [`TailCalls::tail_calls_so_far`] when the run ends. Sites specialised with
+    /// [`Specialization::TailCall`](crate::Specialization::TailCall) jump without asking
+    /// the host. The result is the last program's.
     #[inline]
     pub fn run_with_tail_calls<'p, H: Helpers + TailCalls<'p> + ?Sized>(
         &self,
@@ -159,8 +202,19 @@ impl JitProgram {
         helpers: &mut H,
         config: &Config,
     ) -> Result<Exit, VmError> {
-        let resolver = tail_resolver::<'p, H> as *const () as u64;
-        execute(self, args, memory, helpers, config, resolver)
+        let mut chain = Chain {
+            resolver: tail_resolver::<'p, H> as *const () as u64,
+            made: helpers.tail_calls_made(),
+            last: self,
+        };
+        let result = execute(self, args, memory, helpers, config, &mut chain);
+        // Counts only grow along a chain: a host ahead of the run made an ordinary
+        // `bpf_tail_call` after the last sync (the resolver syncs before each one).
+        let made = chain.made.max(helpers.tail_calls_made());
+        // SAFETY: `last` is this program or a target the host or a fast-path table gave,
+        // which live at least as long as the run.
+        helpers.tail_calls_so_far(made, unsafe { &*chain.last });
+        result
     }
 
     /// Whether `bpf_tail_call` can jump into this code: compiled with

@@ -24,8 +24,16 @@ struct Stack([u64; MAX_CALL_FRAMES * STACK_SIZE / 8]);
 /// `JitCtx::run_mark` before the stack window is registered in the memory map.
 const NOT_REGISTERED: usize = usize::MAX;
 
-/// Runs compiled code once (see [`JitProgram::run`](crate::JitProgram::run)); `tail_fn` is
-/// the tail-call resolver for the context (0: none).
+/// A run's chain of tail calls: the resolver for the context (0: none), the tail calls
+/// made before the run (in) and by its end (out), and the program running at the end.
+pub(crate) struct Chain {
+    pub resolver: u64,
+    pub made: u32,
+    pub last: *const JitProgram,
+}
+
+/// Runs compiled code once (see [`JitProgram::run`](crate::JitProgram::run)) as part of
+/// `chain`.
 #[inline(always)]
 pub(crate) fn execute<H: Helpers + ?Sized>(
     jit: &JitProgram,
@@ -33,12 +41,12 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     memory: &mut MemoryMap<'_>,
     helpers: &mut H,
     config: &Config,
-    tail_fn: u64,
+    chain: &mut Chain,
 ) -> Result<Exit, VmError> {
     if jit.plan.leaf {
         execute_leaf(jit, args)
     } else {
-        execute_full(jit, args, memory, helpers, config, tail_fn)
+        execute_full(jit, args, memory, helpers, config, chain)
     }
 }
 
@@ -121,7 +129,7 @@ fn execute_full<H: Helpers + ?Sized>(
     memory: &mut MemoryMap<'_>,
     helpers: &mut H,
     config: &Config,
-    tail_fn: u64,
+    chain: &mut Chain,
 ) -> Result<Exit, VmError> {
     let mut stack = MaybeUninit::<Stack>::uninit();
     let top = stack_top(&mut stack, jit.plan.zero_need);
@@ -130,7 +138,8 @@ fn execute_full<H: Helpers + ?Sized>(
     // (a helper call or a checked access off the fast path): most runs never do.
     let mut helpers: &mut H = helpers;
     let helpers_ptr = (&mut helpers as *mut &mut H).cast();
-    let mut ctx = full_ctx::<H>(jit, core, top, helpers_ptr, config, tail_fn);
+    let mut ctx = full_ctx::<H>(jit, core, top, helpers_ptr, config, chain.resolver);
+    ctx.tail_calls = chain.made;
     prepare(&mut ctx, jit, memory, config);
 
     // SAFETY: the context outlives the call and points only at live data: the stack buffer
@@ -138,6 +147,8 @@ fn execute_full<H: Helpers + ?Sized>(
     // helpers (not used by this function until the call returns), the program and its
     // function table.
     let r0 = unsafe { enter(jit.entry, &mut ctx) };
+    chain.made = ctx.tail_calls;
+    chain.last = ctx.jit;
     if ctx.run_mark != NOT_REGISTERED {
         memory.end_run(ctx.run_mark);
     }

@@ -71,6 +71,28 @@ pub enum Specialization {
         /// Address of the function.
         func: u64,
     },
+    /// `bpf_tail_call(ctx, map, index)` through a program array the host promises r2
+    /// is: in tail-callable code, from the main function of a run with tail calls (see
+    /// [`JitProgram::run_with_tail_calls`](crate::JitProgram::run_with_tail_calls)), the
+    /// code reads the slot itself and jumps, as the kernel's JIT does, without asking the
+    /// host. `slots` is the address of the array's `len` slots, 64-bit words the host
+    /// updates atomically: `1 << 32 | n` holds program number `n`, any word whose high
+    /// half is not 1 is an empty slot. `programs` is the address of `count` words: for
+    /// each program number, the address of a tail-callable [`JitProgram`](crate::JitProgram)
+    /// that lives as long as the code, or 0. An index at or past `len`, an empty slot or
+    /// the run's 34th tail call fails as the helper does (r0 = 0, the program goes on);
+    /// a program number without code, or a target with `ld_abs`/`ld_ind`, takes the
+    /// ordinary path (the host's [`TailCalls`](crate::TailCalls)).
+    TailCall {
+        /// Address of the program array's slots.
+        slots: u64,
+        /// Number of slots (`max_entries`).
+        len: u32,
+        /// Address of the table of compiled programs, by program number.
+        programs: u64,
+        /// Number of entries in that table.
+        count: u32,
+    },
 }
 
 /// Specialisations by call site: the slot index (pc) of each `call <helper>` instruction

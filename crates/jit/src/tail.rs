@@ -113,6 +113,20 @@ pub trait TailCalls<'p> {
     /// (r2, r3). Called only from the main function of tail-callable code; must not have
     /// side effects unless it returns [`TailCall::Jump`] or [`TailCall::Fail`].
     fn tail_call(&mut self, map: u64, index: u64) -> TailCall<'p>;
+
+    /// The tail calls the chain made before this run (e.g. ordinary `bpf_tail_call`s
+    /// after which the host started the target as a new run): the run counts on from
+    /// there, so a chain makes at most [`MAX_TAIL_CALLS`] in all. 0 by default.
+    fn tail_calls_made(&self) -> u32 {
+        0
+    }
+
+    /// The chain's count so far (`made`) and the program running: called before an
+    /// ordinary helper call of `bpf_tail_call` (so the host's helper counts on from there)
+    /// and when the run ends (so the host can name the program that ran last).
+    fn tail_calls_so_far(&mut self, made: u32, running: &JitProgram) {
+        let _ = (made, running);
+    }
 }
 
 /// Called by generated code for `bpf_tail_call` in the main function: the target's tail
@@ -136,7 +150,13 @@ where
         // SAFETY: `execute` set this pointer from a live exclusive reference that it does
         // not use until the generated code returns.
         let helpers = unsafe { &mut **(ctx.helpers as *mut &mut H) };
-        helpers.tail_call(map, index)
+        let decision = helpers.tail_call(map, index);
+        if let TailCall::Helper = decision {
+            // The helper counts on from the jumps made so far.
+            // SAFETY: `ctx.jit` is the running program, which outlives the run.
+            helpers.tail_calls_so_far(ctx.tail_calls, unsafe { &*ctx.jit });
+        }
+        decision
     }));
     match decision {
         Ok(TailCall::Jump(target)) => switch_to(ctx, target),

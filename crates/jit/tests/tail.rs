@@ -9,8 +9,12 @@
 //! callee-saved registers of the Rust caller survive chains whose programs use r6–r9
 //! differently.
 
-use bpfkit_isa::{Insn, LdImm64Kind};
-use bpfkit_jit::{CompileOptions, JitProgram, TailCall, TailCalls, MAX_TAIL_CALLS};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bpfkit_isa::{CallTarget, Insn, LdImm64Kind};
+use bpfkit_jit::{
+    CallSites, CompileOptions, JitProgram, Specialization, TailCall, TailCalls, MAX_TAIL_CALLS,
+};
 use bpfkit_vm::{
     Config, HelperCtx, HelperError, HelperReturn, Helpers, MemoryMap, Program, VmError,
 };
@@ -47,6 +51,8 @@ struct Host<'p> {
     pending: Option<usize>,
     /// How often helper 12 was called.
     helper_calls: u32,
+    /// How often the JIT's resolver asked.
+    resolver_calls: u32,
 }
 
 impl Host<'_> {
@@ -90,7 +96,16 @@ impl Helpers for Host<'_> {
 }
 
 impl<'p> TailCalls<'p> for Host<'p> {
+    fn tail_calls_made(&self) -> u32 {
+        self.made
+    }
+
+    fn tail_calls_so_far(&mut self, made: u32, _: &JitProgram) {
+        self.made = made;
+    }
+
     fn tail_call(&mut self, map: u64, index: u64) -> TailCall<'p> {
+        self.resolver_calls += 1;
         let target = match self.answer {
             Answer::Helper => return TailCall::Helper,
             Answer::Panic => panic!("the host's resolver panicked"),
@@ -208,6 +223,38 @@ fn compile_with(
         .collect()
 }
 
+/// Tail-callable code whose `call 12` sites read `words` (the program array's slots, as
+/// [`Specialization::TailCall`] describes them) and jump through `table`, which this
+/// fills with the compiled programs.
+fn compile_fast(progs: &[Program], words: &[u64], table: &[AtomicU64]) -> Vec<JitProgram> {
+    let options = CompileOptions {
+        checked: false,
+        ..CompileOptions::default()
+    };
+    let jits: Vec<JitProgram> = progs
+        .iter()
+        .map(|p| {
+            let mut sites = CallSites::new();
+            for d in p.insns() {
+                if d.insn == Insn::Call(CallTarget::Helper(12)) {
+                    let fast = Specialization::TailCall {
+                        slots: words.as_ptr() as u64,
+                        len: words.len() as u32,
+                        programs: table.as_ptr() as u64,
+                        count: table.len() as u32,
+                    };
+                    sites.insert(d.pc, fast);
+                }
+            }
+            JitProgram::compile_with(p, &options, &sites, true).unwrap()
+        })
+        .collect();
+    for (entry, jit) in table.iter().zip(&jits) {
+        entry.store(jit as *const JitProgram as u64, Ordering::Relaxed);
+    }
+    jits
+}
+
 /// What a chain did: r0 (or the error) and the memory afterwards.
 type Outcome = (Result<u64, String>, Vec<u8>);
 
@@ -232,16 +279,26 @@ fn check(texts: &[&str], slots: &[Option<usize>], packet: &[u8]) -> (Outcome, u3
             made: 0,
             pending: None,
             helper_calls: 0,
+            resolver_calls: 0,
         };
         let mut mem = vec![0u8; 64];
         let r0 = chain(run, 0, &progs, &mut host, &mut mem, packet);
         ((r0, mem), host.helper_calls)
     };
+    // Tail calls that read the program array themselves: the slots as the host stores
+    // them, a table of the compiled programs filled once they exist.
+    let words: Vec<u64> = slots
+        .iter()
+        .map(|s| s.map_or(0, |id| 1 << 32 | id as u64))
+        .collect();
+    let table: Vec<AtomicU64> = progs.iter().map(|_| AtomicU64::new(0)).collect();
+    let fast = compile_fast(&progs, &words, &table);
     let (want, _) = outcome(&plain, Answer::Jump, Run::Interpreter);
     let mut jumped = None;
     for (what, jits, answer, run) in [
         ("jumps", &tail, Answer::Jump, Run::WithTailCalls),
         ("blinded, jumps", &blinded, Answer::Jump, Run::WithTailCalls),
+        ("fast, jumps", &fast, Answer::Jump, Run::WithTailCalls),
         ("host declines", &tail, Answer::Helper, Run::WithTailCalls),
         ("no resolver", &tail, Answer::Jump, Run::Plain),
         (
@@ -437,12 +494,32 @@ fn a_chain_makes_at_most_33_tail_calls() {
         made: 0,
         pending: None,
         helper_calls: 0,
+        resolver_calls: 0,
     };
     let mut mem = vec![0u8; 64];
     let r0 = chain(Run::WithTailCalls, 0, &progs, &mut host, &mut mem, &[]);
     assert_eq!(r0, Ok(120));
     assert_eq!(u64_at(&mem, 0), MAX_TAIL_CALLS as u64 + 1);
     assert_eq!((host.made, host.helper_calls), (MAX_TAIL_CALLS + 1, 0));
+    // Through the program array's slots: the code counts and jumps without the host.
+    let words = [1u64 << 32];
+    let table = [AtomicU64::new(0)];
+    let fast = compile_fast(&progs, &words, &table);
+    let mut host = Host {
+        jits: &fast,
+        slots: vec![Some(0)],
+        answer: Answer::Jump,
+        made: 0,
+        pending: None,
+        helper_calls: 0,
+        resolver_calls: 0,
+    };
+    let mut mem = vec![0u8; 64];
+    let r0 = chain(Run::WithTailCalls, 0, &progs, &mut host, &mut mem, &[]);
+    assert_eq!(r0, Ok(120));
+    assert_eq!(u64_at(&mem, 0), MAX_TAIL_CALLS as u64 + 1);
+    assert_eq!(host.made, MAX_TAIL_CALLS);
+    assert_eq!((host.resolver_calls, host.helper_calls), (0, 0));
 }
 
 #[test]
@@ -562,6 +639,7 @@ fn a_panicking_resolver_panics_the_run_and_a_bad_target_fails_it() {
             made: 0,
             pending: None,
             helper_calls: 0,
+            resolver_calls: 0,
         };
         let mut memory = MemoryMap::new();
         jits[0].run_with_tail_calls([0; 5], &mut memory, &mut host, &Config::default())
@@ -581,6 +659,7 @@ fn a_panicking_resolver_panics_the_run_and_a_bad_target_fails_it() {
         made: 0,
         pending: None,
         helper_calls: 0,
+        resolver_calls: 0,
     };
     let mut memory = MemoryMap::new();
     let err = jits[0]

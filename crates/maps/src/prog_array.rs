@@ -55,6 +55,13 @@ impl ProgArray {
         (v & PRESENT != 0).then_some(v as u32)
     }
 
+    /// Address and number of the slots, for code that reads them directly (a JIT's tail
+    /// calls): each slot is a 64-bit word, 0 when empty and `1 << 32 | id` when it holds
+    /// program `id`, always updated atomically. Valid as long as the map.
+    pub fn raw_slots(&self) -> (*const u64, u32) {
+        (self.slots.as_ptr().cast(), self.slots.len() as u32)
+    }
+
     /// Stores program `prog` in slot `index` (`E2BIG` if out of range).
     pub fn set(&self, index: u32, prog: u32) -> Result<(), MapError> {
         self.slot(index)?

@@ -187,8 +187,22 @@ pub(crate) struct InlinedLookups {
     pub(crate) maps: BTreeSet<usize>,
 }
 
-/// The inline array lookups of a program (its instructions before map resolution).
-pub(crate) fn specialize(insns: &[Insn], maps: &MapTable) -> InlinedLookups {
+/// The object's table of tail-callable code by program number (`count` words at `addr`,
+/// each the address of a `JitProgram` or 0), filled before any program runs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TailTable {
+    pub(crate) addr: u64,
+    pub(crate) len: u32,
+}
+
+/// The helper calls of a program (its instructions before map resolution) that unchecked
+/// code computes inline or calls directly; `tail` is the object's tail-call table, when
+/// its code is tail-callable.
+pub(crate) fn specialize(
+    insns: &[Insn],
+    maps: &MapTable,
+    tail: Option<TailTable>,
+) -> InlinedLookups {
     let mut out = InlinedLookups::default();
     for (pc, index) in fixed_map_lookups(insns) {
         let Some((base, stride, len)) = plain_array(maps, index) else {
@@ -209,6 +223,26 @@ pub(crate) fn specialize(insns: &[Insn], maps: &MapTable) -> InlinedLookups {
             }
         }
         pc += insn.slots();
+    }
+    if let Some(table) = tail {
+        let arrays =
+            Blocks::new(insns).fixed_operands(insns, TAIL_CALL, Reg::R2, LdImm64Kind::MapIdx);
+        for (pc, _, imm) in arrays {
+            let Some(slot) = maps.slots.get(imm as u32 as usize) else {
+                continue;
+            };
+            let Some(array) = slot.map.as_prog_array() else {
+                continue;
+            };
+            let (slots, len) = array.raw_slots();
+            let fast = Specialization::TailCall {
+                slots: slots as u64,
+                len,
+                programs: table.addr,
+                count: table.len,
+            };
+            out.sites.insert(pc, fast);
+        }
     }
     for (pc, index, callback) in fixed_map_walks(insns) {
         let Some((base, stride, len)) = plain_array(maps, index) else {

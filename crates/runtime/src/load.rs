@@ -16,6 +16,7 @@ use crate::inline::{self, InlinedArrays, InlinedLookups};
 use crate::lowmem::LowBuf;
 use crate::maptable::MapTable;
 use crate::testrun::{ProgramRef, TraceSink};
+use bpfkit_jit::JitProgram;
 
 /// Whether programs are checked by the verifier before they may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -168,6 +169,15 @@ impl Runtime {
             .any(|m| prog_array(m) || m.inner.as_deref().is_some_and(prog_array));
         let mut programs = Vec::with_capacity(object.programs.len());
         let mut inlined = BTreeSet::new();
+        // The compiled program of each program number, for tail calls that read the
+        // program array inline (filled once every program is compiled).
+        let tail_table: Box<[AtomicU64]> = (0..object.programs.len())
+            .map(|_| AtomicU64::new(0))
+            .collect();
+        let tail_targets = tail_callable.then_some(inline::TailTable {
+            addr: tail_table.as_ptr() as u64,
+            len: tail_table.len() as u32,
+        });
         for p in &object.programs {
             let load_err = |message: String| RuntimeError::Load {
                 program: p.name.clone(),
@@ -185,7 +195,7 @@ impl Runtime {
             // Only unchecked JIT code (the verifier accepted the program) inlines lookups.
             let engine = self.engine_for(&p.name);
             let lookups = if engine == Engine::Jit && verified {
-                inline::specialize(&p.insns, &maps)
+                inline::specialize(&p.insns, &maps, tail_targets)
             } else {
                 InlinedLookups::default()
             };
@@ -202,6 +212,13 @@ impl Runtime {
                 memory_jit: OnceLock::new(),
             });
         }
+        for (entry, p) in tail_table.iter().zip(&programs) {
+            if let Prepared::Jit(code) = &p.prepared {
+                if code.tail_callable() {
+                    entry.store(&**code as *const JitProgram as u64, Ordering::Relaxed);
+                }
+            }
+        }
         let inlined = InlinedArrays::new(&maps, &inlined, programs.iter().map(|p| &p.vm));
         Ok(LoadedObject {
             shared: Shared {
@@ -209,6 +226,7 @@ impl Runtime {
                 programs,
                 static_regions,
                 inlined,
+                tail_table,
                 ncpus: self.ncpus,
                 trace: Mutex::new(Box::new(|line: &str| eprint!("bpf_trace_printk: {line}"))),
                 rng: AtomicU64::new(self.seed),
@@ -361,6 +379,11 @@ pub(crate) struct Shared {
     /// The arrays whose lookups unchecked code inlines (registered whole in runs that may
     /// run such code).
     pub(crate) inlined: InlinedArrays,
+    /// Each program's tail-callable code (0: none), by program number: the table the
+    /// tail calls of unchecked code read (see `inline::TailTable`). Read only by that
+    /// code, through its address: kept alive with it.
+    #[allow(dead_code)]
+    tail_table: Box<[AtomicU64]>,
     pub(crate) ncpus: usize,
     trace: Mutex<TraceSink>,
     rng: AtomicU64,

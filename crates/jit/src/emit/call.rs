@@ -90,6 +90,8 @@ impl Emitter<'_> {
                 let target = self.plan.index_of_slot[callback] as usize;
                 self.inline_loop(pc, target)
             }
+            // Outside tail-callable code a tail call is an ordinary helper call.
+            Specialization::TailCall { .. } => self.call_helper(pc, Some(12), None),
             Specialization::PureCall { func } => {
                 // rsp ≡ 8 (mod 16) in the function's body; five pushes make it 0 for the
                 // call. r1–r5 are rdi, rsi, rdx, rcx, r8: already the SysV arguments.

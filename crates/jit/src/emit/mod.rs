@@ -26,6 +26,7 @@ use crate::compile::Plan;
 use crate::ctx::o;
 use crate::error::JitError;
 use crate::regs::x;
+use crate::specialize::Specialization;
 use crate::usage::RegSet;
 use bpfkit_isa::{CallTarget, Insn, Reg};
 use dynasmrt::{dynasm, x64::X64Relocation, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -230,9 +231,13 @@ impl<'p> Emitter<'p> {
                 ..
             } => self.jmp(i, width, cond, dst, src, zf),
             Insn::Call(CallTarget::Helper(tail::TAIL_CALL))
-                if self.plan.tail_callable && self.plan.inline[i].is_none() =>
+                if self.plan.tail_callable
+                    && matches!(
+                        self.plan.inline[i],
+                        None | Some(Specialization::TailCall { .. })
+                    ) =>
             {
-                self.tail_call(pc)
+                self.tail_call(pc, self.plan.inline[i])
             }
             Insn::Call(CallTarget::Helper(id)) => match self.plan.inline[i] {
                 Some(specialization) => self.specialized_call(pc, specialization),

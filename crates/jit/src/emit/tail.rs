@@ -11,7 +11,11 @@
 
 use super::{asm, Emitter};
 use crate::ctx::o;
-use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+use crate::program::jo;
+use crate::specialize::Specialization;
+use crate::tail::MAX_TAIL_CALLS;
+use bpfkit_isa::STACK_SIZE;
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
 /// `BPF_FUNC_tail_call`.
 pub(crate) const TAIL_CALL: i32 = 12;
@@ -22,14 +26,23 @@ pub(crate) const HELPER: u64 = 0;
 pub(crate) const FAILED: u64 = 1;
 
 impl Emitter<'_> {
-    /// `call 12` at `pc`.
-    pub(super) fn tail_call(&mut self, pc: u32) {
+    /// `call 12` at `pc`; with a [`Specialization::TailCall`], the fast path first.
+    pub(super) fn tail_call(&mut self, pc: u32, fast: Option<Specialization>) {
         let (helper, not_taken, check, done) = (
             self.asm.new_dynamic_label(),
             self.asm.new_dynamic_label(),
             self.asm.new_dynamic_label(),
             self.asm.new_dynamic_label(),
         );
+        if let Some(Specialization::TailCall {
+            slots,
+            len,
+            programs,
+            count,
+        }) = fast
+        {
+            self.tail_call_fast(slots, len, programs, count, done);
+        }
         let exit = self.exit;
         asm!(self.asm
             ; mov r11, [r12 + o::TAIL_FN]
@@ -64,5 +77,67 @@ impl Emitter<'_> {
             ; =>helper
         );
         self.call_helper(pc, Some(TAIL_CALL), Some(done));
+    }
+
+    /// The kernel's direct tail call: the slot read and the switch of the run's context
+    /// to the target (what `tail::switch_to` does) inline, then the jump to its tail
+    /// entry. Falls through to the ordinary path when the run has no resolver, outside
+    /// the main function, or for a target without a fast entry; for an index out of
+    /// range, an empty slot or the limit, r0 = 0 and the program goes on at `done`.
+    fn tail_call_fast(
+        &mut self,
+        slots: u64,
+        len: u32,
+        programs: u64,
+        count: u32,
+        done: DynamicLabel,
+    ) {
+        let (ordinary, failed) = (self.asm.new_dynamic_label(), self.asm.new_dynamic_label());
+        asm!(self.asm
+            ; cmp QWORD [r12 + o::TAIL_FN], 0
+            ; je =>ordinary
+            ; cmp rbp, [r12 + o::STACK_TOP]
+            ; jne =>ordinary
+            // r3 (rdx) is the index, as a u32.
+            ; mov r11d, edx
+            ; mov r10d, len as i32
+            ; cmp r11, r10
+            ; jae =>failed
+            ; mov r10, QWORD slots as i64
+            ; mov r11, [r10 + r11 * 8]
+            ; mov r10, r11
+            ; shr r10, 32
+            ; cmp r10, 1
+            ; jne =>failed
+            ; mov r11d, r11d
+            ; mov r10d, count as i32
+            ; cmp r11, r10
+            ; jae =>ordinary
+            ; mov r10, QWORD programs as i64
+            ; mov r10, [r10 + r11 * 8]
+            ; test r10, r10
+            ; jz =>ordinary
+            ; cmp QWORD [r10 + jo::FAST_ENTRY], 0
+            ; je =>ordinary
+            ; cmp DWORD [r12 + o::TAIL_CALLS], MAX_TAIL_CALLS as i32
+            ; jae =>failed
+            ; add DWORD [r12 + o::TAIL_CALLS], 1
+            ; mov [r12 + o::JIT], r10
+            ; lea r11, [r10 + jo::PROGRAM]
+            ; mov [r12 + o::PROGRAM], r11
+            ; mov r11, [r10 + jo::FUNC_TABLE]
+            ; mov [r12 + o::FUNC_TABLE], r11
+            ; mov r11, [r10 + jo::FUNC_TABLE_LEN]
+            ; mov [r12 + o::FUNC_TABLE_LEN], r11
+            // The deeper frames are dirty: the target zeroes them again as it enters them.
+            ; mov r11, [r12 + o::STACK_TOP]
+            ; sub r11, STACK_SIZE as i32
+            ; mov [r12 + o::ZEROED_LOW], r11
+            ; jmp QWORD [r10 + jo::FAST_ENTRY]
+            ; =>failed
+            ; xor eax, eax
+            ; jmp =>done
+            ; =>ordinary
+        );
     }
 }

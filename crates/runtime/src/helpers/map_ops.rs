@@ -286,4 +286,18 @@ impl<'r> TailCalls<'r> for RunHelpers<'r> {
             _ => TailCall::Helper,
         }
     }
+
+    fn tail_calls_made(&self) -> u32 {
+        self.tail_calls
+    }
+
+    fn tail_calls_so_far(&mut self, made: u32, running: &bpfkit_jit::JitProgram) {
+        self.tail_calls = made;
+        let is = |p: &crate::load::LoadedProgram| matches!(&p.prepared, Prepared::Jit(code) if std::ptr::eq(&**code, running));
+        if !is(&self.shared.programs[self.running]) {
+            if let Some(index) = self.shared.programs.iter().position(is) {
+                self.running = index;
+            }
+        }
+    }
 }
