@@ -122,6 +122,7 @@
 
 mod blind;
 mod code;
+mod combine;
 mod compile;
 mod ctx;
 mod emit;

@@ -13,7 +13,7 @@ use crate::ctx::{o, size_class};
 use crate::error::JitError;
 use crate::fold::Fold;
 use crate::regs::{x, R10, R11, RAX, RBP};
-use bpfkit_isa::{AtomicOp, MemSize, Reg, STACK_SIZE};
+use bpfkit_isa::{AtomicOp, Insn, MemSize, Reg, STACK_SIZE};
 use bpfkit_vm::AccessKind;
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
@@ -161,6 +161,24 @@ impl Emitter<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A 16-bit load replacing two byte loads and their join (see `combine`): from the
+    /// address of the load at index `lower`, byte-swapped if `swap`. Unchecked code only.
+    pub(super) fn combined_load(&mut self, pc: u32, dst: Reg, lower: usize, swap: bool) {
+        let Insn::Ldx { src, off, .. } = self.plan.insns[lower].insn else {
+            unreachable!("combine names a load")
+        };
+        // The address as that load computes it (folds are per instruction).
+        let cur = std::mem::replace(&mut self.cur, lower);
+        let m = self.address(pc, src, off, 2, AccessKind::Read, false);
+        self.cur = cur;
+        let d = x(dst);
+        memop!(self, m, [movzx Rd(d), WORD], []);
+        if swap {
+            // The upper 48 bits stay zero: a 16-bit operation leaves them.
+            asm!(self.asm; ror Rw(d), 8);
+        }
     }
 
     pub(super) fn store(&mut self, pc: u32, size: MemSize, dst: Reg, src: Reg, off: i16) {
