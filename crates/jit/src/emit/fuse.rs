@@ -9,9 +9,10 @@
 //!   r11 first and adds that once: the same value (addition is associative modulo 2^64 and
 //!   2^32), with one addition instead of one per term on rX's dependency chain.
 
+use super::encode::Operand as MemOperand;
 use super::{asm, Emitter};
 use crate::fold::Fold;
-use crate::regs::x;
+use crate::regs::{x, R11};
 use bpfkit_isa::{AluOp, Insn, Operand, Width};
 use dynasmrt::{dynasm, DynasmApi};
 
@@ -63,11 +64,7 @@ impl Emitter<'_> {
             (AluOp::Add, Operand::Reg(z)) => {
                 // `rX += rX` adds the moved value, rY.
                 let z = if z == dst { s } else { x(z) };
-                if wide {
-                    asm!(self.asm; lea Rq(d), [Rq(s) + Rq(z)]);
-                } else {
-                    asm!(self.asm; lea Rd(d), [Rq(s) + Rq(z)]);
-                }
+                self.lea(wide, d, MemOperand::new(s, Some(z), 0));
             }
             _ => return false,
         }
@@ -108,15 +105,13 @@ impl Emitter<'_> {
             return 0;
         }
         let (d, wide) = (x(dst), width == Width::W64);
-        let (a, b) = (terms[0], terms[1]);
+        self.lea(wide, R11, MemOperand::new(terms[0], Some(terms[1]), 0));
         if wide {
-            asm!(self.asm; lea r11, [Rq(a) + Rq(b)]);
             for &t in &terms[2..] {
                 asm!(self.asm; add r11, Rq(t));
             }
             asm!(self.asm; add Rq(d), r11);
         } else {
-            asm!(self.asm; lea r11d, [Rq(a) + Rq(b)]);
             for &t in &terms[2..] {
                 asm!(self.asm; add r11d, Rd(t));
             }
@@ -128,24 +123,22 @@ impl Emitter<'_> {
     }
 
     fn lea_disp(&mut self, wide: bool, d: u8, s: u8, k: i32) {
-        match (wide, i8::try_from(k)) {
-            (true, Ok(k8)) => asm!(self.asm; lea Rq(d), [BYTE Rq(s) + k8]),
-            (true, Err(_)) => asm!(self.asm; lea Rq(d), [Rq(s) + k]),
-            (false, Ok(k8)) => asm!(self.asm; lea Rd(d), [BYTE Rq(s) + k8]),
-            (false, Err(_)) => asm!(self.asm; lea Rd(d), [Rq(s) + k]),
-        }
+        self.lea(wide, d, MemOperand::new(s, None, k));
     }
 
     /// `d *= k` without `imul` when `k` is 2^n, 3, 5 or 9; returns whether it emitted.
     pub(super) fn mul_by_constant(&mut self, wide: bool, d: u8, k: i32) -> bool {
-        match (k, wide) {
-            (3, true) => asm!(self.asm; lea Rq(d), [Rq(d) + Rq(d) * 2]),
-            (5, true) => asm!(self.asm; lea Rq(d), [Rq(d) + Rq(d) * 4]),
-            (9, true) => asm!(self.asm; lea Rq(d), [Rq(d) + Rq(d) * 8]),
-            (3, false) => asm!(self.asm; lea Rd(d), [Rq(d) + Rq(d) * 2]),
-            (5, false) => asm!(self.asm; lea Rd(d), [Rq(d) + Rq(d) * 4]),
-            (9, false) => asm!(self.asm; lea Rd(d), [Rq(d) + Rq(d) * 8]),
-            (k, _) if k > 1 && (k as u32).is_power_of_two() => {
+        let scaled = |scale| MemOperand {
+            base: d,
+            index: Some(d),
+            scale,
+            disp: 0,
+        };
+        match k {
+            3 => self.lea(wide, d, scaled(1)),
+            5 => self.lea(wide, d, scaled(2)),
+            9 => self.lea(wide, d, scaled(3)),
+            k if k > 1 && (k as u32).is_power_of_two() => {
                 let n = k.trailing_zeros() as i8;
                 if wide {
                     asm!(self.asm; shl Rq(d), BYTE n);

@@ -8,6 +8,7 @@
 //! Accesses at constant offsets inside the current frame (`r10 - 512 ..= r10 - size`,
 //! naturally aligned) need no check at all.
 
+use super::encode::{Operand, Prefix};
 use super::{asm, Emitter, Stub};
 use crate::ctx::{o, size_class};
 use crate::error::JitError;
@@ -48,7 +49,32 @@ impl Mem {
             disp,
         }
     }
+
+    fn operand(self) -> Operand {
+        Operand::new(self.base, self.index, self.disp)
+    }
 }
+
+const WIDE: Prefix = Prefix {
+    wide: true,
+    word: false,
+    byte_reg: false,
+};
+const WORD: Prefix = Prefix {
+    wide: false,
+    word: true,
+    byte_reg: false,
+};
+const DWORD: Prefix = Prefix {
+    wide: false,
+    word: false,
+    byte_reg: false,
+};
+const BYTE: Prefix = Prefix {
+    wide: false,
+    word: false,
+    byte_reg: true,
+};
 
 /// The slow-path site word: pc, access size and kind, decoded by `runtime::slow_check`.
 pub(crate) fn site(pc: u32, size: usize, access: AccessKind) -> u64 {
@@ -83,7 +109,7 @@ impl Emitter<'_> {
                 if !into_r11 {
                     return m;
                 }
-                memop!(self, m, [lea r11,], []);
+                self.lea(true, R11, m.operand());
                 return Mem::at(R11, 0);
             }
         }
@@ -98,7 +124,7 @@ impl Emitter<'_> {
             }
             return Mem::at(RBP, off);
         }
-        memop!(self, Mem::at(b, off), [lea r11,], []);
+        self.lea(true, R11, Operand::new(b, None, off));
         if !self.checked {
             return Mem::at(R11, 0);
         }
@@ -144,15 +170,15 @@ impl Emitter<'_> {
         off: i16,
     ) -> Result<(), JitError> {
         let m = self.address(pc, src, off, size.bytes(), AccessKind::Read, false);
-        let d = x(dst);
+        let (d, m) = (x(dst), m.operand());
         match (size, signed) {
-            (MemSize::B, false) => memop!(self, m, [movzx Rd(d), BYTE], []),
-            (MemSize::H, false) => memop!(self, m, [movzx Rd(d), WORD], []),
-            (MemSize::W, false) => memop!(self, m, [mov Rd(d), DWORD], []),
-            (MemSize::DW, false) => memop!(self, m, [mov Rq(d), QWORD], []),
-            (MemSize::B, true) => memop!(self, m, [movsx Rq(d), BYTE], []),
-            (MemSize::H, true) => memop!(self, m, [movsx Rq(d), WORD], []),
-            (MemSize::W, true) => memop!(self, m, [movsxd Rq(d), DWORD], []),
+            (MemSize::B, false) => self.mem_insn(DWORD, &[0x0f, 0xb6], d, m, &[]),
+            (MemSize::H, false) => self.mem_insn(DWORD, &[0x0f, 0xb7], d, m, &[]),
+            (MemSize::W, false) => self.mem_insn(DWORD, &[0x8b], d, m, &[]),
+            (MemSize::DW, false) => self.mem_insn(WIDE, &[0x8b], d, m, &[]),
+            (MemSize::B, true) => self.mem_insn(WIDE, &[0x0f, 0xbe], d, m, &[]),
+            (MemSize::H, true) => self.mem_insn(WIDE, &[0x0f, 0xbf], d, m, &[]),
+            (MemSize::W, true) => self.mem_insn(WIDE, &[0x63], d, m, &[]),
             (MemSize::DW, true) => {
                 return Err(JitError::Unsupported {
                     pc: pc as usize,
@@ -174,7 +200,7 @@ impl Emitter<'_> {
         let m = self.address(pc, src, off, 2, AccessKind::Read, false);
         self.cur = cur;
         let d = x(dst);
-        memop!(self, m, [movzx Rd(d), WORD], []);
+        self.mem_insn(DWORD, &[0x0f, 0xb7], d, m.operand(), &[]);
         if swap {
             // The upper 48 bits stay zero: a 16-bit operation leaves them.
             asm!(self.asm; ror Rw(d), 8);
@@ -187,11 +213,12 @@ impl Emitter<'_> {
     }
 
     fn store_reg(&mut self, size: MemSize, m: Mem, s: u8) {
+        let m = m.operand();
         match size {
-            MemSize::B => memop!(self, m, [mov BYTE], [, Rb(s)]),
-            MemSize::H => memop!(self, m, [mov WORD], [, Rw(s)]),
-            MemSize::W => memop!(self, m, [mov DWORD], [, Rd(s)]),
-            MemSize::DW => memop!(self, m, [mov QWORD], [, Rq(s)]),
+            MemSize::B => self.mem_insn(BYTE, &[0x88], s, m, &[]),
+            MemSize::H => self.mem_insn(WORD, &[0x89], s, m, &[]),
+            MemSize::W => self.mem_insn(DWORD, &[0x89], s, m, &[]),
+            MemSize::DW => self.mem_insn(WIDE, &[0x89], s, m, &[]),
         }
     }
 
@@ -202,11 +229,12 @@ impl Emitter<'_> {
             self.load_imm(R10, imm, size == MemSize::DW);
             return self.store_reg(size, m, R10);
         }
+        let (m, bytes) = (m.operand(), imm.to_le_bytes());
         match size {
-            MemSize::B => memop!(self, m, [mov BYTE], [, imm as i8]),
-            MemSize::H => memop!(self, m, [mov WORD], [, imm as i16]),
-            MemSize::W => memop!(self, m, [mov DWORD], [, imm]),
-            MemSize::DW => memop!(self, m, [mov QWORD], [, imm]),
+            MemSize::B => self.mem_insn(DWORD, &[0xc6], 0, m, &bytes[..1]),
+            MemSize::H => self.mem_insn(WORD, &[0xc7], 0, m, &bytes[..2]),
+            MemSize::W => self.mem_insn(DWORD, &[0xc7], 0, m, &bytes),
+            MemSize::DW => self.mem_insn(WIDE, &[0xc7], 0, m, &bytes),
         }
     }
 

@@ -14,6 +14,7 @@
 
 mod alu;
 mod call;
+mod encode;
 mod entry;
 mod forward;
 mod fuse;
@@ -33,6 +34,10 @@ use dynasmrt::{dynasm, x64::X64Relocation, DynamicLabel, DynasmApi, DynasmLabelA
 
 /// Alignment of loop heads (the targets of backward jumps), in bytes.
 pub(crate) const LOOP_ALIGN: usize = 16;
+
+/// The unit in which x86 cores fetch and cache decoded instructions, in bytes: small loops
+/// are placed within one.
+pub(crate) const FETCH_BLOCK: usize = 64;
 
 /// `dynasm!` for x86-64.
 macro_rules! asm {
@@ -197,8 +202,8 @@ impl<'p> Emitter<'p> {
     /// Returns how many instructions it emitted (2 when a peephole joined two).
     fn insn(&mut self, i: usize) -> Result<usize, JitError> {
         if !self.copy {
-            if self.plan.aligned[i] {
-                self.align_loop_head();
+            if self.plan.loop_head(i) {
+                self.align_loop_head(i);
             }
             let label = self.labels[i];
             asm!(self.asm; =>label);
@@ -357,9 +362,10 @@ impl<'p> Emitter<'p> {
         Ok(())
     }
 
-    /// Pads with `nop`s to the next 16-byte boundary: a loop then starts a fetch block and
-    /// spans as few as it can.
-    fn align_loop_head(&mut self) {
+    /// Pads with `nop`s before the loop starting at instruction `i`: to the next 16-byte
+    /// boundary, or to the next 64-byte one if the loop fits in a fetch block but would
+    /// otherwise cross into the next (its size as the first pass found it).
+    fn align_loop_head(&mut self, i: usize) {
         // The recommended multi-byte nops (Intel SDM, `nop` with a memory operand), by length.
         const NOPS: [&[u8]; 8] = [
             &[0x90],
@@ -371,7 +377,11 @@ impl<'p> Emitter<'p> {
             &[0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
             &[0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
         ];
-        let mut pad = self.asm.offset().0.wrapping_neg() % LOOP_ALIGN;
+        let (at, bytes) = (self.asm.offset().0, self.plan.loop_bytes(i));
+        let mut pad = at.wrapping_neg() % LOOP_ALIGN;
+        if (1..=FETCH_BLOCK).contains(&bytes) && (at + pad) % FETCH_BLOCK + bytes > FETCH_BLOCK {
+            pad = at.wrapping_neg() % FETCH_BLOCK;
+        }
         while pad > 0 {
             let nop = NOPS[pad.min(NOPS.len()) - 1];
             self.asm.extend(nop.iter().copied());
