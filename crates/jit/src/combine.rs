@@ -278,8 +278,8 @@ mod tests {
         let mut other_base = pattern;
         other_base[0] = ldb(2, 4, 9);
         assert_eq!(decide(&other_base, 0), Combine::None);
-        // The first load overwrites the second's base.
-        let clobber = [ldb(1, 1, 9), ldb(3, 1, 8), pattern[2], pattern[3]];
+        // The first load overwrites the second's base (the addresses look adjacent).
+        let clobber = [ldb(2, 2, 9), ldb(3, 2, 8), pattern[2], pattern[3]];
         assert_eq!(decide(&clobber, 0), Combine::None);
         // Shift by another amount, or a signed load.
         let mut shift7 = pattern;
