@@ -4,20 +4,14 @@
 //! - `rX *= 3, 5, 9` is a `lea` (1 cycle, not `imul`'s 3), `rX *= 2^n` a shift;
 //! - such a pair whose sum only addresses memory is not emitted at all (`fold`);
 //! - `if rX ==/!= 0` right after an ALU operation that set the flags from rX (same width,
-//!   not a jump target) needs no `test`;
-//! - a run `rX += rA; rX += rB; ...` (not jump targets after the first) sums the terms in
-//!   r11 first and adds that once: the same value (addition is associative modulo 2^64 and
-//!   2^32), with one addition instead of one per term on rX's dependency chain.
+//!   not a jump target) needs no `test`.
 
 use super::encode::Operand as MemOperand;
 use super::{asm, Emitter};
 use crate::fold::Fold;
-use crate::regs::{x, R11};
+use crate::regs::x;
 use bpfkit_isa::{AluOp, Insn, Operand, Width};
 use dynasmrt::{dynasm, DynasmApi};
-
-/// Longest run of additions summed in r11 (a bound on the look-ahead).
-const MAX_ADD_CHAIN: usize = 8;
 
 impl Emitter<'_> {
     /// Emits instructions `i` and `i + 1` as one `lea` if they are a move and an add to the
@@ -76,50 +70,6 @@ impl Emitter<'_> {
     /// names it (`callx` tables).
     fn bind_second(&mut self, i: usize) {
         self.bind_following(i, 2);
-    }
-
-    /// Emits a run of at least two `rX += rY` (same width, no rX on the right, none but the
-    /// first a jump target) starting at `i` as `r11 = sum of the rY; rX += r11`; returns how
-    /// many instructions it emitted (0: none).
-    pub(super) fn fused_add_chain(&mut self, i: usize) -> usize {
-        let term = |j: usize| match self.plan.insns.get(j).map(|d| d.insn) {
-            Some(Insn::Alu {
-                width,
-                op: AluOp::Add,
-                dst,
-                src: Operand::Reg(y),
-            }) if y != dst => Some((width, dst, y)),
-            _ => None,
-        };
-        let Some((width, dst, first)) = term(i) else {
-            return 0;
-        };
-        let mut terms = vec![x(first)];
-        while terms.len() < MAX_ADD_CHAIN && self.plan.block_at(i + terms.len()).is_none() {
-            match term(i + terms.len()) {
-                Some((w, d, y)) if w == width && d == dst => terms.push(x(y)),
-                _ => break,
-            }
-        }
-        if terms.len() < 2 {
-            return 0;
-        }
-        let (d, wide) = (x(dst), width == Width::W64);
-        self.lea(wide, R11, MemOperand::new(terms[0], Some(terms[1]), 0));
-        if wide {
-            for &t in &terms[2..] {
-                asm!(self.asm; add r11, Rq(t));
-            }
-            asm!(self.asm; add Rq(d), r11);
-        } else {
-            for &t in &terms[2..] {
-                asm!(self.asm; add r11d, Rd(t));
-            }
-            asm!(self.asm; add Rd(d), r11d);
-        }
-        self.zf_of = Some((d, wide));
-        self.bind_following(i, terms.len());
-        terms.len()
     }
 
     fn lea_disp(&mut self, wide: bool, d: u8, s: u8, k: i32) {

@@ -199,7 +199,7 @@ impl<'p> Emitter<'p> {
     }
 
     /// One instruction: its label, the budget charge if it starts a block, its code.
-    /// Returns how many instructions it emitted (2 when a peephole joined two).
+    /// Returns how many instructions it emitted (more than 1 when a peephole joined them).
     fn insn(&mut self, i: usize) -> Result<usize, JitError> {
         if !self.copy {
             if self.plan.loop_head(i) {
@@ -226,22 +226,16 @@ impl<'p> Emitter<'p> {
             }
             return Ok(2);
         }
-        let joined = match self.plan.combines[i] {
-            Combine::Load16 { dst, lower, swap } => {
-                self.combined_load(self.plan.insns[i].pc as u32, dst, lower, swap);
-                self.zf_of = None;
-                self.bind_following(i, combine::LEN);
-                combine::LEN
-            }
-            _ => self.fused_add_chain(i),
-        };
-        if joined > 0 {
+        if let Combine::Load16 { dst, lower, swap } = self.plan.combines[i] {
+            self.combined_load(self.plan.insns[i].pc as u32, dst, lower, swap);
+            self.zf_of = None;
+            self.bind_following(i, combine::LEN);
             if forwarding {
-                for j in i..i + joined {
+                for j in i..i + combine::LEN {
                     self.track_slots(j, j == i && block.is_some());
                 }
             }
-            return Ok(joined);
+            return Ok(combine::LEN);
         }
         if forwarding {
             if block.is_some() {
