@@ -107,40 +107,36 @@ const CASES: &[(&str, &[&str], bool)] = &[
     ("add32 %r2, %r3", &["add %edx,%esi"], false),
     ("mov32 %r0, %r0", &["mov %eax,%eax"], false),
     ("be16 %r1", &["ror $0x8,%di", "movzwl %di,%edi"], false),
-    // Loads, stores and `lea` are encoded by hand in their shortest form: no SIB byte
-    // without an index, no zero displacement (except after rbp/r13, which need one), no
-    // REX prefix that sets nothing.
-    ("ldxdw %r0, [%r1+8]", &["mov 0x8(%rdi),%rax"], true),
-    ("ldxdw %r0, [%r1+0]", &["mov (%rdi),%rax"], true),
-    ("ldxw %r0, [%r1+0]", &["mov (%rdi),%eax"], true),
-    ("ldxw %r9, [%r8+0]", &["mov (%r14),%r15d"], true),
-    ("ldxb %r6, [%r10-1]", &["movzbl -0x1(%rbp),%ebx"], true),
-    ("ldxh %r6, [%r7+0]", &["movzwl 0x0(%r13),%ebx"], true),
-    ("ldxsb %r2, [%r3+0]", &["movsbq (%rdx),%rsi"], true),
-    ("ldxsh %r2, [%r3+2]", &["movswq 0x2(%rdx),%rsi"], true),
-    ("ldxsw %r2, [%r3+4]", &["movslq 0x4(%rdx),%rsi"], true),
-    ("ldxdw %r2, [%r3-300]", &["mov -0x12c(%rdx),%rsi"], true),
-    ("stxw [%r10-4], %r9", &["mov %r15d,-0x4(%rbp)"], true),
-    ("stxh [%r1+2], %r8", &["mov %r14w,0x2(%rdi)"], true),
-    ("stxdw [%r9+0], %r0", &["mov %rax,(%r15)"], true),
-    ("stb [%r1+3], 7", &["movb $0x7,0x3(%rdi)"], true),
-    ("sth [%r1+0], -2", &["movw $0xfffe,(%rdi)"], true),
-    ("stw [%r6+4], 100000", &["movl $0x186a0,0x4(%rbx)"], true),
+    // Memory operands with a run-time base always get a SIB byte (dynasm cannot know at
+    // its compile time whether the base needs one), with an 8-bit displacement when it fits.
+    ("ldxdw %r0, [%r1+8]", &["mov 0x8(%rdi,%riz,1),%rax"], false),
     (
-        "stdw [%r10-8], -1",
-        &["movq $0xffffffffffffffff,-0x8(%rbp)"],
-        true,
+        "ldxb %r6, [%r10-1]",
+        &["movzbl -0x1(%rbp,%riz,1),%ebx"],
+        false,
     ),
-    ("stxb [%r1+300], %r2", &["mov %sil,0x12c(%rdi)"], true),
-    ("stxb [%r1+0], %r6", &["mov %bl,(%rdi)"], true),
-    ("stxb [%r1+0], %r0", &["mov %al,(%rdi)"], true),
-    // Multiplication by 3, 5, 9 as `lea` without a displacement (one with a displacement
-    // takes twice as long on AMD Zen), except on r13 (r7), which needs one.
+    (
+        "ldxsh %r2, [%r3+2]",
+        &["movswq 0x2(%rdx,%riz,1),%rsi"],
+        false,
+    ),
+    (
+        "ldxsw %r2, [%r3+4]",
+        &["movslq 0x4(%rdx,%riz,1),%rsi"],
+        false,
+    ),
+    (
+        "stxw [%r10-4], %r9",
+        &["mov %r15d,-0x4(%rbp,%riz,1)"],
+        false,
+    ),
+    ("stb [%r1+3], 7", &["movb $0x7,0x3(%rdi,%riz,1)"], false),
+    // `lea` is encoded by hand in its shortest form: multiplication by 3, 5, 9 without a
+    // displacement (one with a displacement takes twice as long on AMD Zen), except on r13
+    // (r7), which needs one.
     ("mul %r0, 3", &["lea (%rax,%rax,2),%rax"], true),
     ("mul32 %r8, 5", &["lea (%r14,%r14,4),%r14d"], true),
     ("mul %r7, 9", &["lea 0x0(%r13,%r13,8),%r13"], true),
-    // Atomics keep dynasm's encoding: with a run-time base always a SIB byte and an 8-bit
-    // displacement (dynasm cannot know at its compile time whether the base needs them).
     (
         "lock add [%r1+0], %r2",
         &["lock add %rsi,0x0(%rdi,%riz,1)"],
@@ -159,6 +155,11 @@ const CASES: &[(&str, &[&str], bool)] = &[
     (
         "lock cmpxchg [%r1+0], %r7",
         &["lock cmpxchg %r13,0x0(%rdi,%riz,1)"],
+        false,
+    ),
+    (
+        "stxb [%r1+300], %r2",
+        &["mov %sil,0x12c(%rdi,%riz,1)"],
         false,
     ),
     // Compare-and-branch: an 8-bit immediate, or `test` against zero.

@@ -8,7 +8,7 @@
 //! Accesses at constant offsets inside the current frame (`r10 - 512 ..= r10 - size`,
 //! naturally aligned) need no check at all.
 
-use super::encode::{Operand, Prefix};
+use super::encode::Operand;
 use super::{asm, Emitter, Stub};
 use crate::ctx::{o, size_class};
 use crate::error::JitError;
@@ -54,27 +54,6 @@ impl Mem {
         Operand::new(self.base, self.index, self.disp)
     }
 }
-
-const WIDE: Prefix = Prefix {
-    wide: true,
-    word: false,
-    byte_reg: false,
-};
-const WORD: Prefix = Prefix {
-    wide: false,
-    word: true,
-    byte_reg: false,
-};
-const DWORD: Prefix = Prefix {
-    wide: false,
-    word: false,
-    byte_reg: false,
-};
-const BYTE: Prefix = Prefix {
-    wide: false,
-    word: false,
-    byte_reg: true,
-};
 
 /// The slow-path site word: pc, access size and kind, decoded by `runtime::slow_check`.
 pub(crate) fn site(pc: u32, size: usize, access: AccessKind) -> u64 {
@@ -170,15 +149,15 @@ impl Emitter<'_> {
         off: i16,
     ) -> Result<(), JitError> {
         let m = self.address(pc, src, off, size.bytes(), AccessKind::Read, false);
-        let (d, m) = (x(dst), m.operand());
+        let d = x(dst);
         match (size, signed) {
-            (MemSize::B, false) => self.mem_insn(DWORD, &[0x0f, 0xb6], d, m, &[]),
-            (MemSize::H, false) => self.mem_insn(DWORD, &[0x0f, 0xb7], d, m, &[]),
-            (MemSize::W, false) => self.mem_insn(DWORD, &[0x8b], d, m, &[]),
-            (MemSize::DW, false) => self.mem_insn(WIDE, &[0x8b], d, m, &[]),
-            (MemSize::B, true) => self.mem_insn(WIDE, &[0x0f, 0xbe], d, m, &[]),
-            (MemSize::H, true) => self.mem_insn(WIDE, &[0x0f, 0xbf], d, m, &[]),
-            (MemSize::W, true) => self.mem_insn(WIDE, &[0x63], d, m, &[]),
+            (MemSize::B, false) => memop!(self, m, [movzx Rd(d), BYTE], []),
+            (MemSize::H, false) => memop!(self, m, [movzx Rd(d), WORD], []),
+            (MemSize::W, false) => memop!(self, m, [mov Rd(d), DWORD], []),
+            (MemSize::DW, false) => memop!(self, m, [mov Rq(d), QWORD], []),
+            (MemSize::B, true) => memop!(self, m, [movsx Rq(d), BYTE], []),
+            (MemSize::H, true) => memop!(self, m, [movsx Rq(d), WORD], []),
+            (MemSize::W, true) => memop!(self, m, [movsxd Rq(d), DWORD], []),
             (MemSize::DW, true) => {
                 return Err(JitError::Unsupported {
                     pc: pc as usize,
@@ -200,7 +179,7 @@ impl Emitter<'_> {
         let m = self.address(pc, src, off, 2, AccessKind::Read, false);
         self.cur = cur;
         let d = x(dst);
-        self.mem_insn(DWORD, &[0x0f, 0xb7], d, m.operand(), &[]);
+        memop!(self, m, [movzx Rd(d), WORD], []);
         if swap {
             // The upper 48 bits stay zero: a 16-bit operation leaves them.
             asm!(self.asm; ror Rw(d), 8);
@@ -213,12 +192,11 @@ impl Emitter<'_> {
     }
 
     fn store_reg(&mut self, size: MemSize, m: Mem, s: u8) {
-        let m = m.operand();
         match size {
-            MemSize::B => self.mem_insn(BYTE, &[0x88], s, m, &[]),
-            MemSize::H => self.mem_insn(WORD, &[0x89], s, m, &[]),
-            MemSize::W => self.mem_insn(DWORD, &[0x89], s, m, &[]),
-            MemSize::DW => self.mem_insn(WIDE, &[0x89], s, m, &[]),
+            MemSize::B => memop!(self, m, [mov BYTE], [, Rb(s)]),
+            MemSize::H => memop!(self, m, [mov WORD], [, Rw(s)]),
+            MemSize::W => memop!(self, m, [mov DWORD], [, Rd(s)]),
+            MemSize::DW => memop!(self, m, [mov QWORD], [, Rq(s)]),
         }
     }
 
@@ -229,12 +207,11 @@ impl Emitter<'_> {
             self.load_imm(R10, imm, size == MemSize::DW);
             return self.store_reg(size, m, R10);
         }
-        let (m, bytes) = (m.operand(), imm.to_le_bytes());
         match size {
-            MemSize::B => self.mem_insn(DWORD, &[0xc6], 0, m, &bytes[..1]),
-            MemSize::H => self.mem_insn(WORD, &[0xc7], 0, m, &bytes[..2]),
-            MemSize::W => self.mem_insn(DWORD, &[0xc7], 0, m, &bytes),
-            MemSize::DW => self.mem_insn(WIDE, &[0xc7], 0, m, &bytes),
+            MemSize::B => memop!(self, m, [mov BYTE], [, imm as i8]),
+            MemSize::H => memop!(self, m, [mov WORD], [, imm as i16]),
+            MemSize::W => memop!(self, m, [mov DWORD], [, imm]),
+            MemSize::DW => memop!(self, m, [mov QWORD], [, imm]),
         }
     }
 
