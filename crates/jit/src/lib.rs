@@ -36,8 +36,13 @@
 //!   `lea`, multiplications by 3/5/9/2^n as `lea`/shifts, zero tests reusing the flags of
 //!   the previous operation (`emit::fuse`); in unchecked code also `rX = rY + rZ` that only
 //!   addresses memory folded into the accesses' operands (`fold`, by register liveness),
-//!   stack loads of a slot just stored turned into register moves (`emit::forward`), and
-//!   `if c goto +1; goto L` emitted as `if !c goto L`.
+//!   stack loads of a slot just stored turned into register moves (`emit::forward`),
+//!   `if c goto +1; goto L` emitted as `if !c goto L`, two adjacent byte loads joined by
+//!   `<< 8` and `|` as one 16-bit load (`combine`), and loops of one basic block emitted
+//!   twice (one taken jump per two iterations).
+//! - Loop heads start at a 16-byte boundary, and a loop that fits a 64-byte fetch block is
+//!   placed within one (`compile`); jumps are shortened only while they reach with every
+//!   padding they span at its largest.
 //! - Helpers are called through a Rust trampoline (`extern "sysv64"`, monomorphised for the
 //!   run's [`Helpers`](bpfkit_vm::Helpers) type) with r1–r5 as arguments. It returns r0, or
 //!   records a stop, an error or a panic in the context; the code then leaves through the
