@@ -26,7 +26,7 @@ pub(crate) enum Fold {
 const ALL: RegSet = 0b111_1111_1111;
 
 /// Registers `insn` reads (conservatively: calls and exits read what a callee or caller may).
-fn reads(insn: &Insn) -> RegSet {
+pub(crate) fn reads(insn: &Insn) -> RegSet {
     match *insn {
         Insn::Alu {
             op: AluOp::Mov | AluOp::MovSx(_),
@@ -59,7 +59,7 @@ fn kills(insn: &Insn) -> RegSet {
 
 /// Per instruction: the registers live after it. `None` when the analysis does not
 /// settle within its work bound.
-fn live_out(
+pub(crate) fn live_out(
     insns: &[Insn],
     successors: &dyn Fn(usize) -> [Option<usize>; 2],
 ) -> Option<Vec<RegSet>> {
@@ -88,20 +88,17 @@ fn live_out(
 }
 
 /// Decides the folds of a program. `block_start(i)`: whether instruction `i` starts a
-/// block (control may arrive from elsewhere).
+/// block (control may arrive from elsewhere); `live`: [`live_out`].
 pub(crate) fn folds(
     insns: &[Insn],
     block_start: &dyn Fn(usize) -> bool,
-    successors: &dyn Fn(usize) -> [Option<usize>; 2],
+    live: &[RegSet],
 ) -> Vec<Fold> {
     let n = insns.len();
     let mut out = vec![Fold::None; n];
-    let Some(live) = live_out(insns, successors) else {
-        return out;
-    };
     let mut i = 0;
     while i + 1 < n {
-        if let Some(uses) = fold_at(insns, i, block_start, &live) {
+        if let Some(uses) = fold_at(insns, i, block_start, live) {
             out[i] = Fold::Skip;
             for (j, fold) in uses {
                 out[j] = fold;

@@ -36,8 +36,13 @@
 //!   `lea`, multiplications by 3/5/9/2^n as `lea`/shifts, zero tests reusing the flags of
 //!   the previous operation (`emit::fuse`); in unchecked code also `rX = rY + rZ` that only
 //!   addresses memory folded into the accesses' operands (`fold`, by register liveness),
-//!   stack loads of a slot just stored turned into register moves (`emit::forward`), and
-//!   `if c goto +1; goto L` emitted as `if !c goto L`.
+//!   stack loads of a slot just stored turned into register moves (`emit::forward`),
+//!   `if c goto +1; goto L` emitted as `if !c goto L`, two adjacent byte loads joined by
+//!   `<< 8` and `|` as one 16-bit load (`combine`), and loops of one basic block emitted
+//!   twice (one taken jump per two iterations).
+//! - Loop heads start at a 16-byte boundary, and a loop that fits a 64-byte fetch block is
+//!   placed within one (`compile`); jumps are shortened only while they reach with every
+//!   padding they span at its largest.
 //! - Helpers are called through a Rust trampoline (`extern "sysv64"`, monomorphised for the
 //!   run's [`Helpers`](bpfkit_vm::Helpers) type) with r1–r5 as arguments. It returns r0, or
 //!   records a stop, an error or a panic in the context; the code then leaves through the
@@ -90,7 +95,11 @@
 //! here against about 1 for dynasm's proc-macro and its `syn` dependencies) and encodes
 //! each instruction at run time. dynasm's price is slightly larger code: instructions
 //! with run-time registers always carry a REX prefix and memory operands a SIB byte (the
-//! encoding tests document both). dynasm is MPL-2.0 (file-level copyleft, unmodified use).
+//! encoding tests document both). The one exception is `lea`, encoded by hand in its
+//! shortest form: dynasm's always carries a displacement, and on AMD Zen a `lea` with base,
+//! index and displacement takes 2 cycles instead of 1 (measured: the `alu loop` benchmark,
+//! whose `rX *= 3` is a `lea`, 25% faster). dynasm is MPL-2.0 (file-level copyleft,
+//! unmodified use).
 //!
 //! # Example
 //! ```
@@ -122,6 +131,7 @@
 
 mod blind;
 mod code;
+mod combine;
 mod compile;
 mod ctx;
 mod emit;

@@ -131,6 +131,12 @@ const CASES: &[(&str, &[&str], bool)] = &[
         false,
     ),
     ("stb [%r1+3], 7", &["movb $0x7,0x3(%rdi,%riz,1)"], false),
+    // `lea` is encoded by hand in its shortest form: multiplication by 3, 5, 9 without a
+    // displacement (one with a displacement takes twice as long on AMD Zen), except on r13
+    // (r7), which needs one.
+    ("mul %r0, 3", &["lea (%rax,%rax,2),%rax"], true),
+    ("mul32 %r8, 5", &["lea (%r14,%r14,4),%r14d"], true),
+    ("mul %r7, 9", &["lea 0x0(%r13,%r13,8),%r13"], true),
     (
         "lock add [%r1+0], %r2",
         &["lock add %rsi,0x0(%rdi,%riz,1)"],

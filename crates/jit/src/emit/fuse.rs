@@ -6,11 +6,12 @@
 //! - `if rX ==/!= 0` right after an ALU operation that set the flags from rX (same width,
 //!   not a jump target) needs no `test`.
 
+use super::encode::Operand as MemOperand;
 use super::{asm, Emitter};
 use crate::fold::Fold;
 use crate::regs::x;
 use bpfkit_isa::{AluOp, Insn, Operand, Width};
-use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+use dynasmrt::{dynasm, DynasmApi};
 
 impl Emitter<'_> {
     /// Emits instructions `i` and `i + 1` as one `lea` if they are a move and an add to the
@@ -57,11 +58,7 @@ impl Emitter<'_> {
             (AluOp::Add, Operand::Reg(z)) => {
                 // `rX += rX` adds the moved value, rY.
                 let z = if z == dst { s } else { x(z) };
-                if wide {
-                    asm!(self.asm; lea Rq(d), [Rq(s) + Rq(z)]);
-                } else {
-                    asm!(self.asm; lea Rd(d), [Rq(s) + Rq(z)]);
-                }
+                self.lea(wide, d, MemOperand::new(s, Some(z), 0));
             }
             _ => return false,
         }
@@ -72,30 +69,26 @@ impl Emitter<'_> {
     /// Binds the label of the second instruction of the pair at `i`, for anything that
     /// names it (`callx` tables).
     fn bind_second(&mut self, i: usize) {
-        let label = self.labels[i + 1];
-        asm!(self.asm; =>label);
-        self.offsets[i + 1] = self.asm.offset().0;
+        self.bind_following(i, 2);
     }
 
     fn lea_disp(&mut self, wide: bool, d: u8, s: u8, k: i32) {
-        match (wide, i8::try_from(k)) {
-            (true, Ok(k8)) => asm!(self.asm; lea Rq(d), [BYTE Rq(s) + k8]),
-            (true, Err(_)) => asm!(self.asm; lea Rq(d), [Rq(s) + k]),
-            (false, Ok(k8)) => asm!(self.asm; lea Rd(d), [BYTE Rq(s) + k8]),
-            (false, Err(_)) => asm!(self.asm; lea Rd(d), [Rq(s) + k]),
-        }
+        self.lea(wide, d, MemOperand::new(s, None, k));
     }
 
     /// `d *= k` without `imul` when `k` is 2^n, 3, 5 or 9; returns whether it emitted.
     pub(super) fn mul_by_constant(&mut self, wide: bool, d: u8, k: i32) -> bool {
-        match (k, wide) {
-            (3, true) => asm!(self.asm; lea Rq(d), [Rq(d) + Rq(d) * 2]),
-            (5, true) => asm!(self.asm; lea Rq(d), [Rq(d) + Rq(d) * 4]),
-            (9, true) => asm!(self.asm; lea Rq(d), [Rq(d) + Rq(d) * 8]),
-            (3, false) => asm!(self.asm; lea Rd(d), [Rq(d) + Rq(d) * 2]),
-            (5, false) => asm!(self.asm; lea Rd(d), [Rq(d) + Rq(d) * 4]),
-            (9, false) => asm!(self.asm; lea Rd(d), [Rq(d) + Rq(d) * 8]),
-            (k, _) if k > 1 && (k as u32).is_power_of_two() => {
+        let scaled = |scale| MemOperand {
+            base: d,
+            index: Some(d),
+            scale,
+            disp: 0,
+        };
+        match k {
+            3 => self.lea(wide, d, scaled(1)),
+            5 => self.lea(wide, d, scaled(2)),
+            9 => self.lea(wide, d, scaled(3)),
+            k if k > 1 && (k as u32).is_power_of_two() => {
                 let n = k.trailing_zeros() as i8;
                 if wide {
                     asm!(self.asm; shl Rq(d), BYTE n);

@@ -32,19 +32,25 @@ impl Emitter<'_> {
     ) {
         let d = x(dst);
         let wide = width == Width::W64;
-        let label = self.labels[self.plan.target(i)];
-        // The condition is tested as written; the jump may be taken on its opposite.
-        let taken = if self.plan.inverted[i] {
-            opposite(cond)
+        // The condition is tested as written; the jump may be taken on its opposite. The
+        // first copy of an unrolled loop leaves it (to the instruction after the loop).
+        let (label, taken, site) = if self.exit_jump {
+            (
+                self.labels[i + 1],
+                opposite(cond),
+                self.plan.insns.len() + i,
+            )
+        } else if self.plan.inverted[i] {
+            (self.labels[self.plan.target(i)], opposite(cond), i)
         } else {
-            cond
+            (self.labels[self.plan.target(i)], cond, i)
         };
         if matches!(cond, JmpCond::Eq | JmpCond::Ne)
             && src == Operand::Imm(0)
             && zf == Some((d, wide))
         {
-            self.jcc(taken, label, self.short[i]);
-            self.jump_ends[i] = self.asm.offset().0;
+            self.jcc(taken, label, self.short[site]);
+            self.jump_ends[site] = self.asm.offset().0;
             return;
         }
         // The right-hand side: a register, or an immediate (in r10 when blinding).
@@ -72,8 +78,8 @@ impl Emitter<'_> {
                 Err(_) => asm!(self.asm; cmp Rd(d), DWORD k),
             },
         }
-        self.jcc(taken, label, self.short[i]);
-        self.jump_ends[i] = self.asm.offset().0;
+        self.jcc(taken, label, self.short[site]);
+        self.jump_ends[site] = self.asm.offset().0;
     }
 
     /// `cmp reg, imm8` (opcode 83 /7 ib), encoded by hand: dynasm's table picks the imm32

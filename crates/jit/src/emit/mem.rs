@@ -8,12 +8,13 @@
 //! Accesses at constant offsets inside the current frame (`r10 - 512 ..= r10 - size`,
 //! naturally aligned) need no check at all.
 
+use super::encode::Operand;
 use super::{asm, Emitter, Stub};
 use crate::ctx::{o, size_class};
 use crate::error::JitError;
 use crate::fold::Fold;
 use crate::regs::{x, R10, R11, RAX, RBP};
-use bpfkit_isa::{AtomicOp, MemSize, Reg, STACK_SIZE};
+use bpfkit_isa::{AtomicOp, Insn, MemSize, Reg, STACK_SIZE};
 use bpfkit_vm::AccessKind;
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
@@ -47,6 +48,10 @@ impl Mem {
             index: None,
             disp,
         }
+    }
+
+    fn operand(self) -> Operand {
+        Operand::new(self.base, self.index, self.disp)
     }
 }
 
@@ -83,7 +88,7 @@ impl Emitter<'_> {
                 if !into_r11 {
                     return m;
                 }
-                memop!(self, m, [lea r11,], []);
+                self.lea(true, R11, m.operand());
                 return Mem::at(R11, 0);
             }
         }
@@ -98,7 +103,7 @@ impl Emitter<'_> {
             }
             return Mem::at(RBP, off);
         }
-        memop!(self, Mem::at(b, off), [lea r11,], []);
+        self.lea(true, R11, Operand::new(b, None, off));
         if !self.checked {
             return Mem::at(R11, 0);
         }
@@ -161,6 +166,24 @@ impl Emitter<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A 16-bit load replacing two byte loads and their join (see `combine`): from the
+    /// address of the load at index `lower`, byte-swapped if `swap`. Unchecked code only.
+    pub(super) fn combined_load(&mut self, pc: u32, dst: Reg, lower: usize, swap: bool) {
+        let Insn::Ldx { src, off, .. } = self.plan.insns[lower].insn else {
+            unreachable!("combine names a load")
+        };
+        // The address as that load computes it (folds are per instruction).
+        let cur = std::mem::replace(&mut self.cur, lower);
+        let m = self.address(pc, src, off, 2, AccessKind::Read, false);
+        self.cur = cur;
+        let d = x(dst);
+        memop!(self, m, [movzx Rd(d), WORD], []);
+        if swap {
+            // The upper 48 bits stay zero: a 16-bit operation leaves them.
+            asm!(self.asm; ror Rw(d), 8);
+        }
     }
 
     pub(super) fn store(&mut self, pc: u32, size: MemSize, dst: Reg, src: Reg, off: i16) {

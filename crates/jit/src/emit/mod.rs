@@ -14,6 +14,7 @@
 
 mod alu;
 mod call;
+mod encode;
 mod entry;
 mod forward;
 mod fuse;
@@ -22,6 +23,7 @@ mod mem;
 pub(crate) mod tail;
 
 use crate::blind::Blinder;
+use crate::combine::{self, Combine};
 use crate::compile::Plan;
 use crate::ctx::o;
 use crate::error::JitError;
@@ -30,6 +32,13 @@ use crate::specialize::Specialization;
 use crate::usage::RegSet;
 use bpfkit_isa::{CallTarget, Insn, Reg};
 use dynasmrt::{dynasm, x64::X64Relocation, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
+
+/// Alignment of loop heads (the targets of backward jumps), in bytes.
+pub(crate) const LOOP_ALIGN: usize = 16;
+
+/// The unit in which x86 cores fetch and cache decoded instructions, in bytes: small loops
+/// are placed within one.
+pub(crate) const FETCH_BLOCK: usize = 64;
 
 /// `dynasm!` for x86-64.
 macro_rules! asm {
@@ -77,7 +86,9 @@ pub(crate) struct Emitted {
     pub bytes: Vec<u8>,
     /// Code offset of each instruction (by index in the plan).
     pub offsets: Vec<usize>,
-    /// For each jump instruction, the offset right after its jump (else 0).
+    /// For each jump instruction, the offset right after its jump (else 0); then, at
+    /// `n + last`, the same for the exit jump of the loop unrolled up to `last`
+    /// ([`Plan::unrolled`]).
     pub jump_ends: Vec<usize>,
     /// Offset of the callback entry, if the code has one (see `entry`).
     pub callback_entry: Option<usize>,
@@ -90,7 +101,8 @@ pub(crate) struct Emitter<'p> {
     asm: VecAssembler<X64Relocation>,
     plan: &'p Plan,
     checked: bool,
-    /// Per instruction: encode its jump with an 8-bit displacement (decided by earlier passes).
+    /// Per jump site (indexed as [`Emitted::jump_ends`]): encode it with an 8-bit
+    /// displacement (decided by earlier passes).
     short: &'p [bool],
     blinder: Option<&'p mut Blinder>,
     labels: Vec<DynamicLabel>,
@@ -116,6 +128,11 @@ pub(crate) struct Emitter<'p> {
     direct_entry: bool,
     /// Offset of the tail entry, once emitted.
     tail_entry: Option<usize>,
+    /// Emitting the second copy of an unrolled loop: its labels are the first copy's.
+    copy: bool,
+    /// The loop jump being emitted ends the first copy of an unrolled loop: it leaves the
+    /// loop on the opposite condition.
+    exit_jump: bool,
 }
 
 impl<'p> Emitter<'p> {
@@ -136,7 +153,7 @@ impl<'p> Emitter<'p> {
             blinder,
             labels,
             offsets: vec![0; n],
-            jump_ends: vec![0; n],
+            jump_ends: vec![0; 2 * n],
             stubs: Vec::new(),
             exit: asm.new_dynamic_label(),
             budget_fail: asm.new_dynamic_label(),
@@ -151,12 +168,20 @@ impl<'p> Emitter<'p> {
             cur: 0,
             direct_entry: false,
             tail_entry: None,
+            copy: false,
+            exit_jump: false,
             asm,
         };
         e.prologue();
         let mut i = 0;
         while i < n {
-            i += e.insn(i)?;
+            match plan.unrolled(i) {
+                Some(last) => {
+                    e.unrolled(i, last)?;
+                    i = last + 1;
+                }
+                None => i += e.insn(i)?,
+            }
         }
         e.stubs();
         e.failure_routines();
@@ -175,11 +200,16 @@ impl<'p> Emitter<'p> {
     }
 
     /// One instruction: its label, the budget charge if it starts a block, its code.
-    /// Returns how many instructions it emitted (2 when a peephole joined two).
+    /// Returns how many instructions it emitted (more than 1 when a peephole joined them).
     fn insn(&mut self, i: usize) -> Result<usize, JitError> {
-        let label = self.labels[i];
-        asm!(self.asm; =>label);
-        self.offsets[i] = self.asm.offset().0;
+        if !self.copy {
+            if self.plan.loop_head(i) {
+                self.align_loop_head(i);
+            }
+            let label = self.labels[i];
+            asm!(self.asm; =>label);
+            self.offsets[i] = self.asm.offset().0;
+        }
         self.cur = i;
         let block = self.plan.block_at(i);
         if self.checked {
@@ -196,6 +226,17 @@ impl<'p> Emitter<'p> {
                 self.track_slots(i + 1, false);
             }
             return Ok(2);
+        }
+        if let Combine::Load16 { dst, lower, swap } = self.plan.combines[i] {
+            self.combined_load(self.plan.insns[i].pc as u32, dst, lower, swap);
+            self.zf_of = None;
+            self.bind_following(i, combine::LEN);
+            if forwarding {
+                for j in i..i + combine::LEN {
+                    self.track_slots(j, j == i && block.is_some());
+                }
+            }
+            return Ok(combine::LEN);
         }
         if forwarding {
             if block.is_some() {
@@ -287,6 +328,64 @@ impl<'p> Emitter<'p> {
             Insn::LdInd { size, src, imm } => self.packet_load(pc, size, Some(src), imm)?,
         }
         Ok(1)
+    }
+
+    /// Binds the labels of instructions `i + 1 .. i + count` here, when one peephole
+    /// emitted `count` instructions from `i` (for anything that names them: `callx` tables).
+    fn bind_following(&mut self, i: usize, count: usize) {
+        if self.copy {
+            return;
+        }
+        for j in i + 1..i + count {
+            let label = self.labels[j];
+            asm!(self.asm; =>label);
+            self.offsets[j] = self.asm.offset().0;
+        }
+    }
+
+    /// A single-block loop from `first` to its jump back at `last`, emitted twice: the
+    /// first copy leaves the loop on the opposite condition and runs into the second,
+    /// whose jump goes back to the first (one taken jump per two iterations).
+    fn unrolled(&mut self, first: usize, last: usize) -> Result<(), JitError> {
+        for copy in [false, true] {
+            self.copy = copy;
+            let mut j = first;
+            while j < last {
+                j += self.insn(j)?;
+            }
+            self.exit_jump = !copy;
+            self.insn(last)?;
+            self.exit_jump = false;
+        }
+        self.copy = false;
+        Ok(())
+    }
+
+    /// Pads with `nop`s before the loop starting at instruction `i`: to the next 16-byte
+    /// boundary, or to the next 64-byte one if the loop fits in a fetch block but would
+    /// otherwise cross into the next (its size as the first pass found it).
+    fn align_loop_head(&mut self, i: usize) {
+        // The recommended multi-byte nops (Intel SDM, `nop` with a memory operand), by length.
+        const NOPS: [&[u8]; 8] = [
+            &[0x90],
+            &[0x66, 0x90],
+            &[0x0f, 0x1f, 0x00],
+            &[0x0f, 0x1f, 0x40, 0x00],
+            &[0x0f, 0x1f, 0x44, 0x00, 0x00],
+            &[0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00],
+            &[0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
+            &[0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+        ];
+        let (at, bytes) = (self.asm.offset().0, self.plan.loop_bytes(i));
+        let mut pad = at.wrapping_neg() % LOOP_ALIGN;
+        if (1..=FETCH_BLOCK).contains(&bytes) && (at + pad) % FETCH_BLOCK + bytes > FETCH_BLOCK {
+            pad = at.wrapping_neg() % FETCH_BLOCK;
+        }
+        while pad > 0 {
+            let nop = NOPS[pad.min(NOPS.len()) - 1];
+            self.asm.extend(nop.iter().copied());
+            pad -= nop.len();
+        }
     }
 
     /// Budget metering: charge a whole block on entry (`r9 -= len`); if that borrows, the
