@@ -6,7 +6,9 @@
 
 use bpfkit_isa::{CallTarget, Insn, LdImm64Kind, Reg};
 use bpfkit_jit::{CallSites, CompileOptions, JitError, JitProgram, Specialization};
-use bpfkit_vm::{Config, HelperCtx, HelperError, HelperReturn, Helpers, MemoryMap, Program};
+use bpfkit_vm::{
+    Config, Exit, HelperCtx, HelperError, HelperReturn, Helpers, MemoryMap, Program, VmError,
+};
 
 const LOOP: i32 = 181;
 
@@ -66,20 +68,26 @@ impl Helpers for NoLoopHelper {
     }
 }
 
+/// The slot index (pc) of each instruction, and the callback's: the instruction after the
+/// first `exit` (the tests' convention).
+fn slots_and_callback(insns: &[Insn]) -> (Vec<usize>, usize) {
+    let mut pcs = Vec::new();
+    let mut pc = 0;
+    for insn in insns {
+        pcs.push(pc);
+        pc += insn.slots();
+    }
+    let exit = insns.iter().position(|i| *i == Insn::Exit).unwrap();
+    let callback = pcs[exit + 1];
+    (pcs, callback)
+}
+
 /// Assembles `text`, whose `lddw %r2, 0` before each `call 181` is pointed at the function
 /// labelled by the line `cb:` (as `lddw r2, <function>` would be), and returns the
 /// instructions with the sites to specialise.
 fn program(text: &str) -> (Vec<Insn>, CallSites) {
     let mut insns = bpfkit_asm::assemble(text).expect("assembles");
-    let mut pcs = Vec::new();
-    let mut pc = 0;
-    for insn in &insns {
-        pcs.push(pc);
-        pc += insn.slots();
-    }
-    // The callback is the instruction after the first `exit` (the tests' convention).
-    let exit = insns.iter().position(|i| *i == Insn::Exit).unwrap();
-    let callback = pcs[exit + 1];
+    let (pcs, callback) = slots_and_callback(&insns);
     let mut sites = CallSites::new();
     for i in 0..insns.len() {
         if let Insn::LdImm64 { dst: Reg::R2, .. } = insns[i] {
@@ -347,101 +355,81 @@ impl Helpers for NoWalkHelper {
     }
 }
 
+/// `run` with r1 = the address of a copy of `input` and an array of `len + 1` values
+/// `i * 0x01010101` (one past the end, to catch overruns), both in the memory map: r0 (or
+/// the error), the input and the array afterwards.
+fn with_array(
+    input: &[u8],
+    len: u32,
+    run: impl FnOnce(&mut MemoryMap<'_>, u64, Array) -> Result<Exit, VmError>,
+) -> (Result<u64, VmError>, Vec<u8>, Vec<u64>) {
+    let mut storage: Vec<u64> = (0..len as u64 + 1).map(|i| i * 0x0101_0101).collect();
+    let array = Array {
+        base: storage.as_mut_ptr() as u64,
+        len,
+    };
+    let mut mem = input.to_vec();
+    let r0 = {
+        let mut memory = MemoryMap::new();
+        let addr = memory.add_slice_mut(&mut mem);
+        // SAFETY: `storage` outlives the memory map and nothing else touches it.
+        unsafe {
+            memory.add_raw(
+                storage.as_mut_ptr().cast(),
+                storage.len() * 8,
+                bpfkit_vm::Access::ReadWrite,
+            )
+        };
+        run(&mut memory, addr, array).map(|e| e.r0)
+    };
+    (r0, mem, storage)
+}
+
 /// Runs `text` (its `lddw %r2, 0` pointed at `cb:`, see [`program`]) with r1 = a copy of
 /// `input` on the interpreter and as unchecked code with each `call 164` specialised over
 /// an array of `len` values; compares r0, the input and the array. `fallback` says the
 /// inline walk is expected to fall back to the helper (frame limit).
 fn compare_walk(text: &str, input: &[u8], len: u32, fallback: bool) -> u64 {
     let (insns, _) = program(text);
-    let mut pcs = Vec::new();
-    let mut pc = 0;
-    for insn in &insns {
-        pcs.push(pc);
-        pc += insn.slots();
-    }
-    let exit = insns.iter().position(|i| *i == Insn::Exit).unwrap();
-    let callback = pcs[exit + 1];
+    let (pcs, callback) = slots_and_callback(&insns);
     let prog = Program::load(&insns).unwrap();
     let config = Config::default();
-    let run_interpreter = || {
-        let mut storage: Vec<u64> = (0..len as u64 + 1).map(|i| i * 0x0101_0101).collect();
-        let array = Array {
-            base: storage.as_mut_ptr() as u64,
-            len,
-        };
-        let mut mem = input.to_vec();
-        let r0 = {
-            let mut memory = MemoryMap::new();
-            let addr = memory.add_slice_mut(&mut mem);
-            // SAFETY: `storage` outlives the memory map and nothing else touches it.
-            unsafe {
-                memory.add_raw(
-                    storage.as_mut_ptr().cast(),
-                    storage.len() * 8,
-                    bpfkit_vm::Access::ReadWrite,
-                )
-            };
-            prog.run(
-                [addr, 0, 0, 0, 0],
-                &mut memory,
-                &mut WalkHelper(array),
-                &config,
-            )
-            .map(|e| e.r0)
-        };
-        (r0, mem, storage)
-    };
-    let expected = run_interpreter();
+    let expected = with_array(input, len, |memory, addr, storage| {
+        prog.run(
+            [addr, 0, 0, 0, 0],
+            memory,
+            &mut WalkHelper(storage),
+            &config,
+        )
+    });
     for blind_constants in [false, true] {
-        // The array's address is only known inside `run`: specialise over a fresh copy
+        // The array's address is only known inside the run: specialise over the copy
         // placed where the run puts it, by compiling per run.
         let options = CompileOptions {
             checked: false,
             blind_constants,
             zero_stack: true,
         };
-        let got = {
-            let mut storage: Vec<u64> = (0..len as u64 + 1).map(|i| i * 0x0101_0101).collect();
+        let got = with_array(input, len, |memory, addr, storage| {
             let mut sites = CallSites::new();
             for (i, insn) in insns.iter().enumerate() {
                 if *insn == Insn::Call(CallTarget::Helper(FOR_EACH)) {
-                    sites.insert(
-                        pcs[i],
-                        Specialization::ArrayForEach {
-                            base: storage.as_mut_ptr() as u64,
-                            stride: 8,
-                            len,
-                            callback,
-                        },
-                    );
+                    let walk = Specialization::ArrayForEach {
+                        base: storage.base,
+                        stride: 8,
+                        len,
+                        callback,
+                    };
+                    sites.insert(pcs[i], walk);
                 }
             }
             let jit = JitProgram::compile_specialized(&prog, &options, &sites).unwrap();
-            let array = Array {
-                base: storage.as_mut_ptr() as u64,
-                len,
+            let mut helpers = NoWalkHelper {
+                inner: WalkHelper(storage),
+                allow_walk: fallback,
             };
-            let mut mem = input.to_vec();
-            let r0 = {
-                let mut memory = MemoryMap::new();
-                let addr = memory.add_slice_mut(&mut mem);
-                // SAFETY: as above.
-                unsafe {
-                    memory.add_raw(
-                        storage.as_mut_ptr().cast(),
-                        storage.len() * 8,
-                        bpfkit_vm::Access::ReadWrite,
-                    )
-                };
-                let mut helpers = NoWalkHelper {
-                    inner: WalkHelper(array),
-                    allow_walk: fallback,
-                };
-                jit.run([addr, 0, 0, 0, 0], &mut memory, &mut helpers, &config)
-                    .map(|e| e.r0)
-            };
-            (r0, mem, storage)
-        };
+            jit.run([addr, 0, 0, 0, 0], memory, &mut helpers, &config)
+        });
         assert_eq!(
             expected, got,
             "len {len}, blinded {blind_constants}\n{text}"

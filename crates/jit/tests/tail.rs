@@ -55,7 +55,20 @@ struct Host<'p> {
     resolver_calls: u32,
 }
 
-impl Host<'_> {
+impl<'p> Host<'p> {
+    /// A host that has made no tail call yet.
+    fn new(jits: &'p [JitProgram], slots: Vec<Option<usize>>, answer: Answer) -> Self {
+        Host {
+            jits,
+            slots,
+            answer,
+            made: 0,
+            pending: None,
+            helper_calls: 0,
+            resolver_calls: 0,
+        }
+    }
+
     /// The program a tail call through `map` at `index` goes to now, if it succeeds.
     fn target(&self, map: u64, index: u64) -> Option<usize> {
         if map != MAP || index >= self.slots.len() as u64 || self.made >= MAX_TAIL_CALLS {
@@ -272,15 +285,7 @@ fn check(texts: &[&str], slots: &[Option<usize>], packet: &[u8]) -> (Outcome, u3
     assert!(!plain.iter().any(JitProgram::tail_callable));
     assert!(!checked.iter().any(JitProgram::tail_callable));
     let outcome = |jits: &[JitProgram], answer: Answer, run: Run| {
-        let mut host = Host {
-            jits,
-            slots: slots.to_vec(),
-            answer,
-            made: 0,
-            pending: None,
-            helper_calls: 0,
-            resolver_calls: 0,
-        };
+        let mut host = Host::new(jits, slots.to_vec(), answer);
         let mut mem = vec![0u8; 64];
         let r0 = chain(run, 0, &progs, &mut host, &mut mem, packet);
         ((r0, mem), host.helper_calls)
@@ -487,15 +492,7 @@ fn a_chain_makes_at_most_33_tail_calls() {
     // A host that does not count: the JIT stops the chain itself.
     let progs = load(&[looping]);
     let jits = compile(&progs, false, true);
-    let mut host = Host {
-        jits: &jits,
-        slots: vec![Some(0)],
-        answer: Answer::JumpUncounted,
-        made: 0,
-        pending: None,
-        helper_calls: 0,
-        resolver_calls: 0,
-    };
+    let mut host = Host::new(&jits, vec![Some(0)], Answer::JumpUncounted);
     let mut mem = vec![0u8; 64];
     let r0 = chain(Run::WithTailCalls, 0, &progs, &mut host, &mut mem, &[]);
     assert_eq!(r0, Ok(120));
@@ -505,15 +502,7 @@ fn a_chain_makes_at_most_33_tail_calls() {
     let words = [1u64 << 32];
     let table = [AtomicU64::new(0)];
     let fast = compile_fast(&progs, &words, &table);
-    let mut host = Host {
-        jits: &fast,
-        slots: vec![Some(0)],
-        answer: Answer::Jump,
-        made: 0,
-        pending: None,
-        helper_calls: 0,
-        resolver_calls: 0,
-    };
+    let mut host = Host::new(&fast, vec![Some(0)], Answer::Jump);
     let mut mem = vec![0u8; 64];
     let r0 = chain(Run::WithTailCalls, 0, &progs, &mut host, &mut mem, &[]);
     assert_eq!(r0, Ok(120));
@@ -632,15 +621,7 @@ fn a_panicking_resolver_panics_the_run_and_a_bad_target_fails_it() {
     let progs = load(&["mov %r2, 0x1000\nmov %r3, 0\ncall 12\nexit\n"]);
     let jits = compile(&progs, false, true);
     let run = |jits: &[JitProgram], answer| {
-        let mut host = Host {
-            jits,
-            slots: vec![Some(0)],
-            answer,
-            made: 0,
-            pending: None,
-            helper_calls: 0,
-            resolver_calls: 0,
-        };
+        let mut host = Host::new(jits, vec![Some(0)], answer);
         let mut memory = MemoryMap::new();
         jits[0].run_with_tail_calls([0; 5], &mut memory, &mut host, &Config::default())
     };
@@ -652,15 +633,7 @@ fn a_panicking_resolver_panics_the_run_and_a_bad_target_fails_it() {
     // The host answers with code that cannot be jumped into.
     let plain = compile(&progs, false, false);
     let host_jits: Vec<JitProgram> = plain;
-    let mut host = Host {
-        jits: &host_jits,
-        slots: vec![Some(0)],
-        answer: Answer::Jump,
-        made: 0,
-        pending: None,
-        helper_calls: 0,
-        resolver_calls: 0,
-    };
+    let mut host = Host::new(&host_jits, vec![Some(0)], Answer::Jump);
     let mut memory = MemoryMap::new();
     let err = jits[0]
         .run_with_tail_calls([0; 5], &mut memory, &mut host, &Config::default())
