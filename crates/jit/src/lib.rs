@@ -76,13 +76,18 @@
 //!   JIT reports the budget (it checks on block entry), the interpreter the fault.
 //! - Unchecked code reports `executed: 0`.
 //! - Callbacks that helpers start ([`HelperCtx::call_function`](bpfkit_vm::HelperCtx::call_function))
-//!   run on the interpreter, over the same memory and stack.
+//!   run in the compiled code, through its *callback entry*, in the frames below the
+//!   helper's caller; code without one (checked code) runs them on the interpreter, over
+//!   the same memory and stack.
 //! - Tail calls: by default helper 12 is an ordinary helper call, so a host can implement
 //!   `bpf_tail_call` in its [`Helpers`](bpfkit_vm::Helpers) (end the caller with
 //!   [`HelperReturn::Stop`](bpfkit_vm::HelperReturn::Stop), then run the target). Unchecked
 //!   code compiled with [`JitProgram::compile_tail_callable`] and run with
 //!   [`JitProgram::run_with_tail_calls`] jumps into the target's code instead, as the
 //!   kernel's JIT does (about 10 ns per tail call instead of a new run); see [`TailCalls`].
+//!   Sites specialised with [`Specialization::TailCall`] read the program array's slots
+//!   and switch to the target without asking the host (the runtime's 34-program chain
+//!   `xdp_loop`: 451 → 180 ns per run).
 //!   The target then starts as a new run would (zeroed stack, r1–r5 = the run's arguments),
 //!   but regions that helpers added stay until the whole chain ends.
 //!

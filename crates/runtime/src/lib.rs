@@ -56,10 +56,15 @@
 //! for the whole test-run. The differential tests run every corpus program on the
 //! interpreter, as unchecked and as checked JIT code, against the kernel's results.
 //!
-//! Tail calls go through the run loop on every engine: `bpf_tail_call` ends the running
-//! program and the runtime starts the next one (33 at most per run, as the kernel's
-//! `MAX_TAIL_CALL_CNT`), each on its own engine. Helper callbacks (`bpf_loop`,
-//! `bpf_for_each_map_elem`) run on the interpreter, over the same memory.
+//! Tail calls (33 at most per run, as the kernel's `MAX_TAIL_CALL_CNT`): in an object with
+//! a program array, unchecked JIT code is compiled tail-callable and `bpf_tail_call` from
+//! the main function jumps into the target's code, reading the array's slots inline when
+//! the call names the array directly (see `inline`); otherwise (the interpreter, checked
+//! code, a call from a function) it ends the running program and the runtime's run loop
+//! starts the next one, on its own engine. Helper callbacks (`bpf_loop`,
+//! `bpf_for_each_map_elem`) run in the JIT code when the program has it, else on the
+//! interpreter, over the same memory; unchecked code inlines `bpf_loop` and walks of plain
+//! arrays with a known callback.
 //!
 //! # Context pointers: the low-memory choice
 //! The contexts' `data`, `data_end` and `data_meta` fields are 32 bits wide, and programs
