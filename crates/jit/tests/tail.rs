@@ -11,6 +11,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use proptest::prelude::*;
+
 use bpfkit_isa::{CallTarget, Insn, LdImm64Kind};
 use bpfkit_jit::{
     CallSites, CompileOptions, JitProgram, Specialization, TailCall, TailCalls, MAX_TAIL_CALLS,
@@ -71,6 +73,8 @@ impl<'p> Host<'p> {
 
     /// The program a tail call through `map` at `index` goes to now, if it succeeds.
     fn target(&self, map: u64, index: u64) -> Option<usize> {
+        // The index is a u32, as in the kernel.
+        let index = index as u32 as u64;
         if map != MAP || index >= self.slots.len() as u64 || self.made >= MAX_TAIL_CALLS {
             return None;
         }
@@ -124,7 +128,7 @@ impl<'p> TailCalls<'p> for Host<'p> {
             Answer::Panic => panic!("the host's resolver panicked"),
             Answer::Jump => self.target(map, index),
             Answer::JumpUncounted => {
-                let slot = usize::try_from(index).ok().and_then(|i| self.slots.get(i));
+                let slot = self.slots.get(index as u32 as usize);
                 slot.copied().flatten().filter(|_| map == MAP)
             }
         };
@@ -236,10 +240,16 @@ fn compile_with(
         .collect()
 }
 
-/// Tail-callable code whose `call 12` sites read `words` (the program array's slots, as
-/// [`Specialization::TailCall`] describes them) and jump through `table`, which this
-/// fills with the compiled programs.
-fn compile_fast(progs: &[Program], words: &[u64], table: &[AtomicU64]) -> Vec<JitProgram> {
+/// Tail-callable code whose `call 12` sites read the first `len` of `words` (the program
+/// array's slots, as [`Specialization::TailCall`] describes them) and jump through
+/// `table`, which this fills with the compiled programs.
+fn compile_fast(
+    progs: &[Program],
+    words: &[u64],
+    len: usize,
+    table: &[AtomicU64],
+) -> Vec<JitProgram> {
+    assert!(len <= words.len());
     let options = CompileOptions {
         checked: false,
         ..CompileOptions::default()
@@ -252,7 +262,7 @@ fn compile_fast(progs: &[Program], words: &[u64], table: &[AtomicU64]) -> Vec<Ji
                 if d.insn == Insn::Call(CallTarget::Helper(12)) {
                     let fast = Specialization::TailCall {
                         slots: words.as_ptr() as u64,
-                        len: words.len() as u32,
+                        len: len as u32,
                         programs: table.as_ptr() as u64,
                         count: table.len() as u32,
                     };
@@ -291,13 +301,15 @@ fn check(texts: &[&str], slots: &[Option<usize>], packet: &[u8]) -> (Outcome, u3
         ((r0, mem), host.helper_calls)
     };
     // Tail calls that read the program array themselves: the slots as the host stores
-    // them, a table of the compiled programs filled once they exist.
+    // them, a table of the compiled programs filled once they exist. One word past the
+    // array holds program 0, so reading past the end would show.
     let words: Vec<u64> = slots
         .iter()
         .map(|s| s.map_or(0, |id| 1 << 32 | id as u64))
+        .chain([1 << 32])
         .collect();
     let table: Vec<AtomicU64> = progs.iter().map(|_| AtomicU64::new(0)).collect();
-    let fast = compile_fast(&progs, &words, &table);
+    let fast = compile_fast(&progs, &words, slots.len(), &table);
     let (want, _) = outcome(&plain, Answer::Jump, Run::Interpreter);
     let mut jumped = None;
     for (what, jits, answer, run) in [
@@ -501,7 +513,7 @@ fn a_chain_makes_at_most_33_tail_calls() {
     // Through the program array's slots: the code counts and jumps without the host.
     let words = [1u64 << 32];
     let table = [AtomicU64::new(0)];
-    let fast = compile_fast(&progs, &words, &table);
+    let fast = compile_fast(&progs, &words, words.len(), &table);
     let mut host = Host::new(&fast, vec![Some(0)], Answer::Jump);
     let mut mem = vec![0u8; 64];
     let r0 = chain(Run::WithTailCalls, 0, &progs, &mut host, &mut mem, &[]);
@@ -669,4 +681,50 @@ fn a_target_that_fails_leaves_through_its_own_exit_with_registers_restored() {
     let ((r0, _), helper_calls) = check(&[p0, p1], &[Some(1)], &[]);
     assert_eq!(r0, Err("insn 7: unknown helper 99".to_string()));
     assert_eq!(helper_calls, 0);
+}
+
+/// Program `k` of a random chain: counts its visits at `mem[8k]` and the chain's steps at
+/// `mem[56]`, then tail-calls slot `index`; when the call fails, returns `100 + k`.
+fn chain_program(k: usize, index: u64) -> String {
+    format!(
+        "
+        ldxdw %r0, [%r1+{visits}]
+        add %r0, 1
+        stxdw [%r1+{visits}], %r0
+        ldxdw %r6, [%r1+56]
+        add %r6, 1
+        stxdw [%r1+56], %r6
+        mov %r2, {MAP}
+        lddw %r3, {index}
+        call 12
+        add %r0, {ret}
+        exit
+        ",
+        visits = 8 * k,
+        ret = 100 + k,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Random program arrays (empty slots, cycles, self-loops) and indexes (in range, past
+    /// the array, with high bits set that the u32 index drops): every way of making the
+    /// tail calls, the inline one included, gives the interpreter's chain.
+    #[test]
+    fn random_chains_agree_on_every_path(
+        slots in prop::collection::vec(prop::option::of(0usize..4), 1..6),
+        picks in prop::collection::vec((0u64..8, any::<bool>()), 4),
+    ) {
+        let texts: Vec<String> = picks
+            .iter()
+            .enumerate()
+            .map(|(k, &(index, high))| chain_program(k, index | if high { 7 << 32 } else { 0 }))
+            .collect();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let ((r0, mem), _) = check(&texts, &slots, &[]);
+        let steps = u64_at(&mem, 56);
+        prop_assert!(r0.is_ok());
+        prop_assert!((1..=MAX_TAIL_CALLS as u64 + 1).contains(&steps));
+    }
 }
