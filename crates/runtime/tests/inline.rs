@@ -214,5 +214,15 @@ fn inline_value_pointers_reach_helpers_also_after_a_tail_call_from_another_engin
         // Run directly too, repeated (the regions are registered once for all repeats).
         let out = target.test_run(&TestRun::new(&packet).repeat(5)).unwrap();
         assert_eq!(out.retval, 2, "{what}");
+
+        // The inline tail call reads the slot at every call: emptied, the call fails and
+        // the entry goes on (r0 = 1); filled again, it jumps again.
+        let jump = loaded.map("jump").unwrap();
+        jump.delete(&0u32.to_ne_bytes()).unwrap();
+        let out = entry.test_run(&TestRun::new(&packet)).unwrap();
+        assert_eq!(out.retval, 1, "{what}: slot emptied");
+        loaded.set_prog_array_slot("jump", 0, "target").unwrap();
+        let out = entry.test_run(&TestRun::new(&packet)).unwrap();
+        assert_eq!(out.retval, 2, "{what}: slot filled again");
     }
 }
