@@ -172,6 +172,7 @@ pub(crate) mod o {
         PROGRAM = program;
         JIT = jit;
         TAIL_CALLS = tail_calls;
+        READS_PACKET = reads_packet;
     }
 }
 

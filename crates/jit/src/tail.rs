@@ -19,6 +19,10 @@
 //!   table, the packet cache, the zeroed part of the deeper frames) and returns the
 //!   target's tail entry, which the code jumps to. The target's `exit` then returns into
 //!   the epilogue of the code the run entered.
+//! - Sites specialised with [`Specialization::TailCall`](crate::Specialization::TailCall)
+//!   do the resolver's work inline (`emit::tail`): the slot read from the program array's
+//!   words, the count, the context switch, the jump. Targets that read the packet cache
+//!   (which the resolver refreshes) still take the resolver's path.
 //! - The chain is one run: regions that helpers add to the memory map stay until it ends
 //!   (dropping them at each jump, as separate runs would, cost about 6 ns per tail call).
 //!   Unchecked code trusts a verifier, so the only accesses the memory map still judges
@@ -26,9 +30,9 @@
 //! - Everything else takes the ordinary helper path: [`TailCall::Helper`], runs without a
 //!   resolver ([`JitProgram::run`]), checked code, and tail calls from a bpf-to-bpf
 //!   function or a callback (the runtime reports those as unsupported, as before).
-//! - At most [`MAX_TAIL_CALLS`] jumps per run (the kernel's `MAX_TAIL_CALL_CNT`): one more
-//!   fails like an exhausted tail call, so a host that counts nothing still cannot make a
-//!   run loop forever.
+//! - At most [`MAX_TAIL_CALLS`] tail calls per chain (the kernel's `MAX_TAIL_CALL_CNT`),
+//!   counted on from [`TailCalls::tail_calls_made`]: one more fails like an exhausted tail
+//!   call, so a host that counts nothing still cannot make a run loop forever.
 //! - Unchecked code counts no instructions, so a chain of jumps reports `executed: 0` like
 //!   any unchecked run.
 

@@ -46,16 +46,20 @@ const LOOP: i32 = 181;
 /// `bpf_for_each_map_elem`.
 const FOR_EACH_MAP_ELEM: i32 = 164;
 
-/// Slot indexes and jump targets of a program, to walk back inside basic blocks.
-struct Blocks {
+/// A program's instructions with their slot indexes and jump targets, to walk back inside
+/// basic blocks; built once per program, for every kind of site.
+pub(crate) struct Blocks<'i> {
+    insns: &'i [Insn],
     /// The slot index of each instruction, then the program's length in slots.
     pcs: Vec<usize>,
     /// Slot indexes control may reach other than by falling through.
     targets: BTreeSet<i64>,
 }
 
-impl Blocks {
-    fn new(insns: &[Insn]) -> Blocks {
+impl<'i> Blocks<'i> {
+    /// `insns` are the object's instructions, map references still symbolic
+    /// (`LdImm64Kind::MapIdx`).
+    pub(crate) fn new(insns: &'i [Insn]) -> Blocks<'i> {
         let mut pcs = Vec::with_capacity(insns.len() + 1);
         let mut pc = 0;
         for insn in insns {
@@ -78,18 +82,22 @@ impl Blocks {
             };
             targets.insert(pc as i64 + 1 + off);
         }
-        Blocks { pcs, targets }
+        Blocks {
+            insns,
+            pcs,
+            targets,
+        }
     }
 
     /// The instruction that last writes `reg` before instruction `i` on every path, if it
     /// lies in `i`'s basic block (found by walking back).
-    fn last_write(&self, insns: &[Insn], i: usize, reg: Reg) -> Option<usize> {
+    fn last_write(&self, i: usize, reg: Reg) -> Option<usize> {
         for k in (0..i).rev() {
             // Control may arrive at `k + 1` from elsewhere, with another value.
             if self.targets.contains(&(self.pcs[k + 1] as i64)) {
                 return None;
             }
-            match insns[k] {
+            match self.insns[k] {
                 // Calls may change r1–r5 (a bpf-to-bpf callee's are the caller's); after an
                 // exit or a goto, `k + 1` is reached only by a jump, or not at all.
                 Insn::Call(_) | Insn::Exit | Insn::Ja { .. } => return None,
@@ -103,22 +111,16 @@ impl Blocks {
 
     /// The sites of `call <helper>` whose register `reg` is set, in its basic block, by
     /// `lddw reg` of `kind`: `(pc of the call, pc of the lddw, its immediate)`.
-    fn fixed_operands(
-        &self,
-        insns: &[Insn],
-        helper: i32,
-        reg: Reg,
-        kind: LdImm64Kind,
-    ) -> Vec<(usize, usize, u64)> {
+    fn fixed_operands(&self, helper: i32, reg: Reg, kind: LdImm64Kind) -> Vec<(usize, usize, u64)> {
         let mut out = Vec::new();
-        for (i, insn) in insns.iter().enumerate() {
+        for (i, insn) in self.insns.iter().enumerate() {
             if *insn != Insn::Call(CallTarget::Helper(helper)) {
                 continue;
             }
-            let Some(k) = self.last_write(insns, i, reg) else {
+            let Some(k) = self.last_write(i, reg) else {
                 continue;
             };
-            if let Insn::LdImm64 { kind: kk, imm, .. } = insns[k] {
+            if let Insn::LdImm64 { kind: kk, imm, .. } = self.insns[k] {
                 if kk == kind {
                     out.push((self.pcs[i], self.pcs[k], imm));
                 }
@@ -128,55 +130,56 @@ impl Blocks {
     }
 }
 
-/// For each `call bpf_map_lookup_elem` whose r1 is provably one map: `(pc, map index)`.
-/// `insns` are the object's instructions, map references still symbolic
-/// (`LdImm64Kind::MapIdx`).
-pub(crate) fn fixed_map_lookups(insns: &[Insn]) -> Vec<(usize, usize)> {
-    Blocks::new(insns)
-        .fixed_operands(insns, MAP_LOOKUP_ELEM, Reg::R1, LdImm64Kind::MapIdx)
-        .into_iter()
-        .map(|(pc, _, imm)| (pc, imm as u32 as usize))
-        .collect()
-}
+impl Blocks<'_> {
+    /// For each `call bpf_map_lookup_elem` whose r1 is provably one map: `(pc, map index)`.
+    pub(crate) fn map_lookups(&self) -> Vec<(usize, usize)> {
+        self.fixed_operands(MAP_LOOKUP_ELEM, Reg::R1, LdImm64Kind::MapIdx)
+            .into_iter()
+            .map(|(pc, _, imm)| (pc, imm as u32 as usize))
+            .collect()
+    }
 
-/// For each `call <helper>` whose r2 is provably one of the program's functions:
-/// `(pc, slot of the callback)`.
-fn fixed_callbacks(insns: &[Insn], helper: i32) -> Vec<(usize, usize)> {
-    let blocks = Blocks::new(insns);
-    let len = *blocks.pcs.last().unwrap_or(&0) as i64;
-    blocks
-        .fixed_operands(insns, helper, Reg::R2, LdImm64Kind::Func)
-        .into_iter()
-        .filter_map(|(pc, at, imm)| {
-            let callback = at as i64 + 1 + imm as u32 as i32 as i64;
-            (0..len)
-                .contains(&callback)
-                .then_some((pc, callback as usize))
-        })
-        .collect()
-}
+    /// For each `call <helper>` whose r2 is provably one of the program's functions:
+    /// `(pc, slot of the callback)`.
+    fn fixed_callbacks(&self, helper: i32) -> Vec<(usize, usize)> {
+        let len = *self.pcs.last().unwrap_or(&0) as i64;
+        self.fixed_operands(helper, Reg::R2, LdImm64Kind::Func)
+            .into_iter()
+            .filter_map(|(pc, at, imm)| {
+                let callback = at as i64 + 1 + imm as u32 as i32 as i64;
+                (0..len)
+                    .contains(&callback)
+                    .then_some((pc, callback as usize))
+            })
+            .collect()
+    }
 
-/// For each `call bpf_loop` whose r2 is provably one of the program's functions:
-/// `(pc, slot of the callback)`.
-pub(crate) fn fixed_loop_callbacks(insns: &[Insn]) -> Vec<(usize, usize)> {
-    fixed_callbacks(insns, LOOP)
-}
+    /// For each `call bpf_loop` whose r2 is provably one of the program's functions:
+    /// `(pc, slot of the callback)`.
+    pub(crate) fn loop_callbacks(&self) -> Vec<(usize, usize)> {
+        self.fixed_callbacks(LOOP)
+    }
 
-/// For each `call bpf_for_each_map_elem` whose r1 is provably one map and r2 one of the
-/// program's functions: `(pc, map index, slot of the callback)`.
-pub(crate) fn fixed_map_walks(insns: &[Insn]) -> Vec<(usize, usize, usize)> {
-    let maps: Vec<(usize, u64)> = Blocks::new(insns)
-        .fixed_operands(insns, FOR_EACH_MAP_ELEM, Reg::R1, LdImm64Kind::MapIdx)
-        .into_iter()
-        .map(|(pc, _, imm)| (pc, imm))
-        .collect();
-    fixed_callbacks(insns, FOR_EACH_MAP_ELEM)
-        .into_iter()
-        .filter_map(|(pc, callback)| {
-            let &(_, map) = maps.iter().find(|&&(at, _)| at == pc)?;
-            Some((pc, map as u32 as usize, callback))
-        })
-        .collect()
+    /// For each `call bpf_for_each_map_elem` whose r1 is provably one map and r2 one of the
+    /// program's functions: `(pc, map index, slot of the callback)`.
+    pub(crate) fn map_walks(&self) -> Vec<(usize, usize, usize)> {
+        let maps = self.fixed_operands(FOR_EACH_MAP_ELEM, Reg::R1, LdImm64Kind::MapIdx);
+        self.fixed_callbacks(FOR_EACH_MAP_ELEM)
+            .into_iter()
+            .filter_map(|(pc, callback)| {
+                let &(_, _, map) = maps.iter().find(|&&(at, _, _)| at == pc)?;
+                Some((pc, map as u32 as usize, callback))
+            })
+            .collect()
+    }
+
+    /// For each `call bpf_tail_call` whose r2 is provably one map: `(pc, map index)`.
+    fn tail_calls(&self) -> Vec<(usize, usize)> {
+        self.fixed_operands(TAIL_CALL, Reg::R2, LdImm64Kind::MapIdx)
+            .into_iter()
+            .map(|(pc, _, imm)| (pc, imm as u32 as usize))
+            .collect()
+    }
 }
 
 /// What [`specialize`] decided for one program: the sites to inline and the arrays they
@@ -204,7 +207,8 @@ pub(crate) fn specialize(
     tail: Option<TailTable>,
 ) -> InlinedLookups {
     let mut out = InlinedLookups::default();
-    for (pc, index) in fixed_map_lookups(insns) {
+    let blocks = Blocks::new(insns);
+    for (pc, index) in blocks.map_lookups() {
         let Some((base, stride, len)) = plain_array(maps, index) else {
             continue;
         };
@@ -212,23 +216,19 @@ pub(crate) fn specialize(
             .insert(pc, Specialization::IndexedLookup { base, stride, len });
         out.maps.insert(index);
     }
-    for (pc, callback) in fixed_loop_callbacks(insns) {
+    for (pc, callback) in blocks.loop_callbacks() {
         out.sites.insert(pc, Specialization::Loop { callback });
     }
-    let mut pc = 0;
-    for insn in insns {
+    for (insn, &pc) in insns.iter().zip(&blocks.pcs) {
         if let Insn::Call(CallTarget::Helper(id)) = *insn {
             if let Some(func) = crate::helpers::pure_helper(id) {
                 out.sites.insert(pc, Specialization::PureCall { func });
             }
         }
-        pc += insn.slots();
     }
     if let Some(table) = tail {
-        let arrays =
-            Blocks::new(insns).fixed_operands(insns, TAIL_CALL, Reg::R2, LdImm64Kind::MapIdx);
-        for (pc, _, imm) in arrays {
-            let Some(slot) = maps.slots.get(imm as u32 as usize) else {
+        for (pc, index) in blocks.tail_calls() {
+            let Some(slot) = maps.slots.get(index) else {
                 continue;
             };
             let Some(array) = slot.map.as_prog_array() else {
@@ -244,7 +244,7 @@ pub(crate) fn specialize(
             out.sites.insert(pc, fast);
         }
     }
-    for (pc, index, callback) in fixed_map_walks(insns) {
+    for (pc, index, callback) in blocks.map_walks() {
         let Some((base, stride, len)) = plain_array(maps, index) else {
             continue;
         };
@@ -409,9 +409,9 @@ mod tests {
             LOOKUP,
             Insn::Exit,
         ];
-        assert_eq!(fixed_map_lookups(&insns), [(3, 3), (22, 6)]);
+        assert_eq!(Blocks::new(&insns).map_lookups(), [(3, 3), (22, 6)]);
         // The first site alone: r1 as the program enters is no map.
-        assert_eq!(fixed_map_lookups(&[LOOKUP, Insn::Exit]), []);
+        assert_eq!(Blocks::new(&[LOOKUP, Insn::Exit]).map_lookups(), []);
     }
 
     #[test]
@@ -436,12 +436,15 @@ mod tests {
             mov(Reg::R0, Operand::Imm(0)),
             Insn::Exit,
         ];
-        assert_eq!(fixed_loop_callbacks(&insns), [(3, 9)]);
+        assert_eq!(Blocks::new(&insns).loop_callbacks(), [(3, 9)]);
         // A function outside the program is no callback.
-        assert_eq!(fixed_loop_callbacks(&[func(100), bpf_loop, Insn::Exit]), []);
+        assert_eq!(
+            Blocks::new(&[func(100), bpf_loop, Insn::Exit]).loop_callbacks(),
+            []
+        );
         // r2 set by a map lddw is no function either.
         assert_eq!(
-            fixed_loop_callbacks(&[ld_map(Reg::R2, 0), bpf_loop, Insn::Exit]),
+            Blocks::new(&[ld_map(Reg::R2, 0), bpf_loop, Insn::Exit]).loop_callbacks(),
             []
         );
     }
@@ -467,6 +470,6 @@ mod tests {
             mov(Reg::R0, Operand::Imm(0)),
             Insn::Exit,
         ];
-        assert_eq!(fixed_map_walks(&insns), [(4, 2, 9)]);
+        assert_eq!(Blocks::new(&insns).map_walks(), [(4, 2, 9)]);
     }
 }

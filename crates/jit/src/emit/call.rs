@@ -31,6 +31,9 @@ use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 /// `BPF_FUNC_for_each_map_elem`.
 const FOR_EACH_MAP_ELEM: i32 = 164;
 
+/// `-EINVAL`: what the inlined helpers return for flags they do not know.
+const EINVAL: i32 = -22;
+
 impl Emitter<'_> {
     /// Calls helper `id`, or the helper whose number is in r11 when `id` is `None`.
     /// `done` is bound after the call when given (for `callx`).
@@ -129,7 +132,6 @@ impl Emitter<'_> {
     /// frame below it. That frame is zeroed (when the code zeroes frames) before the key is
     /// first written, so the calls' own zeroing never reaches it.
     fn inline_array_for_each(&mut self, pc: u32, target: usize, base: u64, stride: u32, len: u32) {
-        const EINVAL: i32 = -22;
         const FRAME: i32 = STACK_SIZE as i32;
         let (generic, again, stop, done) = (
             self.asm.new_dynamic_label(),
@@ -156,12 +158,8 @@ impl Emitter<'_> {
             ; =>resume
         );
         self.stubs.push(Stub::CallSlow { at, resume, pc });
+        self.enter_inline_loop();
         asm!(self.asm
-            ; push rdi
-            ; push rsi
-            ; push rdx
-            ; push rcx
-            ; push r8
             ; push rdi
             ; push rdx
             ; push 0
@@ -202,13 +200,9 @@ impl Emitter<'_> {
             ; jb =>again
             ; =>stop
             ; add rbp, FRAME
-            ; pop rax
-            ; add rsp, 16
-            ; pop r8
-            ; pop rcx
-            ; pop rdx
-            ; pop rsi
-            ; pop rdi
+        );
+        self.leave_inline_loop();
+        asm!(self.asm
             ; jmp =>done
             ; =>generic
         );
@@ -219,7 +213,6 @@ impl Emitter<'_> {
     /// are saved on the native stack, then the loop's state: the count, the context and i
     /// (8 pushes: rsp keeps its alignment for the calls).
     fn inline_loop(&mut self, pc: u32, target: usize) {
-        const EINVAL: i32 = -22;
         const E2BIG: i32 = -7;
         const MAX_LOOPS: i32 = 1 << 23;
         let (again, stop, done) = (
@@ -235,11 +228,9 @@ impl Emitter<'_> {
             ; mov rax, E2BIG
             ; cmp edi, MAX_LOOPS
             ; ja =>done
-            ; push rdi
-            ; push rsi
-            ; push rdx
-            ; push rcx
-            ; push r8
+        );
+        self.enter_inline_loop();
+        asm!(self.asm
             ; mov eax, edi
             ; push rax
             ; push rdx
@@ -263,6 +254,27 @@ impl Emitter<'_> {
             ; cmp rax, [rsp + 16]
             ; jb =>again
             ; =>stop
+        );
+        self.leave_inline_loop();
+        asm!(self.asm; =>done);
+    }
+
+    /// r1–r5 saved on the native stack, before an inline loop pushes its three words of
+    /// state (8 pushes in all: rsp keeps its alignment for the calls).
+    fn enter_inline_loop(&mut self) {
+        asm!(self.asm
+            ; push rdi
+            ; push rsi
+            ; push rdx
+            ; push rcx
+            ; push r8
+        );
+    }
+
+    /// The end of an inline loop: r0 = the loop's count (its last state word), its other
+    /// two words dropped, r1–r5 restored.
+    fn leave_inline_loop(&mut self) {
+        asm!(self.asm
             ; pop rax
             ; add rsp, 16
             ; pop r8
@@ -270,7 +282,6 @@ impl Emitter<'_> {
             ; pop rdx
             ; pop rsi
             ; pop rdi
-            ; =>done
         );
     }
 

@@ -129,6 +129,8 @@ impl Emitter<'_> {
             ; mov [r12 + o::FUNC_TABLE], r11
             ; mov r11, [r10 + jo::FUNC_TABLE_LEN]
             ; mov [r12 + o::FUNC_TABLE_LEN], r11
+            // A target with a fast entry reads no packet cache.
+            ; mov BYTE [r12 + o::READS_PACKET], 0
             // The deeper frames are dirty: the target zeroes them again as it enters them.
             ; mov r11, [r12 + o::STACK_TOP]
             ; sub r11, STACK_SIZE as i32

@@ -1,7 +1,7 @@
 //! Map helpers: lookup, update, delete, push/pop/peek, ring buffers, tail calls.
 
 use bpfkit_jit::{TailCall, TailCalls};
-use bpfkit_maps::{map_flags, MapError, MapType};
+use bpfkit_maps::{map_flags, MapError, MapType, ProgArray};
 use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn};
 
 use crate::engine::Prepared;
@@ -158,11 +158,7 @@ impl RunHelpers<'_> {
         let array = map.as_prog_array().ok_or_else(|| {
             HelperError::Failed("tail call through a map that is not a program array".into())
         })?;
-        let index = a[2] as u32;
-        if index >= map.spec().max_entries || self.tail_calls >= MAX_TAIL_CALLS {
-            return Ok(HelperReturn::Value(0));
-        }
-        let Some(prog) = array.get(index) else {
+        let Some(prog) = self.tail_target(array, a[2]) else {
             return Ok(HelperReturn::Value(0));
         };
         if ctx.call_depth() > 0 {
@@ -173,6 +169,15 @@ impl RunHelpers<'_> {
         self.tail_calls += 1;
         self.pending_tail_call = Some(prog as usize);
         Ok(HelperReturn::Stop(0))
+    }
+
+    /// The program a tail call through `array` at `index` (a u32, as in the kernel) goes
+    /// to now, if it succeeds: the slot holds one and the chain is under the limit.
+    fn tail_target(&self, array: &ProgArray, index: u64) -> Option<u32> {
+        if self.tail_calls >= MAX_TAIL_CALLS {
+            return None;
+        }
+        array.get(index as u32)
     }
 
     /// `bpf_ringbuf_output(ringbuf, data, size, flags)`.
@@ -256,25 +261,21 @@ impl RunHelpers<'_> {
 impl<'r> TailCalls<'r> for RunHelpers<'r> {
     fn tail_call(&mut self, map: u64, index: u64) -> TailCall<'r> {
         let shared = self.shared;
-        let (array, max_entries) = match self.tail_array {
-            Some((handle, array, max_entries)) if handle == map => (array, max_entries),
+        let array = match self.tail_array {
+            Some((handle, array)) if handle == map => array,
             _ => {
-                let Some(found) = shared.maps.own_by_handle(map) else {
+                let Some(array) = shared
+                    .maps
+                    .own_by_handle(map)
+                    .and_then(|m| m.as_prog_array())
+                else {
                     return TailCall::Helper;
                 };
-                let Some(array) = found.as_prog_array() else {
-                    return TailCall::Helper;
-                };
-                let max_entries = found.spec().max_entries;
-                self.tail_array = Some((map, array, max_entries));
-                (array, max_entries)
+                self.tail_array = Some((map, array));
+                array
             }
         };
-        let index = index as u32;
-        if index >= max_entries || self.tail_calls >= MAX_TAIL_CALLS {
-            return TailCall::Fail;
-        }
-        let Some(prog) = array.get(index) else {
+        let Some(prog) = self.tail_target(array, index) else {
             return TailCall::Fail;
         };
         match shared.programs.get(prog as usize).map(|p| &p.prepared) {

@@ -87,9 +87,9 @@ pub(crate) struct RunHelpers<'r> {
     pub(crate) pending_tail_call: Option<usize>,
     /// The program running now (changed by tail calls that jump).
     pub(crate) running: usize,
-    /// The program array of the last tail call that jumped, with its handle and size:
+    /// The program array of the last tail call that jumped, with its handle:
     /// chains go through the same array, and finding it costs more than the jump.
-    pub(crate) tail_array: Option<(u64, &'r ProgArray, u32)>,
+    pub(crate) tail_array: Option<(u64, &'r ProgArray)>,
     /// Ring buffer samples reserved and not yet submitted or discarded.
     pub(crate) reserved: Vec<(u64, MapRef)>,
 }
