@@ -40,7 +40,10 @@ pub struct CompileOptions {
     /// Check every memory access against the run's regions and meter the instruction
     /// budget, with the interpreter's errors (default). `false` is for programs a verifier
     /// accepted: accesses and loops are then trusted (call depth and packet bounds are still
-    /// checked, they are cheap and keep the JIT's own stack safe).
+    /// checked, they are cheap and keep the JIT's own stack safe), and so are the memory
+    /// arguments of its helper calls ([`HelperCtx::trust_arguments`]).
+    ///
+    /// [`HelperCtx::trust_arguments`]: bpfkit_vm::HelperCtx::trust_arguments
     pub checked: bool,
     /// XOR every program-chosen immediate (ALU, jump, store, `lddw`, packet-load operands
     /// and helper numbers; not shift counts, which are masked to 0–63, nor 16-bit memory
@@ -492,6 +495,7 @@ pub(crate) fn compile(
                 None | Some(
                     Specialization::ArrayForEach { .. }
                         | Specialization::PureCall { .. }
+                        | Specialization::BoundCall { .. }
                         | Specialization::TailCall { .. }
                 )
             ) && matches!(

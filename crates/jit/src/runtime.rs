@@ -454,6 +454,11 @@ unsafe extern "sysv64" fn helper_trampoline<H: Helpers + ?Sized>(
         if let Some(jit) = jit.filter(|j| j.callback_entry != 0) {
             unsafe { hctx.run_callbacks_with(jit) };
         }
+        // SAFETY: unchecked code is compiled only for programs a verifier accepted
+        // (`CompileOptions::checked`), which checked their helpers' memory arguments.
+        if jit.is_some_and(|j| !j.options.checked) {
+            unsafe { hctx.trust_arguments() };
+        }
         let result = helpers.call(id, [a1, a2, a3, a4, a5], &mut hctx);
         ctx.core.budget_left = hctx.remaining_budget();
         if ctx.reads_packet {

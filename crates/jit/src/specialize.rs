@@ -71,6 +71,19 @@ pub enum Specialization {
         /// Address of the function.
         func: u64,
     },
+    /// A direct call of the host function at `func` as for [`PureCall`](Self::PureCall),
+    /// but with `r1` in place of the program's r1: for a helper whose first argument the
+    /// host promises is always the same object at this site (a map), which the function
+    /// then gets as its own host pointer (e.g. `bpf_map_lookup_elem` on a hash map, called
+    /// as the map's lookup function as the kernel's JIT does). The function may read only
+    /// memory a verifier proved the program passes, never unwinds and changes no run state
+    /// but what the helper would. r1–r5 keep their values.
+    BoundCall {
+        /// Address of the function.
+        func: u64,
+        /// Its first argument.
+        r1: u64,
+    },
     /// `bpf_tail_call(ctx, map, index)` through a program array the host promises r2
     /// is: in tail-callable code, from the main function of a run with tail calls (see
     /// [`JitProgram::run_with_tail_calls`](crate::JitProgram::run_with_tail_calls)), the

@@ -533,7 +533,7 @@ fn walks_too_deep_for_an_extra_frame_call_the_helper() {
     }
 }
 
-// Pure helpers called directly ([`Specialization::PureCall`]).
+// Pure helpers called directly ([`Specialization::PureCall`], [`Specialization::BoundCall`]).
 
 /// Helper 5 as a pure function: a mix of r1–r5 and the byte at r1.
 unsafe extern "sysv64" fn mix(a: u64, b: u64, c: u64, d: u64, e: u64) -> u64 {
@@ -542,8 +542,11 @@ unsafe extern "sysv64" fn mix(a: u64, b: u64, c: u64, d: u64, e: u64) -> u64 {
     (a ^ b.rotate_left(8) ^ c.rotate_left(16) ^ d.rotate_left(24) ^ e.rotate_left(32)) + byte
 }
 
-/// Helper 5 through the trampoline, for the interpreter: the same function.
-struct MixHelper;
+/// Helper 5 through the trampoline, for the interpreter: the same function, with r1
+/// replaced by `bound` if given (as a [`Specialization::BoundCall`] does).
+struct MixHelper {
+    bound: Option<u64>,
+}
 
 impl Helpers for MixHelper {
     fn call(
@@ -553,10 +556,16 @@ impl Helpers for MixHelper {
         ctx: &mut HelperCtx<'_, '_>,
     ) -> Result<HelperReturn, HelperError> {
         assert_eq!(id, 5);
-        ctx.memory.load_uint(a[0], bpfkit_isa::MemSize::B)?;
-        // SAFETY: r1 was just checked readable.
+        let r1 = match self.bound {
+            Some(r1) => r1,
+            None => {
+                ctx.memory.load_uint(a[0], bpfkit_isa::MemSize::B)?;
+                a[0]
+            }
+        };
+        // SAFETY: r1 was just checked readable, or is `BOUND_BYTES`.
         Ok(HelperReturn::Value(unsafe {
-            mix(a[0], a[1], a[2], a[3], a[4])
+            mix(r1, a[1], a[2], a[3], a[4])
         }))
     }
 
@@ -565,8 +574,11 @@ impl Helpers for MixHelper {
     }
 }
 
+/// What a bound call's r1 points at.
+static BOUND_BYTES: [u8; 4] = [0x5a, 1, 2, 3];
+
 #[test]
-fn pure_calls_give_the_helpers_result_and_keep_r1_to_r5() {
+fn pure_and_bound_calls_give_the_helpers_result_and_keep_r1_to_r5() {
     // r0 = mix(...) twice, with r1–r5 read back after each call.
     let text = "
         mov %r6, %r1
@@ -589,43 +601,52 @@ fn pure_calls_give_the_helpers_result_and_keep_r1_to_r5() {
     ";
     let insns = bpfkit_asm::assemble(text).unwrap();
     let prog = Program::load(&insns).unwrap();
-    let mut sites = CallSites::new();
-    let mut pc = 0;
-    for insn in &insns {
-        if *insn == Insn::Call(CallTarget::Helper(5)) {
-            sites.insert(
-                pc,
-                Specialization::PureCall {
-                    func: mix as unsafe extern "sysv64" fn(u64, u64, u64, u64, u64) -> u64 as usize
-                        as u64,
-                },
-            );
+    let func = mix as unsafe extern "sysv64" fn(u64, u64, u64, u64, u64) -> u64 as usize as u64;
+    let bound = BOUND_BYTES.as_ptr() as u64;
+    let specialized = |specialization: Specialization| {
+        let mut sites = CallSites::new();
+        let mut pc = 0;
+        for insn in &insns {
+            if *insn == Insn::Call(CallTarget::Helper(5)) {
+                sites.insert(pc, specialization);
+            }
+            pc += insn.slots();
         }
-        pc += insn.slots();
-    }
-    assert_eq!(sites.len(), 2);
+        assert_eq!(sites.len(), 2);
+        sites
+    };
     let input: Vec<u8> = (1..=16).collect();
     let config = Config::default();
     // One buffer for every run: r0 depends on its address.
     let mut mem = input.clone();
-    let mut run = |jit: Option<&JitProgram>| {
+    let mut run = |jit: Option<&JitProgram>, bound: Option<u64>| {
         mem.copy_from_slice(&input);
         let mut memory = MemoryMap::new();
         let addr = memory.add_slice_mut(&mut mem);
+        let mut oracle = MixHelper { bound };
         match jit {
-            None => prog.run([addr, 0, 0, 0, 0], &mut memory, &mut MixHelper, &config),
+            None => prog.run([addr, 0, 0, 0, 0], &mut memory, &mut oracle, &config),
             Some(j) => j.run([addr, 0, 0, 0, 0], &mut memory, &mut NoLoopHelper, &config),
         }
         .map(|e| e.r0)
     };
-    let expected = run(None).unwrap();
-    for blind_constants in [false, true] {
-        let options = CompileOptions {
-            checked: false,
-            blind_constants,
-            zero_stack: true,
-        };
-        let jit = JitProgram::compile_specialized(&prog, &options, &sites).unwrap();
-        assert_eq!(run(Some(&jit)), Ok(expected), "blinded {blind_constants}");
+    for (specialization, r1) in [
+        (Specialization::PureCall { func }, None),
+        (Specialization::BoundCall { func, r1: bound }, Some(bound)),
+    ] {
+        let expected = run(None, r1).unwrap();
+        let sites = specialized(specialization);
+        for blind_constants in [false, true] {
+            let options = CompileOptions {
+                checked: false,
+                blind_constants,
+                zero_stack: true,
+            };
+            let jit = JitProgram::compile_specialized(&prog, &options, &sites).unwrap();
+            let what = format!("{specialization:?}, blinded {blind_constants}");
+            assert_eq!(run(Some(&jit), r1), Ok(expected), "{what}");
+        }
     }
+    // The two differ (r1 is the bound value in one, the program's in the other).
+    assert_ne!(run(None, None), run(None, Some(bound)));
 }

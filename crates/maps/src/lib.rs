@@ -75,7 +75,7 @@ pub use check::validate;
 pub use error::{MapError, ENOTSUPP};
 pub use hash::HashMap;
 pub use lpm::LpmTrie;
-pub use map::{Map, MapRef, ValuePtr};
+pub use map::{DirectLookup, Map, MapRef, ValuePtr};
 pub use map_in_map::MapOfMaps;
 pub use prog_array::ProgArray;
 pub use queue::QueueStack;

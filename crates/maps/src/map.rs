@@ -4,7 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use crate::array::ArrayMap;
@@ -232,6 +232,59 @@ pub trait Map: Send + Sync + fmt::Debug {
     /// The array API (its storage layout), if this is an `ARRAY` or `PERCPU_ARRAY` map.
     fn as_array(&self) -> Option<&ArrayMap> {
         None
+    }
+
+    /// Its program-side lookup as a function machine code can call without the helper
+    /// machinery (as the kernel's JIT calls `map->ops->map_lookup_elem`), for maps whose
+    /// lookup needs no CPU number; `None` for the others.
+    fn direct_lookup(&self) -> Option<DirectLookup> {
+        None
+    }
+}
+
+/// A map's program-side lookup as a plain function: `(lookup)(map, key)` is the address
+/// of the value for the `key_size` bytes at `key`, or 0, exactly as
+/// [`Map::lookup_ptr`] finds it.
+///
+/// # Safety of calling `lookup`
+/// `map` must be the one given here, alive; `key` must point at `key_size` readable bytes
+/// that other threads write only atomically; the calling thread must hold an
+/// [`RcuGuard`] for as long as it uses the value.
+#[derive(Clone, Copy, Debug)]
+pub struct DirectLookup {
+    /// The function.
+    pub lookup: unsafe extern "sysv64" fn(map: *const (), key: *const u8) -> u64,
+    /// Its first argument: the map.
+    pub map: *const (),
+}
+
+/// Copies a key from program memory that other threads may write, in one aligned atomic
+/// load when it is a 4- or 8-byte word (most keys), else byte by byte.
+///
+/// # Safety
+/// `[src, src + out.len())` must be readable and written by others only atomically.
+#[inline(always)]
+pub(crate) unsafe fn copy_key(src: *const u8, out: &mut [u8]) {
+    let aligned = |n: usize| (src as usize).is_multiple_of(n);
+    // SAFETY (all three): readable for `out.len()` bytes, aligned where a word is loaded.
+    unsafe {
+        match out.len() {
+            4 if aligned(4) => out.copy_from_slice(
+                &AtomicU32::from_ptr(src as *mut u32)
+                    .load(Ordering::Relaxed)
+                    .to_ne_bytes(),
+            ),
+            8 if aligned(8) => out.copy_from_slice(
+                &AtomicU64::from_ptr(src as *mut u64)
+                    .load(Ordering::Relaxed)
+                    .to_ne_bytes(),
+            ),
+            _ => {
+                for (i, b) in out.iter_mut().enumerate() {
+                    *b = AtomicU8::from_ptr(src.add(i) as *mut u8).load(Ordering::Relaxed);
+                }
+            }
+        }
     }
 }
 

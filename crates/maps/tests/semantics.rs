@@ -649,3 +649,52 @@ fn atomics_through_value_pointers() {
     });
     assert_eq!(h.lookup(&k32(0)).unwrap(), 20_000u64.to_ne_bytes());
 }
+
+// ---------- direct lookups ----------
+
+#[test]
+fn direct_lookups_find_what_lookup_ptr_finds() {
+    for (t, direct) in [
+        (MapType::Hash, true),
+        (MapType::LruHash, true),
+        (MapType::PercpuHash, false),
+        (MapType::LruPercpuHash, false),
+        (MapType::Array, false),
+    ] {
+        for key_size in [4u32, 8, 12, 16, 64, 65] {
+            let max = if t == MapType::Array { 8 } else { 16 };
+            if t == MapType::Array && key_size != 4 {
+                continue;
+            }
+            let m = new(t, key_size, 8, max);
+            let lookup = m.direct_lookup();
+            assert_eq!(
+                lookup.is_some(),
+                direct && key_size <= 64,
+                "{t:?} with {key_size}-byte keys"
+            );
+            let Some(lookup) = lookup else { continue };
+            let key = |i: u8| -> Vec<u8> { (0..key_size as u8).map(|b| b ^ i).collect() };
+            for i in 0..6 {
+                m.update_host(&key(i), &u64::from(i).to_ne_bytes(), BPF_ANY)
+                    .unwrap();
+            }
+            let guard = rcu_read_lock();
+            // Keys at every alignment (packet keys need not be aligned).
+            let mut buf = vec![0u8; key_size as usize + 8];
+            for i in 0..8 {
+                for off in 0..8 {
+                    buf[off..off + key_size as usize].copy_from_slice(&key(i));
+                    // SAFETY: `m` is alive, the key readable and private, the guard held.
+                    let found = unsafe { (lookup.lookup)(lookup.map, buf[off..].as_ptr()) };
+                    let expected = m
+                        .lookup_ptr(&key(i), 0, &guard)
+                        .unwrap()
+                        .map_or(0, |v| v.addr() as u64);
+                    assert_eq!(found, expected, "{t:?}, key {i} at offset {off}");
+                    assert_eq!(found != 0, i < 6, "{t:?}, key {i}");
+                }
+            }
+        }
+    }
+}

@@ -17,7 +17,8 @@
 //! global data are real host memory that stays valid for the whole test-run.
 //!
 //! Unchecked code also inlines `bpf_map_lookup_elem` on array maps where the map is known
-//! at load (see `inline`), as the kernel's verifier does.
+//! at load, and calls hash maps' lookups directly (see `inline`), as the kernel's verifier
+//! and JIT do; its helpers take verified pointer arguments unchecked.
 
 //!
 //! Tail calls: the programs of an object with a program array are compiled

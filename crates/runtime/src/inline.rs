@@ -16,6 +16,14 @@
 //! ([`InlinedArrays::regions`]). The interpreter and checked code keep the helper's
 //! per-value registration, so their fault detection stays exact.
 //!
+//! Lookups in other maps known at load whose lookup needs no CPU number (hash and LRU
+//! hash maps: [`Map::direct_lookup`](bpfkit_maps::Map::direct_lookup)) become
+//! [`Specialization::BoundCall`]s of the map's lookup function, as the kernel's JIT calls
+//! `map->ops->map_lookup_elem` directly. Their values are not registered in the memory
+//! map: helpers called from unchecked code take verified pointer arguments without
+//! checking them ([`HelperCtx::trust_arguments`](bpfkit_vm::HelperCtx::trust_arguments)),
+//! and programs that may read through unverified pointers keep the helper.
+//!
 //! `bpf_loop` whose callback r2 provably holds (`lddw r2, <function>` in the call's block)
 //! becomes [`Specialization::Loop`], a counted loop of bpf-to-bpf calls, as the kernel's
 //! verifier inlines it (`inline_bpf_loop`).
@@ -216,6 +224,16 @@ pub(crate) fn specialize(
             .insert(pc, Specialization::IndexedLookup { base, stride, len });
         out.maps.insert(index);
     }
+    if !reads_unchecked_pointers(insns) {
+        for (pc, index) in blocks.map_lookups() {
+            let direct = maps.slots.get(index).and_then(|s| s.map.direct_lookup());
+            if let (None, Some(direct)) = (out.sites.get(pc), direct) {
+                let func = direct.lookup as usize as u64;
+                let r1 = direct.map as u64;
+                out.sites.insert(pc, Specialization::BoundCall { func, r1 });
+            }
+        }
+    }
     for (pc, callback) in blocks.loop_callbacks() {
         out.sites.insert(pc, Specialization::Loop { callback });
     }
@@ -258,6 +276,22 @@ pub(crate) fn specialize(
         out.maps.insert(index);
     }
     out
+}
+
+/// Helpers that read memory through a pointer no verifier checked (`bpf_probe_read*`'s
+/// source, `bpf_trace_printk`'s `%s` arguments): they look it up in the run's memory map.
+const UNCHECKED_POINTER_HELPERS: [i32; 4] = [4, 6, 112, 113];
+
+/// Whether the program may call a helper that reads through an unchecked pointer (or
+/// calls helpers by number in a register). Its lookups then stay helper calls, which
+/// register each value they return in the memory map; a direct lookup's value would be
+/// unknown there, and such a read of it would fail where the kernel's succeeds.
+fn reads_unchecked_pointers(insns: &[Insn]) -> bool {
+    insns.iter().any(|insn| match *insn {
+        Insn::Call(CallTarget::Helper(id)) => UNCHECKED_POINTER_HELPERS.contains(&id),
+        Insn::Call(CallTarget::Reg(_)) => true,
+        _ => false,
+    })
 }
 
 /// `(base, stride, len)` of map `index` if it is a plain `ARRAY` (not per-CPU, not of

@@ -160,9 +160,10 @@ impl<'o> ProgramRef<'o> {
         self.object.shared.programs[self.index].prepared.checked()
     }
 
-    /// The helper calls (slot indexes) its code computes inline instead of calling the
-    /// helper: `bpf_map_lookup_elem` on an array map known at load, in the unchecked JIT
-    /// code of a verified program (none on the interpreter and in checked code).
+    /// The helper calls (slot indexes) its code computes inline or calls directly instead
+    /// of through the helper machinery (e.g. `bpf_map_lookup_elem` on an array or hash map
+    /// known at load; see the `inline` module), in the unchecked JIT code of a verified
+    /// program (none on the interpreter and in checked code).
     pub fn inlined_call_sites(&self) -> Vec<usize> {
         match &self.object.shared.programs[self.index].prepared {
             Prepared::Jit(j) => j.specializations().iter().map(|(pc, _)| pc).collect(),

@@ -233,6 +233,7 @@ corpus! {
     xdp_meta: "xdp_adjust.o" "xdp_meta";
     xdp_head_meta: "xdp_adjust.o" "xdp_head_meta";
     xdp_maps: "xdp_maps.o" "xdp_maps";
+    xdp_hashptr: "xdp_hashptr.o" "xdp_hashptr";
     xdp_queue: "xdp_queue.o" "xdp_queue";
     xdp_ringbuf: "xdp_ringbuf.o" "xdp_ringbuf";
     xdp_tail: "xdp_tail.o" "xdp_dispatch";

@@ -226,3 +226,144 @@ fn inline_value_pointers_reach_helpers_also_after_a_tail_call_from_another_engin
         assert_eq!(out.retval, 2, "{what}: slot filled again");
     }
 }
+
+/// `r0 = *(u32 *)(r10 + off)`.
+fn load_stack_w(off: i16) -> Insn {
+    Insn::Ldx {
+        size: MemSize::W,
+        signed: false,
+        dst: Reg::R0,
+        src: Reg::R10,
+        off,
+    }
+}
+
+/// Programs over a hash map `h` (key 1 holds a value the host puts there) whose lookups
+/// unchecked code calls directly, or not:
+/// - `direct`: copies the value found into `copy` with `bpf_map_update_elem` (the value
+///   pointer as a verified argument), returns 2;
+/// - `kept`: reads the value with `bpf_probe_read_kernel` (a pointer no verifier checks,
+///   looked up in the run's memory map), returns its low word (7 if the read failed);
+/// - `per_cpu`: looks up a per-CPU hash, whose lookup needs the CPU: returns 2 if found.
+fn hash_object() -> bpfkit_object::Object {
+    let mut b = ObjectBuilder::new("GPL");
+    let h = b.add_map(MapDef::new("h", MapType::Hash, 4, 8, 4));
+    let copy = b.add_map(MapDef::new("copy", MapType::Hash, 4, 8, 4));
+    let pc = b.add_map(MapDef::new("pc", MapType::PercpuHash, 4, 8, 4));
+    let xdp = || ProgramSection::for_type(ProgType::Xdp);
+    let lookup = |map| {
+        vec![
+            store_w(Reg::R10, -4, 1),
+            ld_map(Reg::R1, map),
+            mov(Reg::R2, Operand::Reg(Reg::R10)),
+            add(Reg::R2, -4),
+            call(1),
+        ]
+    };
+    let mut direct = lookup(h);
+    direct.extend([
+        if_null(9),
+        mov(Reg::R3, Operand::Reg(Reg::R0)),
+        ld_map(Reg::R1, copy),
+        mov(Reg::R2, Operand::Reg(Reg::R10)),
+        add(Reg::R2, -4),
+        mov(Reg::R4, Operand::Imm(0)),
+        call(2),
+        mov(Reg::R0, Operand::Imm(2)),
+        Insn::Exit,
+        mov(Reg::R0, Operand::Imm(0)),
+        Insn::Exit,
+    ]);
+    let mut kept = lookup(h);
+    kept.extend([
+        if_null(10),
+        mov(Reg::R3, Operand::Reg(Reg::R0)),
+        mov(Reg::R1, Operand::Reg(Reg::R10)),
+        add(Reg::R1, -16),
+        mov(Reg::R2, Operand::Imm(8)),
+        call(113),
+        Insn::Jmp {
+            width: Width::W64,
+            cond: JmpCond::Ne,
+            dst: Reg::R0,
+            src: Operand::Imm(0),
+            off: 2,
+        },
+        load_stack_w(-16),
+        Insn::Exit,
+        mov(Reg::R0, Operand::Imm(7)),
+        Insn::Exit,
+        mov(Reg::R0, Operand::Imm(0)),
+        Insn::Exit,
+    ]);
+    let mut per_cpu = lookup(pc);
+    per_cpu.extend([
+        if_null(2),
+        mov(Reg::R0, Operand::Imm(2)),
+        Insn::Exit,
+        mov(Reg::R0, Operand::Imm(0)),
+        Insn::Exit,
+    ]);
+    b.add_program("direct", xdp(), direct);
+    b.add_program("kept", xdp(), kept);
+    b.add_program("per_cpu", xdp(), per_cpu);
+    b.build().unwrap()
+}
+
+#[test]
+fn hash_lookups_are_direct_calls_unless_the_program_reads_unchecked_pointers() {
+    let packet = [0u8; 64];
+    let value = 0x0bad_cafe_1234_5678u64.to_ne_bytes();
+    for engine in [Engine::Interpreter, Engine::Jit] {
+        let loaded = Runtime::new()
+            .ncpus(1)
+            .engine(engine)
+            .load(hash_object())
+            .unwrap();
+        loaded
+            .map("h")
+            .unwrap()
+            .update_host(&1u32.to_ne_bytes(), &value, 0)
+            .unwrap();
+        let program = |name| loaded.program(Some(name)).unwrap();
+        // Each program's lookup is at pc 5 (a store, a two-slot lddw, a mov and an add).
+        let direct_sites = if engine == Engine::Jit {
+            vec![5]
+        } else {
+            vec![]
+        };
+        assert_eq!(
+            program("direct").inlined_call_sites(),
+            direct_sites,
+            "{engine:?}"
+        );
+        assert_eq!(program("kept").inlined_call_sites(), Vec::<usize>::new());
+        assert_eq!(program("per_cpu").inlined_call_sites(), Vec::<usize>::new());
+
+        // The directly found value, never registered in the memory map, reaches the
+        // update helper as a trusted argument.
+        let out = program("direct").test_run(&TestRun::new(&packet)).unwrap();
+        assert_eq!(out.retval, 2, "{engine:?}");
+        let copied = loaded.map("copy").unwrap().lookup(&1u32.to_ne_bytes());
+        assert_eq!(copied.unwrap(), value, "{engine:?}");
+        // A missing key gives NULL through the direct call too.
+        loaded
+            .map("h")
+            .unwrap()
+            .delete(&1u32.to_ne_bytes())
+            .unwrap();
+        let out = program("direct").test_run(&TestRun::new(&packet)).unwrap();
+        assert_eq!(out.retval, 0, "{engine:?}: key deleted");
+        loaded
+            .map("h")
+            .unwrap()
+            .update_host(&1u32.to_ne_bytes(), &value, 0)
+            .unwrap();
+
+        // `bpf_probe_read_kernel` finds the value the helper registered.
+        let out = program("kept").test_run(&TestRun::new(&packet)).unwrap();
+        assert_eq!(out.retval, 0x1234_5678, "{engine:?}");
+        let out = program("per_cpu").test_run(&TestRun::new(&packet)).unwrap();
+        assert_eq!(out.retval, 0, "{engine:?}");
+    }
+}

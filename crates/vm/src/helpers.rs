@@ -60,6 +60,9 @@ pub struct HelperCtx<'m, 'a> {
     pub(crate) unzeroed: Option<(&'m mut u64, u64)>,
     /// The engine that runs callbacks, when not the interpreter.
     pub(crate) engine: Option<&'m dyn CallbackEngine>,
+    /// Whether a verifier proved the memory arguments (see
+    /// [`HelperCtx::trust_arguments`]).
+    pub(crate) trusted: bool,
 }
 
 /// Where a callback runs: its frame in the run's stack.
@@ -141,7 +144,58 @@ impl<'m, 'a> HelperCtx<'m, 'a> {
             left,
             unzeroed: None,
             engine: None,
+            trusted: false,
         }
+    }
+
+    /// Lets [`read_arg`](Self::read_arg) and [`write_arg`](Self::write_arg) access memory
+    /// arguments directly instead of through the memory map, as the kernel's helpers do:
+    /// unchecked code may hold pointers the map does not know (values its inline or direct
+    /// map lookups found), and the check would only repeat the verifier's.
+    ///
+    /// # Safety
+    /// A verifier must have proved, for the running program, every argument the helper
+    /// passes to `read_arg`/`write_arg`: memory of that size, readable (and writable for
+    /// `write_arg`), alive until the call returns, and shared with other threads only
+    /// through atomic accesses.
+    pub unsafe fn trust_arguments(&mut self) {
+        self.trusted = true;
+    }
+
+    /// Whether [`trust_arguments`](Self::trust_arguments) was called.
+    pub fn trusts_arguments(&self) -> bool {
+        self.trusted
+    }
+
+    /// Copies `buf.len()` bytes from a memory argument at `addr`: one whose type the
+    /// helper's prototype gives a verifier to check (a map key or value, a buffer with its
+    /// size). Checked through the memory map unless the arguments are trusted. Arguments a
+    /// verifier does not check (`bpf_probe_read`'s source) use [`MemoryMap::read`].
+    pub fn read_arg(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemFault> {
+        if !self.trusted {
+            return self.memory.read(addr, buf);
+        }
+        // SAFETY: `trust_arguments`' caller vouched for `[addr, addr + len)`; other
+        // threads access it only atomically.
+        unsafe { crate::memory::copy_from_shared(addr as *const u8, buf) };
+        Ok(())
+    }
+
+    /// [`read_arg`](Self::read_arg) into a new vector.
+    pub fn read_arg_vec(&self, addr: u64, len: usize) -> Result<Vec<u8>, MemFault> {
+        let mut v = vec![0; len];
+        self.read_arg(addr, &mut v)?;
+        Ok(v)
+    }
+
+    /// Copies `data` into a memory argument at `addr` (see [`read_arg`](Self::read_arg)).
+    pub fn write_arg(&self, addr: u64, data: &[u8]) -> Result<(), MemFault> {
+        if !self.trusted {
+            return self.memory.write(addr, data);
+        }
+        // SAFETY: as in `read_arg`, writable.
+        unsafe { crate::memory::copy_to_shared(data, addr as *mut u8) };
+        Ok(())
     }
 
     /// Runs this helper's callbacks with `engine` (in the program it compiled) instead of

@@ -596,6 +596,7 @@ fn call_helper<H: Helpers + ?Sized>(
         left: *left,
         unzeroed: None,
         engine: None,
+        trusted: false,
     };
     let result = helpers.call(id, args, &mut ctx);
     *left = ctx.left;

@@ -431,6 +431,58 @@ impl<'a> MemoryMap<'a> {
     }
 }
 
+/// The widest of 8, 4, 2, 1 bytes that fits in `left` and to which `p` is aligned.
+#[inline(always)]
+fn unit_at(p: *const u8, left: usize) -> usize {
+    let a = p as usize;
+    match left {
+        8.. if a.is_multiple_of(8) => 8,
+        4.. if a.is_multiple_of(4) => 4,
+        2.. if a.is_multiple_of(2) => 2,
+        _ => 1,
+    }
+}
+
+/// Copies `out.len()` bytes from `src` in the widest aligned atomic loads (memory other
+/// threads may write atomically, e.g. a map value): a key of 4 or 8 aligned bytes is one
+/// load, which the reader of `out` then gets forwarded from the store.
+///
+/// # Safety
+/// `[src, src + out.len())` must be valid for reads, and written by others only atomically.
+#[inline]
+pub(crate) unsafe fn copy_from_shared(src: *const u8, out: &mut [u8]) {
+    let mut i = 0;
+    while i < out.len() {
+        // SAFETY: byte `i` onwards lies inside the caller's range.
+        let p = unsafe { src.add(i) };
+        let size = unit_at(p, out.len() - i);
+        // SAFETY: `[p, p + size)` is inside the range and aligned for `size`.
+        let v = unsafe { read_word(p as *mut u8, size as u64, true) };
+        out[i..i + size].copy_from_slice(&to_ne_prefix(v, size as u64)[..size]);
+        i += size;
+    }
+}
+
+/// Copies `data` to `dst` in the widest aligned atomic stores (see [`copy_from_shared`]).
+///
+/// # Safety
+/// `[dst, dst + data.len())` must be valid for writes, and accessed by others only
+/// atomically.
+#[inline]
+pub(crate) unsafe fn copy_to_shared(data: &[u8], dst: *mut u8) {
+    let mut i = 0;
+    while i < data.len() {
+        // SAFETY: byte `i` onwards lies inside the caller's range.
+        let p = unsafe { dst.add(i) };
+        let size = unit_at(p, data.len() - i);
+        let mut w = [0u8; 8];
+        w[..size].copy_from_slice(&data[i..i + size]);
+        // SAFETY: `[p, p + size)` is inside the range and aligned for `size`.
+        unsafe { write_word(p, size as u64, from_ne_prefix(w, size as u64)) };
+        i += size;
+    }
+}
+
 /// Reads `size` (1, 2, 4 or 8) bytes at `p`, zero-extended.
 ///
 /// # Safety
@@ -518,6 +570,28 @@ fn to_ne_prefix(v: u64, size: u64) -> [u8; 8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_copies_agree_with_plain_copies_at_every_offset_and_length() {
+        let src: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(0x3b) ^ 0xa5).collect();
+        for off in 0..16 {
+            for len in 0..=24 {
+                let mut out = vec![0u8; len];
+                // SAFETY: `[off, off + len)` lies inside `src`, which nobody else touches.
+                unsafe { copy_from_shared(src.as_ptr().add(off), &mut out) };
+                assert_eq!(out, src[off..off + len], "read at {off}, {len} bytes");
+                let mut dst = vec![0u8; 40];
+                // SAFETY: as above, in `dst`.
+                unsafe { copy_to_shared(&src[..len], dst.as_mut_ptr().add(off)) };
+                assert_eq!(
+                    dst[off..off + len],
+                    src[..len],
+                    "write at {off}, {len} bytes"
+                );
+                assert!(dst[..off].iter().chain(&dst[off + len..]).all(|&b| b == 0));
+            }
+        }
+    }
 
     #[test]
     fn lent_buffer_round_trips_and_bounds_are_exact() {

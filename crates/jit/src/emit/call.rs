@@ -95,24 +95,8 @@ impl Emitter<'_> {
             }
             // Outside tail-callable code a tail call is an ordinary helper call.
             Specialization::TailCall { .. } => self.call_helper(pc, Some(12), None),
-            Specialization::PureCall { func } => {
-                // rsp ≡ 8 (mod 16) in the function's body; five pushes make it 0 for the
-                // call. r1–r5 are rdi, rsi, rdx, rcx, r8: already the SysV arguments.
-                asm!(self.asm
-                    ; push rdi
-                    ; push rsi
-                    ; push rdx
-                    ; push rcx
-                    ; push r8
-                    ; mov rax, QWORD func as i64
-                    ; call rax
-                    ; pop r8
-                    ; pop rcx
-                    ; pop rdx
-                    ; pop rsi
-                    ; pop rdi
-                );
-            }
+            Specialization::PureCall { func } => self.direct_call(func, None),
+            Specialization::BoundCall { func, r1 } => self.direct_call(func, Some(r1)),
             Specialization::ArrayForEach {
                 base,
                 stride,
@@ -123,6 +107,32 @@ impl Emitter<'_> {
                 self.inline_array_for_each(pc, target, base, stride, len)
             }
         }
+    }
+
+    /// A direct call of a host function with r1–r5 (r1 replaced by `r1` if given), which
+    /// keep their values.
+    fn direct_call(&mut self, func: u64, r1: Option<u64>) {
+        // rsp ≡ 8 (mod 16) in the function's body; five pushes make it 0 for the call.
+        // r1–r5 are rdi, rsi, rdx, rcx, r8: already the SysV arguments.
+        asm!(self.asm
+            ; push rdi
+            ; push rsi
+            ; push rdx
+            ; push rcx
+            ; push r8
+        );
+        if let Some(r1) = r1 {
+            asm!(self.asm; mov rdi, QWORD r1 as i64);
+        }
+        asm!(self.asm
+            ; mov rax, QWORD func as i64
+            ; call rax
+            ; pop r8
+            ; pop rcx
+            ; pop rdx
+            ; pop rsi
+            ; pop rdi
+        );
     }
 
     /// `bpf_for_each_map_elem` over an array as a counted loop of local calls (see

@@ -3,10 +3,16 @@
 mod lru;
 pub(crate) mod table;
 
+use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 
+use crossbeam_epoch::Guard;
+
 use crate::error::{check_len, MapError};
-use crate::map::{check_host_read, check_host_write, next_map_id, Map, ValueCodec, ValuePtr};
+use crate::map::{
+    check_host_read, check_host_write, copy_key, next_map_id, DirectLookup, Map, ValueCodec,
+    ValuePtr,
+};
 use crate::rcu::RcuGuard;
 use crate::spec::{map_flags, MapSpec, MapType, BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST};
 use lru::Clock;
@@ -164,6 +170,53 @@ impl HashMap {
     }
 }
 
+impl HashMap {
+    /// The value at `slot` of the element for `key` (marked referenced for the LRU types).
+    #[inline(always)]
+    fn find_value(&self, key: &[u8], slot: usize, guard: &Guard) -> Option<NonNull<u8>> {
+        let node = self.table.find(key, guard)?;
+        if self.clock.is_some() && !node.referenced.load(Ordering::Relaxed) {
+            node.referenced.store(true, Ordering::Relaxed);
+        }
+        Some(node.value_ptr_at(slot))
+    }
+}
+
+/// Longest key a direct lookup copies (on its stack).
+const DIRECT_KEY_MAX: usize = 64;
+
+/// [`DirectLookup::lookup`] for keys of `N` bytes.
+///
+/// # Safety
+/// As [`DirectLookup`]'s, with `map` a non-per-CPU [`HashMap`] whose keys are `N` bytes.
+unsafe extern "sysv64" fn lookup_direct<const N: usize>(map: *const (), key: *const u8) -> u64 {
+    // SAFETY: the caller's promises.
+    let map = unsafe { &*(map as *const HashMap) };
+    let mut buf = [0u8; N];
+    unsafe { copy_key(key, &mut buf) };
+    // SAFETY: the calling thread holds an `RcuGuard` (pinned) for as long as it uses the
+    // value, which keeps the node alive as a guard of its own would.
+    let guard = unsafe { crossbeam_epoch::unprotected() };
+    map.find_value(&buf, 0, guard)
+        .map_or(0, |v| v.as_ptr() as u64)
+}
+
+/// [`DirectLookup::lookup`] for keys of any size up to [`DIRECT_KEY_MAX`].
+///
+/// # Safety
+/// As [`DirectLookup`]'s, with `map` a non-per-CPU [`HashMap`].
+unsafe extern "sysv64" fn lookup_direct_any(map: *const (), key: *const u8) -> u64 {
+    // SAFETY: the caller's promises.
+    let map = unsafe { &*(map as *const HashMap) };
+    let mut buf = [0u8; DIRECT_KEY_MAX];
+    let key_buf = &mut buf[..map.spec.key_size as usize];
+    unsafe { copy_key(key, key_buf) };
+    // SAFETY: as in `lookup_direct`.
+    let guard = unsafe { crossbeam_epoch::unprotected() };
+    map.find_value(key_buf, 0, guard)
+        .map_or(0, |v| v.as_ptr() as u64)
+}
+
 impl Map for HashMap {
     fn spec(&self) -> &MapSpec {
         &self.spec
@@ -190,16 +243,30 @@ impl Map for HashMap {
         } else {
             0
         };
-        let Some(node) = self.table.find(key, &guard.guard) else {
+        let Some(value) = self.find_value(key, slot, &guard.guard) else {
             return Ok(None);
         };
-        if self.clock.is_some() && !node.referenced.load(Ordering::Relaxed) {
-            node.referenced.store(true, Ordering::Relaxed);
-        }
         // SAFETY: the node (and its value buffer) lives until the guard is dropped.
         Ok(Some(unsafe {
-            ValuePtr::new(node.value_ptr_at(slot), self.spec.value_size as usize)
+            ValuePtr::new(value, self.spec.value_size as usize)
         }))
+    }
+
+    fn direct_lookup(&self) -> Option<DirectLookup> {
+        if self.percpu() {
+            return None;
+        }
+        let lookup = match self.spec.key_size as usize {
+            4 => lookup_direct::<4>,
+            8 => lookup_direct::<8>,
+            16 => lookup_direct::<16>,
+            n if n <= DIRECT_KEY_MAX => lookup_direct_any,
+            _ => return None,
+        };
+        Some(DirectLookup {
+            lookup,
+            map: self as *const HashMap as *const (),
+        })
     }
 
     fn update(&self, key: &[u8], value: &[u8], flags: u64, cpu: usize) -> Result<(), MapError> {

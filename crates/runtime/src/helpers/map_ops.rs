@@ -137,10 +137,10 @@ impl RunHelpers<'_> {
             large.resize(size, 0);
             &mut large[..]
         };
-        ctx.memory.read(a[1], value)?;
+        ctx.read_arg(a[1], value)?;
         let r = if pop { map.pop(value) } else { map.peek(value) };
         if r.is_ok() && map.spec().map_type != MapType::BloomFilter {
-            ctx.memory.write(a[1], value)?;
+            ctx.write_arg(a[1], value)?;
         }
         Ok(done(r))
     }

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use bpfkit_vm::{HelperCtx, HelperError, HelperReturn};
+use bpfkit_vm::{AccessKind, HelperCtx, HelperError, HelperReturn};
 
 use super::{neg, EFAULT, EINVAL};
 use crate::load::Shared;
@@ -22,11 +22,11 @@ pub(super) fn probe_read(
     let (dst, size, src) = (a[0], a[1] as u32 as usize, a[2]);
     match ctx.memory.read_vec(src, size) {
         Ok(bytes) => {
-            ctx.memory.write(dst, &bytes)?;
+            ctx.write_arg(dst, &bytes)?;
             Ok(HelperReturn::Value(0))
         }
         Err(_) => {
-            ctx.memory.write(dst, &vec![0; size])?;
+            ctx.write_arg(dst, &vec![0; size])?;
             const ERANGE: i64 = 34;
             let user_half = src < 0x0000_8000_0000_0000;
             Ok(neg(if id == 113 && user_half {
@@ -90,7 +90,7 @@ pub(super) fn get_current_comm(
         .unwrap_or(16)
         .min(size.saturating_sub(1));
     out[..len].copy_from_slice(&name[..len]);
-    ctx.memory.write(a[0], &out)?;
+    ctx.write_arg(a[0], &out)?;
     Ok(HelperReturn::Value(0))
 }
 
@@ -102,7 +102,7 @@ pub(super) fn trace_printk(
     a: [u64; 5],
     ctx: &mut HelperCtx<'_, '_>,
 ) -> Result<HelperReturn, HelperError> {
-    let fmt = ctx.memory.read_vec(a[0], a[1] as u32 as usize)?;
+    let fmt = ctx.read_arg_vec(a[0], a[1] as u32 as usize)?;
     let Some(end) = fmt.iter().position(|&b| b == 0) else {
         return Ok(neg(EINVAL));
     };
@@ -136,10 +136,11 @@ fn lock_word<'c>(addr: u64, ctx: &'c HelperCtx<'_, '_>) -> Result<&'c AtomicU32,
             "bpf_spin_lock at {addr:#x} is not 4-byte aligned"
         )));
     }
-    // Checks that the word lies in a writable region of the run.
-    let mut word = [0u8; 4];
-    ctx.memory.read(addr, &mut word)?;
-    ctx.memory.write(addr, &word)?;
+    // Checks that the word lies in a writable region of the run (a verifier proved it
+    // when the arguments are trusted).
+    if !ctx.trusts_arguments() {
+        ctx.memory.check_access(addr, 4, AccessKind::Write)?;
+    }
     // SAFETY: the word is aligned and inside a live writable region (a map value) that is
     // only accessed atomically by others.
     Ok(unsafe { AtomicU32::from_ptr(addr as *mut u32) })
@@ -217,8 +218,8 @@ pub(super) fn strncmp(
     let (s1, n, s2) = (a[0], a[1] as u32 as u64, a[2]);
     for i in 0..n {
         let (mut c1, mut c2) = ([0u8], [0u8]);
-        ctx.memory.read(s1 + i, &mut c1)?;
-        ctx.memory.read(s2 + i, &mut c2)?;
+        ctx.read_arg(s1 + i, &mut c1)?;
+        ctx.read_arg(s2 + i, &mut c2)?;
         if c1 != c2 {
             return Ok(HelperReturn::Value(if c1[0] < c2[0] {
                 -1i64 as u64

@@ -112,8 +112,9 @@ impl RunHelpers<'_> {
 /// Longest key or value read into a stack buffer instead of a fresh vector.
 pub(crate) const SMALL_KEY: usize = 64;
 
-/// Calls `f` with the `len` bytes of program memory at `addr` (keys: most are small, and
-/// an allocation per map operation is a large part of a short program's run).
+/// Calls `f` with the `len` bytes of the memory argument at `addr` (see
+/// [`HelperCtx::read_arg`]; keys: most are small, and an allocation per map operation is a
+/// large part of a short program's run).
 pub(crate) fn with_bytes<R>(
     ctx: &HelperCtx<'_, '_>,
     addr: u64,
@@ -131,11 +132,11 @@ pub(crate) fn with_bytes<R>(
                 // and touched by no other thread; `[addr, addr+len)` lies inside it.
                 unsafe { std::ptr::copy_nonoverlapping(addr as *const u8, buf.as_mut_ptr(), len) };
             }
-            _ => ctx.memory.read(addr, &mut buf[..len])?,
+            _ => ctx.read_arg(addr, &mut buf[..len])?,
         }
         Ok(f(&buf[..len]))
     } else {
-        Ok(f(&ctx.memory.read_vec(addr, len)?))
+        Ok(f(&ctx.read_arg_vec(addr, len)?))
     }
 }
 

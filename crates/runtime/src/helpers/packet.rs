@@ -141,11 +141,11 @@ impl RunHelpers<'_> {
             .filter(|_| offset <= i32::MAX as usize)
         {
             Some(bytes) => {
-                ctx.memory.write(to, bytes)?;
+                ctx.write_arg(to, bytes)?;
                 Ok(HelperReturn::Value(0))
             }
             None => {
-                ctx.memory.write(to, &vec![0; len])?;
+                ctx.write_arg(to, &vec![0; len])?;
                 Ok(neg(EFAULT))
             }
         }
@@ -165,7 +165,7 @@ impl RunHelpers<'_> {
         if offset > i32::MAX as usize {
             return Ok(neg(EFAULT));
         }
-        let bytes = ctx.memory.read_vec(from, len)?;
+        let bytes = ctx.read_arg_vec(from, len)?;
         let pkt = self.skb_bytes()?;
         match pkt.get_mut(offset..offset + len) {
             Some(dst) => {
