@@ -124,10 +124,10 @@ impl ArrayMap {
             return Err(MapError::Invalid(format!("update flags {flags:#x}")));
         }
         if !self.in_range(index) {
-            return Err(MapError::TooBig(format!(
-                "index {index} out of range (max_entries = {})",
-                self.spec.max_entries
-            )));
+            return Err(MapError::OutOfRange {
+                index: index as u64,
+                max_entries: self.spec.max_entries,
+            });
         }
         if flags & BPF_NOEXIST != 0 {
             return Err(MapError::Exists {

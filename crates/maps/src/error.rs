@@ -25,9 +25,26 @@ pub enum MapError {
         /// Type of the map that was updated.
         map_type: MapType,
     },
-    /// The map is full, an index is out of range, or a size is too big (`E2BIG`).
+    /// A size is too big (`E2BIG`).
     #[error("too big: {0}")]
     TooBig(String),
+    /// The map holds `max_entries` elements already (`E2BIG`). A program meets this often
+    /// (a full queue), so the message is built only when shown.
+    #[error("too big: {map_type:?} map is full (max_entries = {max_entries})")]
+    Full {
+        /// Type of the map.
+        map_type: MapType,
+        /// Its `max_entries`.
+        max_entries: u32,
+    },
+    /// An array index at or past `max_entries` (`E2BIG`).
+    #[error("too big: index {index} out of range (max_entries = {max_entries})")]
+    OutOfRange {
+        /// The index.
+        index: u64,
+        /// The array's `max_entries`.
+        max_entries: u32,
+    },
     /// No room left in an LPM trie (`ENOSPC`).
     #[error("no space: LPM trie already holds max_entries = {max_entries} prefixes")]
     NoSpace {
@@ -75,7 +92,7 @@ impl MapError {
         match self {
             MapError::NotFound { .. } => 2, // ENOENT
             MapError::Exists { .. } => 17,  // EEXIST
-            MapError::TooBig(_) => 7,       // E2BIG
+            MapError::TooBig(_) | MapError::Full { .. } | MapError::OutOfRange { .. } => 7, // E2BIG
             MapError::NoSpace { .. } => 28, // ENOSPC
             MapError::Invalid(_) => 22,     // EINVAL
             MapError::NotSupported { errno, .. } => *errno,

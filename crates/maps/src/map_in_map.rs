@@ -65,10 +65,10 @@ impl MapOfMaps {
         if self.is_array() {
             let index = u32::from_ne_bytes([key[0], key[1], key[2], key[3]]);
             if index >= self.spec.max_entries {
-                return Err(MapError::TooBig(format!(
-                    "index {index} out of range (max_entries = {})",
-                    self.spec.max_entries
-                )));
+                return Err(MapError::OutOfRange {
+                    index: index as u64,
+                    max_entries: self.spec.max_entries,
+                });
             }
         }
         Ok(())
@@ -121,10 +121,10 @@ impl MapOfMaps {
             return Err(self.not_found());
         }
         if !exists && !self.is_array() && slots.len() >= self.spec.max_entries as usize {
-            return Err(MapError::TooBig(format!(
-                "hash of maps is full (max_entries = {})",
-                self.spec.max_entries
-            )));
+            return Err(MapError::Full {
+                map_type: self.spec.map_type,
+                max_entries: self.spec.max_entries,
+            });
         }
         slots.insert(key.to_vec(), map);
         Ok(())

@@ -80,11 +80,9 @@ impl ProgArray {
     }
 
     fn slot(&self, index: u32) -> Result<&AtomicU64, MapError> {
-        self.slots.get(index as usize).ok_or_else(|| {
-            MapError::TooBig(format!(
-                "index {index} out of range (max_entries = {})",
-                self.spec.max_entries
-            ))
+        self.slots.get(index as usize).ok_or(MapError::OutOfRange {
+            index: index as u64,
+            max_entries: self.spec.max_entries,
         })
     }
 

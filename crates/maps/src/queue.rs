@@ -115,10 +115,10 @@ impl Map for QueueStack {
         let mut items = self.items.lock();
         if items.len() >= self.spec.max_entries as usize {
             if flags & BPF_EXIST == 0 {
-                return Err(MapError::TooBig(format!(
-                    "{:?} map is full (max_entries = {})",
-                    self.spec.map_type, self.spec.max_entries
-                )));
+                return Err(MapError::Full {
+                    map_type: self.spec.map_type,
+                    max_entries: self.spec.max_entries,
+                });
             }
             items.pop_front();
         }

@@ -127,10 +127,10 @@ impl HashMap {
                 Err(UpsertError::Alloc(e)) => return Err(e),
                 Err(UpsertError::Full) => match &self.clock {
                     None => {
-                        return Err(MapError::TooBig(format!(
-                            "{map_type:?} map is full (max_entries = {})",
-                            self.spec.max_entries
-                        )))
+                        return Err(MapError::Full {
+                            map_type,
+                            max_entries: self.spec.max_entries,
+                        })
                     }
                     Some(clock) => {
                         // Evict outside any bucket lock, then try again.
