@@ -16,7 +16,9 @@ pub struct QueueStack {
     spec: MapSpec,
     id: u32,
     ncpus: usize,
-    items: Mutex<VecDeque<Box<[u8]>>>,
+    /// The elements' bytes back to back, oldest first (one buffer: a push or pop
+    /// allocates nothing once it has grown).
+    items: Mutex<VecDeque<u8>>,
 }
 
 impl std::fmt::Debug for QueueStack {
@@ -49,17 +51,29 @@ impl QueueStack {
         }
     }
 
+    fn size(&self) -> usize {
+        self.spec.value_size as usize
+    }
+
     fn take(&self, remove: bool, out: &mut [u8]) -> Result<(), MapError> {
-        check_len("value", out.len(), self.spec.value_size as usize)?;
+        let size = self.size();
+        check_len("value", out.len(), size)?;
         let mut items = self.items.lock();
-        let item = match (self.is_stack(), remove) {
-            (false, true) => items.pop_front(),
-            (true, true) => items.pop_back(),
-            (false, false) => items.front().cloned(),
-            (true, false) => items.back().cloned(),
+        if items.is_empty() {
+            return Err(self.not_found());
+        }
+        // A queue takes the oldest element, a stack the newest.
+        let start = if self.is_stack() {
+            items.len() - size
+        } else {
+            0
         };
-        let item = item.ok_or_else(|| self.not_found())?;
-        out.copy_from_slice(&item);
+        for (o, b) in out.iter_mut().zip(items.range(start..start + size)) {
+            *o = *b;
+        }
+        if remove {
+            items.drain(start..start + size);
+        }
         Ok(())
     }
 
@@ -113,16 +127,16 @@ impl Map for QueueStack {
             return Err(MapError::Invalid(format!("push flags {flags:#x}")));
         }
         let mut items = self.items.lock();
-        if items.len() >= self.spec.max_entries as usize {
+        if items.len() >= self.spec.max_entries as usize * self.size() {
             if flags & BPF_EXIST == 0 {
                 return Err(MapError::Full {
                     map_type: self.spec.map_type,
                     max_entries: self.spec.max_entries,
                 });
             }
-            items.pop_front();
+            items.drain(..self.size());
         }
-        items.push_back(value.into());
+        items.extend(value);
         Ok(())
     }
 
@@ -172,7 +186,12 @@ impl Map for QueueStack {
 
     fn iter(&self) -> std::vec::IntoIter<(Vec<u8>, Vec<u8>)> {
         let items = self.items.lock();
-        let mut out: Vec<_> = items.iter().map(|v| (Vec::new(), v.to_vec())).collect();
+        let size = self.size().max(1);
+        let bytes: Vec<u8> = items.iter().copied().collect();
+        let mut out: Vec<_> = bytes
+            .chunks_exact(size)
+            .map(|v| (Vec::new(), v.to_vec()))
+            .collect();
         if self.is_stack() {
             out.reverse();
         }
