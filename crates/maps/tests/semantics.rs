@@ -400,6 +400,74 @@ fn queue_and_stack_order_and_overwrite() {
     }
 }
 
+#[test]
+fn queue_and_stack_agree_with_a_model_on_multibyte_values() {
+    // A list of elements, oldest first, against the map over a pseudo-random sequence of
+    // pushes (with and without BPF_EXIST), pops, peeks and dumps.
+    for t in [MapType::Queue, MapType::Stack] {
+        let (size, max) = (3usize, 5usize);
+        let q = new(t, 0, size as u32, max as u32);
+        let mut model: Vec<Vec<u8>> = Vec::new();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for step in 0..2000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let value: Vec<u8> = (0..size as u8)
+                .map(|i| (step as u8).wrapping_add(i * 7))
+                .collect();
+            let newest = t == MapType::Stack;
+            let what = format!("{t:?} step {step}");
+            match x % 5 {
+                0 | 1 => {
+                    let flags = if x % 2 == 0 { BPF_EXIST } else { BPF_ANY };
+                    let r = q.push(&value, flags);
+                    if model.len() == max && flags == BPF_ANY {
+                        assert_eq!(errno(r), E2BIG, "{what}");
+                    } else {
+                        r.unwrap();
+                        if model.len() == max {
+                            model.remove(0);
+                        }
+                        model.push(value);
+                    }
+                }
+                2 | 3 => {
+                    let mut out = vec![0u8; size];
+                    let pop = x % 5 == 2;
+                    let r = if pop {
+                        q.pop(&mut out)
+                    } else {
+                        q.peek(&mut out)
+                    };
+                    let at = if newest {
+                        model.len().checked_sub(1)
+                    } else {
+                        Some(0)
+                    };
+                    match at.filter(|_| !model.is_empty()) {
+                        None => assert_eq!(errno(r), ENOENT, "{what}"),
+                        Some(at) => {
+                            r.unwrap();
+                            assert_eq!(out, model[at], "{what}");
+                            if pop {
+                                model.remove(at);
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    let mut dumped: Vec<Vec<u8>> = q.iter().map(|(_, v)| v).collect();
+                    if newest {
+                        dumped.reverse();
+                    }
+                    assert_eq!(dumped, model, "{what}: dump");
+                }
+            }
+        }
+    }
+}
+
 // ---------- ring buffer ----------
 
 fn ring(size: u32) -> MapRef {
