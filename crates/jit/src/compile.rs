@@ -484,8 +484,8 @@ pub(crate) fn compile(
     plan.tail_callable = tail_callable && !options.checked;
     // Tail-callable code always runs with the whole context (a tail call may enter it).
     // Specialised helper calls call nothing (but an inline `for_each` may fall back to the
-    // helper, and a pure call calls Rust, which needs rsp aligned): code whose only helper
-    // calls they are is leaf.
+    // helper, a pure or bound call calls Rust, which needs rsp aligned, and a plain call is
+    // a helper call): code whose only helper calls are the others is leaf.
     plan.leaf = !options.checked
         && !plan.tail_callable
         && !plan.reads_packet
@@ -496,6 +496,7 @@ pub(crate) fn compile(
                     Specialization::ArrayForEach { .. }
                         | Specialization::PureCall { .. }
                         | Specialization::BoundCall { .. }
+                        | Specialization::PlainCall
                         | Specialization::TailCall { .. }
                 )
             ) && matches!(

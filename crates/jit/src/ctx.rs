@@ -90,6 +90,9 @@ pub(crate) struct JitCtx {
     pub func_table_len: u64,
     /// The helper trampoline (monomorphised for the run's `Helpers` type).
     pub helper_fn: u64,
+    /// The trampoline of plain helper calls (`Specialization::PlainCall`), monomorphised
+    /// likewise.
+    pub plain_fn: u64,
     /// The slow path of checked memory accesses.
     pub slow_fn: u64,
     /// Code address the callback entry calls (the callback's function).
@@ -163,6 +166,7 @@ pub(crate) mod o {
         FUNC_TABLE = func_table;
         FUNC_TABLE_LEN = func_table_len;
         HELPER_FN = helper_fn;
+        PLAIN_FN = plain_fn;
         SLOW_FN = slow_fn;
         CALLBACK_CODE = callback_code;
         TAIL_FN = tail_fn;

@@ -242,6 +242,7 @@ fn full_ctx<H: Helpers + ?Sized>(
         func_table: jit.func_table.as_ptr(),
         func_table_len: jit.func_table.len() as u64,
         helper_fn: helper_trampoline::<H> as *const () as u64,
+        plain_fn: plain_trampoline::<H> as *const () as u64,
         slow_fn: slow_check as *const () as u64,
         callback_code: 0,
         tail_fn,
@@ -480,6 +481,45 @@ unsafe extern "sysv64" fn helper_trampoline<H: Helpers + ?Sized>(
             0
         }
     }
+}
+
+/// Called by generated code for a helper call the host marked plain
+/// ([`Specialization::PlainCall`](crate::Specialization::PlainCall)), with the same
+/// arguments as [`helper_trampoline`]: asks [`Helpers::call_plain`] first, without building
+/// a helper context, and falls back to the full call when it declines (or when helpers may
+/// change the packet cache of `ld_abs` code, which only the full call refreshes).
+///
+/// # Safety
+/// As [`helper_trampoline`]; the code is unchecked (its program was verified).
+unsafe extern "sysv64" fn plain_trampoline<H: Helpers + ?Sized>(
+    ctx: *mut JitCtx,
+    a1: u64,
+    a2: u64,
+    a3: u64,
+    a4: u64,
+    a5: u64,
+) -> u64 {
+    // SAFETY: generated code passes the context `execute` created; nothing else uses it now.
+    let run = unsafe { &mut *ctx };
+    if !run.reads_packet {
+        let id = run.call_id as i32;
+        // SAFETY: as in `helper_trampoline`; the program was verified (unchecked code), as
+        // `call_plain` requires.
+        let helpers = unsafe { &mut **(run.helpers as *mut &mut H) };
+        match catch_unwind(AssertUnwindSafe(|| unsafe {
+            helpers.call_plain(id, [a1, a2, a3, a4, a5])
+        })) {
+            Ok(Some(r0)) => return r0,
+            Ok(None) => {}
+            Err(payload) => {
+                run.panic = Some(payload);
+                run.core.status = status::ERROR;
+                return 0;
+            }
+        }
+    }
+    // SAFETY: forwarded.
+    unsafe { helper_trampoline::<H>(ctx, a1, a2, a3, a4, a5) }
 }
 
 /// Records how a helper call that did not return a value ended: a stop or an error.

@@ -84,6 +84,11 @@ pub enum Specialization {
         /// Its first argument.
         r1: u64,
     },
+    /// An ordinary helper call that first offers the call to
+    /// [`Helpers::call_plain`](bpfkit_vm::Helpers::call_plain), which runs helpers that
+    /// need no [`HelperCtx`](bpfkit_vm::HelperCtx) without building one (e.g.
+    /// `bpf_xdp_adjust_head`); the helper is called as usual when it declines.
+    PlainCall,
     /// `bpf_tail_call(ctx, map, index)` through a program array the host promises r2
     /// is: in tail-callable code, from the main function of a run with tail calls (see
     /// [`JitProgram::run_with_tail_calls`](crate::JitProgram::run_with_tail_calls)), the

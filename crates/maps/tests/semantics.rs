@@ -420,7 +420,11 @@ fn queue_and_stack_agree_with_a_model_on_multibyte_values() {
             let what = format!("{t:?} step {step}");
             match x % 5 {
                 0 | 1 => {
-                    let flags = if x % 2 == 0 { BPF_EXIST } else { BPF_ANY };
+                    let flags = if x.is_multiple_of(2) {
+                        BPF_EXIST
+                    } else {
+                        BPF_ANY
+                    };
                     let r = q.push(&value, flags);
                     if model.len() == max && flags == BPF_ANY {
                         assert_eq!(errno(r), E2BIG, "{what}");

@@ -32,6 +32,10 @@
 //! `bpf_strncmp`) become [`Specialization::PureCall`]s of direct functions, without the
 //! trampoline and the memory map (the verifier proved their pointer arguments).
 //!
+//! Helpers that need no helper context (`bpf_xdp_adjust_head`, `bpf_ringbuf_submit`, …)
+//! become [`Specialization::PlainCall`]s: still calls through a trampoline, but one that
+//! builds no context ([`Helpers::call_plain`](bpfkit_vm::Helpers::call_plain)).
+//!
 //! `bpf_for_each_map_elem` over a plain array whose map (r1) and callback (r2) are both
 //! provably fixed becomes [`Specialization::ArrayForEach`], a counted loop of bpf-to-bpf
 //! calls over the array's storage (which is then registered like an inlined lookup's).
@@ -241,6 +245,8 @@ pub(crate) fn specialize(
         if let Insn::Call(CallTarget::Helper(id)) = *insn {
             if let Some(func) = crate::helpers::pure_helper(id) {
                 out.sites.insert(pc, Specialization::PureCall { func });
+            } else if crate::helpers::plain_helper(id) {
+                out.sites.insert(pc, Specialization::PlainCall);
             }
         }
     }

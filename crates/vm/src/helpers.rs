@@ -114,6 +114,11 @@ impl<H: Helpers + ?Sized> Helpers for DynHelpers<'_, H> {
     fn is_known(&self, id: i32) -> bool {
         self.0.is_known(id)
     }
+
+    unsafe fn call_plain(&mut self, id: i32, args: [u64; 5]) -> Option<u64> {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.0.call_plain(id, args) }
+    }
 }
 
 impl<'m, 'a> HelperCtx<'m, 'a> {
@@ -329,6 +334,20 @@ pub trait Helpers {
 
     /// Whether helper `id` exists (used by [`Program::check_helpers`](crate::Program::check_helpers)).
     fn is_known(&self, id: i32) -> bool;
+
+    /// Runs helper `id` without a [`HelperCtx`], if it is one that needs none here and
+    /// neither stops the program nor fails: its result, or `None` to have it called through
+    /// [`call`](Self::call) instead. Engines call this first at the call sites a host marked
+    /// for it (the JIT's `Specialization::PlainCall`), saving the context's set-up. The
+    /// default has none.
+    ///
+    /// # Safety
+    /// The running program passed a verifier that checked the helper's memory arguments
+    /// (see [`HelperCtx::trust_arguments`]), which the helper may access directly.
+    unsafe fn call_plain(&mut self, id: i32, args: [u64; 5]) -> Option<u64> {
+        let _ = (id, args);
+        None
+    }
 }
 
 /// No helper at all: every call fails with "unknown helper".

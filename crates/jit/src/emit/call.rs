@@ -38,6 +38,18 @@ impl Emitter<'_> {
     /// Calls helper `id`, or the helper whose number is in r11 when `id` is `None`.
     /// `done` is bound after the call when given (for `callx`).
     pub(super) fn call_helper(&mut self, pc: u32, id: Option<i32>, done: Option<DynamicLabel>) {
+        self.call_helper_through(pc, id, done, o::HELPER_FN)
+    }
+
+    /// [`call_helper`](Self::call_helper) through the trampoline at context offset
+    /// `trampoline` (the full one, or the plain one of `Specialization::PlainCall`).
+    fn call_helper_through(
+        &mut self,
+        pc: u32,
+        id: Option<i32>,
+        done: Option<DynamicLabel>,
+        trampoline: i32,
+    ) {
         if self.checked {
             asm!(self.asm; mov [r12 + o::BUDGET_LEFT], r9);
         }
@@ -65,7 +77,7 @@ impl Emitter<'_> {
             ; mov rdx, rsi
             ; mov rsi, rdi
             ; mov rdi, r12
-            ; call QWORD [r12 + o::HELPER_FN]
+            ; call QWORD [r12 + trampoline]
             ; pop r8
             ; pop rcx
             ; pop rdx
@@ -83,8 +95,8 @@ impl Emitter<'_> {
         }
     }
 
-    /// The inline code of a specialised helper call.
-    pub(super) fn specialized_call(&mut self, pc: u32, specialization: Specialization) {
+    /// The inline code of a specialised call of helper `id`.
+    pub(super) fn specialized_call(&mut self, pc: u32, id: i32, specialization: Specialization) {
         match specialization {
             Specialization::IndexedLookup { base, stride, len } => {
                 self.indexed_lookup(base, stride, len)
@@ -97,6 +109,7 @@ impl Emitter<'_> {
             Specialization::TailCall { .. } => self.call_helper(pc, Some(12), None),
             Specialization::PureCall { func } => self.direct_call(func, None),
             Specialization::BoundCall { func, r1 } => self.direct_call(func, Some(r1)),
+            Specialization::PlainCall => self.call_helper_through(pc, Some(id), None, o::PLAIN_FN),
             Specialization::ArrayForEach {
                 base,
                 stride,

@@ -281,7 +281,7 @@ impl<'p> Emitter<'p> {
                 self.tail_call(pc, self.plan.inline[i])
             }
             Insn::Call(CallTarget::Helper(id)) => match self.plan.inline[i] {
-                Some(specialization) => self.specialized_call(pc, specialization),
+                Some(specialization) => self.specialized_call(pc, id, specialization),
                 None => self.call_helper(pc, Some(id), None),
             },
             Insn::Call(CallTarget::Local(_)) => {

@@ -175,6 +175,16 @@ pub(crate) fn pure_helper(id: i32) -> Option<u64> {
     Some(direct as usize as u64)
 }
 
+/// The helpers [`RunHelpers`] runs without a helper context
+/// ([`Helpers::call_plain`]): unchecked JIT code calls them through the plain trampoline
+/// (`Specialization::PlainCall`, see `inline`).
+const PLAIN_HELPERS: [i32; 11] = [7, 8, 10, 11, 14, 44, 54, 65, 132, 133, 134];
+
+/// Whether helper `id` is one [`RunHelpers`] runs without a helper context.
+pub(crate) fn plain_helper(id: i32) -> bool {
+    PLAIN_HELPERS.contains(&id)
+}
+
 impl Helpers for RunHelpers<'_> {
     fn call(
         &mut self,
@@ -223,5 +233,28 @@ impl Helpers for RunHelpers<'_> {
 
     fn is_known(&self, id: i32) -> bool {
         is_known(id)
+    }
+
+    /// The helpers that touch no program memory through a pointer argument. A failure
+    /// (a helper of another program type, a sample that was not reserved) declines the
+    /// call: each fails before changing anything, so the full call fails the same way.
+    unsafe fn call_plain(&mut self, id: i32, a: [u64; 5]) -> Option<u64> {
+        let result = match id {
+            7 => return Some(self.shared.next_random() as u64),
+            8 => return Some(self.cpu as u64),
+            14 => return Some(misc::pid_tgid()),
+            10 => self.l3_csum_replace(a),
+            11 => self.l4_csum_replace(a),
+            44 => self.xdp_adjust_head(a),
+            54 => self.xdp_adjust_meta(a),
+            65 => self.xdp_adjust_tail(a),
+            132 | 133 => self.ringbuf_commit(id == 133, a),
+            134 => self.ringbuf_query(a),
+            _ => return None,
+        };
+        match result {
+            Ok(HelperReturn::Value(r0)) => Some(r0),
+            _ => None,
+        }
     }
 }
