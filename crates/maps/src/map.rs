@@ -242,6 +242,9 @@ pub trait Map: Send + Sync + fmt::Debug {
     }
 }
 
+/// Longest key a direct lookup copies (on its stack); maps with longer keys have none.
+pub(crate) const DIRECT_KEY_MAX: usize = 64;
+
 /// A map's program-side lookup as a plain function: `(lookup)(map, key)` is the address
 /// of the value for the `key_size` bytes at `key`, or 0, exactly as
 /// [`Map::lookup_ptr`] finds it.

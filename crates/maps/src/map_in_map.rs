@@ -3,15 +3,21 @@
 //! Every inner map must match the template given at creation (the kernel's
 //! `inner_map_fd`): same type, key size, value size, flags and spin lock, and the
 //! same `max_entries` unless the template has `BPF_F_INNER_MAP`. Programs get an
-//! inner map with [`MapOfMaps::lookup_inner`]; a replaced or deleted inner map stays
-//! alive as long as someone (e.g. a running program) holds its handle.
+//! inner map with [`MapOfMaps::lookup_inner`], or as the address of the cell holding it
+//! ([`MapOfMaps::inner_cell`], what the kernel's lookup gives: the map itself). A cell
+//! replaced or deleted is freed only once every [`RcuGuard`] of the time is gone (the
+//! kernel frees inner maps after an RCU grace period), so a program that found it keeps
+//! using it until its run ends.
 
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
 
 use crate::error::{check_len, MapError, EINVAL};
-use crate::map::{check_host_read, check_host_write, next_map_id, Map, MapRef, ValuePtr};
-use crate::rcu::RcuGuard;
+use crate::map::{
+    check_host_read, check_host_write, copy_key, next_map_id, DirectLookup, Map, MapRef, ValuePtr,
+    DIRECT_KEY_MAX,
+};
+use crate::rcu::{retire, RcuGuard};
 use crate::spec::{map_flags, MapSpec, MapType, BPF_ANY, BPF_EXIST, BPF_NOEXIST};
 
 /// A map of maps (array or hash flavour).
@@ -20,7 +26,8 @@ pub struct MapOfMaps {
     id: u32,
     ncpus: usize,
     inner: MapSpec,
-    slots: RwLock<BTreeMap<Vec<u8>, MapRef>>,
+    /// Each inner map in a cell of its own, whose address is stable while it is stored.
+    slots: RwLock<BTreeMap<Vec<u8>, Box<MapRef>>>,
 }
 
 impl std::fmt::Debug for MapOfMaps {
@@ -85,9 +92,32 @@ impl MapOfMaps {
             && (t.flags & map_flags::BPF_F_INNER_MAP != 0 || t.max_entries == m.max_entries)
     }
 
-    /// The inner map for `key` (what `bpf_map_lookup_elem` gives a program).
+    /// The inner map for `key`.
     pub fn lookup_inner(&self, key: &[u8]) -> Option<MapRef> {
-        self.slots.read().get(key).cloned()
+        self.slots.read().get(key).map(|cell| MapRef::clone(cell))
+    }
+
+    /// The address of the cell holding the inner map for `key` (what
+    /// `bpf_map_lookup_elem` gives a program: a handle to pass to map helpers), or `None`.
+    /// The cell stays valid while `_guard` (or any guard older than a replacement) lives.
+    pub fn inner_cell(&self, key: &[u8], _guard: &RcuGuard) -> Option<*const MapRef> {
+        self.cell(key)
+    }
+
+    fn cell(&self, key: &[u8]) -> Option<*const MapRef> {
+        self.slots
+            .read()
+            .get(key)
+            .map(|cell| &**cell as *const MapRef)
+    }
+
+    /// The inner map whose cell is at `addr`, if one is stored here now.
+    pub fn map_in_cell(&self, addr: u64) -> Option<MapRef> {
+        self.slots
+            .read()
+            .values()
+            .find(|cell| &***cell as *const MapRef as u64 == addr)
+            .map(|cell| MapRef::clone(cell))
     }
 
     /// Stores `map` under `key` with the usual update flags (arrays: `BPF_ANY` only).
@@ -126,7 +156,9 @@ impl MapOfMaps {
                 max_entries: self.spec.max_entries,
             });
         }
-        slots.insert(key.to_vec(), map);
+        if let Some(old) = slots.insert(key.to_vec(), Box::new(map)) {
+            retire(old);
+        }
         Ok(())
     }
 
@@ -177,7 +209,7 @@ impl Map for MapOfMaps {
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         self.check_key(key)?;
         let removed = self.slots.write().remove(key);
-        removed.map(|_| ()).ok_or_else(|| self.not_found())
+        removed.map(retire).ok_or_else(|| self.not_found())
     }
 
     /// Returns the inner map's 4-byte id, as the kernel does.
@@ -236,4 +268,27 @@ impl Map for MapOfMaps {
     fn as_map_of_maps(&self) -> Option<&MapOfMaps> {
         Some(self)
     }
+
+    /// The lookup of [`inner_cell`](MapOfMaps::inner_cell).
+    fn direct_lookup(&self) -> Option<DirectLookup> {
+        (self.spec.key_size as usize <= DIRECT_KEY_MAX).then_some(DirectLookup {
+            lookup: lookup_direct,
+            map: self as *const MapOfMaps as *const (),
+        })
+    }
+}
+
+/// [`DirectLookup::lookup`] of a map of maps: the inner map's cell address, or 0.
+///
+/// # Safety
+/// As [`DirectLookup`]'s, with `map` a [`MapOfMaps`].
+unsafe extern "sysv64" fn lookup_direct(map: *const (), key: *const u8) -> u64 {
+    // SAFETY: the caller's promises.
+    let map = unsafe { &*(map as *const MapOfMaps) };
+    let mut buf = [0u8; DIRECT_KEY_MAX];
+    let key_buf = &mut buf[..map.spec.key_size as usize];
+    // SAFETY: as promised, `key_size` readable bytes.
+    unsafe { copy_key(key, key_buf) };
+    // The calling thread's guard keeps the cell alive as `inner_cell`'s would.
+    map.cell(key_buf).map_or(0, |cell| cell as u64)
 }

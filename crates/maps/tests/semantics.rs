@@ -770,3 +770,31 @@ fn direct_lookups_find_what_lookup_ptr_finds() {
         }
     }
 }
+
+#[test]
+fn a_replaced_inner_map_lives_while_a_guard_from_before_lives() {
+    let mut spec = MapSpec::new(MapType::ArrayOfMaps, 4, 4, 2);
+    spec = spec.with_inner_map(MapSpec::new(MapType::Array, 4, 8, 2));
+    let outer = create(&spec, 1).unwrap();
+    let mom = outer.as_map_of_maps().unwrap();
+    let first = new(MapType::Array, 4, 8, 2);
+    let weak = std::sync::Arc::downgrade(&first);
+    mom.set_inner(&k32(0), first, BPF_ANY).unwrap();
+    let guard = rcu_read_lock();
+    let cell = mom.inner_cell(&k32(0), &guard).unwrap();
+    // Replaced and deleted while the guard lives: the old cell still holds the old map.
+    mom.set_inner(&k32(0), new(MapType::Array, 4, 8, 2), BPF_ANY)
+        .unwrap();
+    mom.delete(&k32(0)).unwrap();
+    assert!(mom.inner_cell(&k32(0), &guard).is_none());
+    assert!(weak.upgrade().is_some(), "freed under a guard");
+    // SAFETY: the cell is retired, not freed, while `guard` lives.
+    let old = unsafe { &*cell };
+    assert!(std::sync::Arc::ptr_eq(old, &weak.upgrade().unwrap()));
+    assert_eq!(
+        mom.map_in_cell(cell as u64).map(|_| ()),
+        None,
+        "no longer stored"
+    );
+    drop(guard);
+}

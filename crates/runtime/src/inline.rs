@@ -17,7 +17,7 @@
 //! per-value registration, so their fault detection stays exact.
 //!
 //! Lookups in other maps known at load whose lookup needs no CPU number (hash and LRU
-//! hash maps: [`Map::direct_lookup`](bpfkit_maps::Map::direct_lookup)) become
+//! hash maps, maps of maps: [`Map::direct_lookup`](bpfkit_maps::Map::direct_lookup)) become
 //! [`Specialization::BoundCall`]s of the map's lookup function, as the kernel's JIT calls
 //! `map->ops->map_lookup_elem` directly. Their values are not registered in the memory
 //! map: helpers called from unchecked code take verified pointer arguments without

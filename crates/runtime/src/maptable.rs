@@ -1,12 +1,12 @@
 //! The maps of a loaded object and the handles programs see for them.
 //!
 //! A program gets a map as `lddw rN, map` (`LdImm64Kind::MapIdx`). The runtime resolves it
-//! to a *handle*: the address of a small per-map descriptor allocated here, never a memory
-//! region the program may access, so a program can only pass it to helpers. Inner maps of
-//! maps-of-maps get descriptors the first time a program looks them up. Global data
-//! (`LdImm64Kind::MapIdxValue`) resolves to the real address of the one-entry array's value.
-
-use std::sync::Mutex;
+//! to a *handle*: the address of a [`MapRef`] cell, allocated here for the object's maps
+//! and by each map of maps for its inner maps (what a lookup in it returns), never a memory
+//! region the program may access, so a program can only pass it to helpers. Helpers of a
+//! verified program take it as the cell's address (the verifier tracks map pointers); the
+//! others look it up among the cells. Global data (`LdImm64Kind::MapIdxValue`) resolves to
+//! the real address of the one-entry array's value.
 
 use bpfkit_maps::{rcu_read_lock, MapRef, MapSpec, MapType};
 use bpfkit_object::{MapDef, MapInit};
@@ -18,29 +18,22 @@ use crate::error::RuntimeError;
 pub(crate) struct MapSlot {
     pub(crate) def: MapDef,
     pub(crate) map: MapRef,
-    /// The descriptor whose address is the handle (boxed so the address is stable).
-    descriptor: Box<u64>,
+    /// The cell whose address is the handle (boxed so the address is stable).
+    cell: Box<MapRef>,
     /// For one-entry arrays (global data): the stable address of the value.
     pub(crate) value_addr: Option<u64>,
 }
 
 impl MapSlot {
     pub(crate) fn handle(&self) -> u64 {
-        &*self.descriptor as *const u64 as u64
+        &*self.cell as *const MapRef as u64
     }
-}
-
-/// Descriptors of maps that are not the object's own (inner maps reached at run time).
-#[derive(Debug, Default)]
-struct Extra {
-    entries: Vec<(Box<u64>, MapRef)>,
 }
 
 /// All maps of a loaded object.
 #[derive(Debug)]
 pub(crate) struct MapTable {
     pub(crate) slots: Vec<MapSlot>,
-    extra: Mutex<Extra>,
 }
 
 /// The maps crate's spec for an object's definition.
@@ -95,15 +88,12 @@ impl MapTable {
                 .flatten();
             slots.push(MapSlot {
                 def: def.clone(),
+                cell: Box::new(map.clone()),
                 map,
-                descriptor: Box::new(0),
                 value_addr,
             });
         }
-        let table = MapTable {
-            slots,
-            extra: Mutex::new(Extra::default()),
-        };
+        let table = MapTable { slots };
         for slot in &table.slots {
             table.initialise_slots(slot, &program_id)?;
         }
@@ -161,32 +151,16 @@ impl MapTable {
             .map(|s| &s.map)
     }
 
+    /// The map behind `handle`: one of the object's, or an inner map of one of its maps of
+    /// maps (found among the cells stored now).
     pub(crate) fn by_handle(&self, handle: u64) -> Option<MapRef> {
         if let Some(s) = self.slots.iter().find(|s| s.handle() == handle) {
             return Some(s.map.clone());
         }
-        let extra = self.extra.lock().unwrap_or_else(|e| e.into_inner());
-        extra
-            .entries
+        self.slots
             .iter()
-            .find(|(d, _)| &**d as *const u64 as u64 == handle)
-            .map(|(_, m)| m.clone())
-    }
-
-    /// The handle of `map` (an inner map reached at run time gets one on first use).
-    pub(crate) fn handle_of(&self, map: &MapRef) -> u64 {
-        let id = map.id();
-        if let Some(s) = self.slots.iter().find(|s| s.map.id() == id) {
-            return s.handle();
-        }
-        let mut extra = self.extra.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((d, _)) = extra.entries.iter().find(|(_, m)| m.id() == id) {
-            return &**d as *const u64 as u64;
-        }
-        let d = Box::new(0u64);
-        let handle = &*d as *const u64 as u64;
-        extra.entries.push((d, map.clone()));
-        handle
+            .filter_map(|s| s.map.as_map_of_maps())
+            .find_map(|outer| outer.map_in_cell(handle))
     }
 
     /// The slot of the map named `name`.

@@ -367,3 +367,98 @@ fn hash_lookups_are_direct_calls_unless_the_program_reads_unchecked_pointers() {
         assert_eq!(out.retval, 0, "{engine:?}");
     }
 }
+
+/// `outer`, an array of maps (inner template: array of two 8-byte values), and the
+/// program `through_outer`: looks up `outer[0]` (directly in unchecked code: the result is
+/// the inner map's cell), then key 1 in the inner map (a helper call with that handle),
+/// adds 5 to the value and returns it (1 if `outer[0]` is empty, 2 if key 1 is missing).
+fn outer_object() -> bpfkit_object::Object {
+    let mut b = ObjectBuilder::new("GPL");
+    let mut outer = MapDef::new("outer", MapType::ArrayOfMaps, 4, 4, 2);
+    outer.inner = Some(Box::new(MapDef::new("", MapType::Array, 4, 8, 2)));
+    let outer = b.add_map(outer);
+    let insns = vec![
+        store_w(Reg::R10, -4, 0),
+        ld_map(Reg::R1, outer),
+        mov(Reg::R2, Operand::Reg(Reg::R10)),
+        add(Reg::R2, -4),
+        call(1),
+        if_null(13),
+        store_w(Reg::R10, -8, 1),
+        mov(Reg::R1, Operand::Reg(Reg::R0)),
+        mov(Reg::R2, Operand::Reg(Reg::R10)),
+        add(Reg::R2, -8),
+        call(1),
+        if_null(5),
+        Insn::Ldx {
+            size: MemSize::DW,
+            signed: false,
+            dst: Reg::R1,
+            src: Reg::R0,
+            off: 0,
+        },
+        add(Reg::R1, 5),
+        Insn::Stx {
+            size: MemSize::DW,
+            dst: Reg::R0,
+            src: Reg::R1,
+            off: 0,
+        },
+        mov(Reg::R0, Operand::Reg(Reg::R1)),
+        Insn::Exit,
+        mov(Reg::R0, Operand::Imm(2)),
+        Insn::Exit,
+        mov(Reg::R0, Operand::Imm(1)),
+        Insn::Exit,
+    ];
+    b.add_program(
+        "through_outer",
+        ProgramSection::for_type(ProgType::Xdp),
+        insns,
+    );
+    b.build().unwrap()
+}
+
+#[test]
+fn inner_maps_the_host_made_are_reached_through_their_cells() {
+    let packet = [0u8; 64];
+    for (engine, verification) in [
+        (Engine::Interpreter, Verification::Verify),
+        (Engine::Jit, Verification::Verify),
+        (Engine::Jit, Verification::Unverified),
+    ] {
+        let what = format!("{engine:?} {verification:?}");
+        let loaded = Runtime::new()
+            .ncpus(1)
+            .engine(engine)
+            .verification(verification)
+            .load(outer_object())
+            .unwrap();
+        let program = loaded.program(Some("through_outer")).unwrap();
+        let out = program.test_run(&TestRun::new(&packet)).unwrap();
+        assert_eq!(out.retval, 1, "{what}: empty outer slot");
+        // An inner map only the host knows (no handle of the object's).
+        let spec = bpfkit_maps::MapSpec::new(bpfkit_maps::MapType::Array, 4, 8, 2);
+        let inner = bpfkit_maps::create(&spec, 1).unwrap();
+        inner
+            .update_host(&1u32.to_ne_bytes(), &37u64.to_ne_bytes(), 0)
+            .unwrap();
+        let outer = loaded.map("outer").unwrap().as_map_of_maps().unwrap();
+        outer
+            .set_inner(&0u32.to_ne_bytes(), inner.clone(), 0)
+            .unwrap();
+        let out = program.test_run(&TestRun::new(&packet).repeat(3)).unwrap();
+        assert_eq!(out.retval, 52, "{what}: 37 + 3 * 5");
+        assert_eq!(
+            inner.lookup(&1u32.to_ne_bytes()).unwrap(),
+            52u64.to_ne_bytes(),
+            "{what}"
+        );
+        let sites = if engine == Engine::Jit && verification == Verification::Verify {
+            vec![5]
+        } else {
+            vec![]
+        };
+        assert_eq!(program.inlined_call_sites(), sites, "{what}");
+    }
+}

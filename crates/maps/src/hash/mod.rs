@@ -11,7 +11,7 @@ use crossbeam_epoch::Guard;
 use crate::error::{check_len, MapError};
 use crate::map::{
     check_host_read, check_host_write, copy_key, next_map_id, DirectLookup, Map, ValueCodec,
-    ValuePtr,
+    ValuePtr, DIRECT_KEY_MAX,
 };
 use crate::rcu::RcuGuard;
 use crate::spec::{map_flags, MapSpec, MapType, BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST};
@@ -181,9 +181,6 @@ impl HashMap {
         Some(node.value_ptr_at(slot))
     }
 }
-
-/// Longest key a direct lookup copies (on its stack).
-const DIRECT_KEY_MAX: usize = 64;
 
 /// [`DirectLookup::lookup`] for keys of `N` bytes.
 ///

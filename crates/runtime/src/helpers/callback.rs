@@ -42,7 +42,7 @@ impl RunHelpers<'_> {
         ctx: &mut HelperCtx<'_, '_>,
     ) -> Result<HelperReturn, HelperError> {
         let (handle, func, cb_ctx, flags) = (a[0], a[1], a[2], a[3]);
-        let map = self.map(handle)?.into_owned();
+        let map = self.map(handle, ctx.trusts_arguments())?.into_owned();
         if flags != 0 {
             return Ok(neg(EINVAL));
         }

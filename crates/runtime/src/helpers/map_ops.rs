@@ -29,14 +29,13 @@ impl RunHelpers<'_> {
         a: [u64; 5],
         ctx: &mut HelperCtx<'_, '_>,
     ) -> Result<HelperReturn, HelperError> {
-        let map = self.map(a[0])?;
+        let map = self.map(a[0], ctx.trusts_arguments())?;
         let spec = map.spec();
         if let Some(outer) = map.as_map_of_maps() {
-            let inner = with_bytes(ctx, a[1], spec.key_size as usize, |key| {
-                outer.lookup_inner(key)
+            let cell = with_bytes(ctx, a[1], spec.key_size as usize, |key| {
+                outer.inner_cell(key, self.guard)
             })?;
-            let handle = inner.map_or(0, |inner| self.shared.maps.handle_of(&inner));
-            return Ok(HelperReturn::Value(handle));
+            return Ok(HelperReturn::Value(cell.map_or(0, |c| c as u64)));
         }
         if matches!(
             spec.map_type,
@@ -74,7 +73,7 @@ impl RunHelpers<'_> {
         a: [u64; 5],
         ctx: &mut HelperCtx<'_, '_>,
     ) -> Result<HelperReturn, HelperError> {
-        let map = self.map(a[0])?;
+        let map = self.map(a[0], ctx.trusts_arguments())?;
         let spec = map.spec();
         if map.as_map_of_maps().is_some() || map.as_prog_array().is_some() {
             return Ok(neg(EINVAL));
@@ -96,7 +95,7 @@ impl RunHelpers<'_> {
         a: [u64; 5],
         ctx: &mut HelperCtx<'_, '_>,
     ) -> Result<HelperReturn, HelperError> {
-        let map = self.map(a[0])?;
+        let map = self.map(a[0], ctx.trusts_arguments())?;
         if map.as_map_of_maps().is_some() || map.as_prog_array().is_some() {
             return Ok(neg(EINVAL));
         }
@@ -113,7 +112,7 @@ impl RunHelpers<'_> {
         a: [u64; 5],
         ctx: &mut HelperCtx<'_, '_>,
     ) -> Result<HelperReturn, HelperError> {
-        let map = self.map(a[0])?;
+        let map = self.map(a[0], ctx.trusts_arguments())?;
         let size = map.spec().value_size as usize;
         let result = with_bytes(ctx, a[1], size, |value| map.push(value, a[2]))?;
         Ok(done(result))
@@ -127,7 +126,7 @@ impl RunHelpers<'_> {
         a: [u64; 5],
         ctx: &mut HelperCtx<'_, '_>,
     ) -> Result<HelperReturn, HelperError> {
-        let map = self.map(a[0])?;
+        let map = self.map(a[0], ctx.trusts_arguments())?;
         let size = map.spec().value_size as usize;
         // A bloom filter's peek reads the value as its input. Small values stay on the stack.
         let (mut small, mut large) = ([0u8; SMALL_KEY], Vec::new());
@@ -154,7 +153,7 @@ impl RunHelpers<'_> {
         a: [u64; 5],
         ctx: &mut HelperCtx<'_, '_>,
     ) -> Result<HelperReturn, HelperError> {
-        let map = self.map(a[1])?;
+        let map = self.map(a[1], ctx.trusts_arguments())?;
         let array = map.as_prog_array().ok_or_else(|| {
             HelperError::Failed("tail call through a map that is not a program array".into())
         })?;
@@ -187,7 +186,7 @@ impl RunHelpers<'_> {
         a: [u64; 5],
         ctx: &mut HelperCtx<'_, '_>,
     ) -> Result<HelperReturn, HelperError> {
-        let map = self.map(a[0])?;
+        let map = self.map(a[0], ctx.trusts_arguments())?;
         let Some(rb) = map.as_ringbuf() else {
             return Ok(neg(EINVAL));
         };
@@ -202,7 +201,7 @@ impl RunHelpers<'_> {
         a: [u64; 5],
         ctx: &mut HelperCtx<'_, '_>,
     ) -> Result<HelperReturn, HelperError> {
-        let map = self.map(a[0])?;
+        let map = self.map(a[0], ctx.trusts_arguments())?;
         let Some(rb) = map.as_ringbuf() else {
             return Ok(HelperReturn::Value(0));
         };
@@ -246,8 +245,12 @@ impl RunHelpers<'_> {
 
     /// `bpf_ringbuf_query(ringbuf, flags)`.
     #[inline(never)]
-    pub(super) fn ringbuf_query(&mut self, a: [u64; 5]) -> Result<HelperReturn, HelperError> {
-        let map = self.map(a[0])?;
+    pub(super) fn ringbuf_query(
+        &mut self,
+        a: [u64; 5],
+        trusted: bool,
+    ) -> Result<HelperReturn, HelperError> {
+        let map = self.map(a[0], trusted)?;
         Ok(HelperReturn::Value(
             map.as_ringbuf().map_or(0, |rb| rb.query(a[1])),
         ))
