@@ -32,9 +32,12 @@
 //! `bpf_strncmp`) become [`Specialization::PureCall`]s of direct functions, without the
 //! trampoline and the memory map (the verifier proved their pointer arguments).
 //!
-//! Helpers that need no helper context (`bpf_xdp_adjust_head`, `bpf_ringbuf_submit`, …)
-//! become [`Specialization::PlainCall`]s: still calls through a trampoline, but one that
-//! builds no context ([`Helpers::call_plain`](bpfkit_vm::Helpers::call_plain)).
+//! Helpers that need no helper context (`bpf_xdp_adjust_head`, `bpf_ringbuf_submit`, the
+//! map helpers, whose verified pointer arguments they access directly) become
+//! [`Specialization::PlainCall`]s: still calls through a trampoline, but one that builds no
+//! context ([`Helpers::call_plain`](bpfkit_vm::Helpers::call_plain)). A plain lookup
+//! registers no value, like a direct one, so only programs that never read through an
+//! unchecked pointer get plain lookups.
 //!
 //! `bpf_for_each_map_elem` over a plain array whose map (r1) and callback (r2) are both
 //! provably fixed becomes [`Specialization::ArrayForEach`], a counted loop of bpf-to-bpf
@@ -228,7 +231,8 @@ pub(crate) fn specialize(
             .insert(pc, Specialization::IndexedLookup { base, stride, len });
         out.maps.insert(index);
     }
-    if !reads_unchecked_pointers(insns) {
+    let registers_values = reads_unchecked_pointers(insns);
+    if !registers_values {
         for (pc, index) in blocks.map_lookups() {
             let direct = maps.slots.get(index).and_then(|s| s.map.direct_lookup());
             if let (None, Some(direct)) = (out.sites.get(pc), direct) {
@@ -245,7 +249,9 @@ pub(crate) fn specialize(
         if let Insn::Call(CallTarget::Helper(id)) = *insn {
             if let Some(func) = crate::helpers::pure_helper(id) {
                 out.sites.insert(pc, Specialization::PureCall { func });
-            } else if crate::helpers::plain_helper(id) {
+            } else if crate::helpers::plain_helper(id)
+                || (id == MAP_LOOKUP_ELEM && !registers_values && out.sites.get(pc).is_none())
+            {
                 out.sites.insert(pc, Specialization::PlainCall);
             }
         }

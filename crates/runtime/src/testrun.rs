@@ -1,6 +1,7 @@
 //! Running a program the way `BPF_PROG_TEST_RUN` does: input packet (and optional context)
 //! in, return value, output packet, output context and average duration out.
 
+use bpfkit_jit::Specialization;
 use bpfkit_maps::{rcu_read_lock, RcuGuard};
 use bpfkit_object::ProgType;
 use bpfkit_vm::{Access, Config, MemoryMap};
@@ -165,8 +166,24 @@ impl<'o> ProgramRef<'o> {
     /// known at load; see the `inline` module), in the unchecked JIT code of a verified
     /// program (none on the interpreter and in checked code).
     pub fn inlined_call_sites(&self) -> Vec<usize> {
+        self.call_sites(|s| !matches!(s, Specialization::PlainCall))
+    }
+
+    /// The helper calls (slot indexes) its code makes without building a helper context
+    /// (`Helpers::call_plain`; see the `inline` module), in the unchecked JIT code of a
+    /// verified program.
+    pub fn plain_call_sites(&self) -> Vec<usize> {
+        self.call_sites(|s| matches!(s, Specialization::PlainCall))
+    }
+
+    fn call_sites(&self, which: impl Fn(&Specialization) -> bool) -> Vec<usize> {
         match &self.object.shared.programs[self.index].prepared {
-            Prepared::Jit(j) => j.specializations().iter().map(|(pc, _)| pc).collect(),
+            Prepared::Jit(j) => j
+                .specializations()
+                .iter()
+                .filter(|(_, s)| which(s))
+                .map(|(pc, _)| pc)
+                .collect(),
             Prepared::Interpreter => Vec::new(),
         }
     }

@@ -57,14 +57,20 @@ fn store_w(dst: Reg, off: i16, imm: i32) -> Insn {
 fn corpus_lookups_are_inlined_except_where_the_map_depends_on_the_path() {
     let path = common::corpus_dir().join("xdp_inline.o");
     // Call sites of `bpf_map_lookup_elem` in xdp_inline.o (llvm-objdump): 23 (vals), 30 and
-    // 78 (sums), 94 (evens or odds, chosen by a branch just before); 72 is `bpf_csum_diff`,
-    // a direct call of the pure helper.
+    // 78 (sums), 94 (evens or odds, chosen by a branch just before: a plain helper call);
+    // 72 is `bpf_csum_diff`, a direct call of the pure helper; 55 and 66
+    // `bpf_map_update_elem`, plain helper calls.
     let ways = [
-        (Engine::Jit, Verification::Verify, vec![23, 30, 72, 78]),
-        (Engine::Jit, Verification::Unverified, vec![]),
-        (Engine::Interpreter, Verification::Verify, vec![]),
+        (
+            Engine::Jit,
+            Verification::Verify,
+            vec![23, 30, 72, 78],
+            vec![55, 66, 94],
+        ),
+        (Engine::Jit, Verification::Unverified, vec![], vec![]),
+        (Engine::Interpreter, Verification::Verify, vec![], vec![]),
     ];
-    for (engine, verification, sites) in ways {
+    for (engine, verification, sites, plain) in ways {
         let loaded = Runtime::new()
             .engine(engine)
             .verification(verification)
@@ -74,6 +80,11 @@ fn corpus_lookups_are_inlined_except_where_the_map_depends_on_the_path() {
         assert_eq!(
             prog.inlined_call_sites(),
             sites,
+            "{engine:?} {verification:?}"
+        );
+        assert_eq!(
+            prog.plain_call_sites(),
+            plain,
             "{engine:?} {verification:?}"
         );
     }
@@ -339,6 +350,12 @@ fn hash_lookups_are_direct_calls_unless_the_program_reads_unchecked_pointers() {
         );
         assert_eq!(program("kept").inlined_call_sites(), Vec::<usize>::new());
         assert_eq!(program("per_cpu").inlined_call_sites(), Vec::<usize>::new());
+        // The update after the direct lookup (pc 13) and the per-CPU lookup are plain helper
+        // calls; in `kept` the lookup must register its value, so it stays a full call.
+        let jit = |sites: Vec<usize>| if engine == Engine::Jit { sites } else { vec![] };
+        assert_eq!(program("direct").plain_call_sites(), jit(vec![13]));
+        assert_eq!(program("kept").plain_call_sites(), Vec::<usize>::new());
+        assert_eq!(program("per_cpu").plain_call_sites(), jit(vec![5]));
 
         // The directly found value, never registered in the memory map, reaches the
         // update helper as a trusted argument.
@@ -365,6 +382,14 @@ fn hash_lookups_are_direct_calls_unless_the_program_reads_unchecked_pointers() {
         assert_eq!(out.retval, 0x1234_5678, "{engine:?}");
         let out = program("per_cpu").test_run(&TestRun::new(&packet)).unwrap();
         assert_eq!(out.retval, 0, "{engine:?}");
+        // One CPU: the host's value is one 8-byte slot.
+        loaded
+            .map("pc")
+            .unwrap()
+            .update_host(&1u32.to_ne_bytes(), &value, 0)
+            .unwrap();
+        let out = program("per_cpu").test_run(&TestRun::new(&packet)).unwrap();
+        assert_eq!(out.retval, 2, "{engine:?}: per-CPU value found");
     }
 }
 

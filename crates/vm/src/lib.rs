@@ -65,5 +65,5 @@ pub use helpers::{
     Helpers, NoHelpers,
 };
 pub use interp::{Config, Exit, DEFAULT_BUDGET};
-pub use memory::{Access, MemoryMap, Region};
+pub use memory::{copy_from_shared, copy_to_shared, Access, MemoryMap, Region};
 pub use program::{Program, FUNC_ADDR_TAG};

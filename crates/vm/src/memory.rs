@@ -445,12 +445,13 @@ fn unit_at(p: *const u8, left: usize) -> usize {
 
 /// Copies `out.len()` bytes from `src` in the widest aligned atomic loads (memory other
 /// threads may write atomically, e.g. a map value): a key of 4 or 8 aligned bytes is one
-/// load, which the reader of `out` then gets forwarded from the store.
+/// load, which the reader of `out` then gets forwarded from the store. For helpers that
+/// access verified arguments directly (see [`HelperCtx::trust_arguments`](crate::HelperCtx::trust_arguments)).
 ///
 /// # Safety
 /// `[src, src + out.len())` must be valid for reads, and written by others only atomically.
-#[inline]
-pub(crate) unsafe fn copy_from_shared(src: *const u8, out: &mut [u8]) {
+#[inline(always)]
+pub unsafe fn copy_from_shared(src: *const u8, out: &mut [u8]) {
     let mut i = 0;
     while i < out.len() {
         // SAFETY: byte `i` onwards lies inside the caller's range.
@@ -468,8 +469,8 @@ pub(crate) unsafe fn copy_from_shared(src: *const u8, out: &mut [u8]) {
 /// # Safety
 /// `[dst, dst + data.len())` must be valid for writes, and accessed by others only
 /// atomically.
-#[inline]
-pub(crate) unsafe fn copy_to_shared(data: &[u8], dst: *mut u8) {
+#[inline(always)]
+pub unsafe fn copy_to_shared(data: &[u8], dst: *mut u8) {
     let mut i = 0;
     while i < data.len() {
         // SAFETY: byte `i` onwards lies inside the caller's range.

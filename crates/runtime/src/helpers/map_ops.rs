@@ -6,7 +6,7 @@ use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn};
 
 use crate::engine::Prepared;
 
-use super::{add_region, neg, with_bytes, RunHelpers, EINVAL, MAX_TAIL_CALLS, SMALL_KEY};
+use super::{add_region, neg, ArgMemory, RunHelpers, EINVAL, MAX_TAIL_CALLS, SMALL_KEY};
 
 /// A map error as the helper's `-errno`.
 fn map_err(e: MapError) -> HelperReturn {
@@ -27,12 +27,12 @@ impl RunHelpers<'_> {
     pub(super) fn map_lookup_elem(
         &mut self,
         a: [u64; 5],
-        ctx: &mut HelperCtx<'_, '_>,
+        mem: &mut ArgMemory<'_, '_, '_>,
     ) -> Result<HelperReturn, HelperError> {
-        let map = self.map(a[0], ctx.trusts_arguments())?;
+        let map = self.map(a[0], mem.trusted())?;
         let spec = map.spec();
         if let Some(outer) = map.as_map_of_maps() {
-            let cell = with_bytes(ctx, a[1], spec.key_size as usize, |key| {
+            let cell = mem.with_bytes(a[1], spec.key_size as usize, |key| {
                 outer.inner_cell(key, self.guard)
             })?;
             return Ok(HelperReturn::Value(cell.map_or(0, |c| c as u64)));
@@ -52,14 +52,14 @@ impl RunHelpers<'_> {
         } else {
             Access::ReadWrite
         };
-        let found = with_bytes(ctx, a[1], spec.key_size as usize, |key| {
+        let found = mem.with_bytes(a[1], spec.key_size as usize, |key| {
             map.lookup_ptr(key, self.cpu, self.guard)
         })?;
         match found {
             Ok(Some(value)) => {
                 // SAFETY: the value stays valid while `self.guard` lives, i.e. the whole
                 // test-run; map memory is only accessed atomically by others.
-                unsafe { add_region(ctx, value.addr() as u64, value.len(), access) };
+                unsafe { mem.register(value.addr() as u64, value.len(), access) };
                 Ok(HelperReturn::Value(value.addr() as u64))
             }
             Ok(None) | Err(_) => Ok(HelperReturn::Value(0)),
@@ -71,17 +71,17 @@ impl RunHelpers<'_> {
     pub(super) fn map_update_elem(
         &mut self,
         a: [u64; 5],
-        ctx: &mut HelperCtx<'_, '_>,
+        mem: &mut ArgMemory<'_, '_, '_>,
     ) -> Result<HelperReturn, HelperError> {
-        let map = self.map(a[0], ctx.trusts_arguments())?;
+        let map = self.map(a[0], mem.trusted())?;
         let spec = map.spec();
         if map.as_map_of_maps().is_some() || map.as_prog_array().is_some() {
             return Ok(neg(EINVAL));
         }
         let (key_size, value_size) = (spec.key_size as usize, spec.value_size as usize);
         let (value_addr, flags, cpu) = (a[2], a[3], self.cpu);
-        let result = with_bytes(ctx, a[1], key_size, |key| {
-            with_bytes(ctx, value_addr, value_size, |value| {
+        let result = mem.with_bytes(a[1], key_size, |key| {
+            mem.with_bytes(value_addr, value_size, |value| {
                 map.update(key, value, flags, cpu)
             })
         })??;
@@ -93,15 +93,13 @@ impl RunHelpers<'_> {
     pub(super) fn map_delete_elem(
         &mut self,
         a: [u64; 5],
-        ctx: &mut HelperCtx<'_, '_>,
+        mem: &mut ArgMemory<'_, '_, '_>,
     ) -> Result<HelperReturn, HelperError> {
-        let map = self.map(a[0], ctx.trusts_arguments())?;
+        let map = self.map(a[0], mem.trusted())?;
         if map.as_map_of_maps().is_some() || map.as_prog_array().is_some() {
             return Ok(neg(EINVAL));
         }
-        let result = with_bytes(ctx, a[1], map.spec().key_size as usize, |key| {
-            map.delete(key)
-        })?;
+        let result = mem.with_bytes(a[1], map.spec().key_size as usize, |key| map.delete(key))?;
         Ok(done(result))
     }
 
@@ -110,11 +108,11 @@ impl RunHelpers<'_> {
     pub(super) fn map_push_elem(
         &mut self,
         a: [u64; 5],
-        ctx: &mut HelperCtx<'_, '_>,
+        mem: &mut ArgMemory<'_, '_, '_>,
     ) -> Result<HelperReturn, HelperError> {
-        let map = self.map(a[0], ctx.trusts_arguments())?;
+        let map = self.map(a[0], mem.trusted())?;
         let size = map.spec().value_size as usize;
-        let result = with_bytes(ctx, a[1], size, |value| map.push(value, a[2]))?;
+        let result = mem.with_bytes(a[1], size, |value| map.push(value, a[2]))?;
         Ok(done(result))
     }
 
@@ -124,9 +122,9 @@ impl RunHelpers<'_> {
         &mut self,
         pop: bool,
         a: [u64; 5],
-        ctx: &mut HelperCtx<'_, '_>,
+        mem: &mut ArgMemory<'_, '_, '_>,
     ) -> Result<HelperReturn, HelperError> {
-        let map = self.map(a[0], ctx.trusts_arguments())?;
+        let map = self.map(a[0], mem.trusted())?;
         let size = map.spec().value_size as usize;
         // A bloom filter's peek reads the value as its input. Small values stay on the stack.
         let (mut small, mut large) = ([0u8; SMALL_KEY], Vec::new());
@@ -136,10 +134,10 @@ impl RunHelpers<'_> {
             large.resize(size, 0);
             &mut large[..]
         };
-        ctx.read_arg(a[1], value)?;
+        mem.read(a[1], value)?;
         let r = if pop { map.pop(value) } else { map.peek(value) };
         if r.is_ok() && map.spec().map_type != MapType::BloomFilter {
-            ctx.write_arg(a[1], value)?;
+            mem.write(a[1], value)?;
         }
         Ok(done(r))
     }
@@ -184,13 +182,13 @@ impl RunHelpers<'_> {
     pub(super) fn ringbuf_output(
         &mut self,
         a: [u64; 5],
-        ctx: &mut HelperCtx<'_, '_>,
+        mem: &mut ArgMemory<'_, '_, '_>,
     ) -> Result<HelperReturn, HelperError> {
-        let map = self.map(a[0], ctx.trusts_arguments())?;
+        let map = self.map(a[0], mem.trusted())?;
         let Some(rb) = map.as_ringbuf() else {
             return Ok(neg(EINVAL));
         };
-        let result = with_bytes(ctx, a[1], a[2] as usize, |data| rb.output(data, a[3]))?;
+        let result = mem.with_bytes(a[1], a[2] as usize, |data| rb.output(data, a[3]))?;
         Ok(done(result))
     }
 

@@ -4,6 +4,7 @@
 //! the runtime CPU, and collects a pending tail call. Return values follow the kernel:
 //! `-errno` as a 64-bit two's complement value on failure.
 
+mod args;
 mod callback;
 mod map_ops;
 mod misc;
@@ -13,6 +14,8 @@ use std::borrow::Cow;
 
 use bpfkit_maps::{MapRef, ProgArray, RcuGuard};
 use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn, Helpers};
+
+pub(crate) use args::ArgMemory;
 
 use crate::ctx::Packet;
 use crate::load::Shared;
@@ -185,10 +188,14 @@ pub(crate) fn pure_helper(id: i32) -> Option<u64> {
 
 /// The helpers [`RunHelpers`] runs without a helper context
 /// ([`Helpers::call_plain`]): unchecked JIT code calls them through the plain trampoline
-/// (`Specialization::PlainCall`, see `inline`).
-const PLAIN_HELPERS: [i32; 11] = [7, 8, 10, 11, 14, 44, 54, 65, 132, 133, 134];
+/// (`Specialization::PlainCall`, see `inline`). `bpf_map_lookup_elem` (1) too, where the
+/// program never reads through an unchecked pointer (its values are not registered).
+const PLAIN_HELPERS: [i32; 17] = [
+    2, 3, 7, 8, 10, 11, 14, 44, 54, 65, 87, 88, 89, 130, 132, 133, 134,
+];
 
-/// Whether helper `id` is one [`RunHelpers`] runs without a helper context.
+/// Whether helper `id` is one [`RunHelpers`] runs without a helper context, always
+/// (`bpf_map_lookup_elem`'s sites are chosen by `inline`).
 pub(crate) fn plain_helper(id: i32) -> bool {
     PLAIN_HELPERS.contains(&id)
 }
@@ -204,9 +211,9 @@ impl Helpers for RunHelpers<'_> {
         // this dispatcher a 424-byte frame that every helper call paid for, even the
         // one-line ones below.
         match id {
-            1 => self.map_lookup_elem(a, ctx),
-            2 => self.map_update_elem(a, ctx),
-            3 => self.map_delete_elem(a, ctx),
+            1 => self.map_lookup_elem(a, &mut ArgMemory::Ctx(ctx)),
+            2 => self.map_update_elem(a, &mut ArgMemory::Ctx(ctx)),
+            3 => self.map_delete_elem(a, &mut ArgMemory::Ctx(ctx)),
             4 | 112 | 113 => misc::probe_read(id, a, ctx),
             5 => Ok(HelperReturn::Value(misc::clock_ns(libc::CLOCK_MONOTONIC))),
             6 => misc::trace_printk(self.shared, a, ctx),
@@ -223,12 +230,12 @@ impl Helpers for RunHelpers<'_> {
             44 => self.xdp_adjust_head(a),
             54 => self.xdp_adjust_meta(a),
             65 => self.xdp_adjust_tail(a),
-            87 => self.map_push_elem(a, ctx),
-            88 | 89 => self.map_pop_peek(id == 88, a, ctx),
+            87 => self.map_push_elem(a, &mut ArgMemory::Ctx(ctx)),
+            88 | 89 => self.map_pop_peek(id == 88, a, &mut ArgMemory::Ctx(ctx)),
             93 => misc::spin_lock(a, ctx),
             94 => misc::spin_unlock(a, ctx),
             125 => Ok(HelperReturn::Value(misc::clock_ns(libc::CLOCK_BOOTTIME))),
-            130 => self.ringbuf_output(a, ctx),
+            130 => self.ringbuf_output(a, &mut ArgMemory::Ctx(ctx)),
             131 => self.ringbuf_reserve(a, ctx),
             132 | 133 => self.ringbuf_commit(id == 133, a),
             134 => self.ringbuf_query(a, ctx.trusts_arguments()),
@@ -243,11 +250,19 @@ impl Helpers for RunHelpers<'_> {
         is_known(id)
     }
 
-    /// The helpers that touch no program memory through a pointer argument. A failure
-    /// (a helper of another program type, a sample that was not reserved) declines the
-    /// call: each fails before changing anything, so the full call fails the same way.
+    /// The helpers that need nothing of the context (map helpers access their verified
+    /// arguments directly). A failure (a helper of another program type, a sample that was
+    /// not reserved) declines the call: each fails before changing anything, so the full
+    /// call fails the same way.
     unsafe fn call_plain(&mut self, id: i32, a: [u64; 5]) -> Option<u64> {
+        let mem = &mut ArgMemory::Verified;
         let result = match id {
+            1 => self.map_lookup_elem(a, mem),
+            2 => self.map_update_elem(a, mem),
+            3 => self.map_delete_elem(a, mem),
+            87 => self.map_push_elem(a, mem),
+            88 | 89 => self.map_pop_peek(id == 88, a, mem),
+            130 => self.ringbuf_output(a, mem),
             7 => return Some(self.shared.next_random() as u64),
             8 => return Some(self.cpu as u64),
             14 => return Some(misc::pid_tgid()),
