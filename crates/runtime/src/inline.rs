@@ -250,7 +250,9 @@ pub(crate) fn specialize(
             if let Some(func) = crate::helpers::pure_helper(id) {
                 out.sites.insert(pc, Specialization::PureCall { func });
             } else if crate::helpers::plain_helper(id)
-                || (id == MAP_LOOKUP_ELEM && !registers_values && out.sites.get(pc).is_none())
+                || (crate::helpers::REGISTERING_HELPERS.contains(&id)
+                    && !registers_values
+                    && out.sites.get(pc).is_none())
             {
                 out.sites.insert(pc, Specialization::PlainCall);
             }

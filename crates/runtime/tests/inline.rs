@@ -487,3 +487,32 @@ fn inner_maps_the_host_made_are_reached_through_their_cells() {
         assert_eq!(program.inlined_call_sites(), sites, "{what}");
     }
 }
+
+#[test]
+fn ring_buffer_helpers_are_plain_calls_in_unchecked_code() {
+    // xdp_ringbuf.o (llvm-objdump): reserve at 10 and 65, discard at 45 and 69, submit at
+    // 49, output at 59, query at 75 and 80; the program reads through no unchecked
+    // pointer, so its reserves register nothing and may be plain too.
+    let path = common::corpus_dir().join("xdp_ringbuf.o");
+    for (engine, verification, plain) in [
+        (
+            Engine::Jit,
+            Verification::Verify,
+            vec![10, 45, 49, 59, 65, 69, 75, 80],
+        ),
+        (Engine::Jit, Verification::Unverified, vec![]),
+        (Engine::Interpreter, Verification::Verify, vec![]),
+    ] {
+        let loaded = Runtime::new()
+            .engine(engine)
+            .verification(verification)
+            .load_file(&path)
+            .unwrap();
+        let prog = loaded.program(Some("xdp_ringbuf")).unwrap();
+        assert_eq!(
+            prog.plain_call_sites(),
+            plain,
+            "{engine:?} {verification:?}"
+        );
+    }
+}

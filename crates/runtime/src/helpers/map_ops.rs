@@ -6,7 +6,7 @@ use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn};
 
 use crate::engine::Prepared;
 
-use super::{add_region, neg, ArgMemory, RunHelpers, EINVAL, MAX_TAIL_CALLS, SMALL_KEY};
+use super::{neg, ArgMemory, RunHelpers, EINVAL, MAX_TAIL_CALLS, SMALL_KEY};
 
 /// A map error as the helper's `-errno`.
 fn map_err(e: MapError) -> HelperReturn {
@@ -197,9 +197,9 @@ impl RunHelpers<'_> {
     pub(super) fn ringbuf_reserve(
         &mut self,
         a: [u64; 5],
-        ctx: &mut HelperCtx<'_, '_>,
+        mem: &mut ArgMemory<'_, '_, '_>,
     ) -> Result<HelperReturn, HelperError> {
-        let map = self.map(a[0], ctx.trusts_arguments())?;
+        let map = self.map(a[0], mem.trusted())?;
         let Some(rb) = map.as_ringbuf() else {
             return Ok(HelperReturn::Value(0));
         };
@@ -207,7 +207,7 @@ impl RunHelpers<'_> {
             Ok(sample) => {
                 let addr = sample.addr() as u64;
                 // SAFETY: ring buffer memory lives as long as the map, which outlives the run.
-                unsafe { add_region(ctx, addr, sample.len(), Access::ReadWrite) };
+                unsafe { mem.register(addr, sample.len(), Access::ReadWrite) };
                 self.reserved.push((addr, map.into_owned()));
                 Ok(HelperReturn::Value(addr))
             }

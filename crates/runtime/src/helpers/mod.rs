@@ -188,14 +188,19 @@ pub(crate) fn pure_helper(id: i32) -> Option<u64> {
 
 /// The helpers [`RunHelpers`] runs without a helper context
 /// ([`Helpers::call_plain`]): unchecked JIT code calls them through the plain trampoline
-/// (`Specialization::PlainCall`, see `inline`). `bpf_map_lookup_elem` (1) too, where the
-/// program never reads through an unchecked pointer (its values are not registered).
+/// (`Specialization::PlainCall`, see `inline`). `bpf_map_lookup_elem` and
+/// `bpf_ringbuf_reserve` too ([`REGISTERING_HELPERS`]), where the program never reads
+/// through an unchecked pointer (the memory they return is not registered then).
 const PLAIN_HELPERS: [i32; 17] = [
     2, 3, 7, 8, 10, 11, 14, 44, 54, 65, 87, 88, 89, 130, 132, 133, 134,
 ];
 
+/// Helpers that register the memory they return in the run's memory map when called with
+/// a context: `bpf_map_lookup_elem`, `bpf_ringbuf_reserve`.
+pub(crate) const REGISTERING_HELPERS: [i32; 2] = [1, 131];
+
 /// Whether helper `id` is one [`RunHelpers`] runs without a helper context, always
-/// (`bpf_map_lookup_elem`'s sites are chosen by `inline`).
+/// (the sites of [`REGISTERING_HELPERS`] are chosen by `inline`).
 pub(crate) fn plain_helper(id: i32) -> bool {
     PLAIN_HELPERS.contains(&id)
 }
@@ -236,7 +241,7 @@ impl Helpers for RunHelpers<'_> {
             94 => misc::spin_unlock(a, ctx),
             125 => Ok(HelperReturn::Value(misc::clock_ns(libc::CLOCK_BOOTTIME))),
             130 => self.ringbuf_output(a, &mut ArgMemory::Ctx(ctx)),
-            131 => self.ringbuf_reserve(a, ctx),
+            131 => self.ringbuf_reserve(a, &mut ArgMemory::Ctx(ctx)),
             132 | 133 => self.ringbuf_commit(id == 133, a),
             134 => self.ringbuf_query(a, ctx.trusts_arguments()),
             164 => self.for_each_map_elem(a, ctx),
@@ -263,6 +268,7 @@ impl Helpers for RunHelpers<'_> {
             87 => self.map_push_elem(a, mem),
             88 | 89 => self.map_pop_peek(id == 88, a, mem),
             130 => self.ringbuf_output(a, mem),
+            131 => self.ringbuf_reserve(a, mem),
             7 => return Some(self.shared.next_random() as u64),
             8 => return Some(self.cpu as u64),
             14 => return Some(misc::pid_tgid()),
