@@ -434,7 +434,8 @@ fn check(insns: &[Insn], mem: &[u8], packet: &Option<Vec<u8>>, align: bool, blin
             blind_constants: blind,
             zero_stack: true,
         };
-        let fast = JitProgram::compile(&prog, &unchecked).expect("compiles");
+        let fast = JitProgram::compile_specialized(&prog, &unchecked, &common::plain_sites(&prog))
+            .expect("compiles");
         let got = run(Engine::Jit(&fast), &mut bufs, mem, packet, &config);
         let want = interp.result.as_ref().map(|e| e.r0);
         assert_eq!(

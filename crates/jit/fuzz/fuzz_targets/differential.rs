@@ -1,7 +1,8 @@
 //! Differential fuzzing: arbitrary bytecode runs on the JIT (checked code) and on the
 //! reference interpreter, which must agree exactly (r0, instruction count, memory, or the
 //! same error at the same instruction; see `tests/common` for the one allowed difference).
-//! Programs the interpreter completes also run as unchecked code, which must agree too.
+//! Programs the interpreter completes also run as unchecked code, which must agree too
+//! (with some helper calls plain: `common::plain_sites`).
 //!
 //! Input: byte 0 = flags (bit 0: check alignment, bit 1: blind constants, bit 2: set a
 //! packet), byte 1 = memory length (≤ 64), then the memory, then the program. The program
@@ -108,7 +109,9 @@ fuzz_target!(|data: &[u8]| {
             blind_constants: blind,
             zero_stack: true,
         };
-        let fast = JitProgram::compile(&prog, &options).expect("compiles unchecked");
+        let sites = common::plain_sites(&prog);
+        let fast = JitProgram::compile_specialized(&prog, &options, &sites)
+            .expect("compiles unchecked");
         let got = run(Engine::Jit(&fast), &mut bufs, mem, packet, &config);
         let r0 = |o: &common::Outcome| o.result.as_ref().map(|e| e.r0).ok();
         assert_eq!(r0(&interp), r0(&got), "unchecked r0");

@@ -1,7 +1,8 @@
 //! Shared by the differential tests: deterministic helpers and a two-engine runner.
 #![allow(dead_code)]
 
-use bpfkit_jit::JitProgram;
+use bpfkit_isa::{CallTarget, Insn};
+use bpfkit_jit::{CallSites, JitProgram, Specialization};
 use bpfkit_vm::{
     Access, Config, Exit, HelperCtx, HelperError, HelperReturn, Helpers, MemoryMap, Program,
     VmError,
@@ -64,6 +65,24 @@ impl Helpers for TestHelpers {
     fn is_known(&self, id: i32) -> bool {
         matches!(id, 1..=4 | 6..=8)
     }
+
+    /// Helper 1 without a context; the others decline (and are called in full).
+    unsafe fn call_plain(&mut self, id: i32, a: [u64; 5]) -> Option<u64> {
+        (id == 1).then(|| a[0] ^ a[1].rotate_left(7) ^ a[4])
+    }
+}
+
+/// Every call of helpers 1, 3 and 4 as a plain call ([`Specialization::PlainCall`]): the
+/// plain path for helper 1, the fall-back to the full call (with a stop or an error) for
+/// the others. For unchecked code, which honours specialisations.
+pub fn plain_sites(prog: &Program) -> CallSites {
+    let mut sites = CallSites::new();
+    for d in prog.insns() {
+        if let Insn::Call(CallTarget::Helper(1 | 3 | 4)) = d.insn {
+            sites.insert(d.pc, Specialization::PlainCall);
+        }
+    }
+    sites
 }
 
 /// What one run did: its result and the input buffer afterwards.
