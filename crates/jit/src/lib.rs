@@ -55,8 +55,16 @@
 //!   (`array_map_gen_lookup`). Only unchecked code honours them (checked code keeps calling
 //!   the helper, so its checks never rest on a host promise); the inline code writes r0 and
 //!   scratch registers only, so r1–r5 still survive, and code whose helper calls are all
-//!   specialised is leaf code. The values are the host's, not the program's, so they are
-//!   not blinded.
+//!   inlined is leaf code. The values are the host's, not the program's, so they are
+//!   not blinded. Other specialisations are calls still, but cheaper ones: a direct call of
+//!   a host function without the trampoline ([`Specialization::PureCall`], and
+//!   [`Specialization::BoundCall`] with r1 bound to a host object such as the map whose
+//!   lookup it is, as the kernel's JIT calls `map->ops->map_lookup_elem`), or the helper
+//!   through a trampoline that builds no helper context
+//!   ([`Specialization::PlainCall`], [`Helpers::call_plain`](bpfkit_vm::Helpers::call_plain)).
+//! - Helpers called from unchecked code trust their verified pointer arguments
+//!   ([`HelperCtx::trust_arguments`](bpfkit_vm::HelperCtx::trust_arguments)): values a
+//!   direct lookup found are not in the run's memory map.
 //! - Checked code (the default, [`CompileOptions::checked`]) proves every load, store and
 //!   atomic safe before making it: inline against the primary region (the first the host
 //!   added) and the stack window, else through the memory map (so regions helpers add, e.g.
