@@ -66,11 +66,9 @@ impl Emitter<'_> {
         asm!(self.asm
             ; mov QWORD [r12 + o::CALL_PC], DWORD pc as i32
             ; mov [r12 + o::CALL_R10], rbp
-            ; push rdi
-            ; push rsi
-            ; push rdx
-            ; push rcx
-            ; push r8
+        );
+        self.save_args();
+        asm!(self.asm
             ; mov r9, r8
             ; mov r8, rcx
             ; mov rcx, rdx
@@ -78,11 +76,9 @@ impl Emitter<'_> {
             ; mov rsi, rdi
             ; mov rdi, r12
             ; call QWORD [r12 + trampoline]
-            ; pop r8
-            ; pop rcx
-            ; pop rdx
-            ; pop rsi
-            ; pop rdi
+        );
+        self.restore_args();
+        asm!(self.asm
             ; cmp QWORD [r12 + o::STATUS], 0
             ; jne =>exit
         );
@@ -127,25 +123,15 @@ impl Emitter<'_> {
     fn direct_call(&mut self, func: u64, r1: Option<u64>) {
         // rsp ≡ 8 (mod 16) in the function's body; five pushes make it 0 for the call.
         // r1–r5 are rdi, rsi, rdx, rcx, r8: already the SysV arguments.
-        asm!(self.asm
-            ; push rdi
-            ; push rsi
-            ; push rdx
-            ; push rcx
-            ; push r8
-        );
+        self.save_args();
         if let Some(r1) = r1 {
             asm!(self.asm; mov rdi, QWORD r1 as i64);
         }
         asm!(self.asm
             ; mov rax, QWORD func as i64
             ; call rax
-            ; pop r8
-            ; pop rcx
-            ; pop rdx
-            ; pop rsi
-            ; pop rdi
         );
+        self.restore_args();
     }
 
     /// `bpf_for_each_map_elem` over an array as a counted loop of local calls (see
@@ -282,9 +268,8 @@ impl Emitter<'_> {
         asm!(self.asm; =>done);
     }
 
-    /// r1–r5 saved on the native stack, before an inline loop pushes its three words of
-    /// state (8 pushes in all: rsp keeps its alignment for the calls).
-    fn enter_inline_loop(&mut self) {
+    /// r1–r5 saved on the native stack (five pushes).
+    pub(super) fn save_args(&mut self) {
         asm!(self.asm
             ; push rdi
             ; push rsi
@@ -294,18 +279,31 @@ impl Emitter<'_> {
         );
     }
 
-    /// The end of an inline loop: r0 = the loop's count (its last state word), its other
-    /// two words dropped, r1–r5 restored.
-    fn leave_inline_loop(&mut self) {
+    /// r1–r5 restored from [`save_args`](Self::save_args)'s pushes.
+    pub(super) fn restore_args(&mut self) {
         asm!(self.asm
-            ; pop rax
-            ; add rsp, 16
             ; pop r8
             ; pop rcx
             ; pop rdx
             ; pop rsi
             ; pop rdi
         );
+    }
+
+    /// r1–r5 saved on the native stack, before an inline loop pushes its three words of
+    /// state (8 pushes in all: rsp keeps its alignment for the calls).
+    fn enter_inline_loop(&mut self) {
+        self.save_args();
+    }
+
+    /// The end of an inline loop: r0 = the loop's count (its last state word), its other
+    /// two words dropped, r1–r5 restored.
+    fn leave_inline_loop(&mut self) {
+        asm!(self.asm
+            ; pop rax
+            ; add rsp, 16
+        );
+        self.restore_args();
     }
 
     /// `r0 = (*(u32 *)r2 < len) ? base + (*(u32 *)r2) * stride : 0`, as the kernel's

@@ -52,18 +52,14 @@ impl Emitter<'_> {
             ; cmp rbp, [r12 + o::STACK_TOP]
             ; jne =>helper
             ; mov QWORD [r12 + o::CALL_PC], DWORD pc as i32
-            ; push rdi
-            ; push rsi
-            ; push rdx
-            ; push rcx
-            ; push r8
+        );
+        self.save_args();
+        asm!(self.asm
             ; mov rdi, r12
             ; call r11
-            ; pop r8
-            ; pop rcx
-            ; pop rdx
-            ; pop rsi
-            ; pop rdi
+        );
+        self.restore_args();
+        asm!(self.asm
             ; cmp rax, FAILED as i32
             ; jbe =>not_taken
             ; jmp rax
