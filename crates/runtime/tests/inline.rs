@@ -331,11 +331,9 @@ fn hash_lookups_are_direct_calls_unless_the_program_reads_unchecked_pointers() {
             .engine(engine)
             .load(hash_object())
             .unwrap();
-        loaded
-            .map("h")
-            .unwrap()
-            .update_host(&1u32.to_ne_bytes(), &value, 0)
-            .unwrap();
+        let map = |name| loaded.map(name).unwrap();
+        let key = 1u32.to_ne_bytes();
+        map("h").update_host(&key, &value, 0).unwrap();
         let program = |name| loaded.program(Some(name)).unwrap();
         // Each program's lookup is at pc 5 (a store, a two-slot lddw, a mov and an add).
         let direct_sites = if engine == Engine::Jit {
@@ -361,21 +359,12 @@ fn hash_lookups_are_direct_calls_unless_the_program_reads_unchecked_pointers() {
         // update helper as a trusted argument.
         let out = program("direct").test_run(&TestRun::new(&packet)).unwrap();
         assert_eq!(out.retval, 2, "{engine:?}");
-        let copied = loaded.map("copy").unwrap().lookup(&1u32.to_ne_bytes());
-        assert_eq!(copied.unwrap(), value, "{engine:?}");
+        assert_eq!(map("copy").lookup(&key).unwrap(), value, "{engine:?}");
         // A missing key gives NULL through the direct call too.
-        loaded
-            .map("h")
-            .unwrap()
-            .delete(&1u32.to_ne_bytes())
-            .unwrap();
+        map("h").delete(&key).unwrap();
         let out = program("direct").test_run(&TestRun::new(&packet)).unwrap();
         assert_eq!(out.retval, 0, "{engine:?}: key deleted");
-        loaded
-            .map("h")
-            .unwrap()
-            .update_host(&1u32.to_ne_bytes(), &value, 0)
-            .unwrap();
+        map("h").update_host(&key, &value, 0).unwrap();
 
         // `bpf_probe_read_kernel` finds the value the helper registered.
         let out = program("kept").test_run(&TestRun::new(&packet)).unwrap();
@@ -383,11 +372,7 @@ fn hash_lookups_are_direct_calls_unless_the_program_reads_unchecked_pointers() {
         let out = program("per_cpu").test_run(&TestRun::new(&packet)).unwrap();
         assert_eq!(out.retval, 0, "{engine:?}");
         // One CPU: the host's value is one 8-byte slot.
-        loaded
-            .map("pc")
-            .unwrap()
-            .update_host(&1u32.to_ne_bytes(), &value, 0)
-            .unwrap();
+        map("pc").update_host(&key, &value, 0).unwrap();
         let out = program("per_cpu").test_run(&TestRun::new(&packet)).unwrap();
         assert_eq!(out.retval, 2, "{engine:?}: per-CPU value found");
     }
