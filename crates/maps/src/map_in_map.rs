@@ -17,8 +17,9 @@ use crate::map::{
     check_host_read, check_host_write, copy_key, next_map_id, DirectLookup, Map, MapRef, ValuePtr,
     DIRECT_KEY_MAX,
 };
-use crate::rcu::{retire, RcuGuard};
+use crate::rcu::{rcu_read_lock, retire, RcuGuard};
 use crate::spec::{map_flags, MapSpec, MapType, BPF_ANY, BPF_EXIST, BPF_NOEXIST};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// A map of maps (array or hash flavour).
 pub struct MapOfMaps {
@@ -27,7 +28,31 @@ pub struct MapOfMaps {
     ncpus: usize,
     inner: MapSpec,
     /// Each inner map in a cell of its own, whose address is stable while it is stored.
-    slots: RwLock<BTreeMap<Vec<u8>, Box<MapRef>>>,
+    cells: Cells,
+}
+
+/// Where a map of maps keeps its cells.
+enum Cells {
+    /// `ARRAY_OF_MAPS`: per index, a boxed cell (null: none), read without a lock (a
+    /// program's lookup is one load); writers swap a slot and retire the cell it held.
+    Array(Box<[AtomicPtr<MapRef>]>),
+    /// `HASH_OF_MAPS`: the cells by key.
+    Hash(RwLock<BTreeMap<Vec<u8>, Box<MapRef>>>),
+}
+
+impl Drop for MapOfMaps {
+    fn drop(&mut self) {
+        if let Cells::Array(slots) = &self.cells {
+            for slot in slots.iter() {
+                let cell = slot.load(Ordering::Acquire);
+                if !cell.is_null() {
+                    // SAFETY: `&mut self`: no reader is left; each stored cell came from
+                    // `Box::into_raw` and is owned by its slot alone.
+                    drop(unsafe { Box::from_raw(cell) });
+                }
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for MapOfMaps {
@@ -47,9 +72,17 @@ impl MapOfMaps {
             .as_deref()
             .cloned()
             .ok_or(MapError::NoInnerMap)?;
+        let cells = match spec.map_type {
+            MapType::ArrayOfMaps => Cells::Array(
+                (0..spec.max_entries)
+                    .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                    .collect(),
+            ),
+            _ => Cells::Hash(RwLock::new(BTreeMap::new())),
+        };
         Ok(MapOfMaps {
             inner,
-            slots: RwLock::new(BTreeMap::new()),
+            cells,
             id: next_map_id(),
             ncpus,
             spec,
@@ -94,7 +127,10 @@ impl MapOfMaps {
 
     /// The inner map for `key`.
     pub fn lookup_inner(&self, key: &[u8]) -> Option<MapRef> {
-        self.slots.read().get(key).map(|cell| MapRef::clone(cell))
+        let guard = rcu_read_lock();
+        // SAFETY: a cell found under `guard` stays valid while it lives.
+        self.inner_cell(key, &guard)
+            .map(|cell| MapRef::clone(unsafe { &*cell }))
     }
 
     /// The address of the cell holding the inner map for `key` (what
@@ -104,20 +140,54 @@ impl MapOfMaps {
         self.cell(key)
     }
 
+    /// The cell for `key`; the caller keeps it alive with a guard.
     fn cell(&self, key: &[u8]) -> Option<*const MapRef> {
-        self.slots
-            .read()
-            .get(key)
-            .map(|cell| &**cell as *const MapRef)
+        match &self.cells {
+            Cells::Array(slots) => {
+                let index = u32::from_ne_bytes(key.try_into().ok()?);
+                let cell = slots.get(index as usize)?.load(Ordering::Acquire);
+                (!cell.is_null()).then_some(cell as *const MapRef)
+            }
+            Cells::Hash(slots) => slots.read().get(key).map(|cell| &**cell as *const MapRef),
+        }
     }
 
     /// The inner map whose cell is at `addr`, if one is stored here now.
     pub fn map_in_cell(&self, addr: u64) -> Option<MapRef> {
-        self.slots
-            .read()
-            .values()
-            .find(|cell| &***cell as *const MapRef as u64 == addr)
-            .map(|cell| MapRef::clone(cell))
+        self.entries()
+            .into_iter()
+            .find(|(_, cell, _)| *cell == addr)
+            .map(|(_, _, map)| map)
+    }
+
+    /// Every `(key, cell address, inner map)`, in key order (arrays: by index).
+    fn entries(&self) -> Vec<(Vec<u8>, u64, MapRef)> {
+        match &self.cells {
+            Cells::Array(slots) => {
+                let _guard = rcu_read_lock();
+                slots
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, slot)| {
+                        let cell = slot.load(Ordering::Acquire);
+                        // SAFETY: a cell loaded under `_guard` stays valid while it lives.
+                        let map = unsafe { cell.as_ref() }?;
+                        Some(((i as u32).to_ne_bytes().to_vec(), cell as u64, map.clone()))
+                    })
+                    .collect()
+            }
+            Cells::Hash(slots) => slots
+                .read()
+                .iter()
+                .map(|(k, cell)| {
+                    (
+                        k.clone(),
+                        &**cell as *const MapRef as u64,
+                        MapRef::clone(cell),
+                    )
+                })
+                .collect(),
+        }
     }
 
     /// Stores `map` under `key` with the usual update flags (arrays: `BPF_ANY` only).
@@ -140,7 +210,20 @@ impl MapOfMaps {
                 self.inner
             )));
         }
-        let mut slots = self.slots.write();
+        let slots = match &self.cells {
+            Cells::Array(slots) => {
+                let index = u32::from_ne_bytes([key[0], key[1], key[2], key[3]]);
+                let cell = Box::into_raw(Box::new(map));
+                let old = slots[index as usize].swap(cell, Ordering::AcqRel);
+                if !old.is_null() {
+                    // SAFETY: `old` came from `Box::into_raw` and left its slot just now.
+                    retire(unsafe { Box::from_raw(old) });
+                }
+                return Ok(());
+            }
+            Cells::Hash(slots) => slots,
+        };
+        let mut slots = slots.write();
         let exists = slots.contains_key(key);
         if exists && flags == BPF_NOEXIST {
             return Err(MapError::Exists {
@@ -150,7 +233,7 @@ impl MapOfMaps {
         if !exists && flags == BPF_EXIST {
             return Err(self.not_found());
         }
-        if !exists && !self.is_array() && slots.len() >= self.spec.max_entries as usize {
+        if !exists && slots.len() >= self.spec.max_entries as usize {
             return Err(MapError::Full {
                 map_type: self.spec.map_type,
                 max_entries: self.spec.max_entries,
@@ -163,9 +246,7 @@ impl MapOfMaps {
     }
 
     fn inner_id(&self, key: &[u8]) -> Result<Vec<u8>, MapError> {
-        self.slots
-            .read()
-            .get(key)
+        self.lookup_inner(key)
             .map(|m| m.id().to_ne_bytes().to_vec())
             .ok_or_else(|| self.not_found())
     }
@@ -208,8 +289,22 @@ impl Map for MapOfMaps {
 
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         self.check_key(key)?;
-        let removed = self.slots.write().remove(key);
-        removed.map(retire).ok_or_else(|| self.not_found())
+        match &self.cells {
+            Cells::Array(slots) => {
+                let index = u32::from_ne_bytes([key[0], key[1], key[2], key[3]]);
+                let old = slots[index as usize].swap(std::ptr::null_mut(), Ordering::AcqRel);
+                if old.is_null() {
+                    return Err(self.not_found());
+                }
+                // SAFETY: `old` came from `Box::into_raw` and left its slot just now.
+                retire(unsafe { Box::from_raw(old) });
+                Ok(())
+            }
+            Cells::Hash(slots) => {
+                let removed = slots.write().remove(key);
+                removed.map(retire).ok_or_else(|| self.not_found())
+            }
+        }
     }
 
     /// Returns the inner map's 4-byte id, as the kernel does.
@@ -245,7 +340,10 @@ impl Map for MapOfMaps {
                 i => Ok((i + 1).to_ne_bytes().to_vec()),
             };
         }
-        let slots = self.slots.read();
+        let slots = match &self.cells {
+            Cells::Hash(slots) => slots.read(),
+            Cells::Array(_) => return Err(self.not_found()),
+        };
         let next = match key {
             Some(k) if slots.contains_key(k) => slots
                 .range::<[u8], _>((std::ops::Bound::Excluded(k), std::ops::Bound::Unbounded))
@@ -257,10 +355,9 @@ impl Map for MapOfMaps {
 
     fn iter(&self) -> std::vec::IntoIter<(Vec<u8>, Vec<u8>)> {
         let out: Vec<_> = self
-            .slots
-            .read()
-            .iter()
-            .map(|(k, m)| (k.clone(), m.id().to_ne_bytes().to_vec()))
+            .entries()
+            .into_iter()
+            .map(|(k, _, m)| (k, m.id().to_ne_bytes().to_vec()))
             .collect();
         out.into_iter()
     }
