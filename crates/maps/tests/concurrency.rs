@@ -158,3 +158,55 @@ fn lpm_and_queue_under_parallel_use() {
     }
     assert_eq!(popped, 4000);
 }
+
+#[test]
+fn maps_of_maps_swap_inner_maps_under_readers() {
+    // A writer replaces and deletes the inner maps of an array and a hash of maps while
+    // readers look cells up and use them under guards: every cell a reader finds holds
+    // one of the two inner maps, alive, whatever the writer does meanwhile.
+    for outer_type in [MapType::ArrayOfMaps, MapType::HashOfMaps] {
+        let inner_spec = MapSpec::new(MapType::Array, 4, 8, 1);
+        let spec = MapSpec::new(outer_type, 4, 4, 4).with_inner_map(inner_spec.clone());
+        let outer = create(&spec, 1).unwrap();
+        let mom = outer.as_map_of_maps().unwrap();
+        let inner: Vec<MapRef> = (0..2).map(|_| create(&inner_spec, 1).unwrap()).collect();
+        let ids: Vec<u32> = inner.iter().map(|m| m.id()).collect();
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let (mom, inner, stop) = (mom, &inner, &stop);
+            s.spawn(move || {
+                for i in 0..20_000usize {
+                    let key = k32((i % 3) as u32);
+                    if i % 5 == 4 {
+                        let _ = mom.delete(&key);
+                    } else {
+                        mom.set_inner(&key, inner[i % 2].clone(), BPF_ANY).unwrap();
+                    }
+                }
+                stop.store(true, Ordering::Relaxed);
+            });
+            for _ in 0..2 {
+                s.spawn(|| {
+                    while !stop.load(Ordering::Relaxed) {
+                        let guard = rcu_read_lock();
+                        for k in 0..4u32 {
+                            if let Some(cell) = mom.inner_cell(&k32(k), &guard) {
+                                // SAFETY: found under `guard`, which still lives.
+                                let map = unsafe { &*cell };
+                                assert!(ids.contains(&map.id()), "{outer_type:?}");
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        // The writer's last acts: key 0 set to map 0 (i = 19998), key 1 deleted (19999),
+        // key 2 set to map 1 (19997).
+        let id_at = |k: u32| mom.lookup_inner(&k32(k)).map(|m| m.id());
+        assert_eq!(
+            [id_at(0), id_at(1), id_at(2)],
+            [Some(ids[0]), None, Some(ids[1])],
+            "{outer_type:?}"
+        );
+    }
+}
