@@ -22,7 +22,9 @@
 //! `map->ops->map_lookup_elem` directly. Their values are not registered in the memory
 //! map: helpers called from unchecked code take verified pointer arguments without
 //! checking them ([`HelperCtx::trust_arguments`](bpfkit_vm::HelperCtx::trust_arguments)),
-//! and programs that may read through unverified pointers keep the helper.
+//! and in objects with a program that may read through unverified pointers
+//! (`bpf_probe_read*`, `%s` of `bpf_trace_printk`) every lookup keeps the helper, which
+//! registers its value.
 //!
 //! `bpf_loop` whose callback r2 provably holds (`lddw r2, <function>` in the call's block)
 //! becomes [`Specialization::Loop`], a counted loop of bpf-to-bpf calls, as the kernel's
@@ -35,9 +37,9 @@
 //! Helpers that need no helper context (`bpf_xdp_adjust_head`, `bpf_ringbuf_submit`, the
 //! map helpers, whose verified pointer arguments they access directly) become
 //! [`Specialization::PlainCall`]s: still calls through a trampoline, but one that builds no
-//! context ([`Helpers::call_plain`](bpfkit_vm::Helpers::call_plain)). A plain lookup
-//! registers no value, like a direct one, so only programs that never read through an
-//! unchecked pointer get plain lookups.
+//! context ([`Helpers::call_plain`](bpfkit_vm::Helpers::call_plain)). A plain lookup or
+//! ring buffer reservation registers nothing, like a direct lookup, so they are plain only
+//! under the same condition.
 //!
 //! `bpf_for_each_map_elem` over a plain array whose map (r1) and callback (r2) are both
 //! provably fixed becomes [`Specialization::ArrayForEach`], a counted loop of bpf-to-bpf
@@ -215,11 +217,13 @@ pub(crate) struct TailTable {
 
 /// The helper calls of a program (its instructions before map resolution) that unchecked
 /// code computes inline or calls directly; `tail` is the object's tail-call table, when
-/// its code is tail-callable.
+/// its code is tail-callable; `registers_values`: some program of the object reads through
+/// unchecked pointers ([`reads_unchecked_pointers`]), so lookups must register their values.
 pub(crate) fn specialize(
     insns: &[Insn],
     maps: &MapTable,
     tail: Option<TailTable>,
+    registers_values: bool,
 ) -> InlinedLookups {
     let mut out = InlinedLookups::default();
     let blocks = Blocks::new(insns);
@@ -231,7 +235,6 @@ pub(crate) fn specialize(
             .insert(pc, Specialization::IndexedLookup { base, stride, len });
         out.maps.insert(index);
     }
-    let registers_values = reads_unchecked_pointers(insns);
     if !registers_values {
         for (pc, index) in blocks.map_lookups() {
             let direct = maps.slots.get(index).and_then(|s| s.map.direct_lookup());
@@ -297,10 +300,10 @@ pub(crate) fn specialize(
 const UNCHECKED_POINTER_HELPERS: [i32; 4] = [4, 6, 112, 113];
 
 /// Whether the program may call a helper that reads through an unchecked pointer (or
-/// calls helpers by number in a register). Its lookups then stay helper calls, which
-/// register each value they return in the memory map; a direct lookup's value would be
-/// unknown there, and such a read of it would fail where the kernel's succeeds.
-fn reads_unchecked_pointers(insns: &[Insn]) -> bool {
+/// calls helpers by number in a register). Lookups then stay helper calls, which register
+/// each value they return in the memory map; a direct lookup's value would be unknown
+/// there, and such a read of it would fail where the kernel's succeeds.
+pub(crate) fn reads_unchecked_pointers(insns: &[Insn]) -> bool {
     insns.iter().any(|insn| match *insn {
         Insn::Call(CallTarget::Helper(id)) => UNCHECKED_POINTER_HELPERS.contains(&id),
         Insn::Call(CallTarget::Reg(_)) => true,

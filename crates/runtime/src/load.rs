@@ -178,6 +178,13 @@ impl Runtime {
             addr: tail_table.as_ptr() as u64,
             len: tail_table.len() as u32,
         });
+        // Values a lookup hands out unregistered could reach such a read in any program of
+        // the object (stored in a map or the packet by a privileged program), so one program
+        // that reads through unchecked pointers keeps every lookup registering.
+        let registers_values = object
+            .programs
+            .iter()
+            .any(|p| inline::reads_unchecked_pointers(&p.insns));
         for p in &object.programs {
             let load_err = |message: String| RuntimeError::Load {
                 program: p.name.clone(),
@@ -195,7 +202,7 @@ impl Runtime {
             // Only unchecked JIT code (the verifier accepted the program) inlines lookups.
             let engine = self.engine_for(&p.name);
             let lookups = if engine == Engine::Jit && verified {
-                inline::specialize(&p.insns, &maps, tail_targets)
+                inline::specialize(&p.insns, &maps, tail_targets, registers_values)
             } else {
                 InlinedLookups::default()
             };

@@ -250,13 +250,13 @@ fn load_stack_w(off: i16) -> Insn {
 }
 
 /// Programs over a hash map `h` (key 1 holds a value the host puts there) whose lookups
-/// unchecked code calls directly, or not:
+/// unchecked code calls directly, or not (`kept` instead of `per_cpu` with `probe_read`):
 /// - `direct`: copies the value found into `copy` with `bpf_map_update_elem` (the value
 ///   pointer as a verified argument), returns 2;
 /// - `kept`: reads the value with `bpf_probe_read_kernel` (a pointer no verifier checks,
 ///   looked up in the run's memory map), returns its low word (7 if the read failed);
 /// - `per_cpu`: looks up a per-CPU hash, whose lookup needs the CPU: returns 2 if found.
-fn hash_object() -> bpfkit_object::Object {
+fn hash_object(probe_read: bool) -> bpfkit_object::Object {
     let mut b = ObjectBuilder::new("GPL");
     let h = b.add_map(MapDef::new("h", MapType::Hash, 4, 8, 4));
     let copy = b.add_map(MapDef::new("copy", MapType::Hash, 4, 8, 4));
@@ -316,44 +316,53 @@ fn hash_object() -> bpfkit_object::Object {
         Insn::Exit,
     ]);
     b.add_program("direct", xdp(), direct);
-    b.add_program("kept", xdp(), kept);
-    b.add_program("per_cpu", xdp(), per_cpu);
+    if probe_read {
+        b.add_program("kept", xdp(), kept);
+    } else {
+        b.add_program("per_cpu", xdp(), per_cpu);
+    }
     b.build().unwrap()
 }
 
 #[test]
-fn hash_lookups_are_direct_calls_unless_the_program_reads_unchecked_pointers() {
+fn hash_lookups_are_direct_calls_unless_the_object_reads_unchecked_pointers() {
     let packet = [0u8; 64];
     let value = 0x0bad_cafe_1234_5678u64.to_ne_bytes();
+    let key = 1u32.to_ne_bytes();
     for engine in [Engine::Interpreter, Engine::Jit] {
-        let loaded = Runtime::new()
-            .ncpus(1)
-            .engine(engine)
-            .load(hash_object())
-            .unwrap();
-        let map = |name| loaded.map(name).unwrap();
-        let key = 1u32.to_ne_bytes();
-        map("h").update_host(&key, &value, 0).unwrap();
-        let program = |name| loaded.program(Some(name)).unwrap();
-        // Each program's lookup is at pc 5 (a store, a two-slot lddw, a mov and an add).
-        let direct_sites = if engine == Engine::Jit {
-            vec![5]
-        } else {
-            vec![]
+        let load = |probe_read| {
+            let loaded = Runtime::new()
+                .ncpus(1)
+                .engine(engine)
+                .load(hash_object(probe_read))
+                .unwrap();
+            loaded
+                .map("h")
+                .unwrap()
+                .update_host(&key, &value, 0)
+                .unwrap();
+            loaded
         };
-        assert_eq!(
-            program("direct").inlined_call_sites(),
-            direct_sites,
-            "{engine:?}"
-        );
-        assert_eq!(program("kept").inlined_call_sites(), Vec::<usize>::new());
-        assert_eq!(program("per_cpu").inlined_call_sites(), Vec::<usize>::new());
-        // The update after the direct lookup (pc 13) and the per-CPU lookup are plain helper
-        // calls; in `kept` the lookup must register its value, so it stays a full call.
+        let (plain, kept) = (load(false), load(true));
+        let map = |name| plain.map(name).unwrap();
+        let program = |name| plain.program(Some(name)).unwrap();
         let jit = |sites: Vec<usize>| if engine == Engine::Jit { sites } else { vec![] };
+        // Each program's lookup is at pc 5 (a store, a two-slot lddw, a mov and an add):
+        // direct for the hash map; the update after it (pc 13) and the per-CPU lookup are
+        // plain helper calls. In the object with `probe_read` every lookup must register
+        // its value, so it stays a full call.
+        assert_eq!(program("direct").inlined_call_sites(), jit(vec![5]));
         assert_eq!(program("direct").plain_call_sites(), jit(vec![13]));
-        assert_eq!(program("kept").plain_call_sites(), Vec::<usize>::new());
+        assert_eq!(program("per_cpu").inlined_call_sites(), Vec::<usize>::new());
         assert_eq!(program("per_cpu").plain_call_sites(), jit(vec![5]));
+        // The same `direct` next to `kept` keeps its lookup a full call too: a value it
+        // found could reach `kept`'s read (through a map, in a privileged program).
+        let next_to_kept = kept.program(Some("direct")).unwrap();
+        assert_eq!(next_to_kept.inlined_call_sites(), Vec::<usize>::new());
+        assert_eq!(next_to_kept.plain_call_sites(), jit(vec![13]));
+        let kept = kept.program(Some("kept")).unwrap();
+        assert_eq!(kept.inlined_call_sites(), Vec::<usize>::new());
+        assert_eq!(kept.plain_call_sites(), Vec::<usize>::new());
 
         // The directly found value, never registered in the memory map, reaches the
         // update helper as a trusted argument.
@@ -364,10 +373,9 @@ fn hash_lookups_are_direct_calls_unless_the_program_reads_unchecked_pointers() {
         map("h").delete(&key).unwrap();
         let out = program("direct").test_run(&TestRun::new(&packet)).unwrap();
         assert_eq!(out.retval, 0, "{engine:?}: key deleted");
-        map("h").update_host(&key, &value, 0).unwrap();
 
         // `bpf_probe_read_kernel` finds the value the helper registered.
-        let out = program("kept").test_run(&TestRun::new(&packet)).unwrap();
+        let out = kept.test_run(&TestRun::new(&packet)).unwrap();
         assert_eq!(out.retval, 0x1234_5678, "{engine:?}");
         let out = program("per_cpu").test_run(&TestRun::new(&packet)).unwrap();
         assert_eq!(out.retval, 0, "{engine:?}");
