@@ -261,6 +261,24 @@ pub struct DirectLookup {
     pub map: *const (),
 }
 
+/// Calls `f` with a copy of the key of `len` (at most [`DIRECT_KEY_MAX`]) bytes at `src`
+/// in program memory (see [`copy_key`]), for direct lookups.
+///
+/// # Safety
+/// As [`copy_key`]'s, for `len` bytes.
+#[inline(always)]
+pub(crate) unsafe fn with_program_key<R>(
+    src: *const u8,
+    len: usize,
+    f: impl FnOnce(&[u8]) -> R,
+) -> R {
+    let mut buf = [0u8; DIRECT_KEY_MAX];
+    let key = &mut buf[..len];
+    // SAFETY: forwarded to the caller.
+    unsafe { copy_key(src, key) };
+    f(key)
+}
+
 /// Copies a key from program memory that other threads may write, in one aligned atomic
 /// load when it is a 4- or 8-byte word (most keys), else byte by byte.
 ///

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 
 use crate::error::{check_len, MapError, EINVAL};
 use crate::map::{
-    check_host_read, check_host_write, copy_key, next_map_id, DirectLookup, Map, MapRef, ValuePtr,
-    DIRECT_KEY_MAX,
+    check_host_read, check_host_write, next_map_id, with_program_key, DirectLookup, Map, MapRef,
+    ValuePtr, DIRECT_KEY_MAX,
 };
 use crate::rcu::{rcu_read_lock, retire, RcuGuard};
 use crate::spec::{map_flags, MapSpec, MapType, BPF_ANY, BPF_EXIST, BPF_NOEXIST};
@@ -154,14 +154,26 @@ impl MapOfMaps {
 
     /// The inner map whose cell is at `addr`, if one is stored here now.
     pub fn map_in_cell(&self, addr: u64) -> Option<MapRef> {
-        self.entries()
-            .into_iter()
-            .find(|(_, cell, _)| *cell == addr)
-            .map(|(_, _, map)| map)
+        match &self.cells {
+            Cells::Array(slots) => {
+                let _guard = rcu_read_lock();
+                let cell = slots
+                    .iter()
+                    .map(|slot| slot.load(Ordering::Acquire))
+                    .find(|&cell| !cell.is_null() && cell as u64 == addr)?;
+                // SAFETY: loaded under `_guard`, which keeps the cell valid while it lives.
+                Some(MapRef::clone(unsafe { &*cell }))
+            }
+            Cells::Hash(slots) => slots
+                .read()
+                .values()
+                .find(|cell| &***cell as *const MapRef as u64 == addr)
+                .map(|cell| MapRef::clone(cell)),
+        }
     }
 
-    /// Every `(key, cell address, inner map)`, in key order (arrays: by index).
-    fn entries(&self) -> Vec<(Vec<u8>, u64, MapRef)> {
+    /// Every `(key, inner map)`, in key order (arrays: by index).
+    fn entries(&self) -> Vec<(Vec<u8>, MapRef)> {
         match &self.cells {
             Cells::Array(slots) => {
                 let _guard = rcu_read_lock();
@@ -172,20 +184,14 @@ impl MapOfMaps {
                         let cell = slot.load(Ordering::Acquire);
                         // SAFETY: a cell loaded under `_guard` stays valid while it lives.
                         let map = unsafe { cell.as_ref() }?;
-                        Some(((i as u32).to_ne_bytes().to_vec(), cell as u64, map.clone()))
+                        Some(((i as u32).to_ne_bytes().to_vec(), map.clone()))
                     })
                     .collect()
             }
             Cells::Hash(slots) => slots
                 .read()
                 .iter()
-                .map(|(k, cell)| {
-                    (
-                        k.clone(),
-                        &**cell as *const MapRef as u64,
-                        MapRef::clone(cell),
-                    )
-                })
+                .map(|(k, cell)| (k.clone(), MapRef::clone(cell)))
                 .collect(),
         }
     }
@@ -357,7 +363,7 @@ impl Map for MapOfMaps {
         let out: Vec<_> = self
             .entries()
             .into_iter()
-            .map(|(k, _, m)| (k, m.id().to_ne_bytes().to_vec()))
+            .map(|(k, m)| (k, m.id().to_ne_bytes().to_vec()))
             .collect();
         out.into_iter()
     }
@@ -382,10 +388,8 @@ impl Map for MapOfMaps {
 unsafe extern "sysv64" fn lookup_direct(map: *const (), key: *const u8) -> u64 {
     // SAFETY: the caller's promises.
     let map = unsafe { &*(map as *const MapOfMaps) };
-    let mut buf = [0u8; DIRECT_KEY_MAX];
-    let key_buf = &mut buf[..map.spec.key_size as usize];
-    // SAFETY: as promised, `key_size` readable bytes.
-    unsafe { copy_key(key, key_buf) };
-    // The calling thread's guard keeps the cell alive as `inner_cell`'s would.
-    map.cell(key_buf).map_or(0, |cell| cell as u64)
+    // SAFETY: as promised, `key_size` readable bytes. The calling thread's guard keeps the
+    // cell alive as `inner_cell`'s would.
+    unsafe { with_program_key(key, map.spec.key_size as usize, |key| map.cell(key)) }
+        .map_or(0, |cell| cell as u64)
 }

@@ -465,21 +465,25 @@ mod tests {
         assert_eq!(Blocks::new(&[LOOKUP, Insn::Exit]).map_lookups(), []);
     }
 
-    #[test]
-    fn loop_sites_need_r2_set_to_a_function_in_their_block() {
-        let func = |imm: i32| Insn::LdImm64 {
+    /// `lddw r2, <function at +imm>`.
+    fn func_r2(imm: i32) -> Insn {
+        Insn::LdImm64 {
             dst: Reg::R2,
             kind: LdImm64Kind::Func,
             imm: imm as u32 as u64,
-        };
+        }
+    }
+
+    #[test]
+    fn loop_sites_need_r2_set_to_a_function_in_their_block() {
         let bpf_loop = Insn::Call(CallTarget::Helper(LOOP));
         let insns = [
             // 0: lddw r2, func +8 (slot 9); 2: r1 = 4; 3: call -> callback 9.
-            func(8),
+            func_r2(8),
             mov(Reg::R1, Operand::Imm(4)),
             bpf_loop,
             // 4: lddw r2, func; 6: r2 = r7 (overwritten); 7: call -> no.
-            func(3),
+            func_r2(3),
             mov(Reg::R2, Operand::Reg(Reg::R7)),
             bpf_loop,
             // 8: exit; 9: the callback: r0 = 0; exit.
@@ -490,7 +494,7 @@ mod tests {
         assert_eq!(Blocks::new(&insns).loop_callbacks(), [(3, 9)]);
         // A function outside the program is no callback.
         assert_eq!(
-            Blocks::new(&[func(100), bpf_loop, Insn::Exit]).loop_callbacks(),
+            Blocks::new(&[func_r2(100), bpf_loop, Insn::Exit]).loop_callbacks(),
             []
         );
         // r2 set by a map lddw is no function either.
@@ -502,19 +506,14 @@ mod tests {
 
     #[test]
     fn walk_sites_need_both_the_map_and_the_callback_in_their_block() {
-        let func = |imm: i32| Insn::LdImm64 {
-            dst: Reg::R2,
-            kind: LdImm64Kind::Func,
-            imm: imm as u32 as u64,
-        };
         let walk = Insn::Call(CallTarget::Helper(FOR_EACH_MAP_ELEM));
         let insns = [
             // 0: lddw r1, map 2; 2: lddw r2, func +6 (slot 9); 4: call -> (4, 2, 9).
             ld_map(Reg::R1, 2),
-            func(6),
+            func_r2(6),
             walk,
             // 5: lddw r2, func +3 (slot 9); 7: call -> no (r1 is not a map here).
-            func(3),
+            func_r2(3),
             walk,
             // 8: exit; 9: the callback.
             Insn::Exit,

@@ -142,7 +142,6 @@ impl MapTable {
         Ok(())
     }
 
-    /// The map a program-held handle stands for.
     /// The object's own map behind `handle`, if it is one (no inner map).
     pub(crate) fn own_by_handle(&self, handle: u64) -> Option<&MapRef> {
         self.slots
@@ -151,12 +150,9 @@ impl MapTable {
             .map(|s| &s.map)
     }
 
-    /// The map behind `handle`: one of the object's, or an inner map of one of its maps of
-    /// maps (found among the cells stored now).
-    pub(crate) fn by_handle(&self, handle: u64) -> Option<MapRef> {
-        if let Some(s) = self.slots.iter().find(|s| s.handle() == handle) {
-            return Some(s.map.clone());
-        }
+    /// The inner map behind `handle`, if it is a cell one of the object's maps of maps
+    /// stores now (the object's own maps: [`own_by_handle`](Self::own_by_handle)).
+    pub(crate) fn inner_by_handle(&self, handle: u64) -> Option<MapRef> {
         self.slots
             .iter()
             .filter_map(|s| s.map.as_map_of_maps())

@@ -167,7 +167,7 @@ impl Emitter<'_> {
             ; =>resume
         );
         self.stubs.push(Stub::CallSlow { at, resume, pc });
-        self.enter_inline_loop();
+        self.save_args();
         asm!(self.asm
             ; push rdi
             ; push rdx
@@ -238,7 +238,7 @@ impl Emitter<'_> {
             ; cmp edi, MAX_LOOPS
             ; ja =>done
         );
-        self.enter_inline_loop();
+        self.save_args();
         asm!(self.asm
             ; mov eax, edi
             ; push rax
@@ -288,12 +288,6 @@ impl Emitter<'_> {
             ; pop rsi
             ; pop rdi
         );
-    }
-
-    /// r1–r5 saved on the native stack, before an inline loop pushes its three words of
-    /// state (8 pushes in all: rsp keeps its alignment for the calls).
-    fn enter_inline_loop(&mut self) {
-        self.save_args();
     }
 
     /// The end of an inline loop: r0 = the loop's count (its last state word), its other

@@ -10,8 +10,8 @@ use crossbeam_epoch::Guard;
 
 use crate::error::{check_len, MapError};
 use crate::map::{
-    check_host_read, check_host_write, copy_key, next_map_id, DirectLookup, Map, ValueCodec,
-    ValuePtr, DIRECT_KEY_MAX,
+    check_host_read, check_host_write, copy_key, next_map_id, with_program_key, DirectLookup, Map,
+    ValueCodec, ValuePtr, DIRECT_KEY_MAX,
 };
 use crate::rcu::RcuGuard;
 use crate::spec::{map_flags, MapSpec, MapType, BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST};
@@ -205,13 +205,15 @@ unsafe extern "sysv64" fn lookup_direct<const N: usize>(map: *const (), key: *co
 unsafe extern "sysv64" fn lookup_direct_any(map: *const (), key: *const u8) -> u64 {
     // SAFETY: the caller's promises.
     let map = unsafe { &*(map as *const HashMap) };
-    let mut buf = [0u8; DIRECT_KEY_MAX];
-    let key_buf = &mut buf[..map.spec.key_size as usize];
-    unsafe { copy_key(key, key_buf) };
     // SAFETY: as in `lookup_direct`.
     let guard = unsafe { crossbeam_epoch::unprotected() };
-    map.find_value(key_buf, 0, guard)
-        .map_or(0, |v| v.as_ptr() as u64)
+    // SAFETY: as promised, `key_size` readable bytes.
+    unsafe {
+        with_program_key(key, map.spec.key_size as usize, |key| {
+            map.find_value(key, 0, guard)
+        })
+    }
+    .map_or(0, |v| v.as_ptr() as u64)
 }
 
 impl Map for HashMap {

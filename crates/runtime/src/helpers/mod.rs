@@ -114,7 +114,7 @@ impl RunHelpers<'_> {
         }
         self.shared
             .maps
-            .by_handle(handle)
+            .inner_by_handle(handle)
             .map(Cow::Owned)
             .ok_or_else(|| HelperError::Failed(format!("{handle:#x} is not a map")))
     }
