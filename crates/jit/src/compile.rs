@@ -497,6 +497,7 @@ pub(crate) fn compile(
                         | Specialization::PureCall { .. }
                         | Specialization::BoundCall { .. }
                         | Specialization::PlainCall
+                        | Specialization::IndirectCall { .. }
                         | Specialization::TailCall { .. }
                 )
             ) && matches!(

@@ -59,7 +59,9 @@
 //!   not blinded. Other specialisations are calls still, but cheaper ones: a direct call of
 //!   a host function without the trampoline ([`Specialization::PureCall`], and
 //!   [`Specialization::BoundCall`] with r1 bound to a host object such as the map whose
-//!   lookup it is, as the kernel's JIT calls `map->ops->map_lookup_elem`), or the helper
+//!   lookup it is, as the kernel's JIT calls `map->ops->map_lookup_elem`, and
+//!   [`Specialization::IndirectCall`], the same through a record r1 points at, for maps
+//!   known only at run time), or the helper
 //!   through a trampoline that builds no helper context
 //!   ([`Specialization::PlainCall`], [`Helpers::call_plain`](bpfkit_vm::Helpers::call_plain)).
 //! - Helpers called from unchecked code trust their verified pointer arguments

@@ -84,6 +84,20 @@ pub enum Specialization {
         /// Its first argument.
         r1: u64,
     },
+    /// A call through a host record whose address r1 holds (the host promises it does at
+    /// this site, e.g. a map pointer that is the address of the map's cell): where the
+    /// word at `r1 + func_at` is the address of a function, a
+    /// [`BoundCall`](Self::BoundCall) of it with the word at `r1 + r1_at` as r1; where it
+    /// is 0, a [`PlainCall`](Self::PlainCall). For a lookup in a map known only at run time
+    /// (e.g. an inner map of a map of maps), called as the map's lookup function as the
+    /// kernel's JIT does where the verifier knows the map's type. The function's promises
+    /// are a bound call's; r1–r5 keep their values.
+    IndirectCall {
+        /// Offset of the function's address (or 0) in the record.
+        func_at: i32,
+        /// Offset of its first argument in the record.
+        r1_at: i32,
+    },
     /// An ordinary helper call that first offers the call to
     /// [`Helpers::call_plain`](bpfkit_vm::Helpers::call_plain), which runs helpers that
     /// need no [`HelperCtx`](bpfkit_vm::HelperCtx) without building one (e.g.

@@ -129,3 +129,71 @@ fn a_panic_on_the_plain_path_is_resumed_after_the_code_returned() {
     .unwrap_err();
     assert_eq!(panic.downcast_ref::<&str>(), Some(&"plain helper 9"));
 }
+
+/// The function a record names for an indirect call: depends on all five arguments.
+unsafe extern "sysv64" fn weigh(a: u64, b: u64, c: u64, d: u64, e: u64) -> u64 {
+    a.wrapping_mul(7) + b + c * 2 + d * 3 + e * 4
+}
+
+#[test]
+fn indirect_calls_call_the_recorded_function_or_fall_back_to_a_plain_call() {
+    // r1 (the run's first argument) is a host record: a word of padding, the function
+    // (or 0) and its first argument. The sum of r0 and r1–r5 after the call shows both the
+    // result and that r1–r5 survived.
+    let text = "
+        mov %r2, 10
+        mov %r3, 20
+        mov %r4, 30
+        mov %r5, 40
+        call 7
+        add %r0, %r1
+        add %r0, %r2
+        add %r0, %r3
+        add %r0, %r4
+        add %r0, %r5
+        exit
+    ";
+    let insns = bpfkit_asm::assemble(text).unwrap();
+    let prog = Program::load(&insns).unwrap();
+    let mut sites = CallSites::new();
+    sites.insert(
+        4,
+        Specialization::IndirectCall {
+            func_at: 8,
+            r1_at: 16,
+        },
+    );
+    let func = weigh as unsafe extern "sysv64" fn(u64, u64, u64, u64, u64) -> u64 as usize;
+    let with_func: [u64; 3] = [u64::MAX, func as u64, 1000];
+    let without: [u64; 3] = [u64::MAX, 0, 1000];
+    let config = Config::default();
+    for checked in [false, true] {
+        let options = CompileOptions {
+            checked,
+            ..CompileOptions::default()
+        };
+        let jit = JitProgram::compile_specialized(&prog, &options, &sites).unwrap();
+        for record in [&with_func, &without] {
+            let addr = record.as_ptr() as u64;
+            let mut host = Counting::default();
+            let r0 = jit.run(
+                [addr, 0, 0, 0, 0],
+                &mut MemoryMap::new(),
+                &mut host,
+                &config,
+            );
+            let survivors = addr + 10 + 20 + 30 + 40;
+            let (expected, counts) = match (checked, record[1] != 0) {
+                // Unchecked with a function: called with the record's argument as r1.
+                (false, true) => (1000 * 7 + 10 + 40 + 90 + 160, (0, 0)),
+                // Unchecked without: the plain path, with the program's r1.
+                (false, false) => (addr * 3 + 40, (1, 0)),
+                // Checked code trusts no specialisation: the full helper.
+                (true, _) => (addr * 3 + 40, (0, 1)),
+            };
+            let what = format!("checked {checked}, function {}", record[1] != 0);
+            assert_eq!(r0.map(|e| e.r0), Ok(expected + survivors), "{what}");
+            assert_eq!((host.plain, host.full), counts, "{what}");
+        }
+    }
+}

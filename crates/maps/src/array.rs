@@ -5,7 +5,10 @@ use std::ptr::NonNull;
 
 use crate::error::{check_len, MapError, EINVAL};
 use crate::hash::check_cpu;
-use crate::map::{check_host_read, check_host_write, next_map_id, Map, ValueCodec, ValuePtr};
+use crate::map::{
+    check_host_read, check_host_write, copy_key, next_map_id, DirectLookup, Map, ValueCodec,
+    ValuePtr,
+};
 use crate::rcu::RcuGuard;
 use crate::shared::SharedBytes;
 use crate::spec::{MapSpec, MapType, BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST};
@@ -267,6 +270,14 @@ impl Map for ArrayMap {
         Some(self)
     }
 
+    /// Not for per-CPU arrays (their lookup needs the CPU).
+    fn direct_lookup(&self) -> Option<DirectLookup> {
+        (!self.percpu()).then_some(DirectLookup {
+            lookup: lookup_direct,
+            map: self as *const ArrayMap as *const (),
+        })
+    }
+
     fn iter(&self) -> std::vec::IntoIter<(Vec<u8>, Vec<u8>)> {
         let out: Vec<_> = (0..self.spec.max_entries)
             .map(|i| {
@@ -277,6 +288,24 @@ impl Map for ArrayMap {
             .collect();
         out.into_iter()
     }
+}
+
+/// [`DirectLookup::lookup`] of an array: the value's address for an index in range, else 0
+/// (what [`Map::lookup_ptr`] gives).
+///
+/// # Safety
+/// As [`DirectLookup`]'s, with `map` an [`ArrayMap`] that is not per-CPU.
+unsafe extern "sysv64" fn lookup_direct(map: *const (), key: *const u8) -> u64 {
+    // SAFETY: the caller's promises.
+    let map = unsafe { &*(map as *const ArrayMap) };
+    let mut index = [0u8; 4];
+    // SAFETY: as promised, 4 readable bytes (arrays have 4-byte keys).
+    unsafe { copy_key(key, &mut index) };
+    let index = u32::from_ne_bytes(index);
+    if index >= map.spec.max_entries {
+        return 0;
+    }
+    map.storage.ptr_at(map.offset(index as usize, 0)).as_ptr() as u64
 }
 
 #[cfg(test)]

@@ -53,6 +53,7 @@
 
 mod array;
 mod bloom;
+mod cell;
 mod check;
 mod error;
 mod hash;
@@ -71,11 +72,12 @@ use std::sync::Arc;
 
 pub use array::{ArrayMap, ArrayStorage};
 pub use bloom::BloomFilter;
+pub use cell::MapCell;
 pub use check::validate;
 pub use error::{MapError, ENOTSUPP};
 pub use hash::HashMap;
 pub use lpm::LpmTrie;
-pub use map::{DirectLookup, Map, MapRef, ValuePtr};
+pub use map::{DirectLookup, LookupFn, Map, MapRef, ValuePtr};
 pub use map_in_map::MapOfMaps;
 pub use prog_array::ProgArray;
 pub use queue::QueueStack;

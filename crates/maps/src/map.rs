@@ -245,6 +245,9 @@ pub trait Map: Send + Sync + fmt::Debug {
 /// Longest key a direct lookup copies (on its stack); maps with longer keys have none.
 pub(crate) const DIRECT_KEY_MAX: usize = 64;
 
+/// The type of [`DirectLookup::lookup`]: `(map, key) -> value address or 0`.
+pub type LookupFn = unsafe extern "sysv64" fn(map: *const (), key: *const u8) -> u64;
+
 /// A map's program-side lookup as a plain function: `(lookup)(map, key)` is the address
 /// of the value for the `key_size` bytes at `key`, or 0, exactly as
 /// [`Map::lookup_ptr`] finds it.
@@ -256,7 +259,7 @@ pub(crate) const DIRECT_KEY_MAX: usize = 64;
 #[derive(Clone, Copy, Debug)]
 pub struct DirectLookup {
     /// The function.
-    pub lookup: unsafe extern "sysv64" fn(map: *const (), key: *const u8) -> u64,
+    pub lookup: LookupFn,
     /// Its first argument: the map.
     pub map: *const (),
 }

@@ -12,6 +12,7 @@
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
 
+use crate::cell::MapCell;
 use crate::error::{check_len, MapError, EINVAL};
 use crate::map::{
     check_host_read, check_host_write, next_map_id, with_program_key, DirectLookup, Map, MapRef,
@@ -35,9 +36,9 @@ pub struct MapOfMaps {
 enum Cells {
     /// `ARRAY_OF_MAPS`: per index, a boxed cell (null: none), read without a lock (a
     /// program's lookup is one load); writers swap a slot and retire the cell it held.
-    Array(Box<[AtomicPtr<MapRef>]>),
+    Array(Box<[AtomicPtr<MapCell>]>),
     /// `HASH_OF_MAPS`: the cells by key.
-    Hash(RwLock<BTreeMap<Vec<u8>, Box<MapRef>>>),
+    Hash(RwLock<BTreeMap<Vec<u8>, Box<MapCell>>>),
 }
 
 impl Drop for MapOfMaps {
@@ -130,25 +131,25 @@ impl MapOfMaps {
         let guard = rcu_read_lock();
         // SAFETY: a cell found under `guard` stays valid while it lives.
         self.inner_cell(key, &guard)
-            .map(|cell| MapRef::clone(unsafe { &*cell }))
+            .map(|cell| MapRef::clone(unsafe { &*cell }.map()))
     }
 
     /// The address of the cell holding the inner map for `key` (what
     /// `bpf_map_lookup_elem` gives a program: a handle to pass to map helpers), or `None`.
     /// The cell stays valid while `_guard` (or any guard older than a replacement) lives.
-    pub fn inner_cell(&self, key: &[u8], _guard: &RcuGuard) -> Option<*const MapRef> {
+    pub fn inner_cell(&self, key: &[u8], _guard: &RcuGuard) -> Option<*const MapCell> {
         self.cell(key)
     }
 
     /// The cell for `key`; the caller keeps it alive with a guard.
-    fn cell(&self, key: &[u8]) -> Option<*const MapRef> {
+    fn cell(&self, key: &[u8]) -> Option<*const MapCell> {
         match &self.cells {
             Cells::Array(slots) => {
                 let index = u32::from_ne_bytes(key.try_into().ok()?);
                 let cell = slots.get(index as usize)?.load(Ordering::Acquire);
-                (!cell.is_null()).then_some(cell as *const MapRef)
+                (!cell.is_null()).then_some(cell as *const MapCell)
             }
-            Cells::Hash(slots) => slots.read().get(key).map(|cell| &**cell as *const MapRef),
+            Cells::Hash(slots) => slots.read().get(key).map(|cell| &**cell as *const MapCell),
         }
     }
 
@@ -162,13 +163,13 @@ impl MapOfMaps {
                     .map(|slot| slot.load(Ordering::Acquire))
                     .find(|&cell| !cell.is_null() && cell as u64 == addr)?;
                 // SAFETY: loaded under `_guard`, which keeps the cell valid while it lives.
-                Some(MapRef::clone(unsafe { &*cell }))
+                Some(MapRef::clone(unsafe { &*cell }.map()))
             }
             Cells::Hash(slots) => slots
                 .read()
                 .values()
-                .find(|cell| &***cell as *const MapRef as u64 == addr)
-                .map(|cell| MapRef::clone(cell)),
+                .find(|cell| &***cell as *const MapCell as u64 == addr)
+                .map(|cell| MapRef::clone(cell.map())),
         }
     }
 
@@ -183,15 +184,15 @@ impl MapOfMaps {
                     .filter_map(|(i, slot)| {
                         let cell = slot.load(Ordering::Acquire);
                         // SAFETY: a cell loaded under `_guard` stays valid while it lives.
-                        let map = unsafe { cell.as_ref() }?;
-                        Some(((i as u32).to_ne_bytes().to_vec(), map.clone()))
+                        let cell = unsafe { cell.as_ref() }?;
+                        Some(((i as u32).to_ne_bytes().to_vec(), cell.map().clone()))
                     })
                     .collect()
             }
             Cells::Hash(slots) => slots
                 .read()
                 .iter()
-                .map(|(k, cell)| (k.clone(), MapRef::clone(cell)))
+                .map(|(k, cell)| (k.clone(), MapRef::clone(cell.map())))
                 .collect(),
         }
     }
@@ -219,7 +220,7 @@ impl MapOfMaps {
         let slots = match &self.cells {
             Cells::Array(slots) => {
                 let index = u32::from_ne_bytes([key[0], key[1], key[2], key[3]]);
-                let cell = Box::into_raw(Box::new(map));
+                let cell = Box::into_raw(Box::new(MapCell::new(map)));
                 let old = slots[index as usize].swap(cell, Ordering::AcqRel);
                 if !old.is_null() {
                     // SAFETY: `old` came from `Box::into_raw` and left its slot just now.
@@ -245,7 +246,7 @@ impl MapOfMaps {
                 max_entries: self.spec.max_entries,
             });
         }
-        if let Some(old) = slots.insert(key.to_vec(), Box::new(map)) {
+        if let Some(old) = slots.insert(key.to_vec(), Box::new(MapCell::new(map))) {
             retire(old);
         }
         Ok(())

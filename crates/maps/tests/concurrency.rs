@@ -171,9 +171,17 @@ fn maps_of_maps_swap_inner_maps_under_readers() {
         let mom = outer.as_map_of_maps().unwrap();
         let inner: Vec<MapRef> = (0..2).map(|_| create(&inner_spec, 1).unwrap()).collect();
         let ids: Vec<u32> = inner.iter().map(|m| m.id()).collect();
+        let values: Vec<u64> = inner
+            .iter()
+            .map(|m| {
+                let guard = rcu_read_lock();
+                let value = m.lookup_ptr(&k32(0), 0, &guard).unwrap().unwrap();
+                value.addr() as u64
+            })
+            .collect();
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
-            let (mom, inner, stop) = (mom, &inner, &stop);
+            let (mom, inner, stop, values) = (mom, &inner, &stop, &values);
             s.spawn(move || {
                 for i in 0..20_000usize {
                     let key = k32((i % 3) as u32);
@@ -192,8 +200,15 @@ fn maps_of_maps_swap_inner_maps_under_readers() {
                         for k in 0..4u32 {
                             if let Some(cell) = mom.inner_cell(&k32(k), &guard) {
                                 // SAFETY: found under `guard`, which still lives.
-                                let map = unsafe { &*cell };
-                                assert!(ids.contains(&map.id()), "{outer_type:?}");
+                                let cell = unsafe { &*cell };
+                                let at = ids.iter().position(|&id| id == cell.map().id());
+                                let at = at.unwrap_or_else(|| panic!("{outer_type:?}"));
+                                // The cell's own lookup reaches the same map's value.
+                                let direct = cell.direct_lookup().unwrap();
+                                // SAFETY: the cell (and its map) live under `guard`; the
+                                // key is 4 private bytes.
+                                let found = unsafe { (direct.lookup)(direct.map, k32(0).as_ptr()) };
+                                assert_eq!(found, values[at], "{outer_type:?}");
                             }
                         }
                     }

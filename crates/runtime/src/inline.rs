@@ -39,7 +39,9 @@
 //! [`Specialization::PlainCall`]s: still calls through a trampoline, but one that builds no
 //! context ([`Helpers::call_plain`](bpfkit_vm::Helpers::call_plain)). A plain lookup or
 //! ring buffer reservation registers nothing, like a direct lookup, so they are plain only
-//! under the same condition.
+//! under the same condition. A lookup whose map is not known at load (e.g. an inner map
+//! of a map of maps) becomes a [`Specialization::IndirectCall`] instead: its map pointer is
+//! the address of a [`MapCell`], which starts with the map's direct lookup (if it has one).
 //!
 //! `bpf_for_each_map_elem` over a plain array whose map (r1) and callback (r2) are both
 //! provably fixed becomes [`Specialization::ArrayForEach`], a counted loop of bpf-to-bpf
@@ -49,7 +51,7 @@ use std::collections::BTreeSet;
 
 use bpfkit_isa::{CallTarget, Insn, LdImm64Kind, Reg};
 use bpfkit_jit::{CallSites, Specialization};
-use bpfkit_maps::{map_flags, MapType};
+use bpfkit_maps::{map_flags, MapCell, MapType};
 use bpfkit_vm::Access;
 
 use crate::maptable::MapTable;
@@ -245,6 +247,7 @@ pub(crate) fn specialize(
             }
         }
     }
+    let known: BTreeSet<usize> = blocks.map_lookups().into_iter().map(|(pc, _)| pc).collect();
     for (pc, callback) in blocks.loop_callbacks() {
         out.sites.insert(pc, Specialization::Loop { callback });
     }
@@ -252,12 +255,23 @@ pub(crate) fn specialize(
         if let Insn::Call(CallTarget::Helper(id)) = *insn {
             if let Some(func) = crate::helpers::pure_helper(id) {
                 out.sites.insert(pc, Specialization::PureCall { func });
-            } else if crate::helpers::plain_helper(id)
-                || (crate::helpers::REGISTERING_HELPERS.contains(&id)
-                    && !registers_values
-                    && out.sites.get(pc).is_none())
-            {
+            } else if crate::helpers::plain_helper(id) {
                 out.sites.insert(pc, Specialization::PlainCall);
+            } else if crate::helpers::REGISTERING_HELPERS.contains(&id)
+                && !registers_values
+                && out.sites.get(pc).is_none()
+            {
+                // A lookup in a map not known here: its map pointer is a cell, which holds
+                // the map's direct lookup (or none: then the plain call). A known map
+                // without a direct lookup (per-CPU) takes the plain call at once.
+                let site = match id {
+                    MAP_LOOKUP_ELEM if !known.contains(&pc) => Specialization::IndirectCall {
+                        func_at: MapCell::LOOKUP_OFFSET,
+                        r1_at: MapCell::LOOKUP_MAP_OFFSET,
+                    },
+                    _ => Specialization::PlainCall,
+                };
+                out.sites.insert(pc, site);
             }
         }
     }

@@ -1,14 +1,16 @@
 //! The maps of a loaded object and the handles programs see for them.
 //!
 //! A program gets a map as `lddw rN, map` (`LdImm64Kind::MapIdx`). The runtime resolves it
-//! to a *handle*: the address of a [`MapRef`] cell, allocated here for the object's maps
+//! to a *handle*: the address of a [`MapCell`], allocated here for the object's maps
 //! and by each map of maps for its inner maps (what a lookup in it returns), never a memory
 //! region the program may access, so a program can only pass it to helpers. Helpers of a
 //! verified program take it as the cell's address (the verifier tracks map pointers); the
-//! others look it up among the cells. Global data (`LdImm64Kind::MapIdxValue`) resolves to
+//! others look it up among the cells. A cell starts with its map's direct lookup, which
+//! unchecked code calls through the map pointer where it does not know the map at load
+//! (`Specialization::IndirectCall`). Global data (`LdImm64Kind::MapIdxValue`) resolves to
 //! the real address of the one-entry array's value.
 
-use bpfkit_maps::{rcu_read_lock, MapRef, MapSpec, MapType};
+use bpfkit_maps::{rcu_read_lock, MapCell, MapRef, MapSpec, MapType};
 use bpfkit_object::{MapDef, MapInit};
 
 use crate::error::RuntimeError;
@@ -19,14 +21,14 @@ pub(crate) struct MapSlot {
     pub(crate) def: MapDef,
     pub(crate) map: MapRef,
     /// The cell whose address is the handle (boxed so the address is stable).
-    cell: Box<MapRef>,
+    cell: Box<MapCell>,
     /// For one-entry arrays (global data): the stable address of the value.
     pub(crate) value_addr: Option<u64>,
 }
 
 impl MapSlot {
     pub(crate) fn handle(&self) -> u64 {
-        &*self.cell as *const MapRef as u64
+        &*self.cell as *const MapCell as u64
     }
 }
 
@@ -88,7 +90,7 @@ impl MapTable {
                 .flatten();
             slots.push(MapSlot {
                 def: def.clone(),
-                cell: Box::new(map.clone()),
+                cell: Box::new(MapCell::new(map.clone())),
                 map,
                 value_addr,
             });

@@ -166,7 +166,20 @@ impl<'o> ProgramRef<'o> {
     /// known at load; see the `inline` module), in the unchecked JIT code of a verified
     /// program (none on the interpreter and in checked code).
     pub fn inlined_call_sites(&self) -> Vec<usize> {
-        self.call_sites(|s| !matches!(s, Specialization::PlainCall))
+        self.call_sites(|s| {
+            !matches!(
+                s,
+                Specialization::PlainCall | Specialization::IndirectCall { .. }
+            )
+        })
+    }
+
+    /// The `bpf_map_lookup_elem` calls (slot indexes) whose map is not known at load, which
+    /// its code makes through the map pointer as a call of the map's direct lookup (where
+    /// the map has one, else a plain call; see the `inline` module), in the unchecked JIT
+    /// code of a verified program.
+    pub fn indirect_call_sites(&self) -> Vec<usize> {
+        self.call_sites(|s| matches!(s, Specialization::IndirectCall { .. }))
     }
 
     /// The helper calls (slot indexes) its code makes without building a helper context

@@ -57,20 +57,33 @@ fn store_w(dst: Reg, off: i16, imm: i32) -> Insn {
 fn corpus_lookups_are_inlined_except_where_the_map_depends_on_the_path() {
     let path = common::corpus_dir().join("xdp_inline.o");
     // Call sites of `bpf_map_lookup_elem` in xdp_inline.o (llvm-objdump): 23 (vals), 30 and
-    // 78 (sums), 94 (evens or odds, chosen by a branch just before: a plain helper call);
-    // 72 is `bpf_csum_diff`, a direct call of the pure helper; 55 and 66
+    // 78 (sums), 94 (evens or odds, chosen by a branch just before: a call through the map
+    // pointer); 72 is `bpf_csum_diff`, a direct call of the pure helper; 55 and 66
     // `bpf_map_update_elem`, plain helper calls.
     let ways = [
         (
             Engine::Jit,
             Verification::Verify,
             vec![23, 30, 72, 78],
-            vec![55, 66, 94],
+            vec![55, 66],
+            vec![94],
         ),
-        (Engine::Jit, Verification::Unverified, vec![], vec![]),
-        (Engine::Interpreter, Verification::Verify, vec![], vec![]),
+        (
+            Engine::Jit,
+            Verification::Unverified,
+            vec![],
+            vec![],
+            vec![],
+        ),
+        (
+            Engine::Interpreter,
+            Verification::Verify,
+            vec![],
+            vec![],
+            vec![],
+        ),
     ];
-    for (engine, verification, sites, plain) in ways {
+    for (engine, verification, sites, plain, indirect) in ways {
         let loaded = Runtime::new()
             .engine(engine)
             .verification(verification)
@@ -85,6 +98,11 @@ fn corpus_lookups_are_inlined_except_where_the_map_depends_on_the_path() {
         assert_eq!(
             prog.plain_call_sites(),
             plain,
+            "{engine:?} {verification:?}"
+        );
+        assert_eq!(
+            prog.indirect_call_sites(),
+            indirect,
             "{engine:?} {verification:?}"
         );
     }
@@ -386,14 +404,14 @@ fn hash_lookups_are_direct_calls_unless_the_object_reads_unchecked_pointers() {
     }
 }
 
-/// `outer`, an array of maps (inner template: array of two 8-byte values), and the
-/// program `through_outer`: looks up `outer[0]` (directly in unchecked code: the result is
-/// the inner map's cell), then key 1 in the inner map (a helper call with that handle),
+/// `outer`, an array of maps (inner template: `inner`, two 8-byte values under 4-byte
+/// keys), and the program `through_outer`: looks up `outer[0]` (directly in unchecked code:
+/// the result is the inner map's cell), then key 1 in the inner map (through that cell),
 /// adds 5 to the value and returns it (1 if `outer[0]` is empty, 2 if key 1 is missing).
-fn outer_object() -> bpfkit_object::Object {
+fn outer_object(inner: MapType) -> bpfkit_object::Object {
     let mut b = ObjectBuilder::new("GPL");
     let mut outer = MapDef::new("outer", MapType::ArrayOfMaps, 4, 4, 2);
-    outer.inner = Some(Box::new(MapDef::new("", MapType::Array, 4, 8, 2)));
+    outer.inner = Some(Box::new(MapDef::new("", inner, 4, 8, 2)));
     let outer = b.add_map(outer);
     let insns = vec![
         store_w(Reg::R10, -4, 0),
@@ -440,23 +458,30 @@ fn outer_object() -> bpfkit_object::Object {
 #[test]
 fn inner_maps_the_host_made_are_reached_through_their_cells() {
     let packet = [0u8; 64];
-    for (engine, verification) in [
+    // Inner arrays and hashes have a direct lookup in their cells, per-CPU arrays none
+    // (the JIT code takes the plain helper call then).
+    let inner_types = [MapType::Array, MapType::Hash, MapType::PercpuArray];
+    for ((engine, verification), inner_type) in [
         (Engine::Interpreter, Verification::Verify),
         (Engine::Jit, Verification::Verify),
         (Engine::Jit, Verification::Unverified),
-    ] {
-        let what = format!("{engine:?} {verification:?}");
+    ]
+    .into_iter()
+    .flat_map(|way| inner_types.map(|t| (way, t)))
+    {
+        let what = format!("{engine:?} {verification:?} {inner_type:?}");
         let loaded = Runtime::new()
             .ncpus(1)
             .engine(engine)
             .verification(verification)
-            .load(outer_object())
+            .load(outer_object(inner_type))
             .unwrap();
         let program = loaded.program(Some("through_outer")).unwrap();
         let out = program.test_run(&TestRun::new(&packet)).unwrap();
         assert_eq!(out.retval, 1, "{what}: empty outer slot");
         // An inner map only the host knows (no handle of the object's).
-        let spec = bpfkit_maps::MapSpec::new(bpfkit_maps::MapType::Array, 4, 8, 2);
+        let inner_type = bpfkit_maps::MapType::from_u32(inner_type as u32).unwrap();
+        let spec = bpfkit_maps::MapSpec::new(inner_type, 4, 8, 2);
         let inner = bpfkit_maps::create(&spec, 1).unwrap();
         inner
             .update_host(&1u32.to_ne_bytes(), &37u64.to_ne_bytes(), 0)
@@ -472,12 +497,12 @@ fn inner_maps_the_host_made_are_reached_through_their_cells() {
             52u64.to_ne_bytes(),
             "{what}"
         );
-        let sites = if engine == Engine::Jit && verification == Verification::Verify {
-            vec![5]
-        } else {
-            vec![]
-        };
-        assert_eq!(program.inlined_call_sites(), sites, "{what}");
+        // The outer lookup (pc 5) calls the outer map's lookup; the inner one (pc 11) the
+        // lookup in the cell the outer one found.
+        let unchecked = engine == Engine::Jit && verification == Verification::Verify;
+        let sites = |pc| if unchecked { vec![pc] } else { vec![] };
+        assert_eq!(program.inlined_call_sites(), sites(5), "{what}");
+        assert_eq!(program.indirect_call_sites(), sites(11), "{what}");
     }
 }
 

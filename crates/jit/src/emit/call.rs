@@ -106,6 +106,9 @@ impl Emitter<'_> {
             Specialization::PureCall { func } => self.direct_call(func, None),
             Specialization::BoundCall { func, r1 } => self.direct_call(func, Some(r1)),
             Specialization::PlainCall => self.call_helper_through(pc, Some(id), None, o::PLAIN_FN),
+            Specialization::IndirectCall { func_at, r1_at } => {
+                self.indirect_call(pc, id, func_at, r1_at)
+            }
             Specialization::ArrayForEach {
                 base,
                 stride,
@@ -132,6 +135,30 @@ impl Emitter<'_> {
             ; call rax
         );
         self.restore_args();
+    }
+
+    /// A call of the function whose address is at `r1 + func_at`, with r1 = the word at
+    /// `r1 + r1_at`, or a plain call of helper `id` where that address is 0 (see
+    /// [`Specialization::IndirectCall`]).
+    fn indirect_call(&mut self, pc: u32, id: i32, func_at: i32, r1_at: i32) {
+        let (plain, done) = (self.asm.new_dynamic_label(), self.asm.new_dynamic_label());
+        // r1 is rdi; r0 (rax) is the call's result anyway.
+        asm!(self.asm
+            ; mov rax, [rdi + func_at]
+            ; test rax, rax
+            ; jz =>plain
+        );
+        self.save_args();
+        asm!(self.asm
+            ; mov rdi, [rdi + r1_at]
+            ; call rax
+        );
+        self.restore_args();
+        asm!(self.asm
+            ; jmp =>done
+            ; =>plain
+        );
+        self.call_helper_through(pc, Some(id), Some(done), o::PLAIN_FN);
     }
 
     /// `bpf_for_each_map_elem` over an array as a counted loop of local calls (see

@@ -12,7 +12,7 @@ mod packet;
 
 use std::borrow::Cow;
 
-use bpfkit_maps::{MapRef, ProgArray, RcuGuard};
+use bpfkit_maps::{MapCell, MapRef, ProgArray, RcuGuard};
 use bpfkit_vm::{Access, HelperCtx, HelperError, HelperReturn, Helpers};
 
 pub(crate) use args::ArgMemory;
@@ -104,10 +104,10 @@ impl RunHelpers<'_> {
     /// `maptable`).
     pub(crate) fn map(&self, handle: u64, trusted: bool) -> Result<Cow<'_, MapRef>, HelperError> {
         if trusted {
-            // SAFETY: a handle is the address of a `MapRef` cell that lives as long as the
+            // SAFETY: a handle is the address of a `MapCell` that lives as long as the
             // object (its own maps) or, for an inner map, as long as the run's RCU guard
             // (a map of maps retires replaced cells).
-            return Ok(Cow::Borrowed(unsafe { &*(handle as *const MapRef) }));
+            return Ok(Cow::Borrowed(unsafe { &*(handle as *const MapCell) }.map()));
         }
         if let Some(m) = self.shared.maps.own_by_handle(handle) {
             return Ok(Cow::Borrowed(m));
