@@ -181,7 +181,7 @@ impl JitProgram {
             made: 0,
             last: self,
         };
-        execute(self, args, memory, helpers, config, &mut chain)
+        execute(self, args, memory, helpers, config, &mut chain, |_, _| {})
     }
 
     /// [`run`](Self::run) with tail calls made as jumps: in [tail-callable](Self::tail_callable)
@@ -191,7 +191,7 @@ impl JitProgram {
     /// starts on a zeroed stack with r1–r5 = `args`, as a new run would. A chain makes at
     /// most [`MAX_TAIL_CALLS`](crate::MAX_TAIL_CALLS) tail calls, counted from
     /// [`TailCalls::tail_calls_made`]; the count and the program running are handed back
-    /// through [`TailCalls::tail_calls_so_far`] when the run ends. Sites specialised with
+    /// through [`TailCalls::tail_calls_so_far`] when a run in which tail calls jumped ends. Sites specialised with
     /// [`Specialization::TailCall`](crate::Specialization::TailCall) jump without asking
     /// the host. The result is the last program's.
     #[inline]
@@ -207,14 +207,27 @@ impl JitProgram {
             made: helpers.tail_calls_made(),
             last: self,
         };
-        let result = execute(self, args, memory, helpers, config, &mut chain);
-        // Counts only grow along a chain: a host ahead of the run made an ordinary
-        // `bpf_tail_call` after the last sync (the resolver syncs before each one).
-        let made = chain.made.max(helpers.tail_calls_made());
-        // SAFETY: `last` is this program or a target the host or a fast-path table gave,
-        // which live at least as long as the run.
-        helpers.tail_calls_so_far(made, unsafe { &*chain.last });
-        result
+        let made_before = chain.made;
+        execute(
+            self,
+            args,
+            memory,
+            helpers,
+            config,
+            &mut chain,
+            |helpers, chain| {
+                if chain.made == made_before && std::ptr::eq(chain.last, self) {
+                    // No jump: the host knows the chain as it is (most runs).
+                    return;
+                }
+                // Counts only grow along a chain: a host ahead of the run made an ordinary
+                // `bpf_tail_call` after the last sync (the resolver syncs before each one).
+                let made = chain.made.max(helpers.tail_calls_made());
+                // SAFETY: `last` is this program or a target the host or a fast-path table
+                // gave, which live at least as long as the run.
+                helpers.tail_calls_so_far(made, unsafe { &*chain.last });
+            },
+        )
     }
 
     /// Whether `bpf_tail_call` can jump into this code: compiled with

@@ -33,7 +33,9 @@ pub(crate) struct Chain {
 }
 
 /// Runs compiled code once (see [`JitProgram::run`](crate::JitProgram::run)) as part of
-/// `chain`.
+/// `chain`; `end` sees the chain as the code left it, before the result is made (so the
+/// caller returns the result as it is: holding it across a call of its own cost a
+/// store-forwarding stall per run when it was moved out).
 #[inline(always)]
 pub(crate) fn execute<H: Helpers + ?Sized>(
     jit: &JitProgram,
@@ -42,11 +44,14 @@ pub(crate) fn execute<H: Helpers + ?Sized>(
     helpers: &mut H,
     config: &Config,
     chain: &mut Chain,
+    end: impl FnOnce(&mut H, &Chain),
 ) -> Result<Exit, VmError> {
     if jit.plan.leaf {
+        // Leaf code makes no tail call: the chain stays as it is.
+        end(helpers, chain);
         execute_leaf(jit, args)
     } else {
-        execute_full(jit, args, memory, helpers, config, chain)
+        execute_full(jit, args, memory, helpers, config, chain, end)
     }
 }
 
@@ -130,6 +135,7 @@ fn execute_full<H: Helpers + ?Sized>(
     helpers: &mut H,
     config: &Config,
     chain: &mut Chain,
+    end: impl FnOnce(&mut H, &Chain),
 ) -> Result<Exit, VmError> {
     let mut stack = MaybeUninit::<Stack>::uninit();
     let top = stack_top(&mut stack, jit.plan.zero_need);
@@ -149,6 +155,8 @@ fn execute_full<H: Helpers + ?Sized>(
     let r0 = unsafe { enter(jit.entry, &mut ctx) };
     chain.made = ctx.tail_calls;
     chain.last = ctx.jit;
+    // The code has returned: nothing uses the context's pointer to `helpers` any more.
+    end(helpers, chain);
     if ctx.run_mark != NOT_REGISTERED {
         memory.end_run(ctx.run_mark);
     }

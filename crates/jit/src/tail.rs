@@ -127,7 +127,8 @@ pub trait TailCalls<'p> {
 
     /// The chain's count so far (`made`) and the program running: called before an
     /// ordinary helper call of `bpf_tail_call` (so the host's helper counts on from there)
-    /// and when the run ends (so the host can name the program that ran last).
+    /// and when a run in which tail calls jumped ends (so the host can name the program
+    /// that ran last).
     fn tail_calls_so_far(&mut self, made: u32, running: &JitProgram) {
         let _ = (made, running);
     }
