@@ -5,7 +5,7 @@
 //! constant offsets below (`offset_of!`), so the layout is `repr(C)`.
 
 use crate::program::JitProgram;
-use bpfkit_vm::{Config, MemoryMap, Program, VmError};
+use bpfkit_vm::{Config, MemoryMap, VmError};
 use std::any::Any;
 use std::mem::offset_of;
 
@@ -84,10 +84,6 @@ pub(crate) struct JitCtx {
     pub packet_bound: [u64; 4],
     /// Whether a packet is set at all.
     pub has_packet: u64,
-    /// Address of each slot's code for `callx` (0: not an instruction start).
-    pub func_table: *const u64,
-    /// Number of entries in `func_table`.
-    pub func_table_len: u64,
     /// The helper trampoline (monomorphised for the run's `Helpers` type).
     pub helper_fn: u64,
     /// The trampoline of plain helper calls (`Specialization::PlainCall`), monomorphised
@@ -117,9 +113,9 @@ pub(crate) struct JitCtx {
     pub helpers: *mut (),
     /// The run's memory map (lifetime erased for the duration of the run).
     pub memory: *mut MemoryMap<'static>,
-    /// The loaded program (for helpers' contexts).
-    pub program: *const Program,
-    /// The compiled program, which runs helpers' callbacks.
+    /// The compiled program running now: its loaded program (for helpers' contexts), its
+    /// functions (`callx` reads their table through this pointer), the callbacks of its
+    /// helpers. A tail call that jumps switches just this field.
     pub jit: *const JitProgram,
     /// r10 of the run's main frame: depths count from here (`core.stack_top` is the
     /// callback's frame in a callback run).
@@ -163,8 +159,6 @@ pub(crate) mod o {
         PACKET_PTR = packet_ptr;
         PACKET_BOUND = packet_bound;
         HAS_PACKET = has_packet;
-        FUNC_TABLE = func_table;
-        FUNC_TABLE_LEN = func_table_len;
         HELPER_FN = helper_fn;
         PLAIN_FN = plain_fn;
         SLOW_FN = slow_fn;
@@ -173,7 +167,6 @@ pub(crate) mod o {
         CALL_PC = call_pc;
         CALL_ID = call_id;
         CALL_R10 = call_r10;
-        PROGRAM = program;
         JIT = jit;
         TAIL_CALLS = tail_calls;
         READS_PACKET = reads_packet;

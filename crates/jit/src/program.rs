@@ -35,8 +35,8 @@ pub struct JitProgram {
     pub(crate) tail_target: TailTarget,
 }
 
-/// The fields of a [`JitProgram`] that a tail call's fast path (see `emit::tail`) copies
-/// into the run's context, at fixed offsets.
+/// The fields of a [`JitProgram`] that generated code holding its address reads (a tail
+/// call's fast path, see `emit::tail`; `callx`), at fixed offsets.
 #[repr(C)]
 pub(crate) struct TailTarget {
     /// The tail entry, or 0 when a jump must take the resolver's path (not tail-callable,
@@ -52,7 +52,6 @@ pub(crate) mod jo {
     use super::{JitProgram, TailTarget};
     use std::mem::offset_of;
 
-    pub(crate) const PROGRAM: i32 = offset_of!(JitProgram, program) as i32;
     pub(crate) const FAST_ENTRY: i32 =
         (offset_of!(JitProgram, tail_target) + offset_of!(TailTarget, fast_entry)) as i32;
     pub(crate) const FUNC_TABLE: i32 =

@@ -247,8 +247,6 @@ fn full_ctx<H: Helpers + ?Sized>(
         packet_bound: [0; 4],
         has_packet: 0,
         reads_packet: jit.plan.reads_packet,
-        func_table: jit.func_table.as_ptr(),
-        func_table_len: jit.func_table.len() as u64,
         helper_fn: helper_trampoline::<H> as *const () as u64,
         plain_fn: plain_trampoline::<H> as *const () as u64,
         slow_fn: slow_check as *const () as u64,
@@ -260,7 +258,6 @@ fn full_ctx<H: Helpers + ?Sized>(
         run_mark: NOT_REGISTERED,
         helpers,
         memory: std::ptr::null_mut(), // set last, once `memory` is no longer used directly
-        program: &jit.program,
         jit,
         main_top,
         config,
@@ -425,7 +422,7 @@ unsafe extern "sysv64" fn helper_trampoline<H: Helpers + ?Sized>(
         let (helpers, program, config) = unsafe {
             (
                 &mut **(ctx.helpers as *mut &mut H),
-                &*ctx.program,
+                &(*ctx.jit).program,
                 &*ctx.config,
             )
         };

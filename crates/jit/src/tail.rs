@@ -15,8 +15,9 @@
 //!   a resolver ([`JitProgram::run_with_tail_calls`] puts it in the run context,
 //!   monomorphised for the host's type like the helper trampoline). The resolver asks the
 //!   host ([`TailCalls::tail_call`]) and, for [`TailCall::Jump`], switches the context's
-//!   per-program fields to the target (the loaded program for callbacks, the `callx`
-//!   table, the packet cache, the zeroed part of the deeper frames) and returns the
+//!   per-program fields to the target (the running program, through which helpers'
+//!   contexts, callbacks and `callx` find theirs; the packet cache; the zeroed part of the
+//!   deeper frames) and returns the
 //!   target's tail entry, which the code jumps to. The target's `exit` then returns into
 //!   the epilogue of the code the run entered.
 //! - Sites specialised with [`Specialization::TailCall`](crate::Specialization::TailCall)
@@ -184,11 +185,8 @@ fn switch_to(ctx: &mut JitCtx, target: &JitProgram) -> u64 {
         return FAILED;
     }
     ctx.tail_calls += 1;
-    ctx.program = &target.program;
-    // Helpers' callbacks run the running program's functions.
+    // Helpers' contexts, their callbacks and `callx` use the running program's.
     ctx.jit = target;
-    ctx.func_table = target.func_table.as_ptr();
-    ctx.func_table_len = target.func_table.len() as u64;
     // The deeper frames are dirty: the target zeroes them again when it enters them.
     ctx.core.zeroed_low = ctx.core.stack_top - STACK_SIZE as u64;
     ctx.reads_packet = target.plan.reads_packet;

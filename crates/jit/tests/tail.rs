@@ -579,6 +579,48 @@ fn tail_call_from_a_local_function_takes_the_helper_path() {
 }
 
 #[test]
+fn targets_jumped_to_on_the_fast_path_call_their_own_functions() {
+    // No packet loads: every jump may take the fast path, which switches the running
+    // program (whose table `callx` reads) itself. 1 and 2 call the function at the same
+    // slot by number, a different one in each.
+    let p0 = "
+        mov %r6, %r1
+        mov %r2, 0x1000
+        mov %r3, 1
+        call 12
+        exit
+    ";
+    let callee = |k: usize, value: u32| {
+        format!(
+            "
+        mov %r6, %r1
+        lddw %r1, 0x0bf0
+        callx r1
+        stxdw [%r6+{}], %r0
+        mov %r2, 0x1000
+        mov %r3, {}
+        mov %r1, %r6
+        call 12
+        mov %r0, {}
+        exit
+    cb:
+        mov %r0, {value}
+        exit
+    ",
+            8 * k,
+            k + 1,
+            k
+        )
+    };
+    let (p1, p2) = (callee(1, 111), callee(2, 222));
+    let ((r0, mem), helper_calls) = check(&[p0, &p1, &p2], &[None, Some(1), Some(2)], &[]);
+    // 2's tail call (slot 3, out of range) fails: it returns 2.
+    assert_eq!(r0, Ok(2));
+    assert_eq!(helper_calls, 0);
+    assert_eq!([8, 16].map(|o| u64_at(&mem, o)), [111, 222]);
+}
+
+#[test]
 fn targets_use_their_own_packet_cache_and_function_table() {
     // 0 has neither packet loads nor callx; 1 has both; 2 calls 1's function slot by
     // number with its own table (another function there).

@@ -201,6 +201,15 @@ impl<'o> ProgramRef<'o> {
         }
     }
 
+    /// Its machine code on the JIT (entry at offset 0, as `bpftool prog dump jited`
+    /// shows a program's), `None` on the interpreter.
+    pub fn jited(&self) -> Option<&'o [u8]> {
+        match &self.object.shared.programs[self.index].prepared {
+            Prepared::Jit(j) => Some(j.machine_code()),
+            Prepared::Interpreter => None,
+        }
+    }
+
     /// Whether its runs zero the stack before the program uses it (so that a byte it never
     /// wrote reads 0, as on the interpreter): false only for the unchecked JIT code of a
     /// program the verifier proved never to read a stack byte it did not write.

@@ -21,6 +21,7 @@
 
 use super::{asm, callee_saved, Emitter, Stub};
 use crate::ctx::o;
+use crate::program::jo;
 use crate::regs::{x, R10};
 use crate::specialize::Specialization;
 use crate::usage::{RegSet, CALLEE_SAVED};
@@ -413,9 +414,11 @@ impl Emitter<'_> {
             ; cmp r10d, DWORD (FUNC_ADDR_TAG >> 32) as i32
             ; jne =>helper
             ; mov r10d, r11d
-            ; cmp r10, [r12 + o::FUNC_TABLE_LEN]
+            // The running program's table (`bad` takes the value from the register again).
+            ; mov r11, [r12 + o::JIT]
+            ; cmp r10, [r11 + jo::FUNC_TABLE_LEN]
             ; jae =>bad
-            ; mov r11, [r12 + o::FUNC_TABLE]
+            ; mov r11, [r11 + jo::FUNC_TABLE]
             ; mov r11, [r11 + r10 * 8]
             ; test r11, r11
             ; jz =>bad

@@ -119,17 +119,16 @@ impl Emitter<'_> {
             ; jae =>failed
             ; add DWORD [r12 + o::TAIL_CALLS], 1
             ; mov [r12 + o::JIT], r10
-            ; lea r11, [r10 + jo::PROGRAM]
-            ; mov [r12 + o::PROGRAM], r11
-            ; mov r11, [r10 + jo::FUNC_TABLE]
-            ; mov [r12 + o::FUNC_TABLE], r11
-            ; mov r11, [r10 + jo::FUNC_TABLE_LEN]
-            ; mov [r12 + o::FUNC_TABLE_LEN], r11
-            // A target with a fast entry reads no packet cache.
-            ; mov BYTE [r12 + o::READS_PACKET], 0
+        );
+        if self.plan.reads_packet {
+            // A target with a fast entry reads no packet cache (the context says whether
+            // the running code reads it: this code's plan says so until a jump).
+            asm!(self.asm; mov BYTE [r12 + o::READS_PACKET], 0);
+        }
+        asm!(self.asm
             // The deeper frames are dirty: the target zeroes them again as it enters them.
-            ; mov r11, [r12 + o::STACK_TOP]
-            ; sub r11, STACK_SIZE as i32
+            // r10 (rbp) is the stack top here, in the main function.
+            ; lea r11, [rbp - STACK_SIZE as i32]
             ; mov [r12 + o::ZEROED_LOW], r11
             ; jmp QWORD [r10 + jo::FAST_ENTRY]
             ; =>failed
