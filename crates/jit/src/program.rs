@@ -39,8 +39,9 @@ pub struct JitProgram {
 /// call's fast path, see `emit::tail`; `callx`), at fixed offsets.
 #[repr(C)]
 pub(crate) struct TailTarget {
-    /// The tail entry, or 0 when a jump must take the resolver's path (not tail-callable,
-    /// or the code reads the packet cache, which the resolver refreshes).
+    /// Where the fast path enters the tail entry (see `emit::entry`), or 0 when a jump
+    /// must take the resolver's path (not tail-callable, or the code reads the packet
+    /// cache, which the resolver refreshes).
     pub fast_entry: u64,
     /// `func_table`'s address and length.
     pub func_table: u64,
@@ -131,8 +132,12 @@ impl JitProgram {
             })
             .collect();
         let tail_entry = emitted.tail_entry.map_or(0, |off| code.addr() + off as u64);
+        let fast_entry = match emitted.fast_tail_entry {
+            Some(off) if !plan.reads_packet => code.addr() + off as u64,
+            _ => 0,
+        };
         let tail_target = TailTarget {
-            fast_entry: if plan.reads_packet { 0 } else { tail_entry },
+            fast_entry,
             func_table: func_table.as_ptr() as u64,
             func_table_len: func_table.len() as u64,
         };

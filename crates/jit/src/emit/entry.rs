@@ -192,6 +192,9 @@ impl Emitter<'_> {
     /// are zeroed (each program of a chain starts on a zeroed stack, as in the
     /// interpreter, where it is a new run); the resolver has reset the deeper frames'
     /// `zeroed_low`.
+    ///
+    /// The fast path of a tail call (`emit::tail`) jumps from the main function, where rsp
+    /// and r10 are already what the first three instructions set: it enters after them.
     fn tail_entry(&mut self, named: &[u8]) {
         self.tail_entry = Some(self.asm.offset().0);
         asm!(self.asm
@@ -199,6 +202,7 @@ impl Emitter<'_> {
             ; sub rsp, 8
             ; mov rbp, [r12 + o::STACK_TOP]
         );
+        self.fast_tail_entry = Some(self.asm.offset().0);
         let need = self.plan.zero_need.next_multiple_of(16) as i32;
         if need > 0 {
             // The stack top is 16-aligned; generated code uses no vector registers.

@@ -94,6 +94,8 @@ pub(crate) struct Emitted {
     pub callback_entry: Option<usize>,
     /// Offset of the tail entry (tail-callable code only).
     pub tail_entry: Option<usize>,
+    /// Offset in the tail entry where jumps from the fast path enter (see `entry`).
+    pub fast_tail_entry: Option<usize>,
 }
 
 /// One pass of code generation.
@@ -126,8 +128,9 @@ pub(crate) struct Emitter<'p> {
     cur: usize,
     /// The prologue runs straight into the first instruction (see `entry`).
     direct_entry: bool,
-    /// Offset of the tail entry, once emitted.
+    /// Offsets of the tail entry and of its fast part, once emitted.
     tail_entry: Option<usize>,
+    fast_tail_entry: Option<usize>,
     /// Emitting the second copy of an unrolled loop: its labels are the first copy's.
     copy: bool,
     /// The loop jump being emitted ends the first copy of an unrolled loop: it leaves the
@@ -168,6 +171,7 @@ impl<'p> Emitter<'p> {
             cur: 0,
             direct_entry: false,
             tail_entry: None,
+            fast_tail_entry: None,
             copy: false,
             exit_jump: false,
             asm,
@@ -196,6 +200,7 @@ impl<'p> Emitter<'p> {
             jump_ends: e.jump_ends,
             callback_entry,
             tail_entry: e.tail_entry,
+            fast_tail_entry: e.fast_tail_entry,
         })
     }
 
