@@ -133,6 +133,10 @@ pub(crate) struct Plan {
     /// Per instruction index: the inline code of a specialised helper call (unchecked code
     /// only; see `specialize`).
     pub inline: Vec<Option<Specialization>>,
+    /// Per instruction index: the registers code after it may read before writing them
+    /// (unchecked code only, when the analysis settled): a helper call keeps only those of
+    /// r1–r5 (a later helper call reads all five; a verifier lets none be read otherwise).
+    pub live_out: Option<Vec<RegSet>>,
 }
 
 impl Plan {
@@ -223,6 +227,7 @@ impl Plan {
             named: insns.iter().fold(0, |set, d| set | usage::named(&d.insn)),
             callee_writes: Vec::new(),
             inline: vec![None; n],
+            live_out: None,
         })
     }
 
@@ -357,6 +362,33 @@ impl Plan {
         }
     }
 
+    /// Per instruction index: whether a function may run it (see [`usage::function_code`]):
+    /// code reachable from a local call's target or a function whose address an `lddw`
+    /// loads; all code when the program has a `callx` (its target may be computed).
+    fn function_code(&self) -> Vec<bool> {
+        let n = self.insns.len();
+        if self
+            .insns
+            .iter()
+            .any(|d| matches!(d.insn, Insn::Call(CallTarget::Reg(_))))
+        {
+            return vec![true; n];
+        }
+        let entries = (0..n).filter_map(|i| match self.insns[i].insn {
+            Insn::Call(CallTarget::Local(_)) => Some(self.target(i)),
+            Insn::LdImm64 {
+                kind: LdImm64Kind::Func,
+                ..
+            } => {
+                let slot = self.imm64(i).ok()? & 0xffff_ffff;
+                let index = *self.index_of_slot.get(slot as usize)?;
+                (index != NONE).then_some(index as usize)
+            }
+            _ => None,
+        });
+        usage::function_code(n, entries, |i| self.successors(i))
+    }
+
     /// Index of the instruction a jump or local call at index `i` goes to.
     pub(crate) fn target(&self, i: usize) -> usize {
         self.targets[i] as usize
@@ -468,11 +500,13 @@ pub(crate) fn compile(
             .map(|i| plan.block_at(i).is_some())
             .collect();
         let block_start = |i: usize| starts[i];
-        if let Some(live) = fold::live_out(&insns, &|i| plan.successors(i)) {
+        let in_function = plan.function_code();
+        if let Some(live) = fold::live_out(&insns, &|i| plan.successors(i), &in_function) {
             if !options.blind_constants {
                 plan.folds = fold::folds(&insns, &block_start, &live);
             }
             plan.combines = combine::combines(&insns, &block_start, &live, &plan.folds);
+            plan.live_out = Some(live);
         }
         plan.mark_unrolled();
     }

@@ -58,10 +58,13 @@ fn kills(insn: &Insn) -> RegSet {
 }
 
 /// Per instruction: the registers live after it. `None` when the analysis does not
-/// settle within its work bound.
+/// settle within its work bound. `in_function[i]`: a function may run instruction `i`
+/// ([`usage::function_code`]); an `exit` no function runs ends the run, after which only r0
+/// is read.
 pub(crate) fn live_out(
     insns: &[Insn],
     successors: &dyn Fn(usize) -> [Option<usize>; 2],
+    in_function: &[bool],
 ) -> Option<Vec<RegSet>> {
     let n = insns.len();
     let mut live_in = vec![0 as RegSet; n];
@@ -73,7 +76,11 @@ pub(crate) fn live_out(
                 .into_iter()
                 .flatten()
                 .fold(0, |set, s| set | live_in[s]);
-            let li = reads(&insns[i]) | (o & !kills(&insns[i]));
+            let read = match insns[i] {
+                Insn::Exit if !in_function[i] => 1,
+                ref insn => reads(insn),
+            };
+            let li = read | (o & !kills(&insns[i]));
             out[i] = o;
             if li != live_in[i] {
                 live_in[i] = li;

@@ -47,7 +47,9 @@
 //!   run's [`Helpers`](bpfkit_vm::Helpers) type) with r1–r5 as arguments. It returns r0, or
 //!   records a stop, an error or a panic in the context; the code then leaves through the
 //!   common exit and [`JitProgram::run`] turns the record into the interpreter's result
-//!   (resuming a panic). r1–r5 survive helper calls, as in the interpreter.
+//!   (resuming a panic). r1–r5 survive helper calls, as in the interpreter (unchecked code
+//!   keeps only those that code after the call may read; a verifier lets it read none,
+//!   which is what the kernel's JIT relies on).
 //! - The host may specialise helper call sites ([`JitProgram::compile_specialized`] with
 //!   [`CallSites`], a separate entry point so that [`CompileOptions`] stays a small `Copy`
 //!   value): e.g. [`Specialization::IndexedLookup`] turns `bpf_map_lookup_elem` on an array

@@ -91,6 +91,26 @@ pub(crate) fn callee_writes(
     out
 }
 
+/// Per instruction index: whether a function runs it, i.e. whether it is reachable from
+/// one of `entries` (local-call targets, functions whose address the program loads), so
+/// that its `exit` returns to a caller. Reachability follows jumps wherever they go, so
+/// unverified programs whose functions jump into the main function's code stay exact.
+pub(crate) fn function_code(
+    n: usize,
+    entries: impl Iterator<Item = usize>,
+    successors: impl Fn(usize) -> [Option<usize>; 2],
+) -> Vec<bool> {
+    let mut seen = vec![false; n];
+    let mut stack: Vec<usize> = entries.filter(|&e| e < n).collect();
+    while let Some(i) = stack.pop() {
+        if std::mem::replace(&mut seen[i], true) {
+            continue;
+        }
+        stack.extend(successors(i).into_iter().flatten().filter(|&s| !seen[s]));
+    }
+    seen
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +151,18 @@ mod tests {
         assert_eq!(w[3], bit(Reg::R7) | bit(Reg::R6));
         assert_eq!(w[6], bit(Reg::R8));
         assert_eq!(w[0], CALLEE_SAVED);
+    }
+
+    #[test]
+    fn function_code_is_what_function_entries_reach() {
+        // 0: call +2 (to 3); 1: exit; 2: unreachable; 3: jump to 5; 4: -; 5: exit.
+        let succ = |i: usize| match i {
+            1 | 5 => [None, None],
+            3 => [Some(5), None],
+            _ => [Some(i + 1), None],
+        };
+        let code = function_code(6, [3].into_iter(), succ);
+        assert_eq!(code, [false, false, false, true, false, true]);
     }
 
     #[test]

@@ -367,3 +367,44 @@ fn compiled_c_loops_match_the_interpreter_on_every_length() {
         }
     }
 }
+
+#[test]
+fn helper_calls_keep_only_the_arguments_read_after_them() {
+    // Helper 1 (common): r0 = r1 ^ rotl(r2, 7) ^ r5. Each case calls it, then reads some of
+    // r1–r5 (or none); the unchecked code must push exactly those around the call (plus a
+    // pad word for an even count), and all cases must give the interpreter's result.
+    let setup = "mov %r2, 3\nmov %r3, 4\nmov %r4, 5\nmov %r5, 6\nmov %r6, %r1\n";
+    // (program after the set-up, the registers pushed, the pad words pushed)
+    let all: &[&str] = &["%rdi", "%rsi", "%rdx", "%rcx", "%r8"];
+    let cases: [(&str, &[&str], usize); 6] = [
+        // Nothing read after the call (r1–r5 are dead at the main function's exit).
+        ("call 1\nexit", &[], 1),
+        ("call 1\nadd %r0, %r3\nexit", &["%rdx"], 0),
+        (
+            "call 1\nadd %r0, %r1\nadd %r0, %r5\nexit",
+            &["%rdi", "%r8"],
+            1,
+        ),
+        // Written before read: dead.
+        ("call 1\nmov %r2, 9\nadd %r0, %r2\nexit", &[], 1),
+        // Read by the next helper call: all kept for it (the second keeps none).
+        ("call 1\nmov %r6, %r0\ncall 1\nadd %r0, %r6\nexit", all, 1),
+        // A function's exit returns to a caller that may read r1–r5: all kept there.
+        ("call f\nexit\nf:\ncall 1\nexit", all, 0),
+    ];
+    for (body, kept, pad) in cases {
+        let text = format!("{setup}{body}");
+        let mem = input(16);
+        let want = check_text(&text, &mem);
+        assert!(want.is_ok(), "{text}: {want:?}");
+        let Some(listing) = unchecked_listing(&text) else {
+            return;
+        };
+        for reg in ["%rdi", "%rsi", "%rdx", "%rcx", "%r8"] {
+            let pushes = count(&listing, |l| l == format!("push {reg}"));
+            // The last case's local call pushes none of r1–r5 either.
+            assert_eq!(pushes, kept.contains(&reg) as usize, "{reg} in {text}");
+        }
+        assert_eq!(count(&listing, |l| l == "push %r11"), pad, "{text}");
+    }
+}

@@ -8,8 +8,10 @@
 //! cases out of line: a frame this run never used (zeroed first) and a ninth frame (error).
 //!
 //! A helper call stores the helper number, pc and r10 in the context, saves r1–r5 (the
-//! interpreter leaves them unchanged across helper calls, and so does the JIT), shifts them
-//! into the SysV argument registers after the context pointer and calls the trampoline. The
+//! interpreter leaves them unchanged across helper calls, and so does the JIT; unchecked
+//! code saves only those code after the call may read, by a liveness analysis: none in a
+//! verified program), shifts them into the SysV argument registers after the context
+//! pointer and calls the trampoline. The
 //! trampoline returns r0; when the helper stopped the program or failed, it sets the
 //! context's status and the code leaves through the common exit.
 //!
@@ -24,13 +26,16 @@ use crate::ctx::o;
 use crate::program::jo;
 use crate::regs::{x, R10};
 use crate::specialize::Specialization;
-use crate::usage::{RegSet, CALLEE_SAVED};
+use crate::usage::{bit, RegSet, ARGS, CALLEE_SAVED};
 use bpfkit_isa::{Reg, STACK_SIZE};
 use bpfkit_vm::FUNC_ADDR_TAG;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
 /// `BPF_FUNC_for_each_map_elem`.
 const FOR_EACH_MAP_ELEM: i32 = 164;
+
+/// r1–r5 in the order their values are pushed.
+const ARG_REGS: [Reg; 5] = [Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5];
 
 /// `-EINVAL`: what the inlined helpers return for flags they do not know.
 const EINVAL: i32 = -22;
@@ -68,7 +73,8 @@ impl Emitter<'_> {
             ; mov QWORD [r12 + o::CALL_PC], DWORD pc as i32
             ; mov [r12 + o::CALL_R10], rbp
         );
-        self.save_args();
+        let keep = self.live_args();
+        self.save_args_of(keep);
         asm!(self.asm
             ; mov r9, r8
             ; mov r8, rcx
@@ -78,7 +84,7 @@ impl Emitter<'_> {
             ; mov rdi, r12
             ; call QWORD [r12 + trampoline]
         );
-        self.restore_args();
+        self.restore_args_of(keep);
         asm!(self.asm
             ; cmp QWORD [r12 + o::STATUS], 0
             ; jne =>exit
@@ -123,11 +129,11 @@ impl Emitter<'_> {
     }
 
     /// A direct call of a host function with r1–r5 (r1 replaced by `r1` if given), which
-    /// keep their values.
+    /// keep their values (those code after the call may read).
     fn direct_call(&mut self, func: u64, r1: Option<u64>) {
-        // rsp ≡ 8 (mod 16) in the function's body; five pushes make it 0 for the call.
         // r1–r5 are rdi, rsi, rdx, rcx, r8: already the SysV arguments.
-        self.save_args();
+        let keep = self.live_args();
+        self.save_args_of(keep);
         if let Some(r1) = r1 {
             asm!(self.asm; mov rdi, QWORD r1 as i64);
         }
@@ -135,7 +141,7 @@ impl Emitter<'_> {
             ; mov rax, QWORD func as i64
             ; call rax
         );
-        self.restore_args();
+        self.restore_args_of(keep);
     }
 
     /// A call of the function whose address is at `r1 + func_at`, with r1 = the word at
@@ -149,12 +155,13 @@ impl Emitter<'_> {
             ; test rax, rax
             ; jz =>plain
         );
-        self.save_args();
+        let keep = self.live_args();
+        self.save_args_of(keep);
         asm!(self.asm
             ; mov rdi, [rdi + r1_at]
             ; call rax
         );
-        self.restore_args();
+        self.restore_args_of(keep);
         asm!(self.asm
             ; jmp =>done
             ; =>plain
@@ -298,24 +305,49 @@ impl Emitter<'_> {
 
     /// r1–r5 saved on the native stack (five pushes).
     pub(super) fn save_args(&mut self) {
-        asm!(self.asm
-            ; push rdi
-            ; push rsi
-            ; push rdx
-            ; push rcx
-            ; push r8
-        );
+        self.save_args_of(ARGS);
     }
 
     /// r1–r5 restored from [`save_args`](Self::save_args)'s pushes.
     pub(super) fn restore_args(&mut self) {
-        asm!(self.asm
-            ; pop r8
-            ; pop rcx
-            ; pop rdx
-            ; pop rsi
-            ; pop rdi
-        );
+        self.restore_args_of(ARGS);
+    }
+
+    /// The r1–r5 that code after the instruction being emitted may read before writing
+    /// them: what a call there must keep. All five in checked code (it keeps the
+    /// interpreter's rule that helper calls leave them unchanged for any program); in
+    /// unchecked code those the liveness analysis finds (none in a verified program, whose
+    /// verifier makes them unreadable after a call, as the kernel's JIT assumes).
+    pub(super) fn live_args(&self) -> RegSet {
+        match &self.plan.live_out {
+            Some(live) if !self.checked => live[self.cur] & ARGS,
+            _ => ARGS,
+        }
+    }
+
+    /// The registers of `keep` (of r1–r5) saved on the native stack, plus a pad word when
+    /// their number is even: rsp ≡ 8 (mod 16) in a function's body, ≡ 0 for the call.
+    pub(super) fn save_args_of(&mut self, keep: RegSet) {
+        for r in ARG_REGS {
+            if keep & bit(r) != 0 {
+                asm!(self.asm; push Rq(x(r)));
+            }
+        }
+        if keep.count_ones().is_multiple_of(2) {
+            asm!(self.asm; push r11);
+        }
+    }
+
+    /// The registers of `keep` restored from [`save_args_of`](Self::save_args_of)'s pushes.
+    pub(super) fn restore_args_of(&mut self, keep: RegSet) {
+        if keep.count_ones().is_multiple_of(2) {
+            asm!(self.asm; pop r11);
+        }
+        for r in ARG_REGS.into_iter().rev() {
+            if keep & bit(r) != 0 {
+                asm!(self.asm; pop Rq(x(r)));
+            }
+        }
     }
 
     /// The end of an inline loop: r0 = the loop's count (its last state word), its other

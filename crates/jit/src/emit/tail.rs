@@ -53,12 +53,13 @@ impl Emitter<'_> {
             ; jne =>helper
             ; mov QWORD [r12 + o::CALL_PC], DWORD pc as i32
         );
-        self.save_args();
+        let keep = self.live_args();
+        self.save_args_of(keep);
         asm!(self.asm
             ; mov rdi, r12
             ; call r11
         );
-        self.restore_args();
+        self.restore_args_of(keep);
         asm!(self.asm
             ; cmp rax, FAILED as i32
             ; jbe =>not_taken
