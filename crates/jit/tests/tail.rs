@@ -578,18 +578,21 @@ fn tail_call_from_a_local_function_takes_the_helper_path() {
     assert_eq!(helper_calls, 1);
 }
 
+/// A program that tail-calls slot 1 (and returns what the helper left in r0 if that fails).
+const TAIL_CALL_SLOT_1: &str = "
+    mov %r6, %r1
+    mov %r2, 0x1000
+    mov %r3, 1
+    call 12
+    exit
+";
+
 #[test]
 fn targets_jumped_to_on_the_fast_path_call_their_own_functions() {
     // No packet loads: every jump may take the fast path, which switches the running
     // program (whose table `callx` reads) itself. 1 and 2 call the function at the same
     // slot by number, a different one in each.
-    let p0 = "
-        mov %r6, %r1
-        mov %r2, 0x1000
-        mov %r3, 1
-        call 12
-        exit
-    ";
+    let p0 = TAIL_CALL_SLOT_1;
     let callee = |k: usize, value: u32| {
         format!(
             "
@@ -624,13 +627,7 @@ fn targets_jumped_to_on_the_fast_path_call_their_own_functions() {
 fn targets_use_their_own_packet_cache_and_function_table() {
     // 0 has neither packet loads nor callx; 1 has both; 2 calls 1's function slot by
     // number with its own table (another function there).
-    let p0 = "
-        mov %r6, %r1
-        mov %r2, 0x1000
-        mov %r3, 1
-        call 12
-        exit
-    ";
+    let p0 = TAIL_CALL_SLOT_1;
     let p1 = "
         mov %r6, %r1
         ldabsb 3
