@@ -501,7 +501,14 @@ pub(crate) fn compile(
             .collect();
         let block_start = |i: usize| starts[i];
         let in_function = plan.function_code();
-        if let Some(live) = fold::live_out(&insns, &|i| plan.successors(i), &in_function) {
+        // r1..rn for a helper declared to read n arguments, else all five.
+        let helper_reads = |id| {
+            sites
+                .arguments(id)
+                .map_or(usage::ARGS, |n| ((1 << n) - 1) << 1)
+        };
+        let successors = |i| plan.successors(i);
+        if let Some(live) = fold::live_out(&insns, &successors, &in_function, &helper_reads) {
             if !options.blind_constants {
                 plan.folds = fold::folds(&insns, &block_start, &live);
             }

@@ -61,10 +61,13 @@ fn kills(insn: &Insn) -> RegSet {
 /// settle within its work bound. `in_function[i]`: a function may run instruction `i`
 /// ([`usage::function_code`]); an `exit` no function runs ends the run, after which only r0
 /// is read.
+///
+/// `helper_reads(id)`: the registers a call of helper `id` reads (its arguments).
 pub(crate) fn live_out(
     insns: &[Insn],
     successors: &dyn Fn(usize) -> [Option<usize>; 2],
     in_function: &[bool],
+    helper_reads: &dyn Fn(i32) -> RegSet,
 ) -> Option<Vec<RegSet>> {
     let n = insns.len();
     let mut live_in = vec![0 as RegSet; n];
@@ -78,6 +81,7 @@ pub(crate) fn live_out(
                 .fold(0, |set, s| set | live_in[s]);
             let read = match insns[i] {
                 Insn::Exit if !in_function[i] => 1,
+                Insn::Call(CallTarget::Helper(id)) => helper_reads(id),
                 ref insn => reads(insn),
             };
             let li = read | (o & !kills(&insns[i]));

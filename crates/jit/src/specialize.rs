@@ -140,6 +140,8 @@ pub enum Specialization {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallSites {
     sites: BTreeMap<usize, Specialization>,
+    /// Helpers the host declared to read only their first n arguments.
+    arguments: BTreeMap<i32, u8>,
 }
 
 impl CallSites {
@@ -166,6 +168,19 @@ impl CallSites {
     /// Whether no site is specialised.
     pub fn is_empty(&self) -> bool {
         self.sites.is_empty()
+    }
+
+    /// Declares that helper `id` reads only r1 to r`count` (its prototype's arguments,
+    /// which a verifier checks), wherever it is called: unchecked code then keeps the
+    /// others across an earlier helper call only if something else reads them. Honoured
+    /// in unchecked code only; a helper that read more would see undefined values.
+    pub fn declare_arguments(&mut self, id: i32, count: u8) {
+        self.arguments.insert(id, count.min(5));
+    }
+
+    /// The arguments helper `id` was declared to read ([`declare_arguments`](Self::declare_arguments)).
+    pub fn arguments(&self, id: i32) -> Option<u8> {
+        self.arguments.get(&id).copied()
     }
 
     /// Every `(pc, specialisation)`, by increasing pc.

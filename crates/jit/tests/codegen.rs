@@ -408,3 +408,44 @@ fn helper_calls_keep_only_the_arguments_read_after_them() {
         assert_eq!(count(&listing, |l| l == "push %r11"), pad, "{text}");
     }
 }
+
+#[test]
+fn declared_helper_arguments_are_all_a_later_call_keeps_alive() {
+    // Two calls of helper 1; between them nothing reads r1–r5. Undeclared, helper 1 reads
+    // all five, so the first call keeps them all for the second; declared to read two, the
+    // first call keeps r1 and r2 only (and a pad word).
+    let text = "mov %r2, 3\nmov %r3, 4\nmov %r4, 5\nmov %r5, 6\ncall 1\nmov %r6, %r0\ncall 1\nadd %r0, %r6\nexit";
+    let prog = Program::load(&asm(text)).unwrap();
+    let unchecked = CompileOptions {
+        checked: false,
+        blind_constants: false,
+        zero_stack: true,
+    };
+    let mut sites = bpfkit_jit::CallSites::new();
+    sites.declare_arguments(1, 2);
+    assert_eq!((sites.arguments(1), sites.arguments(2)), (Some(2), None));
+    let jit = JitProgram::compile_specialized(&prog, &unchecked, &sites).unwrap();
+    let Some(listing) = disassemble(jit.machine_code()) else {
+        return;
+    };
+    for (reg, pushes) in [
+        ("%rdi", 1),
+        ("%rsi", 1),
+        ("%rdx", 0),
+        ("%rcx", 0),
+        ("%r8", 0),
+    ] {
+        let got = count(&listing, |l| l == format!("push {reg}"));
+        assert_eq!(got, pushes, "{reg}");
+    }
+    // One pad for the first call (two kept), one for the second (none kept).
+    assert_eq!(count(&listing, |l| l == "push %r11"), 2);
+    // Checked code ignores the declaration.
+    let checked = CompileOptions {
+        checked: true,
+        ..unchecked
+    };
+    let declared = JitProgram::compile_specialized(&prog, &checked, &sites).unwrap();
+    let plain = JitProgram::compile(&prog, &checked).unwrap();
+    assert_eq!(declared.machine_code(), plain.machine_code());
+}

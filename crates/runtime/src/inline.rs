@@ -306,7 +306,34 @@ pub(crate) fn specialize(
         out.sites.insert(pc, walk);
         out.maps.insert(index);
     }
+    let called: BTreeSet<i32> = insns
+        .iter()
+        .filter_map(|insn| match *insn {
+            Insn::Call(CallTarget::Helper(id)) => Some(id),
+            _ => None,
+        })
+        .collect();
+    for id in called {
+        if let Some(count) = helper_arguments(id) {
+            out.sites.declare_arguments(id, count);
+        }
+    }
     out
+}
+
+/// `bpf_trace_printk`.
+const TRACE_PRINTK: i32 = 6;
+
+/// The arguments a call of helper `id` reads: its prototype's, which the verifier checked
+/// the call to pass (so the JIT's code need keep no other r1–r5 for it). None for helpers
+/// without a prototype, and for `bpf_trace_printk`, whose r3–r5 are the format's values
+/// beyond the two arguments its prototype here checks.
+fn helper_arguments(id: i32) -> Option<u8> {
+    use bpfkit_verifier::helpers::{find, BASE, SOCKET_FILTER, TC, XDP};
+    if id == TRACE_PRINTK {
+        return None;
+    }
+    find(&[BASE, XDP, TC, SOCKET_FILTER], id).map(|proto| proto.args.len() as u8)
 }
 
 /// Helpers that read memory through a pointer no verifier checked (`bpf_probe_read*`'s
@@ -516,6 +543,17 @@ mod tests {
             Blocks::new(&[ld_map(Reg::R2, 0), bpf_loop, Insn::Exit]).loop_callbacks(),
             []
         );
+    }
+
+    #[test]
+    fn helper_arguments_come_from_the_prototypes_except_printk() {
+        // map_lookup_elem(map, key), map_update_elem(map, key, value, flags),
+        // xdp_adjust_head(ctx, delta); trace_printk reads up to five.
+        assert_eq!(helper_arguments(1), Some(2));
+        assert_eq!(helper_arguments(2), Some(4));
+        assert_eq!(helper_arguments(44), Some(2));
+        assert_eq!(helper_arguments(TRACE_PRINTK), None);
+        assert_eq!(helper_arguments(9999), None);
     }
 
     #[test]
