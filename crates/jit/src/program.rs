@@ -195,7 +195,8 @@ impl JitProgram {
     /// starts on a zeroed stack with r1–r5 = `args`, as a new run would. A chain makes at
     /// most [`MAX_TAIL_CALLS`](crate::MAX_TAIL_CALLS) tail calls, counted from
     /// [`TailCalls::tail_calls_made`]; the count and the program running are handed back
-    /// through [`TailCalls::tail_calls_so_far`] when a run in which tail calls jumped ends. Sites specialised with
+    /// through [`TailCalls::tail_calls_so_far`] when a run in which tail calls jumped
+    /// ends. Sites specialised with
     /// [`Specialization::TailCall`](crate::Specialization::TailCall) jump without asking
     /// the host. The result is the last program's.
     #[inline]

@@ -178,7 +178,8 @@ impl CallSites {
         self.arguments.insert(id, count.min(5));
     }
 
-    /// The arguments helper `id` was declared to read ([`declare_arguments`](Self::declare_arguments)).
+    /// The arguments helper `id` was declared to read
+    /// ([`declare_arguments`](Self::declare_arguments)).
     pub fn arguments(&self, id: i32) -> Option<u8> {
         self.arguments.get(&id).copied()
     }

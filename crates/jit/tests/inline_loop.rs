@@ -70,6 +70,15 @@ impl Helpers for NoLoopHelper {
 
 /// The slot index (pc) of each instruction, and the callback's: the instruction after the
 /// first `exit` (the tests' convention).
+/// Options of unchecked code (which honours specialisations), constants blinded or not.
+fn unchecked(blind_constants: bool) -> CompileOptions {
+    CompileOptions {
+        checked: false,
+        blind_constants,
+        zero_stack: true,
+    }
+}
+
 fn slots_and_callback(insns: &[Insn]) -> (Vec<usize>, usize) {
     let mut pcs = Vec::new();
     let mut pc = 0;
@@ -119,11 +128,7 @@ fn compare(text: &str, input: &[u8]) -> u64 {
             .map(|e| e.r0)
     };
     for blind_constants in [false, true] {
-        let options = CompileOptions {
-            checked: false,
-            blind_constants,
-            zero_stack: true,
-        };
+        let options = unchecked(blind_constants);
         let jit = JitProgram::compile_specialized(&prog, &options, &sites).unwrap();
         let mut mem = input.to_vec();
         let got = {
@@ -405,11 +410,7 @@ fn compare_walk(text: &str, input: &[u8], len: u32, fallback: bool) -> u64 {
     for blind_constants in [false, true] {
         // The array's address is only known inside the run: specialise over the copy
         // placed where the run puts it, by compiling per run.
-        let options = CompileOptions {
-            checked: false,
-            blind_constants,
-            zero_stack: true,
-        };
+        let options = unchecked(blind_constants);
         let got = with_array(input, len, |memory, addr, storage| {
             let mut sites = CallSites::new();
             for (i, insn) in insns.iter().enumerate() {
@@ -637,11 +638,7 @@ fn pure_and_bound_calls_give_the_helpers_result_and_keep_r1_to_r5() {
         let expected = run(None, r1).unwrap();
         let sites = specialized(specialization);
         for blind_constants in [false, true] {
-            let options = CompileOptions {
-                checked: false,
-                blind_constants,
-                zero_stack: true,
-            };
+            let options = unchecked(blind_constants);
             let jit = JitProgram::compile_specialized(&prog, &options, &sites).unwrap();
             let what = format!("{specialization:?}, blinded {blind_constants}");
             assert_eq!(run(Some(&jit), r1), Ok(expected), "{what}");

@@ -229,25 +229,24 @@ pub(crate) fn specialize(
 ) -> InlinedLookups {
     let mut out = InlinedLookups::default();
     let blocks = Blocks::new(insns);
-    for (pc, index) in blocks.map_lookups() {
-        let Some((base, stride, len)) = plain_array(maps, index) else {
+    // Lookups in a map known at load: inline for plain arrays, else a direct call of the
+    // map's lookup where it has one (and values need no registration).
+    let lookups = blocks.map_lookups();
+    for &(pc, index) in &lookups {
+        if let Some((base, stride, len)) = plain_array(maps, index) {
+            out.sites
+                .insert(pc, Specialization::IndexedLookup { base, stride, len });
+            out.maps.insert(index);
             continue;
-        };
-        out.sites
-            .insert(pc, Specialization::IndexedLookup { base, stride, len });
-        out.maps.insert(index);
-    }
-    if !registers_values {
-        for (pc, index) in blocks.map_lookups() {
-            let direct = maps.slots.get(index).and_then(|s| s.map.direct_lookup());
-            if let (None, Some(direct)) = (out.sites.get(pc), direct) {
-                let func = direct.lookup as usize as u64;
-                let r1 = direct.map as u64;
-                out.sites.insert(pc, Specialization::BoundCall { func, r1 });
-            }
+        }
+        let direct = maps.slots.get(index).and_then(|s| s.map.direct_lookup());
+        if let (false, Some(direct)) = (registers_values, direct) {
+            let func = direct.lookup as usize as u64;
+            let r1 = direct.map as u64;
+            out.sites.insert(pc, Specialization::BoundCall { func, r1 });
         }
     }
-    let known: BTreeSet<usize> = blocks.map_lookups().into_iter().map(|(pc, _)| pc).collect();
+    let known: BTreeSet<usize> = lookups.into_iter().map(|(pc, _)| pc).collect();
     for (pc, callback) in blocks.loop_callbacks() {
         out.sites.insert(pc, Specialization::Loop { callback });
     }

@@ -108,6 +108,19 @@ fn corpus_lookups_are_inlined_except_where_the_map_depends_on_the_path() {
     }
 }
 
+/// `bpf_map_update_elem(copy, <the key at r10 - 4>, r0, 0)`: copies the value r0 points at
+/// into map `copy` under the key the program looked it up with (six instructions).
+fn copy_value(copy: usize) -> [Insn; 6] {
+    [
+        mov(Reg::R3, Operand::Reg(Reg::R0)),
+        ld_map(Reg::R1, copy),
+        mov(Reg::R2, Operand::Reg(Reg::R10)),
+        add(Reg::R2, -4),
+        mov(Reg::R4, Operand::Imm(0)),
+        call(2),
+    ]
+}
+
 /// Maps: `arr` (ARRAY, 4 values of 12 bytes), `copy` (HASH of the same values), `jump`
 /// (PROG_ARRAY). Programs:
 /// - `target`: looks key 2 up in `arr` (a site that qualifies), writes 0x11223344 and
@@ -145,12 +158,9 @@ fn object() -> bpfkit_object::Object {
             if_null(11),
             store_w(Reg::R0, 0, 0x1122_3344),
             store_w(Reg::R0, 8, 0x5566_7788),
-            mov(Reg::R3, Operand::Reg(Reg::R0)),
-            ld_map(Reg::R1, copy),
-            mov(Reg::R2, Operand::Reg(Reg::R10)),
-            add(Reg::R2, -4),
-            mov(Reg::R4, Operand::Imm(0)),
-            call(2),
+        ]);
+        insns.extend(copy_value(copy));
+        insns.extend([
             mov(Reg::R0, Operand::Imm(2)),
             Insn::Exit,
             mov(Reg::R0, Operand::Imm(3)),
@@ -290,14 +300,9 @@ fn hash_object(probe_read: bool) -> bpfkit_object::Object {
         ]
     };
     let mut direct = lookup(h);
+    direct.push(if_null(9));
+    direct.extend(copy_value(copy));
     direct.extend([
-        if_null(9),
-        mov(Reg::R3, Operand::Reg(Reg::R0)),
-        ld_map(Reg::R1, copy),
-        mov(Reg::R2, Operand::Reg(Reg::R10)),
-        add(Reg::R2, -4),
-        mov(Reg::R4, Operand::Imm(0)),
-        call(2),
         mov(Reg::R0, Operand::Imm(2)),
         Insn::Exit,
         mov(Reg::R0, Operand::Imm(0)),
