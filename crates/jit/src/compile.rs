@@ -137,6 +137,12 @@ pub(crate) struct Plan {
     /// (unchecked code only, when the analysis settled): a helper call keeps only those of
     /// r1–r5 (a later helper call reads all five; a verifier lets none be read otherwise).
     pub live_out: Option<Vec<RegSet>>,
+    /// The registers the code may read before writing them when entered at its first
+    /// instruction (the main and tail entries set up only these; all in checked code).
+    pub entry_live: RegSet,
+    /// Per instruction index: whether a function may run it ([`Plan::function_code`];
+    /// unchecked code only, else empty).
+    pub in_function: Vec<bool>,
 }
 
 impl Plan {
@@ -228,6 +234,8 @@ impl Plan {
             callee_writes: Vec::new(),
             inline: vec![None; n],
             live_out: None,
+            entry_live: usage::ALL,
+            in_function: Vec::new(),
         })
     }
 
@@ -510,11 +518,13 @@ pub(crate) fn compile(
         let successors = |i| plan.successors(i);
         if let Some(live) = fold::live_out(&insns, &successors, &in_function, &helper_reads) {
             if !options.blind_constants {
-                plan.folds = fold::folds(&insns, &block_start, &live);
+                plan.folds = fold::folds(&insns, &block_start, &live.out);
             }
-            plan.combines = combine::combines(&insns, &block_start, &live, &plan.folds);
-            plan.live_out = Some(live);
+            plan.combines = combine::combines(&insns, &block_start, &live.out, &plan.folds);
+            plan.entry_live = live.entry;
+            plan.live_out = Some(live.out);
         }
+        plan.in_function = in_function;
         plan.mark_unrolled();
     }
     plan.stack_need = program.stack_need();

@@ -5,7 +5,7 @@
 //! rZ keep their values. This is the pattern eBPF compilers emit for `p[i]`, which x86
 //! addresses in one operand.
 
-use crate::usage::{self, bit, operand, RegSet};
+use crate::usage::{self, bit, operand, RegSet, ALL};
 use bpfkit_isa::{AluOp, AtomicOp, CallTarget, Insn, Operand, Reg, Width};
 
 /// What address folding decided for one instruction.
@@ -22,8 +22,6 @@ pub(crate) enum Fold {
         disp: i32,
     },
 }
-
-const ALL: RegSet = 0b111_1111_1111;
 
 /// Registers `insn` reads (conservatively: calls and exits read what a callee or caller may).
 pub(crate) fn reads(insn: &Insn) -> RegSet {
@@ -57,8 +55,16 @@ fn kills(insn: &Insn) -> RegSet {
     }
 }
 
-/// Per instruction: the registers live after it. `None` when the analysis does not
-/// settle within its work bound. `in_function[i]`: a function may run instruction `i`
+/// The registers live after each instruction, and at the main entry.
+pub(crate) struct Liveness {
+    /// Per instruction: the registers code after it may read before writing them.
+    pub out: Vec<RegSet>,
+    /// The registers the code entered at instruction 0 may read before writing them:
+    /// what the entry must set up.
+    pub entry: RegSet,
+}
+
+/// Register liveness. `None` when the analysis does not settle within its work bound. `in_function[i]`: a function may run instruction `i`
 /// ([`usage::function_code`]); an `exit` no function runs ends the run, after which only r0
 /// is read.
 ///
@@ -68,7 +74,7 @@ pub(crate) fn live_out(
     successors: &dyn Fn(usize) -> [Option<usize>; 2],
     in_function: &[bool],
     helper_reads: &dyn Fn(i32) -> RegSet,
-) -> Option<Vec<RegSet>> {
+) -> Option<Liveness> {
     let n = insns.len();
     let mut live_in = vec![0 as RegSet; n];
     let mut out = vec![0 as RegSet; n];
@@ -92,7 +98,10 @@ pub(crate) fn live_out(
             }
         }
         if !changed {
-            return Some(out);
+            return Some(Liveness {
+                entry: live_in.first().copied().unwrap_or(0),
+                out,
+            });
         }
     }
     None

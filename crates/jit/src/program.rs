@@ -241,6 +241,14 @@ impl JitProgram {
         self.tail_entry != 0
     }
 
+    /// Whether a tail call through a site specialised with
+    /// [`Specialization::TailCall`](crate::Specialization::TailCall) can jump into this
+    /// code itself: tail-callable code without `ld_abs`/`ld_ind`. Only such programs may
+    /// be in that specialisation's table.
+    pub fn fast_tail_callable(&self) -> bool {
+        self.tail_target.fast_entry != 0
+    }
+
     /// The program as loaded (for the interpreter, e.g. to cross-check).
     pub fn program(&self) -> &Program {
         &self.program

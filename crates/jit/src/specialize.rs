@@ -108,12 +108,13 @@ pub enum Specialization {
     /// [`JitProgram::run_with_tail_calls`](crate::JitProgram::run_with_tail_calls)), the
     /// code reads the slot itself and jumps, as the kernel's JIT does, without asking the
     /// host. `slots` is the address of the array's `len` slots, 64-bit words the host
-    /// updates atomically: `1 << 32 | n` holds program number `n`, any word whose high
-    /// half is not 1 is an empty slot. `programs` is the address of `count` words: for
-    /// each program number, the address of a tail-callable [`JitProgram`](crate::JitProgram)
-    /// that lives as long as the code, or 0. An index at or past `len`, an empty slot or
-    /// the run's 34th tail call fails as the helper does (r0 = 0, the program goes on);
-    /// a program number without code, or a target with `ld_abs`/`ld_ind`, takes the
+    /// updates atomically: `1 << 32 | n` holds program number `n`, a word without bit 32
+    /// is an empty slot (other words take the ordinary path). `programs` is the address of
+    /// `count` words: for each program number, the address of a
+    /// [`JitProgram`](crate::JitProgram) that lives as long as the code and is
+    /// [`fast_tail_callable`](crate::JitProgram::fast_tail_callable), or 0. An index at or
+    /// past `len`, an empty slot or the run's 34th tail call fails as the helper does
+    /// (r0 = 0, the program goes on); a program number without such code takes the
     /// ordinary path (the host's [`TailCalls`](crate::TailCalls)).
     TailCall {
         /// Address of the program array's slots.

@@ -12,6 +12,9 @@ use bpfkit_isa::{CallTarget, Insn, Operand, Reg};
 /// A set of eBPF registers: bit n is rn.
 pub(crate) type RegSet = u16;
 
+/// r0–r10.
+pub(crate) const ALL: RegSet = 0b111_1111_1111;
+
 /// r6–r9, the registers a local call must preserve for its caller.
 pub(crate) const CALLEE_SAVED: RegSet = 0b11_1100_0000;
 

@@ -449,3 +449,57 @@ fn declared_helper_arguments_are_all_a_later_call_keeps_alive() {
     let plain = JitProgram::compile(&prog, &checked).unwrap();
     assert_eq!(declared.machine_code(), plain.machine_code());
 }
+
+#[test]
+fn the_entry_sets_up_only_the_registers_read_before_written() {
+    // (program, the argument registers loaded at entry, r0 zeroed, r6 zeroed). The run's
+    // arguments are r1 = memory, r2 = its length, r3 = a read-only region, r4 = r5 = 0.
+    let cases: [(&str, &[&str], bool, bool); 5] = [
+        ("mov %r0, %r1\nexit", &["%rdi"], false, false),
+        (
+            "add %r0, %r2\nadd %r0, %r5\nexit",
+            &["%rsi", "%r8"],
+            true,
+            false,
+        ),
+        // r2 is written before it is read.
+        (
+            "mov %r2, 1\nadd %r2, %r3\nmov %r0, %r2\nexit",
+            &["%rdx"],
+            false,
+            false,
+        ),
+        ("add %r6, %r4\nmov %r0, %r6\nexit", &["%rcx"], false, true),
+        // Each path reads its own.
+        (
+            "jeq %r1, 0, l\nmov %r0, %r2\nexit\nl:\nmov %r0, %r3\nexit",
+            &["%rdi", "%rsi", "%rdx"],
+            false,
+            false,
+        ),
+    ];
+    for (text, loaded, r0, r6) in cases {
+        let mem = input(16);
+        assert!(check_text(text, &mem).is_ok(), "{text}");
+        let Some(listing) = unchecked_listing(text) else {
+            return;
+        };
+        for reg in ["%rdi", "%rsi", "%rdx", "%rcx", "%r8"] {
+            // Arguments are loaded through r11, which holds their address.
+            let loads = count(&listing, |l| {
+                l.starts_with("mov ") && l.contains("(%r11),") && l.ends_with(reg)
+            });
+            assert_eq!(loads, loaded.contains(&reg) as usize, "{reg} in {text}");
+        }
+        assert_eq!(
+            count(&listing, |l| l == "xor %eax,%eax"),
+            r0 as usize,
+            "{text}"
+        );
+        assert_eq!(
+            count(&listing, |l| l == "xor %ebx,%ebx"),
+            r6 as usize,
+            "{text}"
+        );
+    }
+}

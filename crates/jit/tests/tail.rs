@@ -273,7 +273,9 @@ fn compile_fast(
         })
         .collect();
     for (entry, jit) in table.iter().zip(&jits) {
-        entry.store(jit as *const JitProgram as u64, Ordering::Relaxed);
+        if jit.fast_tail_callable() {
+            entry.store(jit as *const JitProgram as u64, Ordering::Relaxed);
+        }
     }
     jits
 }
@@ -722,9 +724,35 @@ fn a_target_that_fails_leaves_through_its_own_exit_with_registers_restored() {
     assert_eq!(helper_calls, 0);
 }
 
+/// How a chain program sets the index (r3) before its `call 12`.
+#[derive(Clone, Copy, Debug)]
+enum IndexForm {
+    /// `lddw`: the code reads r3 and checks it against the array.
+    Loaded,
+    /// `mov` of a constant: the code knows the slot (the 64-bit value, sign-extended).
+    Constant,
+    /// `mov32` of a constant: the same, zero-extended.
+    Constant32,
+    /// Two constants on two paths that join before the call (the chain's steps, counted
+    /// in r6, are never 0: `index` is taken): the code reads r3.
+    ConstantOnTwoPaths,
+}
+
 /// Program `k` of a random chain: counts its visits at `mem[8k]` and the chain's steps at
-/// `mem[56]`, then tail-calls slot `index`; when the call fails, returns `100 + k`.
-fn chain_program(k: usize, index: u64) -> String {
+/// `mem[56]`, then tail-calls slot `index` (set as `form` says); when the call fails,
+/// returns `100 + k`.
+fn chain_program(k: usize, index: u64, form: IndexForm) -> String {
+    let set_index = match form {
+        IndexForm::Loaded => format!("lddw %r3, {index}"),
+        IndexForm::Constant => format!("mov %r3, {}", index as i32),
+        IndexForm::Constant32 => format!("mov32 %r3, {}", index as i32),
+        IndexForm::ConstantOnTwoPaths => {
+            format!(
+                "mov %r3, {}\n jne %r6, 0, joined\n mov %r3, 0\n joined:",
+                index as i32
+            )
+        }
+    };
     format!(
         "
         ldxdw %r0, [%r1+{visits}]
@@ -734,7 +762,7 @@ fn chain_program(k: usize, index: u64) -> String {
         add %r6, 1
         stxdw [%r1+56], %r6
         mov %r2, {MAP}
-        lddw %r3, {index}
+        {set_index}
         call 12
         add %r0, {ret}
         exit
@@ -748,17 +776,32 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     /// Random program arrays (empty slots, cycles, self-loops) and indexes (in range, past
-    /// the array, with high bits set that the u32 index drops): every way of making the
-    /// tail calls, the inline one included, gives the interpreter's chain.
+    /// the array, with high bits set that the u32 index drops, constants the code knows
+    /// and values it reads): every way of making the tail calls, the inline one included,
+    /// gives the interpreter's chain.
     #[test]
     fn random_chains_agree_on_every_path(
         slots in prop::collection::vec(prop::option::of(0usize..4), 1..6),
-        picks in prop::collection::vec((0u64..8, any::<bool>()), 4),
+        picks in prop::collection::vec((0u64..8, any::<bool>(), 0usize..4), 4),
     ) {
+        let forms = [
+            IndexForm::Loaded,
+            IndexForm::Constant,
+            IndexForm::Constant32,
+            IndexForm::ConstantOnTwoPaths,
+        ];
         let texts: Vec<String> = picks
             .iter()
             .enumerate()
-            .map(|(k, &(index, high))| chain_program(k, index | if high { 7 << 32 } else { 0 }))
+            .map(|(k, &(index, high, form))| {
+                // Constants are 32-bit: high bits come with -1 (all ones) instead.
+                let index = match (high, forms[form]) {
+                    (false, _) => index,
+                    (true, IndexForm::Loaded) => index | 7 << 32,
+                    (true, _) => u64::MAX,
+                };
+                chain_program(k, index, forms[form])
+            })
             .collect();
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
         let ((r0, mem), _) = check(&texts, &slots, &[]);

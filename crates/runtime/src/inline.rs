@@ -209,8 +209,9 @@ pub(crate) struct InlinedLookups {
     pub(crate) maps: BTreeSet<usize>,
 }
 
-/// The object's table of tail-callable code by program number (`count` words at `addr`,
-/// each the address of a `JitProgram` or 0), filled before any program runs.
+/// The object's table of code a tail call jumps into directly, by program number (`count`
+/// words at `addr`, each the address of a `JitProgram` that is `fast_tail_callable`, or
+/// 0), filled before any program runs.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TailTable {
     pub(crate) addr: u64,

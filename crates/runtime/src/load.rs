@@ -221,7 +221,7 @@ impl Runtime {
         }
         for (entry, p) in tail_table.iter().zip(&programs) {
             if let Prepared::Jit(code) = &p.prepared {
-                if code.tail_callable() {
+                if code.fast_tail_callable() {
                     entry.store(&**code as *const JitProgram as u64, Ordering::Relaxed);
                 }
             }

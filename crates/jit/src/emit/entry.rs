@@ -9,8 +9,8 @@
 use super::{asm, callee_saved, Emitter};
 use crate::ctx::{o, status};
 use crate::regs::x;
-use crate::usage::{ARGS, CALLEE_SAVED};
-use bpfkit_isa::{Insn, Reg};
+use crate::usage::{bit, RegSet, ALL, ARGS, CALLEE_SAVED};
+use bpfkit_isa::{Insn, Reg, STACK_SIZE};
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
 /// How the entry saves and sets up: the same for the main entry and the callback entry,
@@ -18,8 +18,6 @@ use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 struct Frame {
     /// The callee-saved x86 registers pushed (all of r6–r9 in tail-callable code).
     saved: Vec<u8>,
-    /// Those of r6–r9 the program names, zeroed at entry.
-    named: Vec<u8>,
     uses_ctx: bool,
     uses_r10: bool,
     pad: bool,
@@ -41,7 +39,7 @@ impl Emitter<'_> {
     pub(super) fn prologue(&mut self) {
         let first = self.labels[0];
         let frame = self.frame();
-        self.enter_frame(&frame);
+        self.enter_frame(&frame, self.plan.entry_live);
         let pushes = frame.saved.len() + frame.uses_ctx as usize + frame.uses_r10 as usize;
         if pushes == 0 && !frame.pad && !self.checked {
             // Nothing to restore and no way to fail (the code has no context): the first
@@ -76,7 +74,7 @@ impl Emitter<'_> {
             ; jmp =>epilogue
         );
         if self.plan.tail_callable {
-            self.tail_entry(&frame.named);
+            self.tail_entry();
         }
     }
 
@@ -90,7 +88,8 @@ impl Emitter<'_> {
         }
         let frame = self.frame();
         let at = self.asm.offset().0;
-        self.enter_frame(&frame);
+        // Callbacks start elsewhere than the first instruction: every named register.
+        self.enter_frame(&frame, ALL);
         let returned = self.returned;
         asm!(self.asm
             ; call QWORD [r12 + o::CALLBACK_CODE]
@@ -102,10 +101,9 @@ impl Emitter<'_> {
     /// What the entry saves: rbp and r12 unless leaf code does without them, the r6–r9
     /// the program names, and padding for rsp's alignment.
     fn frame(&self) -> Frame {
-        let named: Vec<u8> = callee_saved(self.plan.named);
         let saved: Vec<u8> = match self.plan.tail_callable {
             true => callee_saved(CALLEE_SAVED),
-            false => named.clone(),
+            false => callee_saved(self.plan.named),
         };
         let calls = self
             .plan
@@ -123,15 +121,15 @@ impl Emitter<'_> {
         let pad = align && pushes.is_multiple_of(2);
         Frame {
             saved,
-            named,
             uses_ctx,
             uses_r10,
             pad,
         }
     }
 
-    /// Saves registers and loads the initial state from the context (rdi).
-    fn enter_frame(&mut self, frame: &Frame) {
+    /// Saves registers and loads the initial state from the context (rdi): of the
+    /// registers, those of `live` (see [`initial_registers`](Self::initial_registers)).
+    fn enter_frame(&mut self, frame: &Frame, live: RegSet) {
         if frame.uses_r10 {
             asm!(self.asm; push rbp);
         }
@@ -153,29 +151,34 @@ impl Emitter<'_> {
         if frame.uses_r10 {
             asm!(self.asm; mov rbp, [rdi + o::STACK_TOP]);
         }
-        self.initial_registers(7, &frame.named);
+        self.initial_registers(7, live);
         if self.checked {
             asm!(self.asm; mov r9, [r12 + o::BUDGET_LEFT]);
         }
     }
 
     /// r0 = 0, the r1–r5 the program names from the run's arguments (through the context
-    /// pointer in x86 register `ctx`), the named r6–r9 (x86 registers `named`) zeroed.
-    fn initial_registers(&mut self, ctx: u8, named: &[u8]) {
-        asm!(self.asm; xor eax, eax);
-        // The context holds a pointer to the arguments; r1 (rdi) is loaded last.
-        if self.plan.named & ARGS != 0 {
+    /// pointer in x86 register `ctx`), the named r6–r9 zeroed: of these, the registers in
+    /// `live`. Code that reads a register only after writing it needs no initial value in
+    /// it (unchecked code entered at its first instruction: register liveness,
+    /// `Plan::entry_live`; a verified program reads only r1 and r10 there).
+    fn initial_registers(&mut self, ctx: u8, live: RegSet) {
+        if live & 1 != 0 {
+            asm!(self.asm; xor eax, eax);
+        }
+        let args = self.plan.named & live & ARGS;
+        if args != 0 {
             asm!(self.asm; mov r11, [Rq(ctx) + o::ARGS]);
         }
         for (i, r) in [Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5]
             .into_iter()
             .enumerate()
         {
-            if self.plan.named & 1 << r.idx() != 0 {
+            if args & bit(r) != 0 {
                 asm!(self.asm; mov Rq(x(r)), [r11 + 8 * i as i32]);
             }
         }
-        for &r in named {
+        for r in callee_saved(self.plan.named & live & CALLEE_SAVED) {
             asm!(self.asm; xor Rd(r), Rd(r));
         }
     }
@@ -195,7 +198,7 @@ impl Emitter<'_> {
     ///
     /// The fast path of a tail call (`emit::tail`) jumps from the main function, where rsp
     /// and r10 are already what the first three instructions set: it enters after them.
-    fn tail_entry(&mut self, named: &[u8]) {
+    fn tail_entry(&mut self) {
         self.tail_entry = Some(self.asm.offset().0);
         asm!(self.asm
             ; mov rsp, [r12 + o::SAVED_RSP]
@@ -205,13 +208,21 @@ impl Emitter<'_> {
         self.fast_tail_entry = Some(self.asm.offset().0);
         let need = self.plan.zero_need.next_multiple_of(16) as i32;
         if need > 0 {
-            // The stack top is 16-aligned; generated code uses no vector registers.
-            asm!(self.asm; pxor xmm0, xmm0);
+            // The code before the jump may have used the deeper frames: code that zeroes
+            // them zeroes them again as it enters them. (Other code reads the mark only
+            // to skip the frame limit check for frames at or above it, which holds for
+            // any mark of the run; the resolver resets it on the ordinary path.)
+            asm!(self.asm
+                ; lea r11, [rbp - STACK_SIZE as i32]
+                ; mov [r12 + o::ZEROED_LOW], r11
+                // The stack top is 16-aligned; generated code uses no vector registers.
+                ; pxor xmm0, xmm0
+            );
         }
         for off in (-need..0).step_by(16) {
             asm!(self.asm; movdqu [rbp + off], xmm0);
         }
-        self.initial_registers(12, named);
+        self.initial_registers(12, self.plan.entry_live);
         // The first instruction follows.
     }
 

@@ -14,7 +14,8 @@ use crate::ctx::o;
 use crate::program::jo;
 use crate::specialize::Specialization;
 use crate::tail::MAX_TAIL_CALLS;
-use bpfkit_isa::STACK_SIZE;
+use crate::usage::{self, bit};
+use bpfkit_isa::{AluOp, Insn, Operand, Reg};
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
 /// `BPF_FUNC_tail_call`.
@@ -48,9 +49,9 @@ impl Emitter<'_> {
             ; mov r11, [r12 + o::TAIL_FN]
             ; test r11, r11
             ; jz =>helper
-            // r10 is the stack top only in the main function.
-            ; cmp rbp, [r12 + o::STACK_TOP]
-            ; jne =>helper
+        );
+        self.main_frame_or(helper);
+        asm!(self.asm
             ; mov QWORD [r12 + o::CALL_PC], DWORD pc as i32
         );
         let keep = self.live_args();
@@ -77,10 +78,13 @@ impl Emitter<'_> {
     }
 
     /// The kernel's direct tail call: the slot read and the switch of the run's context
-    /// to the target (what `tail::switch_to` does) inline, then the jump to its tail
+    /// to the target (what `tail::switch_to` does) inline, then the jump to its fast tail
     /// entry. Falls through to the ordinary path when the run has no resolver, outside
-    /// the main function, or for a target without a fast entry; for an index out of
+    /// the main function, or for a program number without fast code; for an index out of
     /// range, an empty slot or the limit, r0 = 0 and the program goes on at `done`.
+    ///
+    /// Where the index (r3) is a constant set in the same block, as in `bpf_tail_call(ctx,
+    /// &jump, 2)`, the slot's address is too: no bounds check is emitted.
     fn tail_call_fast(
         &mut self,
         slots: u64,
@@ -93,29 +97,40 @@ impl Emitter<'_> {
         asm!(self.asm
             ; cmp QWORD [r12 + o::TAIL_FN], 0
             ; je =>ordinary
-            ; cmp rbp, [r12 + o::STACK_TOP]
-            ; jne =>ordinary
-            // r3 (rdx) is the index, as a u32.
-            ; mov r11d, edx
-            ; mov r10d, len as i32
-            ; cmp r11, r10
-            ; jae =>failed
-            ; mov r10, QWORD slots as i64
-            ; mov r11, [r10 + r11 * 8]
-            ; mov r10, r11
-            ; shr r10, 32
-            ; cmp r10, 1
-            ; jne =>failed
-            ; mov r11d, r11d
-            ; mov r10d, count as i32
-            ; cmp r11, r10
+        );
+        self.main_frame_or(ordinary);
+        match self.constant_index() {
+            Some(k) if k >= len => {
+                asm!(self.asm; jmp =>failed);
+            }
+            Some(k) => {
+                let slot = slots + 8 * k as u64;
+                asm!(self.asm
+                    ; mov r10, QWORD slot as i64
+                    ; mov r11, [r10]
+                );
+            }
+            None => {
+                asm!(self.asm
+                    // r3 (rdx) is the index, as a u32.
+                    ; mov r11d, edx
+                    ; cmp r11d, len as i32
+                    ; jae =>failed
+                    ; mov r10, QWORD slots as i64
+                    ; mov r11, [r10 + r11 * 8]
+                );
+            }
+        }
+        asm!(self.asm
+            // `1 << 32 | n` holds program n; without bit 32 the slot is empty.
+            ; btr r11, 32
+            ; jnc =>failed
+            ; cmp r11, count as i32
             ; jae =>ordinary
             ; mov r10, QWORD programs as i64
             ; mov r10, [r10 + r11 * 8]
             ; test r10, r10
             ; jz =>ordinary
-            ; cmp QWORD [r10 + jo::FAST_ENTRY], 0
-            ; je =>ordinary
             ; cmp DWORD [r12 + o::TAIL_CALLS], MAX_TAIL_CALLS as i32
             ; jae =>failed
             ; add DWORD [r12 + o::TAIL_CALLS], 1
@@ -127,15 +142,53 @@ impl Emitter<'_> {
             asm!(self.asm; mov BYTE [r12 + o::READS_PACKET], 0);
         }
         asm!(self.asm
-            // The deeper frames are dirty: the target zeroes them again as it enters them.
-            // r10 (rbp) is the stack top here, in the main function.
-            ; lea r11, [rbp - STACK_SIZE as i32]
-            ; mov [r12 + o::ZEROED_LOW], r11
             ; jmp QWORD [r10 + jo::FAST_ENTRY]
             ; =>failed
             ; xor eax, eax
             ; jmp =>done
             ; =>ordinary
         );
+    }
+
+    /// Jumps to `elsewhere` unless r10 is the stack top, as it is in the main function
+    /// (nothing is emitted for code no function runs).
+    fn main_frame_or(&mut self, elsewhere: DynamicLabel) {
+        if self.plan.in_function.get(self.cur) == Some(&false) {
+            return;
+        }
+        asm!(self.asm
+            ; cmp rbp, [r12 + o::STACK_TOP]
+            ; jne =>elsewhere
+        );
+    }
+
+    /// The index (r3) of the `bpf_tail_call` being emitted, as the helper reads it (its
+    /// low 32 bits), where a `mov r3, imm` (64- or 32-bit: the same low half) in the same
+    /// block (entered only at its first instruction) set it.
+    fn constant_index(&self) -> Option<u32> {
+        for i in (0..self.cur).rev() {
+            // Control reaches i + 1 only from i.
+            if self.plan.block_at(i + 1).is_some() {
+                return None;
+            }
+            let insn = self.plan.insns[i].insn;
+            if matches!(
+                insn,
+                Insn::Call(_) | Insn::LdAbs { .. } | Insn::LdInd { .. }
+            ) {
+                return None;
+            }
+            if usage::written(&insn) & bit(Reg::R3) != 0 {
+                return match insn {
+                    Insn::Alu {
+                        op: AluOp::Mov,
+                        src: Operand::Imm(k),
+                        ..
+                    } => Some(k as u32),
+                    _ => None,
+                };
+            }
+        }
+        None
     }
 }
