@@ -19,10 +19,12 @@ use crate::combine::{self, Combine};
 use crate::emit::{Emitted, Emitter, FETCH_BLOCK, LOOP_ALIGN};
 use crate::error::JitError;
 use crate::fold::{self, Fold};
+use crate::known;
 use crate::specialize::{CallSites, Specialization};
 use crate::usage::{self, RegSet};
-use bpfkit_isa::{CallTarget, Decoded, Insn, LdImm64Kind};
+use bpfkit_isa::{CallTarget, Decoded, Insn, LdImm64Kind, Reg};
 use bpfkit_vm::{Program, FUNC_ADDR_TAG};
+use std::collections::BTreeMap;
 
 /// Upper bound on emission passes (each pass can only shorten jumps).
 pub(crate) const MAX_PASSES: usize = 16;
@@ -86,6 +88,9 @@ pub(crate) struct Plan {
     targets: Vec<u32>,
     /// Block starting at each instruction, if any.
     block_of: Vec<u32>,
+    /// Per instruction: control may come to it other than from the instruction before (a
+    /// jump, a local call or a function address goes there; everywhere with `callx`).
+    pub jumped_to: Vec<bool>,
     pub blocks: Vec<Block>,
     /// Instruction index of each slot (`NONE` for `lddw` second halves).
     pub index_of_slot: Vec<u32>,
@@ -143,6 +148,10 @@ pub(crate) struct Plan {
     /// Per instruction index: whether a function may run it ([`Plan::function_code`];
     /// unchecked code only, else empty).
     pub in_function: Vec<bool>,
+    /// Per helper call (instruction index) that indexes a map, where the index is known
+    /// at compile time ([`known`]): r3 of `bpf_tail_call`, the key r2 points at for
+    /// `bpf_map_lookup_elem` (unchecked code only).
+    pub call_keys: BTreeMap<usize, u32>,
 }
 
 impl Plan {
@@ -166,6 +175,11 @@ impl Plan {
         let mut targets = vec![NONE; n];
         let mut leader = vec![false; n + 1];
         leader[0] = true;
+        // A `callx` may enter any instruction.
+        let callx = insns
+            .iter()
+            .any(|d| matches!(d.insn, Insn::Call(CallTarget::Reg(_))));
+        let mut jumped_to = vec![callx; n];
         for (i, d) in insns.iter().enumerate() {
             let target = match d.insn {
                 Insn::Ja { off, .. } => Some(off as i64),
@@ -182,6 +196,7 @@ impl Plan {
                 let t = resolve(d, off)?;
                 targets[i] = t;
                 leader[t as usize] = true;
+                jumped_to[t as usize] = true;
             }
             // Control may leave or re-enter after these: end the block so that a block is
             // always charged exactly when all of it runs.
@@ -213,6 +228,7 @@ impl Plan {
             insns: insns.to_vec(),
             targets,
             block_of,
+            jumped_to,
             blocks,
             index_of_slot,
             stack_need: bpfkit_isa::STACK_SIZE,
@@ -236,6 +252,7 @@ impl Plan {
             live_out: None,
             entry_live: usage::ALL,
             in_function: Vec::new(),
+            call_keys: BTreeMap::new(),
         })
     }
 
@@ -509,14 +526,20 @@ pub(crate) fn compile(
             .collect();
         let block_start = |i: usize| starts[i];
         let in_function = plan.function_code();
-        // r1..rn for a helper declared to read n arguments, else all five.
-        let helper_reads = |id| {
-            sites
+        // r1..rn for a helper declared to read n arguments, else all five; an inline array
+        // lookup reads only r2 (the key's address), a call with the map bound all but r1.
+        let call_reads = |i: usize, id| {
+            let declared = sites
                 .arguments(id)
-                .map_or(usage::ARGS, |n| ((1 << n) - 1) << 1)
+                .map_or(usage::ARGS, |n| ((1 << n) - 1) << 1);
+            match plan.inline[i] {
+                Some(Specialization::IndexedLookup { .. }) => usage::bit(Reg::R2),
+                Some(Specialization::BoundCall { .. }) => declared & !usage::bit(Reg::R1),
+                _ => declared,
+            }
         };
         let successors = |i| plan.successors(i);
-        if let Some(live) = fold::live_out(&insns, &successors, &in_function, &helper_reads) {
+        if let Some(live) = fold::live_out(&insns, &successors, &in_function, &call_reads) {
             if !options.blind_constants {
                 plan.folds = fold::folds(&insns, &block_start, &live.out);
             }
@@ -525,6 +548,19 @@ pub(crate) fn compile(
             plan.live_out = Some(live.out);
         }
         plan.in_function = in_function;
+        let before = known::Before::new(&insns, &block_start);
+        for i in 0..insns.len() {
+            let key = match plan.inline[i] {
+                Some(Specialization::TailCall { .. }) => {
+                    before.constant(i, Reg::R3).map(|k| k as u32)
+                }
+                Some(Specialization::IndexedLookup { .. }) => before.stack_key_u32(i),
+                _ => None,
+            };
+            if let Some(key) = key {
+                plan.call_keys.insert(i, key);
+            }
+        }
         plan.mark_unrolled();
     }
     plan.stack_need = program.stack_need();

@@ -68,12 +68,13 @@ pub(crate) struct Liveness {
 /// ([`usage::function_code`]); an `exit` no function runs ends the run, after which only r0
 /// is read.
 ///
-/// `helper_reads(id)`: the registers a call of helper `id` reads (its arguments).
+/// `call_reads(i, id)`: the registers the call of helper `id` at instruction `i` reads (its
+/// arguments, as the call is emitted).
 pub(crate) fn live_out(
     insns: &[Insn],
     successors: &dyn Fn(usize) -> [Option<usize>; 2],
     in_function: &[bool],
-    helper_reads: &dyn Fn(i32) -> RegSet,
+    call_reads: &dyn Fn(usize, i32) -> RegSet,
 ) -> Option<Liveness> {
     let n = insns.len();
     let mut live_in = vec![0 as RegSet; n];
@@ -87,7 +88,7 @@ pub(crate) fn live_out(
                 .fold(0, |set, s| set | live_in[s]);
             let read = match insns[i] {
                 Insn::Exit if !in_function[i] => 1,
-                Insn::Call(CallTarget::Helper(id)) => helper_reads(id),
+                Insn::Call(CallTarget::Helper(id)) => call_reads(i, id),
                 ref insn => reads(insn),
             };
             let li = read | (o & !kills(&insns[i]));

@@ -154,6 +154,7 @@ mod ctx;
 mod emit;
 mod error;
 mod fold;
+mod known;
 mod program;
 mod regs;
 mod runtime;

@@ -12,7 +12,7 @@ mod common;
 use bpfkit_isa::Insn;
 use bpfkit_jit::{CompileOptions, JitProgram};
 use bpfkit_vm::{Config, Program};
-use common::{assert_same, run, Buffers, Engine};
+use common::{assert_same, disassemble, run, Buffers, Engine};
 
 fn asm(text: &str) -> Vec<Insn> {
     bpfkit_asm::assemble(text).unwrap_or_else(|e| panic!("{e}: {text}"))
@@ -74,39 +74,6 @@ fn compiled(insns: &[Insn], checked: bool) -> JitProgram {
         zero_stack: true,
     };
     JitProgram::from_insns(insns, &options).expect("compiles")
-}
-
-/// objdump's AT&T text of each instruction of `code` (operands with single spaces), or
-/// `None` when objdump is absent.
-fn disassemble(code: &[u8]) -> Option<Vec<String>> {
-    let dir = std::env::temp_dir().join(format!("bpfkit-jit-codegen-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).ok()?;
-    let file = dir.join(format!(
-        "{:x}-{}.bin",
-        code.iter().fold(0u64, |h, &b| h.rotate_left(5) ^ b as u64),
-        code.len()
-    ));
-    std::fs::write(&file, code).ok()?;
-    let out = std::process::Command::new("objdump")
-        .args(["-D", "-b", "binary", "-mi386:x86-64"])
-        .arg(&file)
-        .output()
-        .ok()?;
-    let _ = std::fs::remove_file(&file);
-    let text = String::from_utf8_lossy(&out.stdout);
-    Some(
-        text.lines()
-            .filter_map(|l| {
-                let mut parts = l.split('\t');
-                let addr = parts.next()?;
-                if !addr.trim_end().ends_with(':') {
-                    return None;
-                }
-                let insn = parts.nth(1)?.trim().trim_start_matches("rex ");
-                Some(insn.split_whitespace().collect::<Vec<_>>().join(" "))
-            })
-            .collect(),
-    )
 }
 
 /// The unchecked code of `text`, disassembled (`None`: objdump absent, reported once).
@@ -501,5 +468,42 @@ fn the_entry_sets_up_only_the_registers_read_before_written() {
             r6 as usize,
             "{text}"
         );
+    }
+}
+
+#[test]
+fn register_writes_nothing_reads_are_not_emitted() {
+    // (program, whether the `lddw` of 0x1234567890 is emitted, whether `mov $0x5` is).
+    let cases = [
+        (
+            "mov %r3, 5\nlddw %r4, 0x1234567890\nmov %r0, 1\nexit",
+            false,
+            false,
+        ),
+        // Read later: kept.
+        (
+            "mov %r3, 5\nlddw %r4, 0x1234567890\nmov %r0, %r4\nadd %r0, %r3\nexit",
+            true,
+            true,
+        ),
+        // Overwritten before any read on one path, read on the other: kept.
+        (
+            "lddw %r4, 0x1234567890\njeq %r1, 0, l\nmov %r4, 5\nl:\nmov %r0, %r4\nexit",
+            true,
+            true,
+        ),
+        // Read only by a helper call (all its arguments): kept.
+        ("lddw %r4, 0x1234567890\ncall 1\nexit", true, false),
+    ];
+    for (text, lddw, mov) in cases {
+        let mem = input(16);
+        assert!(check_text(text, &mem).is_ok(), "{text}");
+        let Some(listing) = unchecked_listing(text) else {
+            return;
+        };
+        let movabs = count(&listing, |l| l.starts_with("movabs $0x1234567890,"));
+        assert_eq!(movabs, lddw as usize, "{text}");
+        let mov5 = count(&listing, |l| l.starts_with("mov $0x5,"));
+        assert_eq!(mov5, mov as usize, "{text}");
     }
 }

@@ -4,6 +4,8 @@
 //! (often a pointer into the array), the input buffer and the array's bytes afterwards
 //! must all be equal.
 
+mod common;
+
 use bpfkit_isa::{Insn, MemSize};
 use bpfkit_jit::{CallSites, CompileOptions, JitError, JitProgram, Specialization};
 use bpfkit_vm::{
@@ -241,6 +243,88 @@ fn lookups_in_and_out_of_range_match_the_helper() {
             );
         } else {
             assert_eq!(r0, 0xdead);
+        }
+    }
+}
+
+/// The null checks compilers emit after a lookup (`found`: r0 = the value's second word;
+/// `null`: r0 = 0xdead), as 64-bit compares of both senses, one over a `ja` (emitted
+/// inverted), and a 32-bit compare, which the code must still make.
+const NULL_CHECKS: [&str; 4] = [
+    "jeq %r0, 0, null\nja found",
+    "jne %r0, 0, found\nja null",
+    "jne %r0, 0, found\nmov %r0, 0xdead\nexit",
+    "jeq32 %r0, 0, null\nja found",
+];
+
+#[test]
+fn known_keys_and_the_null_checks_after_a_lookup_match_the_helper() {
+    let mut storage = vec![0u64; 8 * 2];
+    let arrays = [Array {
+        base: storage.as_ptr() as u64,
+        stride: 16,
+        len: 8,
+    }];
+    // The key is a constant stored at r10-4 (known at compile time), or read from the
+    // input (not known).
+    let keys = [0u32, 3, 7, 8, u32::MAX];
+    for check in NULL_CHECKS {
+        for key in keys.iter().map(|&k| Some(k)).chain([None]) {
+            let set_key = match key {
+                Some(k) => format!("mov32 %r6, {}", k as i32),
+                None => "ldxw %r6, [%r1]".to_string(),
+            };
+            let text = format!(
+                "
+                {set_key}
+                stxw [%r10-4], %r6
+                mov %r1, 0
+                mov %r2, %r10
+                add %r2, -4
+                call 1
+                {check}
+            null:
+                mov %r0, 0xdead
+                exit
+            found:
+                ldxdw %r0, [%r0+8]
+                exit
+                "
+            );
+            let inputs = key_inputs(match key {
+                Some(_) => &[0],
+                None => &keys,
+            });
+            let results = compare(&text, &arrays, &mut storage, &inputs);
+            for (input, r) in inputs.iter().zip(&results) {
+                let k = key.unwrap_or(u32::from_ne_bytes(input[..4].try_into().unwrap()));
+                let want = match k < 8 {
+                    true => 0x0101_0101_0101_0101u64.wrapping_mul(2 * k as u64 + 2),
+                    false => 0xdead,
+                };
+                assert_eq!(r.result.as_ref().unwrap().r0, want, "{text}");
+            }
+            // With the key known, the code does not compare it.
+            let insns = bpfkit_asm::assemble(&text).unwrap();
+            let prog = Program::load(&insns).unwrap();
+            let jit = JitProgram::compile_specialized(
+                &prog,
+                &options(false, false),
+                &sites(&insns, &arrays),
+            )
+            .unwrap();
+            let Some(listing) = common::disassemble(jit.machine_code()) else {
+                eprintln!("skipping the code-shape check: objdump not found");
+                return;
+            };
+            let compares = listing.iter().filter(|l| l.starts_with("cmp ")).count();
+            let tests = listing.iter().filter(|l| l.starts_with("test ")).count();
+            let known = key.is_some();
+            let wide = !check.starts_with("jeq32");
+            assert_eq!(compares, !known as usize, "{text}");
+            // Otherwise the lookup leaves ZF telling whether r0 is 0 (a known key past the
+            // end too): only the 32-bit check tests r0 itself.
+            assert_eq!(tests, !wide as usize, "{text}");
         }
     }
 }

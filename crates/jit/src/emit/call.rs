@@ -362,33 +362,48 @@ impl Emitter<'_> {
 
     /// `r0 = (*(u32 *)r2 < len) ? base + (*(u32 *)r2) * stride : 0`, as the kernel's
     /// `array_map_gen_lookup`: one load, one compare, the scaled index added to the base.
-    /// The product fits 64 bits (both factors are below 2^32).
+    /// The product fits 64 bits (both factors are below 2^32). The null result is made out
+    /// of line; both ends leave ZF telling whether r0 is 0, for the null check that follows
+    /// (see `zf_of`). With the key known at compile time (`Plan::call_keys`), r0 is the
+    /// element's address, known not to be null (`r0_nonzero`), or 0.
     fn indexed_lookup(&mut self, base: u64, stride: u32, len: u32) {
-        if len == 0 {
-            asm!(self.asm; xor eax, eax);
+        let rax = x(Reg::R0);
+        let key = self.plan.call_keys.get(&self.cur).copied();
+        if let Some(key) = key.filter(|&k| k < len) {
+            let at = base.wrapping_add(key as u64 * stride as u64);
+            asm!(self.asm; mov rax, QWORD at as i64);
+            self.r0_nonzero = true;
             return;
         }
-        let done = self.asm.new_dynamic_label();
-        // r2 is rsi; the key is zero-extended into r11.
+        if key.is_some() || len == 0 {
+            // A key past the end.
+            asm!(self.asm; xor eax, eax);
+            self.zf_of = Some((rax, true));
+            return;
+        }
+        let (null, resume) = (self.asm.new_dynamic_label(), self.asm.new_dynamic_label());
+        // r2 is rsi; the key is zero-extended into r11. Below `len`, `cmp` leaves ZF clear.
         asm!(self.asm
             ; mov r11d, DWORD [rsi]
-            ; xor eax, eax
             ; cmp r11d, len as i32
-            ; jae BYTE =>done
+            ; jae =>null
             ; mov rax, QWORD base as i64
         );
+        self.stubs.push(Stub::NullLookup { at: null, resume });
         match stride {
             1 => asm!(self.asm; add rax, r11),
             2 => asm!(self.asm; lea rax, [rax + r11 * 2]),
             4 => asm!(self.asm; lea rax, [rax + r11 * 4]),
             8 => asm!(self.asm; lea rax, [rax + r11 * 8]),
+            // `add` last: ZF is clear for the (non-null) sum.
             s if s.is_power_of_two() => {
                 asm!(self.asm; shl r11, s.trailing_zeros() as i8; add rax, r11)
             }
             s if s <= i32::MAX as u32 => asm!(self.asm; imul r11, r11, s as i32; add rax, r11),
             s => asm!(self.asm; mov r10d, s as i32; imul r11, r10; add rax, r11),
         }
-        asm!(self.asm; =>done);
+        asm!(self.asm; =>resume);
+        self.zf_of = Some((rax, true));
     }
 
     /// Calls the local function at `target`, or at the code address in r11 when `None`;

@@ -10,17 +10,22 @@ impl Emitter<'_> {
     pub(super) fn ja(&mut self, i: usize) {
         let target = self.plan.target(i);
         if target != i + 1 {
-            let label = self.labels[target];
-            if self.short[i] {
-                asm!(self.asm; jmp BYTE =>label);
-            } else {
-                asm!(self.asm; jmp =>label);
-            }
+            self.jmp_to(self.labels[target], self.short[i]);
         }
         self.jump_ends[i] = self.asm.offset().0;
     }
 
-    /// `zf`: the register (and width) the flags were last set from, if still valid.
+    fn jmp_to(&mut self, label: DynamicLabel, short: bool) {
+        if short {
+            asm!(self.asm; jmp BYTE =>label);
+        } else {
+            asm!(self.asm; jmp =>label);
+        }
+    }
+
+    /// `zf`: the register (and width) the flags were last set from, if still valid;
+    /// `r0_nonzero`: r0 is known not to be 0.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn jmp(
         &mut self,
         i: usize,
@@ -29,6 +34,7 @@ impl Emitter<'_> {
         dst: Reg,
         src: Operand,
         zf: Option<(u8, bool)>,
+        r0_nonzero: bool,
     ) {
         let d = x(dst);
         let wide = width == Width::W64;
@@ -45,10 +51,16 @@ impl Emitter<'_> {
         } else {
             (self.labels[self.plan.target(i)], cond, i)
         };
-        if matches!(cond, JmpCond::Eq | JmpCond::Ne)
-            && src == Operand::Imm(0)
-            && zf == Some((d, wide))
-        {
+        let null_check = matches!(cond, JmpCond::Eq | JmpCond::Ne) && src == Operand::Imm(0);
+        if null_check && r0_nonzero && dst == Reg::R0 && wide {
+            // Decided at compile time: never taken on `Eq`, always on `Ne`.
+            if taken == JmpCond::Ne {
+                self.jmp_to(label, self.short[site]);
+            }
+            self.jump_ends[site] = self.asm.offset().0;
+            return;
+        }
+        if null_check && zf == Some((d, wide)) {
             self.jcc(taken, label, self.short[site]);
             self.jump_ends[site] = self.asm.offset().0;
             return;

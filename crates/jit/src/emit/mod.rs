@@ -78,6 +78,11 @@ enum Stub {
     Packet { at: DynamicLabel, pc: u32 },
     /// `callx` at `pc` on a value in x86 register `reg` that is no valid target.
     BadCallx { at: DynamicLabel, pc: u32, reg: u8 },
+    /// An inline array lookup's key is past the end: r0 = 0 (and ZF set).
+    NullLookup {
+        at: DynamicLabel,
+        resume: DynamicLabel,
+    },
 }
 
 /// What one emission pass produced.
@@ -122,6 +127,8 @@ pub(crate) struct Emitter<'p> {
     returned: DynamicLabel,
     /// The last instruction left ZF set from this x86 register (at 64 bits if `true`).
     zf_of: Option<(u8, bool)>,
+    /// The last instruction left r0 certainly not 0 (a pointer it computed).
+    r0_nonzero: bool,
     /// Stack slots whose value a register holds (see `forward`).
     slots: Vec<forward::Slot>,
     /// Index of the instruction being emitted.
@@ -167,6 +174,7 @@ impl<'p> Emitter<'p> {
             zero_frame: asm.new_dynamic_label(),
             returned: asm.new_dynamic_label(),
             zf_of: None,
+            r0_nonzero: false,
             slots: Vec::new(),
             cur: 0,
             direct_entry: false,
@@ -204,6 +212,22 @@ impl<'p> Emitter<'p> {
         })
     }
 
+    /// Whether instruction `i` only writes a register that nothing reads afterwards
+    /// (unchecked code: register liveness), so it need not run: an ALU operation, a byte
+    /// swap or an `lddw`, none of which can fail. Clang leaves such writes where the JIT
+    /// makes a helper call's argument unused: the map in r1 of an inline array lookup.
+    fn dead_write(&self, i: usize) -> bool {
+        let Some(live) = self.plan.live_out.as_ref().filter(|_| !self.checked) else {
+            return false;
+        };
+        match self.plan.insns[i].insn {
+            Insn::Alu { dst, .. } | Insn::End { dst, .. } | Insn::LdImm64 { dst, .. } => {
+                live[i] & 1 << dst.idx() == 0
+            }
+            _ => false,
+        }
+    }
+
     /// One instruction: its label, the budget charge if it starts a block, its code.
     /// Returns how many instructions it emitted (more than 1 when a peephole joined them).
     fn insn(&mut self, i: usize) -> Result<usize, JitError> {
@@ -222,8 +246,12 @@ impl<'p> Emitter<'p> {
                 self.charge(block);
             }
         }
-        // Flags survive only along straight-line code.
-        let zf = self.zf_of.take().filter(|_| block.is_none());
+        // Flags and facts survive only along straight-line code: into the next block
+        // where only the instruction before leads (unchecked code, which charges no budget
+        // there).
+        let straight = block.is_none() || !self.checked && !self.plan.jumped_to[i];
+        let zf = self.zf_of.take().filter(|_| straight);
+        let r0_nonzero = std::mem::take(&mut self.r0_nonzero) && straight;
         let forwarding = self.forwarding();
         if self.fused_mov_add(i) {
             if forwarding {
@@ -253,6 +281,9 @@ impl<'p> Emitter<'p> {
                 return Ok(1);
             }
         }
+        if self.dead_write(i) {
+            return Ok(1);
+        }
         if self.plan.skipped[i] {
             // Replaced by the inverted jump before it.
             self.jump_ends[i] = self.asm.offset().0;
@@ -275,7 +306,7 @@ impl<'p> Emitter<'p> {
                 dst,
                 src,
                 ..
-            } => self.jmp(i, width, cond, dst, src, zf),
+            } => self.jmp(i, width, cond, dst, src, zf, r0_nonzero),
             Insn::Call(CallTarget::Helper(tail::TAIL_CALL))
                 if self.plan.tail_callable
                     && matches!(
@@ -460,6 +491,9 @@ impl<'p> Emitter<'p> {
                 Stub::Packet { at, pc } => {
                     let fail = self.packet_fail;
                     asm!(self.asm; =>at; mov r10d, pc as i32; jmp =>fail);
+                }
+                Stub::NullLookup { at, resume } => {
+                    asm!(self.asm; =>at; xor eax, eax; jmp =>resume);
                 }
                 Stub::BadCallx { at, pc, reg } => {
                     let fail = self.bad_callx;

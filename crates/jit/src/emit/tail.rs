@@ -14,8 +14,6 @@ use crate::ctx::o;
 use crate::program::jo;
 use crate::specialize::Specialization;
 use crate::tail::MAX_TAIL_CALLS;
-use crate::usage::{self, bit};
-use bpfkit_isa::{AluOp, Insn, Operand, Reg};
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
 /// `BPF_FUNC_tail_call`.
@@ -83,8 +81,8 @@ impl Emitter<'_> {
     /// the main function, or for a program number without fast code; for an index out of
     /// range, an empty slot or the limit, r0 = 0 and the program goes on at `done`.
     ///
-    /// Where the index (r3) is a constant set in the same block, as in `bpf_tail_call(ctx,
-    /// &jump, 2)`, the slot's address is too: no bounds check is emitted.
+    /// Where the index (r3) is known at compile time, as in `bpf_tail_call(ctx, &jump,
+    /// 2)`, the slot's address is too: no bounds check is emitted.
     fn tail_call_fast(
         &mut self,
         slots: u64,
@@ -99,7 +97,7 @@ impl Emitter<'_> {
             ; je =>ordinary
         );
         self.main_frame_or(ordinary);
-        match self.constant_index() {
+        match self.plan.call_keys.get(&self.cur).copied() {
             Some(k) if k >= len => {
                 asm!(self.asm; jmp =>failed);
             }
@@ -160,35 +158,5 @@ impl Emitter<'_> {
             ; cmp rbp, [r12 + o::STACK_TOP]
             ; jne =>elsewhere
         );
-    }
-
-    /// The index (r3) of the `bpf_tail_call` being emitted, as the helper reads it (its
-    /// low 32 bits), where a `mov r3, imm` (64- or 32-bit: the same low half) in the same
-    /// block (entered only at its first instruction) set it.
-    fn constant_index(&self) -> Option<u32> {
-        for i in (0..self.cur).rev() {
-            // Control reaches i + 1 only from i.
-            if self.plan.block_at(i + 1).is_some() {
-                return None;
-            }
-            let insn = self.plan.insns[i].insn;
-            if matches!(
-                insn,
-                Insn::Call(_) | Insn::LdAbs { .. } | Insn::LdInd { .. }
-            ) {
-                return None;
-            }
-            if usage::written(&insn) & bit(Reg::R3) != 0 {
-                return match insn {
-                    Insn::Alu {
-                        op: AluOp::Mov,
-                        src: Operand::Imm(k),
-                        ..
-                    } => Some(k as u32),
-                    _ => None,
-                };
-            }
-        }
-        None
     }
 }

@@ -191,3 +191,36 @@ pub fn assert_same(interp: &Outcome, jit: &Outcome, bufs: &Buffers, context: &st
         (a, b) => panic!("interpreter {a:?} but JIT {b:?}: {context}"),
     }
 }
+
+/// objdump's AT&T text of each instruction of `code` (operands with single spaces), or
+/// `None` when objdump is absent.
+pub fn disassemble(code: &[u8]) -> Option<Vec<String>> {
+    let dir = std::env::temp_dir().join(format!("bpfkit-jit-codegen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let file = dir.join(format!(
+        "{:x}-{}.bin",
+        code.iter().fold(0u64, |h, &b| h.rotate_left(5) ^ b as u64),
+        code.len()
+    ));
+    std::fs::write(&file, code).ok()?;
+    let out = std::process::Command::new("objdump")
+        .args(["-D", "-b", "binary", "-mi386:x86-64"])
+        .arg(&file)
+        .output()
+        .ok()?;
+    let _ = std::fs::remove_file(&file);
+    let text = String::from_utf8_lossy(&out.stdout);
+    Some(
+        text.lines()
+            .filter_map(|l| {
+                let mut parts = l.split('\t');
+                let addr = parts.next()?;
+                if !addr.trim_end().ends_with(':') {
+                    return None;
+                }
+                let insn = parts.nth(1)?.trim().trim_start_matches("rex ");
+                Some(insn.split_whitespace().collect::<Vec<_>>().join(" "))
+            })
+            .collect(),
+    )
+}
