@@ -64,9 +64,9 @@ pub(crate) struct Liveness {
     pub entry: RegSet,
 }
 
-/// Register liveness. `None` when the analysis does not settle within its work bound. `in_function[i]`: a function may run instruction `i`
-/// ([`usage::function_code`]); an `exit` no function runs ends the run, after which only r0
-/// is read.
+/// Register liveness. `None` when the analysis does not settle within its work bound.
+/// `in_function[i]`: a function may run instruction `i` ([`usage::function_code`]); an
+/// `exit` no function runs ends the run, after which only r0 is read.
 ///
 /// `call_reads(i, id)`: the registers the call of helper `id` at instruction `i` reads (its
 /// arguments, as the call is emitted).

@@ -38,8 +38,11 @@
 //!   addresses memory folded into the accesses' operands (`fold`, by register liveness),
 //!   stack loads of a slot just stored turned into register moves (`emit::forward`),
 //!   `if c goto +1; goto L` emitted as `if !c goto L`, two adjacent byte loads joined by
-//!   `<< 8` and `|` as one 16-bit load (`combine`), and loops of one basic block emitted
-//!   twice (one taken jump per two iterations).
+//!   `<< 8` and `|` as one 16-bit load (`combine`), loops of one basic block emitted
+//!   twice (one taken jump per two iterations), register writes nothing reads left out and
+//!   only the registers read before written set up at entry (liveness), and the slot of a
+//!   tail call or inline array lookup with an index known in straight-line code computed
+//!   at compile time (`known`).
 //! - Loop heads start at a 16-byte boundary, and a loop that fits a 64-byte fetch block is
 //!   placed within one (`compile`); jumps are shortened only while they reach with every
 //!   padding they span at its largest.

@@ -208,14 +208,29 @@ fn key_inputs(keys: &[u32]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-#[test]
-fn lookups_in_and_out_of_range_match_the_helper() {
-    let mut storage = vec![0u64; 8 * 2];
-    let arrays = [Array {
+/// An array of 8 values of 16 bytes over `storage` (16 words).
+fn eight_values(storage: &[u64]) -> Array {
+    assert_eq!(storage.len(), 16);
+    Array {
         base: storage.as_ptr() as u64,
         stride: 16,
         len: 8,
-    }];
+    }
+}
+
+/// The second word of value `key` of [`eight_values`] as [`outcome`] fills it, or 0xdead
+/// (what the tests return for NULL) past the end.
+fn second_word(key: u32) -> u64 {
+    match key < 8 {
+        true => 0x0101_0101_0101_0101u64.wrapping_mul(2 * key as u64 + 2),
+        false => 0xdead,
+    }
+}
+
+#[test]
+fn lookups_in_and_out_of_range_match_the_helper() {
+    let mut storage = vec![0u64; 8 * 2];
+    let arrays = [eight_values(&storage)];
     // Key at r10-4 (as compilers put it), r0 = the value's second word, or 0xdead for NULL.
     let text = "
         ldxw %r6, [%r1]
@@ -235,15 +250,7 @@ fn lookups_in_and_out_of_range_match_the_helper() {
     let results = compare(text, &arrays, &mut storage, &key_inputs(&keys));
     // The oracle's own results: in range the pattern word 2k+1 (0-based), else NULL.
     for (key, r) in keys.iter().zip(&results) {
-        let r0 = r.result.as_ref().unwrap().r0;
-        if *key < 8 {
-            assert_eq!(
-                r0,
-                0x0101_0101_0101_0101u64.wrapping_mul(2 * *key as u64 + 2)
-            );
-        } else {
-            assert_eq!(r0, 0xdead);
-        }
+        assert_eq!(r.result.as_ref().unwrap().r0, second_word(*key));
     }
 }
 
@@ -260,11 +267,7 @@ const NULL_CHECKS: [&str; 4] = [
 #[test]
 fn known_keys_and_the_null_checks_after_a_lookup_match_the_helper() {
     let mut storage = vec![0u64; 8 * 2];
-    let arrays = [Array {
-        base: storage.as_ptr() as u64,
-        stride: 16,
-        len: 8,
-    }];
+    let arrays = [eight_values(&storage)];
     // The key is a constant stored at r10-4 (known at compile time), or read from the
     // input (not known).
     let keys = [0u32, 3, 7, 8, u32::MAX];
@@ -298,11 +301,7 @@ fn known_keys_and_the_null_checks_after_a_lookup_match_the_helper() {
             let results = compare(&text, &arrays, &mut storage, &inputs);
             for (input, r) in inputs.iter().zip(&results) {
                 let k = key.unwrap_or(u32::from_ne_bytes(input[..4].try_into().unwrap()));
-                let want = match k < 8 {
-                    true => 0x0101_0101_0101_0101u64.wrapping_mul(2 * k as u64 + 2),
-                    false => 0xdead,
-                };
-                assert_eq!(r.result.as_ref().unwrap().r0, want, "{text}");
+                assert_eq!(r.result.as_ref().unwrap().r0, second_word(k), "{text}");
             }
             // With the key known, the code does not compare it.
             let insns = bpfkit_asm::assemble(&text).unwrap();
