@@ -99,7 +99,13 @@ impl Emitter<'_> {
         self.main_frame_or(ordinary);
         match self.plan.call_keys.get(&self.cur).copied() {
             Some(k) if k >= len => {
-                asm!(self.asm; jmp =>failed);
+                // Always past the array: the failure, and no slot read after it.
+                asm!(self.asm
+                    ; xor eax, eax
+                    ; jmp =>done
+                    ; =>ordinary
+                );
+                return;
             }
             Some(k) => {
                 let slot = slots + 8 * k as u64;
