@@ -491,6 +491,20 @@ impl Plan {
     }
 }
 
+/// Whether the program takes the address of one of its functions (for a helper's callback
+/// or `callx`).
+fn takes_function_addresses(insns: &[Decoded]) -> bool {
+    insns.iter().any(|d| {
+        matches!(
+            d.insn,
+            Insn::LdImm64 {
+                kind: LdImm64Kind::Func,
+                ..
+            }
+        )
+    })
+}
+
 /// Compiles `program` to machine code (position-independent: internal references are
 /// relative; runtime addresses come from the run context).
 /// `sites` are honoured in unchecked code only (checked code calls the helpers).
@@ -510,6 +524,14 @@ pub(crate) fn compile(
     if options.checked {
         // Checked code proves what it does at run time: it trusts no host promise.
         plan.inline.fill(None);
+    }
+    if takes_function_addresses(&plan.insns) {
+        // Its functions may run as a helper's callbacks, with helpers of their own.
+        for site in plan.inline.iter_mut() {
+            if let Some(Specialization::HostCall { .. }) = site {
+                *site = Some(Specialization::PlainCall);
+            }
+        }
     }
     let insns: Vec<Insn> = plan.insns.iter().map(|d| d.insn).collect();
     let entries = (0..plan.insns.len())
@@ -584,6 +606,7 @@ pub(crate) fn compile(
                         | Specialization::PureCall { .. }
                         | Specialization::BoundCall { .. }
                         | Specialization::PlainCall
+                        | Specialization::HostCall { .. }
                         | Specialization::IndirectCall { .. }
                         | Specialization::TailCall { .. }
                 )

@@ -167,6 +167,7 @@ pub(crate) mod o {
         CALL_PC = call_pc;
         CALL_ID = call_id;
         CALL_R10 = call_r10;
+        HELPERS = helpers;
         JIT = jit;
         TAIL_CALLS = tail_calls;
         READS_PACKET = reads_packet;

@@ -66,8 +66,10 @@
 //!   [`Specialization::BoundCall`] with r1 bound to a host object such as the map whose
 //!   lookup it is, as the kernel's JIT calls `map->ops->map_lookup_elem`, and
 //!   [`Specialization::IndirectCall`], the same through a record r1 points at, for maps
-//!   known only at run time), or the helper
-//!   through a trampoline that builds no helper context
+//!   known only at run time), a direct call of a host function with the run's helpers
+//!   object before r1–r5, for helpers that need the run's state but cannot fail
+//!   ([`Specialization::HostCall`]), or the helper through a trampoline that builds no
+//!   helper context
 //!   ([`Specialization::PlainCall`], [`Helpers::call_plain`](bpfkit_vm::Helpers::call_plain)).
 //! - Helpers called from unchecked code trust their verified pointer arguments
 //!   ([`HelperCtx::trust_arguments`](bpfkit_vm::HelperCtx::trust_arguments)): values a

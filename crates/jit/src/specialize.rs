@@ -98,6 +98,22 @@ pub enum Specialization {
         /// Offset of its first argument in the record.
         r1_at: i32,
     },
+    /// A direct call of the host function at `func`, an
+    /// `unsafe extern "sysv64" fn(host, r1, r2, r3, r4, r5) -> r0` (all `u64`), where `host`
+    /// is the address of the helpers object the run was given (the `H` of
+    /// [`JitProgram::run`](crate::JitProgram::run)): for a helper that needs the run's state
+    /// but no [`HelperCtx`](bpfkit_vm::HelperCtx) and cannot fail (e.g.
+    /// `bpf_xdp_adjust_head`), called without a trampoline as the kernel's JIT calls it. The
+    /// host promises that every run of the code is given helpers of the type the function
+    /// expects, that it returns exactly what the helper would, reads only memory a verifier
+    /// proved the program passes and never unwinds. Code whose functions a helper may call
+    /// back (a program that takes a function's address) gets a
+    /// [`PlainCall`](Self::PlainCall) instead: a callback run has helpers of its own.
+    /// r1–r5 keep their values.
+    HostCall {
+        /// Address of the function.
+        func: u64,
+    },
     /// An ordinary helper call that first offers the call to
     /// [`Helpers::call_plain`](bpfkit_vm::Helpers::call_plain), which runs helpers that
     /// need no [`HelperCtx`](bpfkit_vm::HelperCtx) without building one (e.g.

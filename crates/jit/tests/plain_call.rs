@@ -1,10 +1,11 @@
 //! Plain helper calls ([`Specialization::PlainCall`]): unchecked code offers the call to
 //! `Helpers::call_plain` first and falls back to `Helpers::call` when it declines; checked
-//! code calls `Helpers::call` only. The oracle is the interpreter, which always calls
-//! `Helpers::call`; both paths of the host give the same results, so r0 must agree, and
-//! the counts show which path ran.
+//! code calls `Helpers::call` only. Host calls ([`Specialization::HostCall`]) call a
+//! function directly with the run's helpers. The oracle is the interpreter, which always
+//! calls `Helpers::call`; every path of the host gives the same results, so r0 must agree,
+//! and the counts show which path ran.
 
-use bpfkit_isa::{CallTarget, Insn};
+use bpfkit_isa::{CallTarget, Insn, LdImm64Kind, Reg};
 use bpfkit_jit::{CallSites, CompileOptions, JitProgram, Specialization};
 use bpfkit_vm::{
     Config, HelperCtx, HelperError, HelperReturn, Helpers, MemoryMap, Program, VmError,
@@ -16,6 +17,8 @@ use bpfkit_vm::{
 struct Counting {
     plain: u32,
     full: u32,
+    /// Calls of [`direct_7`].
+    direct: u32,
 }
 
 impl Helpers for Counting {
@@ -196,4 +199,116 @@ fn indirect_calls_call_the_recorded_function_or_fall_back_to_a_plain_call() {
             assert_eq!((host.plain, host.full), counts, "{what}");
         }
     }
+}
+
+/// Helper 7's body called directly ([`Specialization::HostCall`]): the run's helpers (a
+/// [`Counting`] in these tests), then r1–r5.
+unsafe extern "sysv64" fn direct_7(host: *mut (), a1: u64, _: u64, _: u64, _: u64, a5: u64) -> u64 {
+    // SAFETY: these tests run such code with `Counting` helpers only.
+    let host = unsafe { &mut *host.cast::<Counting>() };
+    host.direct += 1;
+    a1 * 3 + a5
+}
+
+/// [`TEXT`]'s `call 7` as a host call of [`direct_7`], its `call 8` a plain call.
+fn host_sites() -> CallSites {
+    let func = direct_7 as unsafe extern "sysv64" fn(*mut (), u64, u64, u64, u64, u64) -> u64;
+    let mut sites = CallSites::new();
+    sites.insert(
+        5,
+        Specialization::HostCall {
+            func: func as usize as u64,
+        },
+    );
+    sites.insert(7, Specialization::PlainCall);
+    sites
+}
+
+#[test]
+fn host_calls_get_the_runs_helpers_and_keep_r1_to_r5() {
+    let insns = bpfkit_asm::assemble(TEXT).unwrap();
+    assert_eq!(insns[5], Insn::Call(CallTarget::Helper(7)));
+    let prog = Program::load(&insns).unwrap();
+    let config = Config::default();
+    let expected = prog
+        .run(
+            [0; 5],
+            &mut MemoryMap::new(),
+            &mut Counting::default(),
+            &config,
+        )
+        .unwrap()
+        .r0;
+    for checked in [false, true] {
+        let options = CompileOptions {
+            checked,
+            ..CompileOptions::default()
+        };
+        let jit = JitProgram::compile_specialized(&prog, &options, &host_sites()).unwrap();
+        // Unchecked: helper 7 directly; helper 8 declined on the plain path, then in full.
+        // Checked code trusts no specialisation: both in full.
+        let counts = if checked { (0, 0, 2) } else { (1, 1, 1) };
+        let mut host = Counting::default();
+        let r0 = jit.run([0; 5], &mut MemoryMap::new(), &mut host, &config);
+        assert_eq!(r0.map(|e| e.r0), Ok(expected), "checked {checked}");
+        assert_eq!(
+            (host.direct, host.plain, host.full),
+            counts,
+            "checked {checked}"
+        );
+        // The same through a wide reference (`dyn Helpers`): its first word is the object.
+        let mut host = Counting::default();
+        let helpers: &mut dyn Helpers = &mut host;
+        let r0 = jit.run([0; 5], &mut MemoryMap::new(), helpers, &config);
+        assert_eq!(r0.map(|e| e.r0), Ok(expected), "dyn, checked {checked}");
+        assert_eq!(
+            (host.direct, host.plain, host.full),
+            counts,
+            "dyn, checked {checked}"
+        );
+    }
+}
+
+#[test]
+fn code_whose_functions_may_be_called_back_makes_host_calls_plain() {
+    // `lddw r6, <f>` before TEXT: a helper could run `f` as a callback, whose run has
+    // helpers of its own, so the host call becomes a plain call.
+    let mut insns = vec![Insn::LdImm64 {
+        dst: Reg::R6,
+        kind: LdImm64Kind::Func,
+        imm: 0,
+    }];
+    insns.extend(bpfkit_asm::assemble(TEXT).unwrap());
+    let f: usize = insns.iter().map(Insn::slots).sum();
+    insns[0] = Insn::LdImm64 {
+        dst: Reg::R6,
+        kind: LdImm64Kind::Func,
+        imm: f as u64 - 1,
+    };
+    insns.extend(bpfkit_asm::assemble("mov %r0, 1\nexit").unwrap());
+    let prog = Program::load(&insns).unwrap();
+    // The sites of TEXT, two slots later.
+    let mut sites = CallSites::new();
+    for (pc, s) in host_sites().iter() {
+        sites.insert(pc + 2, *s);
+    }
+    let config = Config::default();
+    let expected = prog
+        .run(
+            [0; 5],
+            &mut MemoryMap::new(),
+            &mut Counting::default(),
+            &config,
+        )
+        .unwrap()
+        .r0;
+    let unchecked = CompileOptions {
+        checked: false,
+        ..CompileOptions::default()
+    };
+    let jit = JitProgram::compile_specialized(&prog, &unchecked, &sites).unwrap();
+    let mut host = Counting::default();
+    let r0 = jit.run([0; 5], &mut MemoryMap::new(), &mut host, &config);
+    assert_eq!(r0.map(|e| e.r0), Ok(expected));
+    assert_eq!((host.direct, host.plain, host.full), (0, 2, 1));
 }

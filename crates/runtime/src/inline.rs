@@ -37,7 +37,11 @@
 //! Helpers that need no helper context (`bpf_xdp_adjust_head`, `bpf_ringbuf_submit`, the
 //! map helpers, whose verified pointer arguments they access directly) become
 //! [`Specialization::PlainCall`]s: still calls through a trampoline, but one that builds no
-//! context ([`Helpers::call_plain`](bpfkit_vm::Helpers::call_plain)). A plain lookup or
+//! context ([`Helpers::call_plain`](bpfkit_vm::Helpers::call_plain)). Those of them that
+//! cannot fail for a verified program (the map update, delete, push, pop and peek,
+//! `bpf_ringbuf_output`, the CPU number, the XDP adjust helpers where every run is an XDP
+//! run) are called without the trampoline: [`Specialization::HostCall`]s of the helper's
+//! body with the run's `RunHelpers` (`helpers::host_helper`). A plain lookup or
 //! ring buffer reservation registers nothing, like a direct lookup, so they are plain only
 //! under the same condition. A lookup whose map is not known at load (e.g. an inner map
 //! of a map of maps) becomes a [`Specialization::IndirectCall`] instead: its map pointer is
@@ -221,12 +225,15 @@ pub(crate) struct TailTable {
 /// The helper calls of a program (its instructions before map resolution) that unchecked
 /// code computes inline or calls directly; `tail` is the object's tail-call table, when
 /// its code is tail-callable; `registers_values`: some program of the object reads through
-/// unchecked pointers ([`reads_unchecked_pointers`]), so lookups must register their values.
+/// unchecked pointers ([`reads_unchecked_pointers`]), so lookups must register their values;
+/// `xdp_runs`: every run of the code is an XDP run (every program of the object is an XDP
+/// program, so no tail call brings it into another kind of run).
 pub(crate) fn specialize(
     insns: &[Insn],
     maps: &MapTable,
     tail: Option<TailTable>,
     registers_values: bool,
+    xdp_runs: bool,
 ) -> InlinedLookups {
     let mut out = InlinedLookups::default();
     let blocks = Blocks::new(insns);
@@ -255,6 +262,8 @@ pub(crate) fn specialize(
         if let Insn::Call(CallTarget::Helper(id)) = *insn {
             if let Some(func) = crate::helpers::pure_helper(id) {
                 out.sites.insert(pc, Specialization::PureCall { func });
+            } else if let Some(func) = crate::helpers::host_helper(id, xdp_runs) {
+                out.sites.insert(pc, Specialization::HostCall { func });
             } else if crate::helpers::plain_helper(id) {
                 out.sites.insert(pc, Specialization::PlainCall);
             } else if crate::helpers::REGISTERING_HELPERS.contains(&id)

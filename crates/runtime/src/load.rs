@@ -185,6 +185,10 @@ impl Runtime {
             .programs
             .iter()
             .any(|p| inline::reads_unchecked_pointers(&p.insns));
+        let xdp_runs = object
+            .programs
+            .iter()
+            .all(|p| p.prog_type() == ProgType::Xdp);
         for p in &object.programs {
             let load_err = |message: String| RuntimeError::Load {
                 program: p.name.clone(),
@@ -202,7 +206,7 @@ impl Runtime {
             // Only unchecked JIT code (the verifier accepted the program) inlines lookups.
             let engine = self.engine_for(&p.name);
             let lookups = if engine == Engine::Jit && verified {
-                inline::specialize(&p.insns, &maps, tail_targets, registers_values)
+                inline::specialize(&p.insns, &maps, tail_targets, registers_values, xdp_runs)
             } else {
                 InlinedLookups::default()
             };

@@ -169,7 +169,9 @@ impl<'o> ProgramRef<'o> {
         self.call_sites(|s| {
             !matches!(
                 s,
-                Specialization::PlainCall | Specialization::IndirectCall { .. }
+                Specialization::PlainCall
+                    | Specialization::HostCall { .. }
+                    | Specialization::IndirectCall { .. }
             )
         })
     }
@@ -187,6 +189,13 @@ impl<'o> ProgramRef<'o> {
     /// verified program.
     pub fn plain_call_sites(&self) -> Vec<usize> {
         self.call_sites(|s| matches!(s, Specialization::PlainCall))
+    }
+
+    /// The helper calls (slot indexes) its code makes as direct calls of the helper's body
+    /// with the run's helpers (`Specialization::HostCall`; see the `inline` module), in the
+    /// unchecked JIT code of a verified program.
+    pub fn host_call_sites(&self) -> Vec<usize> {
+        self.call_sites(|s| matches!(s, Specialization::HostCall { .. }))
     }
 
     fn call_sites(&self, which: impl Fn(&Specialization) -> bool) -> Vec<usize> {

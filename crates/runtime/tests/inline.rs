@@ -59,7 +59,7 @@ fn corpus_lookups_are_inlined_except_where_the_map_depends_on_the_path() {
     // Call sites of `bpf_map_lookup_elem` in xdp_inline.o (llvm-objdump): 23 (vals), 30 and
     // 78 (sums), 94 (evens or odds, chosen by a branch just before: a call through the map
     // pointer); 72 is `bpf_csum_diff`, a direct call of the pure helper; 55 and 66
-    // `bpf_map_update_elem`, plain helper calls.
+    // `bpf_map_update_elem`, direct calls of the helper's body with the run's helpers.
     let ways = [
         (
             Engine::Jit,
@@ -83,7 +83,7 @@ fn corpus_lookups_are_inlined_except_where_the_map_depends_on_the_path() {
             vec![],
         ),
     ];
-    for (engine, verification, sites, plain, indirect) in ways {
+    for (engine, verification, sites, host, indirect) in ways {
         let loaded = Runtime::new()
             .engine(engine)
             .verification(verification)
@@ -95,9 +95,10 @@ fn corpus_lookups_are_inlined_except_where_the_map_depends_on_the_path() {
             sites,
             "{engine:?} {verification:?}"
         );
+        assert_eq!(prog.host_call_sites(), host, "{engine:?} {verification:?}");
         assert_eq!(
             prog.plain_call_sites(),
-            plain,
+            Vec::<usize>::new(),
             "{engine:?} {verification:?}"
         );
         assert_eq!(
@@ -371,18 +372,19 @@ fn hash_lookups_are_direct_calls_unless_the_object_reads_unchecked_pointers() {
         let program = |name| plain.program(Some(name)).unwrap();
         let jit = |sites: Vec<usize>| if engine == Engine::Jit { sites } else { vec![] };
         // Each program's lookup is at pc 5 (a store, a two-slot lddw, a mov and an add):
-        // direct for the hash map; the update after it (pc 13) and the per-CPU lookup are
-        // plain helper calls. In the object with `probe_read` every lookup must register
-        // its value, so it stays a full call.
+        // direct for the hash map; the update after it (pc 13) a direct call of the
+        // helper's body, and the per-CPU lookup a plain helper call. In the object with
+        // `probe_read` every lookup must register its value, so it stays a full call.
         assert_eq!(program("direct").inlined_call_sites(), jit(vec![5]));
-        assert_eq!(program("direct").plain_call_sites(), jit(vec![13]));
+        assert_eq!(program("direct").host_call_sites(), jit(vec![13]));
+        assert_eq!(program("direct").plain_call_sites(), Vec::<usize>::new());
         assert_eq!(program("per_cpu").inlined_call_sites(), Vec::<usize>::new());
         assert_eq!(program("per_cpu").plain_call_sites(), jit(vec![5]));
         // The same `direct` next to `kept` keeps its lookup a full call too: a value it
         // found could reach `kept`'s read (through a map, in a privileged program).
         let next_to_kept = kept.program(Some("direct")).unwrap();
         assert_eq!(next_to_kept.inlined_call_sites(), Vec::<usize>::new());
-        assert_eq!(next_to_kept.plain_call_sites(), jit(vec![13]));
+        assert_eq!(next_to_kept.host_call_sites(), jit(vec![13]));
         let kept = kept.program(Some("kept")).unwrap();
         assert_eq!(kept.inlined_call_sites(), Vec::<usize>::new());
         assert_eq!(kept.plain_call_sites(), Vec::<usize>::new());
@@ -512,19 +514,21 @@ fn inner_maps_the_host_made_are_reached_through_their_cells() {
 }
 
 #[test]
-fn ring_buffer_helpers_are_plain_calls_in_unchecked_code() {
+fn ring_buffer_helpers_are_plain_or_direct_calls_in_unchecked_code() {
     // xdp_ringbuf.o (llvm-objdump): reserve at 10 and 65, discard at 45 and 69, submit at
     // 49, output at 59, query at 75 and 80; the program reads through no unchecked
-    // pointer, so its reserves register nothing and may be plain too.
+    // pointer, so its reserves register nothing and may be plain too. `bpf_ringbuf_output`
+    // cannot fail for a verified program: a direct call of the helper's body.
     let path = common::corpus_dir().join("xdp_ringbuf.o");
-    for (engine, verification, plain) in [
+    for (engine, verification, plain, host) in [
         (
             Engine::Jit,
             Verification::Verify,
-            vec![10, 45, 49, 59, 65, 69, 75, 80],
+            vec![10, 45, 49, 65, 69, 75, 80],
+            vec![59],
         ),
-        (Engine::Jit, Verification::Unverified, vec![]),
-        (Engine::Interpreter, Verification::Verify, vec![]),
+        (Engine::Jit, Verification::Unverified, vec![], vec![]),
+        (Engine::Interpreter, Verification::Verify, vec![], vec![]),
     ] {
         let loaded = Runtime::new()
             .engine(engine)
@@ -532,10 +536,56 @@ fn ring_buffer_helpers_are_plain_calls_in_unchecked_code() {
             .load_file(&path)
             .unwrap();
         let prog = loaded.program(Some("xdp_ringbuf")).unwrap();
+        let what = format!("{engine:?} {verification:?}");
+        assert_eq!(prog.plain_call_sites(), plain, "{what}");
+        assert_eq!(prog.host_call_sites(), host, "{what}");
+    }
+}
+
+#[test]
+fn xdp_helpers_are_direct_calls_only_where_every_run_is_an_xdp_run() {
+    // `bpf_xdp_adjust_head(ctx, -8)` (pc 1) then `bpf_get_smp_processor_id` (pc 3); r0 =
+    // the first result (0: moved). Next to a socket filter, a tail call could bring the
+    // XDP program into a run of another kind, where the XDP helper fails: there it stays
+    // a plain call (which declines, and the full call reports the failure); the CPU
+    // number is a direct call either way.
+    let prog = vec![
+        mov(Reg::R2, Operand::Imm(-8)),
+        call(44),
+        mov(Reg::R6, Operand::Reg(Reg::R0)),
+        call(8),
+        mov(Reg::R0, Operand::Reg(Reg::R6)),
+        Insn::Exit,
+    ];
+    let object = |with_filter: bool| {
+        let mut b = ObjectBuilder::new("GPL");
+        b.add_program(
+            "adjust",
+            ProgramSection::for_type(ProgType::Xdp),
+            prog.clone(),
+        );
+        if with_filter {
+            let filter = vec![mov(Reg::R0, Operand::Imm(0)), Insn::Exit];
+            b.add_program(
+                "filter",
+                ProgramSection::for_type(ProgType::SocketFilter),
+                filter,
+            );
+        }
+        b.build().unwrap()
+    };
+    let packet = [0u8; 64];
+    for (with_filter, host, plain) in [(false, vec![1, 3], vec![]), (true, vec![3], vec![1])] {
+        let loaded = Runtime::new().ncpus(1).load(object(with_filter)).unwrap();
+        let adjust = loaded.program(Some("adjust")).unwrap();
+        assert_eq!(adjust.host_call_sites(), host, "filter {with_filter}");
+        assert_eq!(adjust.plain_call_sites(), plain, "filter {with_filter}");
+        let out = adjust.test_run(&TestRun::new(&packet)).unwrap();
+        assert_eq!(out.retval, 0, "filter {with_filter}");
         assert_eq!(
-            prog.plain_call_sites(),
-            plain,
-            "{engine:?} {verification:?}"
+            out.data_out.len(),
+            72,
+            "filter {with_filter}: 8 bytes pushed"
         );
     }
 }

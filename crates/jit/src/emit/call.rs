@@ -113,6 +113,7 @@ impl Emitter<'_> {
             Specialization::PureCall { func } => self.direct_call(func, None),
             Specialization::BoundCall { func, r1 } => self.direct_call(func, Some(r1)),
             Specialization::PlainCall => self.call_helper_through(pc, Some(id), None, o::PLAIN_FN),
+            Specialization::HostCall { func } => self.host_call(func),
             Specialization::IndirectCall { func_at, r1_at } => {
                 self.indirect_call(pc, id, func_at, r1_at)
             }
@@ -138,6 +139,28 @@ impl Emitter<'_> {
             asm!(self.asm; mov rdi, QWORD r1 as i64);
         }
         asm!(self.asm
+            ; mov rax, QWORD func as i64
+            ; call rax
+        );
+        self.restore_args_of(keep);
+    }
+
+    /// A direct call of a host function with the run's helpers object before r1–r5 (see
+    /// [`Specialization::HostCall`]), which keep their values (those code after the call
+    /// may read).
+    fn host_call(&mut self, func: u64) {
+        let keep = self.live_args();
+        self.save_args_of(keep);
+        asm!(self.asm
+            ; mov r9, r8
+            ; mov r8, rcx
+            ; mov rcx, rdx
+            ; mov rdx, rsi
+            ; mov rsi, rdi
+            // The context holds the address of the run's `&mut H`, whose first word is the
+            // object's address (a wide reference's too).
+            ; mov rdi, [r12 + o::HELPERS]
+            ; mov rdi, [rdi]
             ; mov rax, QWORD func as i64
             ; call rax
         );

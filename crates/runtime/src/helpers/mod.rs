@@ -199,6 +199,99 @@ const PLAIN_HELPERS: [i32; 17] = [
 /// a context: `bpf_map_lookup_elem`, `bpf_ringbuf_reserve`.
 pub(crate) const REGISTERING_HELPERS: [i32; 2] = [1, 131];
 
+/// The helpers unchecked code calls directly with the run's [`RunHelpers`]
+/// (`Specialization::HostCall`, see `inline`): plain helpers ([`RunHelpers::plain`]) that
+/// return a value on every call of a verified program; the XDP ones only where every run
+/// is an XDP run (`xdp_runs`: elsewhere they fail).
+pub(crate) fn host_helper(id: i32, xdp_runs: bool) -> Option<u64> {
+    let direct: HostFn = match id {
+        2 => host_call::<2>,
+        3 => host_call::<3>,
+        7 => host_call::<7>,
+        8 => host_call::<8>,
+        14 => host_call::<14>,
+        44 if xdp_runs => host_call::<44>,
+        54 if xdp_runs => host_call::<54>,
+        65 if xdp_runs => host_call::<65>,
+        87 => host_call::<87>,
+        88 => host_call::<88>,
+        89 => host_call::<89>,
+        130 => host_call::<130>,
+        _ => return None,
+    };
+    Some(direct as usize as u64)
+}
+
+/// A helper as unchecked code calls it directly: the run's helpers, then r1–r5.
+type HostFn = unsafe extern "sysv64" fn(*mut (), u64, u64, u64, u64, u64) -> u64;
+
+/// Helper `ID` called directly (see [`host_helper`]); `ID` is a constant, so the dispatch
+/// of [`RunHelpers::plain`] folds away.
+///
+/// # Safety
+/// `host` is the `RunHelpers` of the run (the runtime runs unchecked code only with them,
+/// `ProgramRef::run_once`), and the arguments are a verified program's.
+unsafe extern "sysv64" fn host_call<const ID: i32>(
+    host: *mut (),
+    a1: u64,
+    a2: u64,
+    a3: u64,
+    a4: u64,
+    a5: u64,
+) -> u64 {
+    // SAFETY: the caller's promise; nothing else uses the helpers while the code runs.
+    let helpers = unsafe { &mut *host.cast::<RunHelpers<'_>>() };
+    // SAFETY: a verified program's arguments (the caller's promise).
+    match unsafe { helpers.plain(ID, [a1, a2, a3, a4, a5]) } {
+        Some(r0) => r0,
+        None => host_call_failed(ID),
+    }
+}
+
+/// `host_helper` offers only helpers that cannot fail where it offers them; there is no
+/// way to report a failure from a direct call, so one is a bug: stop loudly.
+#[cold]
+fn host_call_failed(id: i32) -> ! {
+    eprintln!("bpfkit: helper {id} failed in a direct call, where it cannot; aborting");
+    std::process::abort()
+}
+
+impl RunHelpers<'_> {
+    /// [`Helpers::call_plain`]'s helpers, inlined into the callers that know `id`.
+    ///
+    /// # Safety
+    /// As [`Helpers::call_plain`]: the arguments are a verified program's.
+    #[inline(always)]
+    unsafe fn plain(&mut self, id: i32, a: [u64; 5]) -> Option<u64> {
+        let mem = &mut ArgMemory::Verified;
+        let result = match id {
+            1 => self.map_lookup_elem(a, mem),
+            2 => self.map_update_elem(a, mem),
+            3 => self.map_delete_elem(a, mem),
+            87 => self.map_push_elem(a, mem),
+            88 | 89 => self.map_pop_peek(id == 88, a, mem),
+            130 => self.ringbuf_output(a, mem),
+            131 => self.ringbuf_reserve(a, mem),
+            7 => return Some(self.shared.next_random() as u64),
+            8 => return Some(self.cpu as u64),
+            14 => return Some(misc::pid_tgid()),
+            10 => self.l3_csum_replace(a),
+            11 => self.l4_csum_replace(a),
+            44 => self.xdp_adjust_head(a),
+            54 => self.xdp_adjust_meta(a),
+            65 => self.xdp_adjust_tail(a),
+            132 | 133 => self.ringbuf_commit(id == 133, a),
+            // `call_plain`'s callers vouch for the arguments.
+            134 => self.ringbuf_query(a, true),
+            _ => return None,
+        };
+        match result {
+            Ok(HelperReturn::Value(r0)) => Some(r0),
+            _ => None,
+        }
+    }
+}
+
 /// Whether helper `id` is one [`RunHelpers`] runs without a helper context, always
 /// (the sites of [`REGISTERING_HELPERS`] are chosen by `inline`).
 pub(crate) fn plain_helper(id: i32) -> bool {
@@ -260,31 +353,7 @@ impl Helpers for RunHelpers<'_> {
     /// not reserved) declines the call: each fails before changing anything, so the full
     /// call fails the same way.
     unsafe fn call_plain(&mut self, id: i32, a: [u64; 5]) -> Option<u64> {
-        let mem = &mut ArgMemory::Verified;
-        let result = match id {
-            1 => self.map_lookup_elem(a, mem),
-            2 => self.map_update_elem(a, mem),
-            3 => self.map_delete_elem(a, mem),
-            87 => self.map_push_elem(a, mem),
-            88 | 89 => self.map_pop_peek(id == 88, a, mem),
-            130 => self.ringbuf_output(a, mem),
-            131 => self.ringbuf_reserve(a, mem),
-            7 => return Some(self.shared.next_random() as u64),
-            8 => return Some(self.cpu as u64),
-            14 => return Some(misc::pid_tgid()),
-            10 => self.l3_csum_replace(a),
-            11 => self.l4_csum_replace(a),
-            44 => self.xdp_adjust_head(a),
-            54 => self.xdp_adjust_meta(a),
-            65 => self.xdp_adjust_tail(a),
-            132 | 133 => self.ringbuf_commit(id == 133, a),
-            // `call_plain`'s callers vouch for the arguments.
-            134 => self.ringbuf_query(a, true),
-            _ => return None,
-        };
-        match result {
-            Ok(HelperReturn::Value(r0)) => Some(r0),
-            _ => None,
-        }
+        // SAFETY: forwarded.
+        unsafe { self.plain(id, a) }
     }
 }
