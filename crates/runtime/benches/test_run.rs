@@ -5,10 +5,10 @@
 //! `cargo bench -p bpfkit-runtime --bench test_run` (as root for the kernel column);
 //! `BPFKIT_BENCH_REPEAT=n` changes the repeat count (default 1,000,000, as the issue asks);
 //! `BPFKIT_BENCH_ONLY=name` measures only the programs whose name contains `name`;
-//! `BPFKIT_BENCH_ROUNDS=n` (default 3) measures each program `n` times on each side, the
-//! three sides interleaved, and keeps each side's fastest round (on a shared VM a single
-//! round of a side can be slowed by a neighbour's burst; the minimum is the repeatable
-//! figure). Every column is the test-run's own `duration`: the total time of `repeat` runs on one
+//! `BPFKIT_BENCH_ROUNDS=n` (default 7) measures each program `n` times on each side, the
+//! three sides interleaved, and keeps each side's fastest round (on a shared VM a side can
+//! run slower for seconds at a time, every program alike, the kernel too: three rounds
+//! sometimes all fell in such a stretch; the minimum of seven is the repeatable figure). Every column is the test-run's own `duration`: the total time of `repeat` runs on one
 //! packet divided by `repeat`. The kernel runs its JIT-compiled code; bpfkit its checked
 //! interpreter and the unchecked JIT code of the verified program.
 
@@ -32,7 +32,7 @@ fn main() {
     let rounds: u32 = std::env::var("BPFKIT_BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
+        .unwrap_or(7)
         .max(1);
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dir = manifest.join("tests/corpus");
