@@ -6,9 +6,10 @@
 //! `BPFKIT_BENCH_REPEAT=n` changes the repeat count (default 1,000,000, as the issue asks);
 //! `BPFKIT_BENCH_ONLY=name` measures only the programs whose name contains `name`;
 //! `BPFKIT_BENCH_ROUNDS=n` (default 7) measures each program `n` times on each side, the
-//! three sides interleaved, and keeps each side's fastest round (on a shared VM a side can
-//! run slower for seconds at a time, every program alike, the kernel too: three rounds
-//! sometimes all fell in such a stretch; the minimum of seven is the repeatable figure). Every column is the test-run's own `duration`: the total time of `repeat` runs on one
+//! three sides interleaved, each round going through every program, and keeps each side's
+//! fastest round (this shared VM has slow stretches of several seconds: rounds taken one
+//! after another all fell in one at times; spread over the whole run, the minimum is the
+//! repeatable figure). Every column is the test-run's own `duration`: the total time of `repeat` runs on one
 //! packet divided by `repeat`. The kernel runs its JIT-compiled code; bpfkit its checked
 //! interpreter and the unchecked JIT code of the verified program.
 
@@ -57,6 +58,9 @@ fn main() {
     );
     println!("| program | insns/run | interpreter ns/run | JIT ns/run | kernel ns/run | JIT / kernel | interpreter / kernel |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
+    // Every object stays loaded in the kernel for the whole run.
+    let mut rows: Vec<Row> = Vec::new();
+    let mut kernel_objects = Vec::new();
     for path in &objects {
         let object = bpfkit_runtime::Object::parse(&std::fs::read(path).unwrap()).unwrap();
         let xdp: Vec<String> = object
@@ -68,52 +72,75 @@ fn main() {
         if xdp.is_empty() {
             continue;
         }
-        let k = match &kernel_note {
-            None => {
-                Some(kernel::KernelObject::load(path, &format!("bench-{}", stem(path))).unwrap())
-            }
-            Some(_) => None,
-        };
-        for program in &xdp {
-            // For profiling one engine: BPFKIT_BENCH_SKIP_INTERP=1.
-            let skip_interp = std::env::var_os("BPFKIT_BENCH_SKIP_INTERP").is_some();
-            let (mut interp, mut jit, mut theirs) = ((u32::MAX, 0), (u32::MAX, 0), None);
-            for _ in 0..rounds {
-                if !skip_interp {
-                    let m = measure(path, program, Engine::Interpreter, packet, repeat);
-                    interp = (interp.0.min(m.0), m.1);
-                }
-                let m = measure(path, program, Engine::Jit, packet, repeat);
-                jit = (jit.0.min(m.0), m.1);
-                if let Some(k) = &k {
-                    k.test_run(program, packet, None, 0, 1000).unwrap();
-                    let t = k
-                        .test_run(program, packet, None, 0, repeat)
-                        .unwrap()
-                        .duration_ns;
-                    theirs = Some(theirs.map_or(t, |best: u32| best.min(t)));
-                }
-            }
-            if skip_interp {
-                interp = (0, 0);
-            }
-            let (kern, jit_ratio, interp_ratio) = match theirs {
-                Some(t) => (
-                    t.to_string(),
-                    format!("{:.2}x", jit.0 as f64 / t.max(1) as f64),
-                    format!("{:.1}x", interp.0 as f64 / t.max(1) as f64),
-                ),
-                None => ("n/a".into(), "n/a".into(), "n/a".into()),
-            };
-            println!(
-                "| `{}` `{program}` | {} | {} | {} | {kern} | {jit_ratio} | {interp_ratio} |",
-                stem(path),
-                interp.1,
-                interp.0,
-                jit.0,
-            );
+        let kernel = kernel_note.is_none().then_some(kernel_objects.len());
+        if kernel.is_some() {
+            let tag = format!("bench-{}", stem(path));
+            kernel_objects.push(kernel::KernelObject::load(path, &tag).unwrap());
+        }
+        for program in xdp {
+            rows.push(Row {
+                path: path.clone(),
+                program,
+                kernel,
+                interp: (u32::MAX, 0),
+                jit: (u32::MAX, 0),
+                theirs: None,
+            });
         }
     }
+    // For profiling one engine: BPFKIT_BENCH_SKIP_INTERP=1.
+    let skip_interp = std::env::var_os("BPFKIT_BENCH_SKIP_INTERP").is_some();
+    // Rounds outermost: a program's rounds are spread over the whole run, so a slow stretch
+    // of the machine (seconds long) cannot take all of them.
+    for _ in 0..rounds {
+        for row in &mut rows {
+            if !skip_interp {
+                let m = measure(&row.path, &row.program, Engine::Interpreter, packet, repeat);
+                row.interp = (row.interp.0.min(m.0), m.1);
+            }
+            let m = measure(&row.path, &row.program, Engine::Jit, packet, repeat);
+            row.jit = (row.jit.0.min(m.0), m.1);
+            if let Some(k) = row.kernel.map(|i| &kernel_objects[i]) {
+                k.test_run(&row.program, packet, None, 0, 1000).unwrap();
+                let t = k
+                    .test_run(&row.program, packet, None, 0, repeat)
+                    .unwrap()
+                    .duration_ns;
+                row.theirs = Some(row.theirs.map_or(t, |best: u32| best.min(t)));
+            }
+        }
+    }
+    for row in &rows {
+        let interp = if skip_interp { (0, 0) } else { row.interp };
+        let (kern, jit_ratio, interp_ratio) = match row.theirs {
+            Some(t) => (
+                t.to_string(),
+                format!("{:.2}x", row.jit.0 as f64 / t.max(1) as f64),
+                format!("{:.1}x", interp.0 as f64 / t.max(1) as f64),
+            ),
+            None => ("n/a".into(), "n/a".into(), "n/a".into()),
+        };
+        println!(
+            "| `{}` `{}` | {} | {} | {} | {kern} | {jit_ratio} | {interp_ratio} |",
+            stem(&row.path),
+            row.program,
+            interp.1,
+            interp.0,
+            row.jit.0,
+        );
+    }
+}
+
+/// One program's measurements: the fastest round of each side, `(ns per run, instructions
+/// of the last run)` for bpfkit's engines.
+struct Row {
+    path: PathBuf,
+    program: String,
+    /// Index of its object in the kernel, if the kernel column runs.
+    kernel: Option<usize>,
+    interp: (u32, u64),
+    jit: (u32, u64),
+    theirs: Option<u32>,
 }
 
 /// `(ns per run, instructions of the last run)` of `program` on `engine` (verified, so the

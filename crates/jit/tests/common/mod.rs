@@ -72,17 +72,43 @@ impl Helpers for TestHelpers {
     }
 }
 
-/// Every call of helpers 1, 3 and 4 as a plain call ([`Specialization::PlainCall`]): the
-/// plain path for helper 1, the fall-back to the full call (with a stop or an error) for
-/// the others. For unchecked code, which honours specialisations.
+/// Every call of helper 1 as a host call of [`direct_1`] ([`Specialization::HostCall`];
+/// a plain call in code that takes a function's address), of helpers 3 and 4 as a plain
+/// call ([`Specialization::PlainCall`]: the fall-back to the full call, with a stop or an
+/// error). For unchecked code, which honours specialisations.
 pub fn plain_sites(prog: &Program) -> CallSites {
+    let direct = direct_1 as unsafe extern "sysv64" fn(*mut (), u64, u64, u64, u64, u64) -> u64;
     let mut sites = CallSites::new();
     for d in prog.insns() {
-        if let Insn::Call(CallTarget::Helper(1 | 3 | 4)) = d.insn {
-            sites.insert(d.pc, Specialization::PlainCall);
-        }
+        match d.insn {
+            Insn::Call(CallTarget::Helper(1)) => {
+                let func = direct as usize as u64;
+                sites.insert(d.pc, Specialization::HostCall { func })
+            }
+            Insn::Call(CallTarget::Helper(3 | 4)) => sites.insert(d.pc, Specialization::PlainCall),
+            _ => None,
+        };
     }
     sites
+}
+
+/// Helper 1 called directly with the run's helpers (a [`TestHelpers`], whose scratch
+/// pointer it checks is still the one the run set).
+unsafe extern "sysv64" fn direct_1(
+    host: *mut (),
+    a1: u64,
+    a2: u64,
+    _: u64,
+    _: u64,
+    a5: u64,
+) -> u64 {
+    // SAFETY: the tests and the fuzz target run unchecked code with `TestHelpers` only.
+    let host = unsafe { &*host.cast::<TestHelpers>() };
+    assert!(
+        !host.scratch.is_null(),
+        "host call without the run's helpers"
+    );
+    a1 ^ a2.rotate_left(7) ^ a5
 }
 
 /// What one run did: its result and the input buffer afterwards.
