@@ -230,15 +230,7 @@ fn host_calls_get_the_runs_helpers_and_keep_r1_to_r5() {
     assert_eq!(insns[5], Insn::Call(CallTarget::Helper(7)));
     let prog = Program::load(&insns).unwrap();
     let config = Config::default();
-    let expected = prog
-        .run(
-            [0; 5],
-            &mut MemoryMap::new(),
-            &mut Counting::default(),
-            &config,
-        )
-        .unwrap()
-        .r0;
+    let expected = interpreted(&prog);
     for checked in [false, true] {
         let options = CompileOptions {
             checked,
@@ -293,15 +285,7 @@ fn code_whose_functions_may_be_called_back_makes_host_calls_plain() {
         sites.insert(pc + 2, *s);
     }
     let config = Config::default();
-    let expected = prog
-        .run(
-            [0; 5],
-            &mut MemoryMap::new(),
-            &mut Counting::default(),
-            &config,
-        )
-        .unwrap()
-        .r0;
+    let expected = interpreted(&prog);
     let unchecked = CompileOptions {
         checked: false,
         ..CompileOptions::default()
@@ -311,4 +295,16 @@ fn code_whose_functions_may_be_called_back_makes_host_calls_plain() {
     let r0 = jit.run([0; 5], &mut MemoryMap::new(), &mut host, &config);
     assert_eq!(r0.map(|e| e.r0), Ok(expected));
     assert_eq!((host.direct, host.plain, host.full), (0, 2, 1));
+}
+
+/// r0 of `prog` on the interpreter (the oracle), with [`Counting`] helpers.
+fn interpreted(prog: &Program) -> u64 {
+    let mut helpers = Counting::default();
+    let exit = prog.run(
+        [0; 5],
+        &mut MemoryMap::new(),
+        &mut helpers,
+        &Config::default(),
+    );
+    exit.unwrap().r0
 }

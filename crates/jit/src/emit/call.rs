@@ -75,12 +75,8 @@ impl Emitter<'_> {
         );
         let keep = self.live_args();
         self.save_args_of(keep);
+        self.args_after_first();
         asm!(self.asm
-            ; mov r9, r8
-            ; mov r8, rcx
-            ; mov rcx, rdx
-            ; mov rdx, rsi
-            ; mov rsi, rdi
             ; mov rdi, r12
             ; call QWORD [r12 + trampoline]
         );
@@ -151,12 +147,8 @@ impl Emitter<'_> {
     fn host_call(&mut self, func: u64) {
         let keep = self.live_args();
         self.save_args_of(keep);
+        self.args_after_first();
         asm!(self.asm
-            ; mov r9, r8
-            ; mov r8, rcx
-            ; mov rcx, rdx
-            ; mov rdx, rsi
-            ; mov rsi, rdi
             // The context holds the address of the run's `&mut H`, whose first word is the
             // object's address (a wide reference's too).
             ; mov rdi, [r12 + o::HELPERS]
@@ -165,6 +157,18 @@ impl Emitter<'_> {
             ; call rax
         );
         self.restore_args_of(keep);
+    }
+
+    /// r1–r5 (rdi, rsi, rdx, rcx, r8) moved one SysV argument register along, to rsi–r9:
+    /// the callee takes a host pointer first.
+    fn args_after_first(&mut self) {
+        asm!(self.asm
+            ; mov r9, r8
+            ; mov r8, rcx
+            ; mov rcx, rdx
+            ; mov rdx, rsi
+            ; mov rsi, rdi
+        );
     }
 
     /// A call of the function whose address is at `r1 + func_at`, with r1 = the word at
