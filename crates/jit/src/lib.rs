@@ -170,5 +170,5 @@ mod usage;
 pub use compile::CompileOptions;
 pub use error::JitError;
 pub use program::JitProgram;
-pub use specialize::{CallSites, Specialization};
+pub use specialize::{CallSites, HostFn, Specialization};
 pub use tail::{TailCall, TailCalls, MAX_TAIL_CALLS};

@@ -98,9 +98,8 @@ pub enum Specialization {
         /// Offset of its first argument in the record.
         r1_at: i32,
     },
-    /// A direct call of the host function at `func`, an
-    /// `unsafe extern "sysv64" fn(host, r1, r2, r3, r4, r5) -> r0` (all `u64`), where `host`
-    /// is the address of the helpers object the run was given (the `H` of
+    /// A direct call of the host function at `func`, a [`HostFn`] taking `host`, then r1–r5,
+    /// where `host` is the address of the helpers object the run was given (the `H` of
     /// [`JitProgram::run`](crate::JitProgram::run)): for a helper that needs the run's state
     /// but no [`HelperCtx`](bpfkit_vm::HelperCtx) and cannot fail (e.g.
     /// `bpf_xdp_adjust_head`), called without a trampoline as the kernel's JIT calls it. The
@@ -143,6 +142,10 @@ pub enum Specialization {
         count: u32,
     },
 }
+
+/// The type of a [`Specialization::HostCall`]'s function: the run's helpers object, then
+/// r1–r5; returns r0.
+pub type HostFn = unsafe extern "sysv64" fn(*mut (), u64, u64, u64, u64, u64) -> u64;
 
 /// Specialisations by call site: the slot index (pc) of each `call <helper>` instruction
 /// to specialise.

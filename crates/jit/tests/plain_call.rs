@@ -6,7 +6,7 @@
 //! and the counts show which path ran.
 
 use bpfkit_isa::{CallTarget, Insn, LdImm64Kind, Reg};
-use bpfkit_jit::{CallSites, CompileOptions, JitProgram, Specialization};
+use bpfkit_jit::{CallSites, CompileOptions, HostFn, JitProgram, Specialization};
 use bpfkit_vm::{
     Config, HelperCtx, HelperError, HelperReturn, Helpers, MemoryMap, Program, VmError,
 };
@@ -212,7 +212,7 @@ unsafe extern "sysv64" fn direct_7(host: *mut (), a1: u64, _: u64, _: u64, _: u6
 
 /// [`TEXT`]'s `call 7` as a host call of [`direct_7`], its `call 8` a plain call.
 fn host_sites() -> CallSites {
-    let func = direct_7 as unsafe extern "sysv64" fn(*mut (), u64, u64, u64, u64, u64) -> u64;
+    let func = direct_7 as HostFn;
     let mut sites = CallSites::new();
     sites.insert(
         5,

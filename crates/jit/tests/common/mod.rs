@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use bpfkit_isa::{CallTarget, Insn};
-use bpfkit_jit::{CallSites, JitProgram, Specialization};
+use bpfkit_jit::{CallSites, HostFn, JitProgram, Specialization};
 use bpfkit_vm::{
     Access, Config, Exit, HelperCtx, HelperError, HelperReturn, Helpers, MemoryMap, Program,
     VmError,
@@ -77,7 +77,7 @@ impl Helpers for TestHelpers {
 /// call ([`Specialization::PlainCall`]: the fall-back to the full call, with a stop or an
 /// error). For unchecked code, which honours specialisations.
 pub fn plain_sites(prog: &Program) -> CallSites {
-    let direct = direct_1 as unsafe extern "sysv64" fn(*mut (), u64, u64, u64, u64, u64) -> u64;
+    let direct = direct_1 as HostFn;
     let mut sites = CallSites::new();
     for d in prog.insns() {
         match d.insn {

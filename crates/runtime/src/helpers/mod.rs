@@ -204,7 +204,7 @@ pub(crate) const REGISTERING_HELPERS: [i32; 2] = [1, 131];
 /// return a value on every call of a verified program; the XDP ones only where every run
 /// is an XDP run (`xdp_runs`: elsewhere they fail).
 pub(crate) fn host_helper(id: i32, xdp_runs: bool) -> Option<u64> {
-    let direct: HostFn = match id {
+    let direct: bpfkit_jit::HostFn = match id {
         2 => host_call::<2>,
         3 => host_call::<3>,
         7 => host_call::<7>,
@@ -221,9 +221,6 @@ pub(crate) fn host_helper(id: i32, xdp_runs: bool) -> Option<u64> {
     };
     Some(direct as usize as u64)
 }
-
-/// A helper as unchecked code calls it directly: the run's helpers, then r1–r5.
-type HostFn = unsafe extern "sysv64" fn(*mut (), u64, u64, u64, u64, u64) -> u64;
 
 /// Helper `ID` called directly (see [`host_helper`]); `ID` is a constant, so the dispatch
 /// of [`RunHelpers::plain`] folds away.
