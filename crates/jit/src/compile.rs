@@ -15,6 +15,7 @@
 //! two fetches per iteration, measured up to 30% slower on a copy loop).
 
 use crate::blind::Blinder;
+use crate::coalesce;
 use crate::combine::{self, Combine};
 use crate::emit::{Emitted, Emitter, FETCH_BLOCK, LOOP_ALIGN};
 use crate::error::JitError;
@@ -152,6 +153,13 @@ pub(crate) struct Plan {
     /// at compile time ([`known`]): r3 of `bpf_tail_call`, the key r2 points at for
     /// `bpf_map_lookup_elem` (unchecked code only).
     pub call_keys: BTreeMap<usize, u32>,
+    /// Per instruction: a copy in a loop that coalescing made unnecessary (not emitted;
+    /// see `coalesce`).
+    pub elided: Vec<bool>,
+    /// Per loop emitted twice (by the index of its jump back): the moves `(t, acc)`, `t =
+    /// acc`, that its exit makes for the registers coalesced away that code after the loop
+    /// reads.
+    pub exit_moves: BTreeMap<usize, Vec<(Reg, Reg)>>,
 }
 
 impl Plan {
@@ -253,6 +261,8 @@ impl Plan {
             entry_live: usage::ALL,
             in_function: Vec::new(),
             call_keys: BTreeMap::new(),
+            elided: vec![false; n],
+            exit_moves: BTreeMap::new(),
         })
     }
 
@@ -352,6 +362,69 @@ impl Plan {
         }
     }
 
+    /// Removes the copies back of accumulators and induction variables in loops emitted
+    /// twice (see `coalesce`): after `mark_unrolled`, with register liveness settled.
+    /// `live_in`: per instruction, the registers live on entry to it.
+    fn coalesce_loops(&mut self, live_in: &[RegSet]) {
+        let callx = self.has_callx();
+        let Some(live) = self.live_out.as_mut() else {
+            return;
+        };
+        let mut insns: Vec<Insn> = self.insns.iter().map(|d| d.insn).collect();
+        for first in 0..insns.len() {
+            let Some(&last) = self.unroll.get(first).filter(|&&l| l != NONE) else {
+                continue;
+            };
+            let last = last as usize;
+            let (folds, combines) = (&self.folds, &self.combines);
+            let fixed = |i: usize| folds[i] != Fold::None || combines[i] != Combine::None;
+            let mut done = coalesce::coalesce_loop(&mut insns, first, last, &fixed);
+            // Induction copies need the two registers equal on entry: the loop must be
+            // entered only by falling into it, from the block before (whose code decides).
+            let only_back =
+                (0..insns.len()).all(|j| j == last || self.targets[j] as usize != first) && !callx;
+            let falls_in = first > 0
+                && !self.skipped[first - 1]
+                && !matches!(
+                    insns[first - 1],
+                    Insn::Ja { .. } | Insn::Exit | Insn::Call(_)
+                );
+            if only_back && falls_in {
+                let start = (0..first).rev().find(|&j| self.block_of[j] != NONE);
+                let preceding = insns[start.unwrap_or(0)..first].to_vec();
+                let equal = |a: Reg, b: Reg| coalesce::equal_after(&preceding, a, b);
+                done.extend(coalesce::coalesce_induction(
+                    &mut insns,
+                    &mut self.folds,
+                    first,
+                    last,
+                    &equal,
+                ));
+            }
+            let mut moves = Vec::new();
+            for c in done {
+                self.elided[c.copy] = true;
+                // `acc` now holds what the temporary held (more live is always safe).
+                for out in &mut live[first..=last] {
+                    *out |= usage::bit(c.acc);
+                }
+                // The loop's exit is the instruction after it.
+                if live_in
+                    .get(last + 1)
+                    .is_some_and(|l| l & usage::bit(c.temp) != 0)
+                {
+                    moves.push((c.temp, c.acc));
+                }
+            }
+            if !moves.is_empty() {
+                self.exit_moves.insert(last, moves);
+            }
+        }
+        for (d, insn) in self.insns.iter_mut().zip(insns) {
+            d.insn = insn;
+        }
+    }
+
     /// The index of the loop's jump back if instruction `i` starts a loop emitted twice.
     pub(crate) fn unrolled(&self, i: usize) -> Option<usize> {
         Some(self.unroll[i])
@@ -412,6 +485,13 @@ impl Plan {
             _ => None,
         });
         usage::function_code(n, entries, |i| self.successors(i))
+    }
+
+    /// Whether the program has a `callx` (which may enter any instruction).
+    fn has_callx(&self) -> bool {
+        self.insns
+            .iter()
+            .any(|d| matches!(d.insn, Insn::Call(CallTarget::Reg(_))))
     }
 
     /// Index of the instruction a jump or local call at index `i` goes to.
@@ -561,6 +641,7 @@ pub(crate) fn compile(
             }
         };
         let successors = |i| plan.successors(i);
+        let mut live_in = Vec::new();
         if let Some(live) = fold::live_out(&insns, &successors, &in_function, &call_reads) {
             if !options.blind_constants {
                 plan.folds = fold::folds(&insns, &block_start, &live.out);
@@ -568,6 +649,7 @@ pub(crate) fn compile(
             plan.combines = combine::combines(&insns, &block_start, &live.out, &plan.folds);
             plan.entry_live = live.entry;
             plan.live_out = Some(live.out);
+            live_in = live.live_in;
         }
         plan.in_function = in_function;
         let before = known::Before::new(&insns, &block_start);
@@ -584,6 +666,7 @@ pub(crate) fn compile(
             }
         }
         plan.mark_unrolled();
+        plan.coalesce_loops(&live_in);
     }
     plan.stack_need = program.stack_need();
     plan.zero_need = match options.checked || options.zero_stack {

@@ -59,6 +59,8 @@ fn kills(insn: &Insn) -> RegSet {
 pub(crate) struct Liveness {
     /// Per instruction: the registers code after it may read before writing them.
     pub out: Vec<RegSet>,
+    /// Per instruction: the registers code from it on may read before writing them.
+    pub live_in: Vec<RegSet>,
     /// The registers the code entered at instruction 0 may read before writing them:
     /// what the entry must set up.
     pub entry: RegSet,
@@ -102,6 +104,7 @@ pub(crate) fn live_out(
             return Some(Liveness {
                 entry: live_in.first().copied().unwrap_or(0),
                 out,
+                live_in,
             });
         }
     }

@@ -152,6 +152,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod blind;
+mod coalesce;
 mod code;
 mod combine;
 mod compile;

@@ -507,3 +507,87 @@ fn register_writes_nothing_reads_are_not_emitted() {
         assert_eq!(mov5, mov as usize, "{text}");
     }
 }
+
+#[test]
+fn coalesced_loop_copies_match_the_interpreter() {
+    // Loops emitted twice whose copy back `rA = rT` (accumulator) or `lag = iv` (induction)
+    // the JIT removes, and near misses it must keep. r2 = the trip count or the length; each
+    // case counts one x86 `mov` (the copy as written): twice when kept (two copies of the
+    // body), and what is left when removed (0, or 1 where the loop's exit sets the
+    // register because code after the loop reads it).
+    // eBPF r0 r1 r2 r3 r4 r5 r6 are rax rdi rsi rdx rcx r8 rbx.
+    let cases = [
+        // The word copy's accumulator: `r4 = r0` goes; r0 is set at the exit.
+        (
+            "mov %r0, 0\nmov %r4, 0\nmov %r3, %r1\nmov %r1, 0\nl:\nldxdw %r0, [%r3+0]\nxor %r0, %r4\nadd %r3, 8\nmul %r0, 3\nadd %r1, 1\nmov %r4, %r0\njlt %r1, %r2, l",
+            "mov %rax,%rcx",
+            0,
+        ),
+        // ... and the exit's move (r0 = r4) is there once.
+        (
+            "mov %r0, 0\nmov %r4, 0\nmov %r3, %r1\nmov %r1, 0\nl:\nldxdw %r0, [%r3+0]\nxor %r0, %r4\nadd %r3, 8\nmul %r0, 3\nadd %r1, 1\nmov %r4, %r0\njlt %r1, %r2, l",
+            "mov %rcx,%rax",
+            1,
+        ),
+        // The checksum's shape: both copies go, and nothing after the loop reads r4 or r5.
+        (
+            "mov %r0, 0\nmov %r4, 0\nmov %r5, 0\nmov %r3, 0\nl:\nmov %r0, %r1\nadd %r0, %r4\nldxb %r6, [%r0+1]\nldxb %r0, [%r0+0]\nlsh %r0, 8\nor %r0, %r6\nadd %r0, %r5\nadd %r3, 2\nmov %r6, %r4\nadd %r6, 3\nmov %r4, %r3\nmov %r5, %r0\njlt %r6, %r2, l",
+            "mov %rdx,%rcx",
+            0,
+        ),
+        (
+            "mov %r0, 0\nmov %r4, 0\nmov %r5, 0\nmov %r3, 0\nl:\nmov %r0, %r1\nadd %r0, %r4\nldxb %r6, [%r0+1]\nldxb %r0, [%r0+0]\nlsh %r0, 8\nor %r0, %r6\nadd %r0, %r5\nadd %r3, 2\nmov %r6, %r4\nadd %r6, 3\nmov %r4, %r3\nmov %r5, %r0\njlt %r6, %r2, l",
+            "mov %rax,%r8",
+            0,
+        ),
+        // A pointer walk: the load after the step reads [r3 - 1]; r4 is read after the loop
+        // (the copy before the loop, and the exit's).
+        (
+            "mov %r0, 0\nmov %r9, %r1\nadd %r9, %r2\nmov %r3, %r1\nmov %r4, %r3\nl:\nldxb %r5, [%r4+0]\nadd %r3, 1\nldxb %r6, [%r4+0]\nadd %r0, %r5\nadd %r0, %r6\nmov %r4, %r3\njlt %r3, %r9, l\nsub %r4, %r1\nlsh %r4, 16\nadd %r0, %r4",
+            "mov %rdx,%rcx",
+            2,
+        ),
+        // Near misses. Unequal on entry (r4 = 1, r3 = 0).
+        (
+            "mov %r0, 0\nmov %r4, 1\nmov %r3, 0\nl:\nadd %r0, %r4\nadd %r3, 2\nmov %r4, %r3\njlt %r3, %r2, l",
+            "mov %rdx,%rcx",
+            2,
+        ),
+        // The lag read after the step as a value.
+        (
+            "mov %r0, 0\nmov %r4, 0\nmov %r3, 0\nl:\nadd %r3, 2\nadd %r0, %r4\nmov %r4, %r3\njlt %r3, %r2, l",
+            "mov %rdx,%rcx",
+            2,
+        ),
+        // Equal where the code before falls in, but also entered by a jump with r4 = 7.
+        (
+            "mov %r0, 0\nmov %r3, 0\nmov %r4, 7\njeq %r2, 3, l\nmov %r3, 0\nmov %r4, 0\nl:\nadd %r0, %r4\nadd %r3, 2\nmov %r4, %r3\njlt %r3, %r2, l",
+            "mov %rdx,%rcx",
+            2,
+        ),
+        // An accumulator through a subtraction (not commutative).
+        (
+            "mov %r0, 0\nmov %r4, 100\nmov %r3, %r1\nmov %r1, 0\nl:\nldxb %r0, [%r3+0]\nsub %r0, %r4\nadd %r3, 1\nadd %r1, 1\nmov %r4, %r0\njlt %r1, %r2, l",
+            "mov %rax,%rcx",
+            2,
+        ),
+        // The temporary read at the loop head (it carries a value as well).
+        (
+            "mov %r0, 5\nmov %r4, 0\nmov %r1, 0\nl:\nadd %r0, 1\nadd %r0, %r4\nadd %r1, 1\nmov %r4, %r0\njlt %r1, %r2, l",
+            "mov %rax,%rcx",
+            2,
+        ),
+    ];
+    let mem = input(64);
+    for (body, mov, left) in cases {
+        for count in 0..=5 {
+            let text = format!("mov %r2, {count}\n{body}\nexit");
+            check_text(&text, &mem).unwrap_or_else(|e| panic!("{e}: {text}"));
+        }
+        let text = format!("{body}\nexit");
+        let Some(listing) = unchecked_listing(&text) else {
+            continue;
+        };
+        assert_eq!(count(&listing, |l| l == mov), left, "`{mov}` in {text}");
+    }
+}

@@ -39,10 +39,11 @@ impl Emitter<'_> {
         let d = x(dst);
         let wide = width == Width::W64;
         // The condition is tested as written; the jump may be taken on its opposite. The
-        // first copy of an unrolled loop leaves it (to the instruction after the loop).
+        // first copy of an unrolled loop leaves it (to the loop's exit moves or the
+        // instruction after the loop).
         let (label, taken, site) = if self.exit_jump {
             (
-                self.labels[i + 1],
+                self.loop_exit.unwrap_or(self.labels[i + 1]),
                 opposite(cond),
                 self.plan.insns.len() + i,
             )

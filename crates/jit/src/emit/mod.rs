@@ -143,6 +143,9 @@ pub(crate) struct Emitter<'p> {
     /// The loop jump being emitted ends the first copy of an unrolled loop: it leaves the
     /// loop on the opposite condition.
     exit_jump: bool,
+    /// Where the first copy's exit jump goes when the loop's exit makes moves
+    /// ([`Plan::exit_moves`]); else to the instruction after the loop.
+    loop_exit: Option<DynamicLabel>,
 }
 
 impl<'p> Emitter<'p> {
@@ -182,6 +185,7 @@ impl<'p> Emitter<'p> {
             fast_tail_entry: None,
             copy: false,
             exit_jump: false,
+            loop_exit: None,
             asm,
         };
         e.prologue();
@@ -245,6 +249,11 @@ impl<'p> Emitter<'p> {
             if let Some(block) = block {
                 self.charge(block);
             }
+        }
+        if self.plan.elided[i] {
+            // A copy made unnecessary (see `coalesce`): nothing to emit, flags and facts
+            // stand.
+            return Ok(1);
         }
         // Flags and facts survive only along straight-line code: into the next block
         // where only the instruction before leads (unchecked code, which charges no budget
@@ -381,8 +390,11 @@ impl<'p> Emitter<'p> {
 
     /// A single-block loop from `first` to its jump back at `last`, emitted twice: the
     /// first copy leaves the loop on the opposite condition and runs into the second,
-    /// whose jump goes back to the first (one taken jump per two iterations).
+    /// whose jump goes back to the first (one taken jump per two iterations). Both copies
+    /// leave through the loop's exit moves, if it has any.
     fn unrolled(&mut self, first: usize, last: usize) -> Result<(), JitError> {
+        let moves = self.plan.exit_moves.get(&last);
+        self.loop_exit = moves.map(|_| self.asm.new_dynamic_label());
         for copy in [false, true] {
             self.copy = copy;
             let mut j = first;
@@ -394,6 +406,12 @@ impl<'p> Emitter<'p> {
             self.exit_jump = false;
         }
         self.copy = false;
+        if let (Some(label), Some(moves)) = (self.loop_exit.take(), moves) {
+            asm!(self.asm; =>label);
+            for &(dst, src) in moves {
+                asm!(self.asm; mov Rq(x(dst)), Rq(x(src)));
+            }
+        }
         Ok(())
     }
 

@@ -5,11 +5,21 @@
 //! time mostly measures the neighbours. Each function runs repeatedly for a fixed time,
 //! calls timed in batches that grow until a batch takes 1 ms (reading the clock then costs
 //! nothing for short calls); rounds are interleaved between the functions compared and the
-//! best of [`ROUNDS`] is kept.
+//! best of [`rounds`] is kept.
 #![allow(dead_code)] // each benchmark uses its own part
 
-/// Rounds per measurement.
+/// Rounds per measurement by default.
 pub const ROUNDS: usize = 5;
+
+/// Rounds per measurement: `BPFKIT_BENCH_ROUNDS`, else [`ROUNDS`]. More, shorter rounds
+/// ride out this VM's slow stretches (seconds in which everything runs up to 2x slower).
+pub fn rounds() -> usize {
+    std::env::var("BPFKIT_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(ROUNDS)
+}
 
 /// CPU time consumed by this thread, in seconds.
 pub fn thread_cpu_secs() -> f64 {
@@ -43,13 +53,14 @@ pub fn time_round(budget: f64, f: &mut dyn FnMut() -> u64) -> f64 {
     }
 }
 
-/// Best-of-[`ROUNDS`] seconds per call of each function, `budget` CPU seconds each in all,
+/// Best-of-[`rounds`] seconds per call of each function, `budget` CPU seconds each in all,
 /// rounds interleaved.
 pub fn time_all(budget: f64, fs: &mut [&mut dyn FnMut() -> u64]) -> Vec<f64> {
     let mut best = vec![f64::INFINITY; fs.len()];
-    for _ in 0..ROUNDS {
+    let rounds = rounds();
+    for _ in 0..rounds {
         for (f, b) in fs.iter_mut().zip(&mut best) {
-            *b = b.min(time_round(budget / ROUNDS as f64, *f));
+            *b = b.min(time_round(budget / rounds as f64, *f));
         }
     }
     best
