@@ -9,15 +9,14 @@
 //! soon as a pass switches nothing (typically after 2–3; at most [`MAX_PASSES`]). A final
 //! check verifies every short jump against the final offsets.
 //!
-//! Loop heads (targets of backward jumps) start at a 16-byte boundary; a loop that the
-//! first pass found to fit in a 64-byte fetch block is placed so that it does not cross one
-//! (x86 cores fetch and cache decoded instructions by such blocks: a loop spanning two costs
-//! two fetches per iteration, measured up to 30% slower on a copy loop).
+//! Loop heads (targets of backward jumps) start 16 bytes into a 64-byte block
+//! ([`LOOP_OFFSET`](crate::emit::LOOP_OFFSET)): of the eight offsets, the one measured
+//! fastest over the JIT benchmark's loops on this project's machine (BENCHMARKS.md).
 
 use crate::blind::Blinder;
 use crate::coalesce;
 use crate::combine::{self, Combine};
-use crate::emit::{Emitted, Emitter, FETCH_BLOCK, LOOP_ALIGN};
+use crate::emit::{Emitted, Emitter, FETCH_BLOCK};
 use crate::error::JitError;
 use crate::fold::{self, Fold};
 use crate::known;
@@ -29,10 +28,6 @@ use std::collections::BTreeMap;
 
 /// Upper bound on emission passes (each pass can only shorten jumps).
 pub(crate) const MAX_PASSES: usize = 16;
-
-/// Bytes a conditional jump and a `jmp` take beyond their short forms in the long ones.
-const LONG_JCC_EXTRA: usize = 4;
-const LONG_JMP_EXTRA: usize = 3;
 
 /// Longest loop body (in instructions, the jump back included) emitted twice.
 const MAX_UNROLLED: u32 = 16;
@@ -125,9 +120,6 @@ pub(crate) struct Plan {
     /// Per instruction: if it is a loop head (target of a backward jump), the index of the
     /// last jump back to it (else `NONE`).
     loop_last: Vec<u32>,
-    /// Per loop head: the bytes from it to the end of its last jump back, as the first pass
-    /// found them with every jump inside made short (0 before it).
-    loop_bytes: Vec<u32>,
     /// Per instruction: the index of the jump back to it if it starts a loop emitted twice
     /// (unchecked code only; else `NONE`).
     unroll: Vec<u32>,
@@ -250,7 +242,6 @@ impl Plan {
             folds: vec![Fold::None; n],
             combines: vec![Combine::None; n],
             loop_last: vec![NONE; n],
-            loop_bytes: vec![0; n],
             unroll: vec![NONE; n],
             inverted: vec![false; n],
             skipped: vec![false; n],
@@ -305,44 +296,11 @@ impl Plan {
         self.loop_last[i] != NONE
     }
 
-    /// The size of the loop starting at `i` as the first pass found it (0: unknown).
-    pub(crate) fn loop_bytes(&self, i: usize) -> usize {
-        self.loop_bytes[i] as usize
-    }
-
-    /// Records the size of every loop from the first pass, where all jumps are long: less
-    /// what making the jumps inside short saves (an estimate: the padding of the later
-    /// passes depends on it, their correctness does not).
-    fn measure_loops(&mut self, out: &Emitted) {
-        let n = self.insns.len();
-        for h in 0..n {
-            if self.loop_head(h) {
-                let last = self.loop_last[h] as usize;
-                let saved: usize = (h..=last)
-                    .map(|i| {
-                        let exit = self.site_target(n + i).map_or(0, |_| LONG_JCC_EXTRA);
-                        exit + match self.insns[i].insn {
-                            Insn::Jmp { .. } => LONG_JCC_EXTRA,
-                            Insn::Ja { .. } => LONG_JMP_EXTRA,
-                            _ => 0,
-                        }
-                    })
-                    .sum();
-                let end = out.jump_ends[last];
-                self.loop_bytes[h] = end.saturating_sub(out.offsets[h] + saved) as u32;
-            }
-        }
-    }
-
-    /// The most padding the emitter may put before instruction `i` in any pass after the
-    /// first: up to a 64-byte boundary for loops that fit in one, else a 16-byte one.
+    /// The most padding the emitter may put before instruction `i`.
     fn max_padding(&self, i: usize) -> usize {
-        if !self.loop_head(i) {
-            0
-        } else if (1..=FETCH_BLOCK).contains(&self.loop_bytes(i)) {
-            FETCH_BLOCK - 1
-        } else {
-            LOOP_ALIGN - 1
+        match self.loop_head(i) {
+            true => FETCH_BLOCK - 1,
+            false => 0,
         }
     }
 
@@ -707,20 +665,15 @@ pub(crate) fn compile(
     let targets: Vec<Option<usize>> = (0..2 * n).map(|s| plan.site_target(s)).collect();
     let mut short = vec![false; 2 * n];
     let mut blinder = options.blind_constants.then(Blinder::new);
+    // The most padding before each instruction index, to bound what a jump spans.
     let mut padding_before = vec![0usize; n + 1];
+    for i in 0..n {
+        padding_before[i + 1] = padding_before[i] + plan.max_padding(i);
+    }
     let mut pass = 1;
     let out = loop {
         let out = Emitter::emit(&plan, options.checked, &short, blinder.as_mut())?;
-        // After the first pass the loops' sizes are known: they decide the padding of the
-        // later passes, so there is a second pass at least.
-        let mut changed = pass == 1 && plan.loop_last.iter().any(|&l| l != NONE);
-        if pass == 1 {
-            plan.measure_loops(&out);
-            // The most padding before each instruction index, to bound what a jump spans.
-            for i in 0..n {
-                padding_before[i + 1] = padding_before[i] + plan.max_padding(i);
-            }
-        }
+        let mut changed = false;
         for (site, short) in short.iter_mut().enumerate() {
             let Some(target) = targets[site] else {
                 continue;

@@ -33,12 +33,12 @@ use crate::usage::RegSet;
 use bpfkit_isa::{CallTarget, Insn, Reg};
 use dynasmrt::{dynasm, x64::X64Relocation, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 
-/// Alignment of loop heads (the targets of backward jumps), in bytes.
-pub(crate) const LOOP_ALIGN: usize = 16;
-
-/// The unit in which x86 cores fetch and cache decoded instructions, in bytes: small loops
-/// are placed within one.
+/// The unit in which x86 cores fetch and cache decoded instructions, in bytes.
 pub(crate) const FETCH_BLOCK: usize = 64;
+
+/// Where in a [`FETCH_BLOCK`] loop heads (the targets of backward jumps) start, in bytes
+/// (see `compile`).
+pub(crate) const LOOP_OFFSET: usize = 16;
 
 /// `dynasm!` for x86-64.
 macro_rules! asm {
@@ -237,7 +237,7 @@ impl<'p> Emitter<'p> {
     fn insn(&mut self, i: usize) -> Result<usize, JitError> {
         if !self.copy {
             if self.plan.loop_head(i) {
-                self.align_loop_head(i);
+                self.align_loop_head();
             }
             let label = self.labels[i];
             asm!(self.asm; =>label);
@@ -415,10 +415,8 @@ impl<'p> Emitter<'p> {
         Ok(())
     }
 
-    /// Pads with `nop`s before the loop starting at instruction `i`: to the next 16-byte
-    /// boundary, or to the next 64-byte one if the loop fits in a fetch block but would
-    /// otherwise cross into the next (its size as the first pass found it).
-    fn align_loop_head(&mut self, i: usize) {
+    /// Pads with `nop`s before a loop head, to the next [`LOOP_OFFSET`] in a fetch block.
+    fn align_loop_head(&mut self) {
         // The recommended multi-byte nops (Intel SDM, `nop` with a memory operand), by length.
         const NOPS: [&[u8]; 8] = [
             &[0x90],
@@ -430,11 +428,8 @@ impl<'p> Emitter<'p> {
             &[0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
             &[0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
         ];
-        let (at, bytes) = (self.asm.offset().0, self.plan.loop_bytes(i));
-        let mut pad = at.wrapping_neg() % LOOP_ALIGN;
-        if (1..=FETCH_BLOCK).contains(&bytes) && (at + pad) % FETCH_BLOCK + bytes > FETCH_BLOCK {
-            pad = at.wrapping_neg() % FETCH_BLOCK;
-        }
+        let at = self.asm.offset().0;
+        let mut pad = (FETCH_BLOCK + LOOP_OFFSET - at % FETCH_BLOCK) % FETCH_BLOCK;
         while pad > 0 {
             let nop = NOPS[pad.min(NOPS.len()) - 1];
             self.asm.extend(nop.iter().copied());
