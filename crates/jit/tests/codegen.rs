@@ -1,12 +1,11 @@
 //! The code-quality transformations against the reference interpreter (the oracle): loads
 //! combined from byte pairs, loops emitted twice, copies in them coalesced, placed loop
 //! heads. Each case runs on the interpreter and on checked and unchecked JIT code, which
-//! must give the same r0 and
-//! memory (or, checked, the same error); cases come with the near misses each
-//! transformation must leave alone. Where a case says whether a transformation applies,
-//! the unchecked machine code, disassembled by binutils' `objdump` (skipped with a message
-//! when absent), must show it applied or not: a transformation that silently stopped
-//! applying would otherwise pass every comparison.
+//! must give the same r0 and memory (or, checked, the same error); cases come with the
+//! near misses each transformation must leave alone. Where a case says whether a
+//! transformation applies, the unchecked machine code, disassembled by binutils' `objdump`
+//! (skipped with a message when absent), must show it applied or not: a transformation that
+//! silently stopped applying would otherwise pass every comparison.
 
 mod common;
 
