@@ -379,6 +379,36 @@ pub enum Insn {
 }
 
 impl Insn {
+    /// The instruction with each register it names in a field (destination, source, base,
+    /// `callx` target) replaced by `f` of it. Registers an instruction uses without naming
+    /// them (r0 of `cmpxchg`, calls and packet loads, r6 of packet loads, r1–r5 of calls)
+    /// are not fields and stay.
+    pub fn map_regs(self, f: impl Fn(Reg) -> Reg) -> Insn {
+        let o = |src: Operand| match src {
+            Operand::Reg(r) => Operand::Reg(f(r)),
+            imm => imm,
+        };
+        let mut insn = self;
+        match &mut insn {
+            Insn::Alu { dst, src, .. } | Insn::Jmp { dst, src, .. } => {
+                *dst = f(*dst);
+                *src = o(*src);
+            }
+            Insn::End { dst, .. } | Insn::LdImm64 { dst, .. } | Insn::St { dst, .. } => {
+                *dst = f(*dst)
+            }
+            Insn::Ldx { dst, src, .. }
+            | Insn::Stx { dst, src, .. }
+            | Insn::Atomic { dst, src, .. } => {
+                *dst = f(*dst);
+                *src = f(*src);
+            }
+            Insn::LdInd { src, .. } | Insn::Call(CallTarget::Reg(src)) => *src = f(*src),
+            Insn::Ja { .. } | Insn::Call(_) | Insn::Exit | Insn::LdAbs { .. } => {}
+        }
+        insn
+    }
+
     /// The register that receives the instruction's result, if any: the destination of ALU,
     /// byte-swap, loads and `lddw`; r0 for `cmpxchg`, calls and `ld_abs`/`ld_ind`; the source
     /// register of fetching atomics. What a call or legacy packet load clobbers besides
@@ -432,5 +462,106 @@ impl Insn {
     /// Whether control never falls through to the next instruction.
     pub fn is_terminator(&self) -> bool {
         matches!(self, Insn::Exit | Insn::Ja { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_regs_replaces_every_named_register_and_no_implicit_one() {
+        let r = |n| Reg::new(n).unwrap();
+        let swap = |x: Reg| match x.idx() {
+            3 => r(4),
+            4 => r(3),
+            _ => x,
+        };
+        let cases = [
+            (
+                Insn::Alu {
+                    width: Width::W64,
+                    op: AluOp::Add,
+                    dst: r(3),
+                    src: Operand::Reg(r(4)),
+                },
+                Insn::Alu {
+                    width: Width::W64,
+                    op: AluOp::Add,
+                    dst: r(4),
+                    src: Operand::Reg(r(3)),
+                },
+            ),
+            (
+                Insn::Stx {
+                    size: MemSize::B,
+                    dst: r(3),
+                    src: r(4),
+                    off: 2,
+                },
+                Insn::Stx {
+                    size: MemSize::B,
+                    dst: r(4),
+                    src: r(3),
+                    off: 2,
+                },
+            ),
+            (
+                Insn::Ldx {
+                    size: MemSize::H,
+                    signed: false,
+                    dst: r(4),
+                    src: r(5),
+                    off: 0,
+                },
+                Insn::Ldx {
+                    size: MemSize::H,
+                    signed: false,
+                    dst: r(3),
+                    src: r(5),
+                    off: 0,
+                },
+            ),
+            (
+                Insn::LdInd {
+                    size: MemSize::W,
+                    src: r(3),
+                    imm: 1,
+                },
+                Insn::LdInd {
+                    size: MemSize::W,
+                    src: r(4),
+                    imm: 1,
+                },
+            ),
+            (
+                Insn::Call(CallTarget::Reg(r(4))),
+                Insn::Call(CallTarget::Reg(r(3))),
+            ),
+            // Implicit registers (r0 and r1-r5 of a helper call) are not fields.
+            (
+                Insn::Call(CallTarget::Helper(1)),
+                Insn::Call(CallTarget::Helper(1)),
+            ),
+            (
+                Insn::Jmp {
+                    width: Width::W32,
+                    cond: JmpCond::Gt,
+                    dst: r(3),
+                    src: Operand::Imm(7),
+                    off: -2,
+                },
+                Insn::Jmp {
+                    width: Width::W32,
+                    cond: JmpCond::Gt,
+                    dst: r(4),
+                    src: Operand::Imm(7),
+                    off: -2,
+                },
+            ),
+        ];
+        for (insn, want) in cases {
+            assert_eq!(insn.map_regs(swap), want, "{insn:?}");
+        }
     }
 }

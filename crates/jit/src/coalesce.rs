@@ -170,49 +170,18 @@ fn mov(dst: Reg, src: Reg) -> Insn {
 }
 
 /// A memory access based on `iv` (renamed from the lag) moved `behind` bytes down.
-fn shift_base(insn: Insn, iv: Reg, behind: i64, read_lag: u16) -> Insn {
-    if behind == 0 || read_lag == 0 {
-        return insn;
+fn shift_base(mut insn: Insn, iv: Reg, behind: i64, read_lag: u16) -> Insn {
+    if behind != 0 && read_lag != 0 {
+        if let Insn::Ldx { src: base, off, .. }
+        | Insn::St { dst: base, off, .. }
+        | Insn::Stx { dst: base, off, .. } = &mut insn
+        {
+            if *base == iv {
+                *off = (*off as i64 - behind) as i16;
+            }
+        }
     }
-    let down = |off: i16| (off as i64 - behind) as i16;
-    match insn {
-        Insn::Ldx {
-            size,
-            signed,
-            dst,
-            src,
-            off,
-        } if src == iv => Insn::Ldx {
-            size,
-            signed,
-            dst,
-            src,
-            off: down(off),
-        },
-        Insn::St {
-            size,
-            dst,
-            off,
-            imm,
-        } if dst == iv => Insn::St {
-            size,
-            dst,
-            off: down(off),
-            imm,
-        },
-        Insn::Stx {
-            size,
-            dst,
-            src,
-            off,
-        } if dst == iv => Insn::Stx {
-            size,
-            dst,
-            src,
-            off: down(off),
-        },
-        other => other,
-    }
+    insn
 }
 
 /// The induction copy at `p` if every condition but the entry holds: the copy and the step
@@ -224,18 +193,7 @@ fn induction(
     last: usize,
     p: usize,
 ) -> Option<(Coalesced, i64)> {
-    let Insn::Alu {
-        width: Width::W64,
-        op: AluOp::Mov,
-        dst: lag,
-        src: Operand::Reg(iv),
-    } = insns[p]
-    else {
-        return None;
-    };
-    if lag == iv || lag == Reg::R10 || iv == Reg::R10 {
-        return None;
-    }
+    let (lag, iv) = copy_at(insns, p)?;
     let writes = |r: Reg| (first..=last).filter(move |&i| written(&insns[i]) & bit(r) != 0);
     // `iv` changes once, by a constant step before the copy; `lag` only by the copy.
     let mut iv_writes = writes(iv);
@@ -304,6 +262,19 @@ fn induction(
     ))
 }
 
+/// `(dst, src)` if instruction `p` copies one register into another (64-bit).
+fn copy_at(insns: &[Insn], p: usize) -> Option<(Reg, Reg)> {
+    match insns[p] {
+        Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst,
+            src: Operand::Reg(src),
+        } if dst != src && dst != Reg::R10 && src != Reg::R10 => Some((dst, src)),
+        _ => None,
+    }
+}
+
 /// Registers `insn` reads or writes.
 fn touched(insn: &Insn) -> u16 {
     reads(insn) | written(insn)
@@ -317,18 +288,7 @@ fn candidate(
     p: usize,
     fixed: &dyn Fn(usize) -> bool,
 ) -> Option<Coalesced> {
-    let Insn::Alu {
-        width: Width::W64,
-        op: AluOp::Mov,
-        dst: acc,
-        src: Operand::Reg(temp),
-    } = insns[p]
-    else {
-        return None;
-    };
-    if acc == temp || acc == Reg::R10 || temp == Reg::R10 {
-        return None;
-    }
+    let (acc, temp) = copy_at(insns, p)?;
     let (t, a) = (bit(temp), bit(acc));
     // `t` dies at the loop head: its first use in the loop writes it without reading it.
     let f = (first..=last).find(|&i| touched(&insns[i]) & t != 0)?;
@@ -378,97 +338,7 @@ fn candidate(
 
 /// `insn` with register `from` replaced by `to` wherever it names it.
 fn rename(insn: Insn, from: Reg, to: Reg) -> Insn {
-    let r = |reg: Reg| if reg == from { to } else { reg };
-    let o = |src: Operand| match src {
-        Operand::Reg(reg) => Operand::Reg(r(reg)),
-        imm => imm,
-    };
-    match insn {
-        Insn::Alu {
-            width,
-            op,
-            dst,
-            src,
-        } => Insn::Alu {
-            width,
-            op,
-            dst: r(dst),
-            src: o(src),
-        },
-        Insn::End { kind, bits, dst } => Insn::End {
-            kind,
-            bits,
-            dst: r(dst),
-        },
-        Insn::Jmp {
-            width,
-            cond,
-            dst,
-            src,
-            off,
-        } => Insn::Jmp {
-            width,
-            cond,
-            dst: r(dst),
-            src: o(src),
-            off,
-        },
-        Insn::LdImm64 { dst, kind, imm } => Insn::LdImm64 {
-            dst: r(dst),
-            kind,
-            imm,
-        },
-        Insn::Ldx {
-            size,
-            signed,
-            dst,
-            src,
-            off,
-        } => Insn::Ldx {
-            size,
-            signed,
-            dst: r(dst),
-            src: r(src),
-            off,
-        },
-        Insn::St {
-            size,
-            dst,
-            off,
-            imm,
-        } => Insn::St {
-            size,
-            dst: r(dst),
-            off,
-            imm,
-        },
-        Insn::Stx {
-            size,
-            dst,
-            src,
-            off,
-        } => Insn::Stx {
-            size,
-            dst: r(dst),
-            src: r(src),
-            off,
-        },
-        Insn::Atomic {
-            size,
-            op,
-            dst,
-            src,
-            off,
-        } => Insn::Atomic {
-            size,
-            op,
-            dst: r(dst),
-            src: r(src),
-            off,
-        },
-        // Calls, exits, `ja` and packet loads end a block: never inside a loop body.
-        other => other,
-    }
+    insn.map_regs(|r| if r == from { to } else { r })
 }
 
 #[cfg(test)]
