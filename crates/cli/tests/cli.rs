@@ -176,3 +176,120 @@ fn run_elf_object_on_memory() {
     assert_eq!(o.status.code(), Some(1));
     assert!(!stderr(&o).is_empty());
 }
+
+/// Machine instructions of a `disasm --jited` listing: (offset, bytes, mnemonic), in order.
+fn jited_lines(listing: &str) -> Vec<(usize, Vec<u8>, String)> {
+    listing
+        .lines()
+        .filter(|l| !l.starts_with(';'))
+        .map(|l| {
+            let mut fields = l.split('\t');
+            let offset = fields.next().unwrap().trim().trim_end_matches(':');
+            let bytes = fields.next().unwrap().split_whitespace();
+            let text = fields.next().unwrap_or_else(|| panic!("no text: {l}"));
+            (
+                usize::from_str_radix(offset, 16).unwrap(),
+                bytes.map(|b| u8::from_str_radix(b, 16).unwrap()).collect(),
+                text.split_whitespace().next().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// (offset, mnemonic) of each instruction binutils' `objdump` decodes in `code` (`None`:
+/// objdump absent). Prefix-only words (`rex`, `rex.W`...) are not the mnemonic.
+fn objdump_instructions(code: &[u8], dir: &Path) -> Option<Vec<(usize, String)>> {
+    let bin = dir.join("code.bin");
+    std::fs::write(&bin, code).unwrap();
+    let out = std::process::Command::new("objdump")
+        .args(["-D", "-b", "binary", "-mi386:x86-64"])
+        .arg(&bin)
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "objdump: {}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut found = Vec::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let Some(offset) = fields[0].trim().strip_suffix(':') else {
+            continue;
+        };
+        let (Ok(offset), Some(text)) = (usize::from_str_radix(offset, 16), fields.get(2)) else {
+            continue; // headers, and the continuation lines of long instructions
+        };
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let mnemonic = words.iter().find(|w| !w.starts_with("rex")).unwrap();
+        found.push((offset, mnemonic.to_string()));
+    }
+    Some(found)
+}
+
+#[test]
+fn disasm_jited_lists_every_instruction_and_agrees_with_objdump() {
+    // Checked, unchecked and blinded code of an assembly program, and the code `test-run
+    // --engine jit` runs for an ELF object (verified, helper calls specialised).
+    let d = tmpdir("jited");
+    let src = d.join("sum.s");
+    std::fs::write(&src, SUM).unwrap();
+    let object = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/xdp/proto_count.o");
+    let cases: [(&Path, &[&str], usize); 4] = [
+        (&src, &[], 8),
+        (&src, &["--unchecked"], 8),
+        (&src, &["--blind"], 8),
+        (&object, &[], 75),
+    ];
+    for (input, flags, insns) in cases {
+        let mut args = vec!["disasm", "--jited", input.to_str().unwrap()];
+        args.extend(flags);
+        let o = bpfkit(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let listing = stdout(&o);
+        // Every eBPF instruction is named once, with its slot number.
+        let named = listing
+            .lines()
+            .filter(|l| {
+                l.starts_with("; ") && l[2..].split(':').next().unwrap().parse::<usize>().is_ok()
+            })
+            .count();
+        assert_eq!(named, insns, "{args:?}:\n{listing}");
+        // The machine instructions tile the code from offset 0.
+        let lines = jited_lines(&listing);
+        let mut code = Vec::new();
+        for (offset, bytes, _) in &lines {
+            assert_eq!(
+                *offset,
+                code.len(),
+                "{args:?}: gap or overlap at {offset:#x}"
+            );
+            code.extend(bytes);
+        }
+        // binutils decodes the same bytes into the same instructions.
+        let Some(oracle) = objdump_instructions(&code, &d) else {
+            eprintln!("skipping the objdump comparison: objdump not found");
+            return;
+        };
+        let ours: Vec<(usize, String)> = lines
+            .into_iter()
+            .map(|(offset, _, m)| (offset, if m == "callq" { "call".into() } else { m }))
+            .collect();
+        assert_eq!(ours, oracle, "{args:?}");
+    }
+}
+
+#[test]
+fn disasm_jited_options_need_jited_and_a_bad_program_is_an_error() {
+    let d = tmpdir("jited_bad");
+    let src = d.join("sum.s");
+    std::fs::write(&src, SUM).unwrap();
+    let o = bpfkit(&["disasm", "--unchecked", src.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--jited"), "{}", stderr(&o));
+    // A jump out of the program: the JIT refuses it, naming the instruction.
+    let bad = d.join("bad.s");
+    std::fs::write(&bad, "ja +5\nexit\n").unwrap();
+    let o = bpfkit(&["disasm", "--jited", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("bad.s: JIT: insn 0: jump target 6"), "{err}");
+    assert_eq!(err.matches("jump target").count(), 1, "{err}");
+}

@@ -222,6 +222,15 @@ impl<'o> ProgramRef<'o> {
         }
     }
 
+    /// Offset in [`jited`](Self::jited) of the code of the instruction at slot `pc` (`None`
+    /// on the interpreter, or where no instruction starts).
+    pub fn jited_offset(&self, pc: usize) -> Option<usize> {
+        match &self.object.shared.programs[self.index].prepared {
+            Prepared::Jit(j) => j.code_offset(pc),
+            Prepared::Interpreter => None,
+        }
+    }
+
     /// Whether its runs zero the stack before the program uses it (so that a byte it never
     /// wrote reads 0, as on the interpreter): false only for the unchecked JIT code of a
     /// program the verifier proved never to read a stack byte it did not write.

@@ -4,6 +4,7 @@ pub mod asm;
 pub mod disasm;
 pub mod filter;
 pub mod input;
+pub mod jited;
 pub mod run;
 pub mod test_run;
 pub mod verify;
