@@ -31,7 +31,7 @@ pub(crate) struct Coalesced {
 /// Rewrites the single-block loop `first..=last` (its jump back at `last`) of `insns` for
 /// every copy back it can remove; `fixed(i)`: instruction `i` is part of a fold or a
 /// combined load (left alone). Returns what it did, in order.
-pub(crate) fn coalesce_loop(
+pub(crate) fn coalesce_accumulators(
     insns: &mut [Insn],
     first: usize,
     last: usize,
@@ -354,7 +354,7 @@ mod tests {
     fn run(text: &str) -> (Vec<Insn>, Vec<Coalesced>) {
         let mut insns = asm(text);
         let last = insns.len() - 1;
-        let done = coalesce_loop(&mut insns, 0, last, &|_| false);
+        let done = coalesce_accumulators(&mut insns, 0, last, &|_| false);
         (insns, done)
     }
 

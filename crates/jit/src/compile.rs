@@ -329,6 +329,11 @@ impl Plan {
             return;
         };
         let mut insns: Vec<Insn> = self.insns.iter().map(|d| d.insn).collect();
+        // How many jumps and calls go to each instruction (counted once, not per loop).
+        let mut sources = vec![0u32; insns.len()];
+        for &t in self.targets.iter().filter(|&&t| t != NONE) {
+            sources[t as usize] += 1;
+        }
         for first in 0..insns.len() {
             let Some(&last) = self.unroll.get(first).filter(|&&l| l != NONE) else {
                 continue;
@@ -336,11 +341,11 @@ impl Plan {
             let last = last as usize;
             let (folds, combines) = (&self.folds, &self.combines);
             let fixed = |i: usize| folds[i] != Fold::None || combines[i] != Combine::None;
-            let mut done = coalesce::coalesce_loop(&mut insns, first, last, &fixed);
+            let mut done = coalesce::coalesce_accumulators(&mut insns, first, last, &fixed);
             // Induction copies need the two registers equal on entry: the loop must be
             // entered only by falling into it, from the block before (whose code decides).
-            let only_back =
-                (0..insns.len()).all(|j| j == last || self.targets[j] as usize != first) && !callx;
+            // (The loop's own jump back is the one jump to its head.)
+            let only_back = sources[first] == 1 && !callx;
             let falls_in = first > 0
                 && !self.skipped[first - 1]
                 && !matches!(
@@ -423,11 +428,7 @@ impl Plan {
     /// loads; all code when the program has a `callx` (its target may be computed).
     fn function_code(&self) -> Vec<bool> {
         let n = self.insns.len();
-        if self
-            .insns
-            .iter()
-            .any(|d| matches!(d.insn, Insn::Call(CallTarget::Reg(_))))
-        {
+        if self.has_callx() {
             return vec![true; n];
         }
         let entries = (0..n).filter_map(|i| match self.insns[i].insn {

@@ -93,7 +93,7 @@ fn jited(args: &Args, program: &[Insn], insns: &[(usize, String)]) -> Result<Str
         let object = Runtime::new()
             .engine(Engine::Jit)
             .verification(verification)
-            .load_file(path)
+            .load_bytes(&bytes)
             .with_context(|| path.display().to_string())?;
         let loaded = object.program(args.program.as_deref())?;
         let code = loaded
