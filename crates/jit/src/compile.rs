@@ -9,9 +9,9 @@
 //! soon as a pass switches nothing (typically after 2–3; at most [`MAX_PASSES`]). A final
 //! check verifies every short jump against the final offsets.
 //!
-//! Loop heads (targets of backward jumps) start 16 bytes into a 64-byte block
-//! ([`LOOP_OFFSET`](crate::emit::LOOP_OFFSET)): of the eight offsets, the one measured
-//! fastest over the JIT benchmark's loops on this project's machine (BENCHMARKS.md).
+//! Loop heads (targets of backward jumps) start 24 bytes into a 64-byte block
+//! ([`LOOP_OFFSET`](crate::emit::LOOP_OFFSET)): of the offsets swept, the one measured
+//! fastest over the JIT benchmark's C loops on this project's machine (BENCHMARKS.md).
 
 use crate::blind::Blinder;
 use crate::coalesce;
@@ -20,6 +20,7 @@ use crate::emit::{Emitted, Emitter, FETCH_BLOCK};
 use crate::error::JitError;
 use crate::fold::{self, Fold};
 use crate::known;
+use crate::rebase;
 use crate::specialize::{CallSites, Specialization};
 use crate::usage::{self, RegSet};
 use bpfkit_isa::{CallTarget, Decoded, Insn, LdImm64Kind, Reg};
@@ -148,10 +149,13 @@ pub(crate) struct Plan {
     /// Per instruction: a copy in a loop that coalescing made unnecessary (not emitted;
     /// see `coalesce`).
     pub elided: Vec<bool>,
-    /// Per loop emitted twice (by the index of its jump back): the moves `(t, acc)`, `t =
-    /// acc`, that its exit makes for the registers coalesced away that code after the loop
-    /// reads.
-    pub exit_moves: BTreeMap<usize, Vec<(Reg, Reg)>>,
+    /// Per loop emitted twice (by the index of its jump back): the moves `(dst, src, k)`,
+    /// `dst = src + k`, that its exit makes, in order, for the registers coalesced away or
+    /// kept ahead (see `rebase`) that code after the loop reads.
+    pub exit_moves: BTreeMap<usize, Vec<(Reg, Reg, i32)>>,
+    /// Per loop emitted twice (by the index of its head): the additions `(iv, k)`, `iv +=
+    /// k`, made as control falls into it, for the induction variables kept ahead.
+    pub entry_moves: BTreeMap<usize, Vec<(Reg, i32)>>,
 }
 
 impl Plan {
@@ -254,6 +258,7 @@ impl Plan {
             call_keys: BTreeMap::new(),
             elided: vec![false; n],
             exit_moves: BTreeMap::new(),
+            entry_moves: BTreeMap::new(),
         })
     }
 
@@ -323,7 +328,7 @@ impl Plan {
     /// Removes the copies back of accumulators and induction variables in loops emitted
     /// twice (see `coalesce`): after `mark_unrolled`, with register liveness settled.
     /// `live_in`: per instruction, the registers live on entry to it.
-    fn coalesce_loops(&mut self, live_in: &[RegSet]) {
+    fn coalesce_loops(&mut self, live_in: &[RegSet], rebase_offsets: bool) {
         let callx = self.has_callx();
         let Some(live) = self.live_out.as_mut() else {
             return;
@@ -352,6 +357,7 @@ impl Plan {
                     insns[first - 1],
                     Insn::Ja { .. } | Insn::Exit | Insn::Call(_)
                 );
+            let mut rebased = Vec::new();
             if only_back && falls_in {
                 let start = (0..first).rev().find(|&j| self.block_of[j] != NONE);
                 let preceding = insns[start.unwrap_or(0)..first].to_vec();
@@ -363,7 +369,23 @@ impl Plan {
                     last,
                     &equal,
                 ));
+                // Kept-ahead registers put their distance in the code as a constant, which
+                // blinding would have to hide.
+                let fixed: Vec<bool> = (0..insns.len())
+                    .map(|i| self.folds[i] != Fold::None || self.combines[i] != Combine::None)
+                    .collect();
+                if rebase_offsets {
+                    rebased =
+                        rebase::rebase_offsets(&mut insns, &mut self.folds, first, last, &|i| {
+                            fixed[i]
+                        });
+                }
             }
+            let live_after = |r: Reg| {
+                live_in
+                    .get(last + 1)
+                    .is_some_and(|l| l & usage::bit(r) != 0)
+            };
             let mut moves = Vec::new();
             for c in done {
                 self.elided[c.copy] = true;
@@ -372,12 +394,37 @@ impl Plan {
                     *out |= usage::bit(c.acc);
                 }
                 // The loop's exit is the instruction after it.
-                if live_in
-                    .get(last + 1)
-                    .is_some_and(|l| l & usage::bit(c.temp) != 0)
-                {
-                    moves.push((c.temp, c.acc));
+                if live_after(c.temp) {
+                    moves.push((c.temp, c.acc, 0));
                 }
+            }
+            for r in &rebased {
+                self.elided[r.def] = true;
+                self.elided[r.def + 1] = true;
+                for out in &mut live[first..=last] {
+                    *out |= usage::bit(r.iv);
+                }
+                // Moves out of `iv` read its value, `k` behind its register; `d` is that
+                // register.
+                for m in &mut moves {
+                    if m.1 == r.iv {
+                        m.2 -= r.k;
+                    } else if m.1 == r.offset {
+                        m.1 = r.iv;
+                    }
+                }
+                if live_after(r.offset) {
+                    moves.push((r.offset, r.iv, 0));
+                }
+            }
+            for r in &rebased {
+                if live_after(r.iv) {
+                    moves.push((r.iv, r.iv, -r.k));
+                }
+            }
+            if !rebased.is_empty() {
+                self.entry_moves
+                    .insert(first, rebased.iter().map(|r| (r.iv, r.k)).collect());
             }
             if !moves.is_empty() {
                 self.exit_moves.insert(last, moves);
@@ -625,7 +672,7 @@ pub(crate) fn compile(
             }
         }
         plan.mark_unrolled();
-        plan.coalesce_loops(&live_in);
+        plan.coalesce_loops(&live_in, !options.blind_constants);
     }
     plan.stack_need = program.stack_need();
     plan.zero_need = match options.checked || options.zero_stack {

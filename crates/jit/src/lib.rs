@@ -162,6 +162,7 @@ mod error;
 mod fold;
 mod known;
 mod program;
+mod rebase;
 mod regs;
 mod runtime;
 mod specialize;

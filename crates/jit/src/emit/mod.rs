@@ -32,13 +32,14 @@ use crate::specialize::Specialization;
 use crate::usage::RegSet;
 use bpfkit_isa::{CallTarget, Insn, Reg};
 use dynasmrt::{dynasm, x64::X64Relocation, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
+use encode::Operand as MemOperand;
 
 /// The unit in which x86 cores fetch and cache decoded instructions, in bytes.
 pub(crate) const FETCH_BLOCK: usize = 64;
 
 /// Where in a [`FETCH_BLOCK`] loop heads (the targets of backward jumps) start, in bytes
 /// (see `compile`).
-pub(crate) const LOOP_OFFSET: usize = 16;
+pub(crate) const LOOP_OFFSET: usize = 24;
 
 /// `dynasm!` for x86-64.
 macro_rules! asm {
@@ -237,6 +238,10 @@ impl<'p> Emitter<'p> {
     fn insn(&mut self, i: usize) -> Result<usize, JitError> {
         if !self.copy {
             if self.plan.loop_head(i) {
+                // Registers kept ahead in the loop (see `rebase`) get there on the way in.
+                for &(iv, k) in self.plan.entry_moves.get(&i).into_iter().flatten() {
+                    self.lea(true, x(iv), MemOperand::new(x(iv), None, k));
+                }
                 self.align_loop_head();
             }
             let label = self.labels[i];
@@ -408,8 +413,12 @@ impl<'p> Emitter<'p> {
         self.copy = false;
         if let (Some(label), Some(moves)) = (self.loop_exit.take(), moves) {
             asm!(self.asm; =>label);
-            for &(dst, src) in moves {
-                asm!(self.asm; mov Rq(x(dst)), Rq(x(src)));
+            for &(dst, src, k) in moves {
+                match k {
+                    0 => asm!(self.asm; mov Rq(x(dst)), Rq(x(src))),
+                    // `lea`, not `add`: the flags stand.
+                    _ => self.lea(true, x(dst), MemOperand::new(x(src), None, k)),
+                }
             }
         }
         Ok(())
