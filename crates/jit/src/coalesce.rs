@@ -242,15 +242,7 @@ fn induction(
             return None;
         }
     }
-    let implicit = (first..=last).any(|i| {
-        matches!(
-            insns[i],
-            Insn::Atomic {
-                op: AtomicOp::Cmpxchg,
-                ..
-            }
-        )
-    });
+    let implicit = (first..=last).any(|i| names_r0_unsaid(&insns[i]));
     (!implicit).then_some((
         Coalesced {
             copy: p,
@@ -316,16 +308,7 @@ fn candidate(
     }
     // Left alone: instructions another transformation emits its own way, and `cmpxchg`,
     // which names r0 without saying so.
-    let implicit = |i: usize| {
-        matches!(
-            insns[i],
-            Insn::Atomic {
-                op: AtomicOp::Cmpxchg,
-                ..
-            }
-        )
-    };
-    if (q..=last).any(|i| fixed(i) || implicit(i)) {
+    if (q..=last).any(|i| fixed(i) || names_r0_unsaid(&insns[i])) {
         return None;
     }
     Some(Coalesced {
@@ -336,8 +319,20 @@ fn candidate(
     })
 }
 
+/// Whether `insn` is a `cmpxchg`, which reads and writes r0 without naming it: the
+/// register renamings here leave such loops alone.
+pub(crate) fn names_r0_unsaid(insn: &Insn) -> bool {
+    matches!(
+        insn,
+        Insn::Atomic {
+            op: AtomicOp::Cmpxchg,
+            ..
+        }
+    )
+}
+
 /// `insn` with register `from` replaced by `to` wherever it names it.
-fn rename(insn: Insn, from: Reg, to: Reg) -> Insn {
+pub(crate) fn rename(insn: Insn, from: Reg, to: Reg) -> Insn {
     insn.map_regs(|r| if r == from { to } else { r })
 }
 

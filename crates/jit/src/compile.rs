@@ -358,6 +358,7 @@ impl Plan {
                     Insn::Ja { .. } | Insn::Exit | Insn::Call(_)
                 );
             let mut rebased = Vec::new();
+            let accumulators = done.len();
             if only_back && falls_in {
                 let start = (0..first).rev().find(|&j| self.block_of[j] != NONE);
                 let preceding = insns[start.unwrap_or(0)..first].to_vec();
@@ -371,14 +372,28 @@ impl Plan {
                 ));
                 // Kept-ahead registers put their distance in the code as a constant, which
                 // blinding would have to hide.
-                let fixed: Vec<bool> = (0..insns.len())
-                    .map(|i| self.folds[i] != Fold::None || self.combines[i] != Combine::None)
-                    .collect();
                 if rebase_offsets {
-                    rebased =
-                        rebase::rebase_offsets(&mut insns, &mut self.folds, first, last, &|i| {
-                            fixed[i]
-                        });
+                    let fixed: Vec<bool> = (0..insns.len())
+                        .map(|i| self.folds[i] != Fold::None || self.combines[i] != Combine::None)
+                        .collect();
+                    // Registers coalescing moved stay as they are, but for the induction
+                    // variable of a lag (its exit move to the lag takes the distance).
+                    let moved = done.iter().enumerate().fold(0, |set, (n, c)| {
+                        let acc = if n < accumulators {
+                            usage::bit(c.acc)
+                        } else {
+                            0
+                        };
+                        set | usage::bit(c.temp) | acc
+                    });
+                    rebased = rebase::rebase_offsets(
+                        &mut insns,
+                        &mut self.folds,
+                        first,
+                        last,
+                        &|i| fixed[i],
+                        moved,
+                    );
                 }
             }
             let live_after = |r: Reg| {
@@ -404,14 +419,9 @@ impl Plan {
                 for out in &mut live[first..=last] {
                     *out |= usage::bit(r.iv);
                 }
-                // Moves out of `iv` read its value, `k` behind its register; `d` is that
-                // register.
-                for m in &mut moves {
-                    if m.1 == r.iv {
-                        m.2 -= r.k;
-                    } else if m.1 == r.offset {
-                        m.1 = r.iv;
-                    }
+                // Moves out of `iv` (to its lag) read its value, `k` behind its register.
+                for m in moves.iter_mut().filter(|m| m.1 == r.iv) {
+                    m.2 -= r.k;
                 }
                 if live_after(r.offset) {
                     moves.push((r.offset, r.iv, 0));

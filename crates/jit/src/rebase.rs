@@ -10,9 +10,10 @@
 //! `lea`, the same checksum loop bytes ran at 1 to 1.75 cycles per word depending on the
 //! unrelated code before them; without it, far fewer layouts were slow (BENCHMARKS.md).
 
+use crate::coalesce::{names_r0_unsaid, rename};
 use crate::fold::{reads, Fold};
-use crate::usage::{bit, written};
-use bpfkit_isa::{AluOp, AtomicOp, Insn, Operand, Reg, Width};
+use crate::usage::{bit, written, RegSet};
+use bpfkit_isa::{AluOp, Insn, Operand, Reg, Width};
 
 /// One induction variable kept ahead of its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,18 +30,22 @@ pub(crate) struct Rebased {
 
 /// Rewrites the single-block loop `first..=last` (its jump back at `last`, entered only by
 /// falling into it) for each induction variable it can keep ahead (see the module's
-/// documentation); `fixed(i)`: instruction `i` is part of a fold or a combined load. The
-/// pairs found are left in place, for the caller not to emit.
+/// documentation); `fixed(i)`: instruction `i` is part of a fold or a combined load;
+/// `leave`: registers not to use as either register of the pair. The pairs found are left
+/// in place, for the caller not to emit.
 pub(crate) fn rebase_offsets(
     insns: &mut [Insn],
     folds: &mut [Fold],
     first: usize,
     last: usize,
     fixed: &dyn Fn(usize) -> bool,
+    leave: RegSet,
 ) -> Vec<Rebased> {
     let mut done: Vec<Rebased> = Vec::new();
     for p in first..last {
-        let Some(r) = candidate(insns, folds, first, last, p, fixed) else {
+        let Some(r) = candidate(insns, folds, first, last, p, fixed)
+            .filter(|r| (bit(r.iv) | bit(r.offset)) & leave == 0)
+        else {
             continue;
         };
         if done
@@ -64,7 +69,7 @@ pub(crate) fn rebase_offsets(
                 }
             }
             if i > p + 1 {
-                insns[i] = insns[i].map_regs(|x| if x == r.offset { r.iv } else { x });
+                insns[i] = rename(insns[i], r.offset, r.iv);
             }
         }
         done.push(r);
@@ -196,16 +201,7 @@ fn candidate(
     if d_reads.is_empty() || d_reads.iter().any(|&i| fixed(i)) {
         return None;
     }
-    // `cmpxchg` names r0 without saying so.
-    if (first..=last).any(|i| {
-        matches!(
-            insns[i],
-            Insn::Atomic {
-                op: AtomicOp::Cmpxchg,
-                ..
-            }
-        )
-    }) {
+    if (first..=last).any(|i| names_r0_unsaid(&insns[i])) {
         return None;
     }
     let k64 = k as i64;
@@ -245,7 +241,7 @@ mod tests {
         let mut insns = asm(text);
         let mut folds = vec![Fold::None; insns.len()];
         let last = insns.len() - 1;
-        let done = rebase_offsets(&mut insns, &mut folds, 0, last, &|_| false);
+        let done = rebase_offsets(&mut insns, &mut folds, 0, last, &|_| false, 0);
         (insns, done)
     }
 

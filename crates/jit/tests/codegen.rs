@@ -595,7 +595,7 @@ fn offset_induction_variables_match_the_interpreter() {
     // `d` (the loop test `i + 1 < n`): the JIT keeps `iv`'s register `k` ahead and drops
     // the `lea` computing `d` (see `rebase`), or must not. Each case counts x86 lines:
     // `d`'s `lea` (2: once per copy, kept; 0: gone) and the loop entry's or exit's
-    // adjustment of `iv`. eBPF r0 r1 r2 r3 r5 r6 r9 are rax rdi rsi rdx r8 rbx r15.
+    // adjustment of `iv`. eBPF r0 r1 r2 r3 r4 r5 r6 r9 are rax rdi rsi rdx rcx r8 rbx r15.
     let walk = |before: &str, pair: &str, after: &str| {
         format!(
             "mov %r0, 0\nmov %r3, %r1\nmov %r9, %r1\nadd %r9, %r2\n{before}l:\nldxb %r5, [%r3+0]\n\
@@ -609,6 +609,8 @@ fn offset_induction_variables_match_the_interpreter() {
         // ahead; nothing after the loop reads r3 or r6.
         (checksum.to_string(), "lea 0x1(%rdx),%rbx", 0),
         (checksum.to_string(), "lea 0x1(%rdx),%rdx", 1),
+        // ... with the lag r4 read after the loop: its exit move from r3 takes the distance.
+        (format!("{checksum}\nadd %r0, %r4"), "lea -0x1(%rdx),%rcx", 1),
         // A pointer walk tested 2 bytes ahead; code after the loop reads neither.
         (walk("", pair, ""), "lea 0x2(%rdx),%rbx", 0),
         (walk("", pair, ""), "lea 0x2(%rdx),%rdx", 1),
