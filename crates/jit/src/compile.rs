@@ -339,13 +339,17 @@ impl Plan {
         for &t in self.targets.iter().filter(|&&t| t != NONE) {
             sources[t as usize] += 1;
         }
+        // Instructions another transformation emits its own way (coalescing changes folds'
+        // displacements only).
+        let fixed: Vec<bool> = (0..insns.len())
+            .map(|i| self.folds[i] != Fold::None || self.combines[i] != Combine::None)
+            .collect();
+        let fixed = |i: usize| fixed[i];
         for first in 0..insns.len() {
             let Some(&last) = self.unroll.get(first).filter(|&&l| l != NONE) else {
                 continue;
             };
             let last = last as usize;
-            let (folds, combines) = (&self.folds, &self.combines);
-            let fixed = |i: usize| folds[i] != Fold::None || combines[i] != Combine::None;
             let mut done = coalesce::coalesce_accumulators(&mut insns, first, last, &fixed);
             // Induction copies need the two registers equal on entry: the loop must be
             // entered only by falling into it, from the block before (whose code decides).
@@ -373,26 +377,19 @@ impl Plan {
                 // Kept-ahead registers put their distance in the code as a constant, which
                 // blinding would have to hide.
                 if rebase_offsets {
-                    let fixed: Vec<bool> = (0..insns.len())
-                        .map(|i| self.folds[i] != Fold::None || self.combines[i] != Combine::None)
-                        .collect();
                     // Registers coalescing moved stay as they are, but for the induction
                     // variable of a lag (its exit move to the lag takes the distance).
-                    let moved = done.iter().enumerate().fold(0, |set, (n, c)| {
-                        let acc = if n < accumulators {
-                            usage::bit(c.acc)
-                        } else {
-                            0
-                        };
-                        set | usage::bit(c.temp) | acc
-                    });
+                    let temps = done.iter().fold(0, |set, c| set | usage::bit(c.temp));
+                    let accs = done[..accumulators]
+                        .iter()
+                        .fold(0, |set, c| set | usage::bit(c.acc));
                     rebased = rebase::rebase_offsets(
                         &mut insns,
                         &mut self.folds,
                         first,
                         last,
-                        &|i| fixed[i],
-                        moved,
+                        &fixed,
+                        temps | accs,
                     );
                 }
             }
@@ -416,9 +413,7 @@ impl Plan {
             for r in &rebased {
                 self.elided[r.def] = true;
                 self.elided[r.def + 1] = true;
-                for out in &mut live[first..=last] {
-                    *out |= usage::bit(r.iv);
-                }
+                // (`iv` was live throughout the loop already: its step reads it.)
                 // Moves out of `iv` (to its lag) read its value, `k` behind its register.
                 for m in moves.iter_mut().filter(|m| m.1 == r.iv) {
                     m.2 -= r.k;

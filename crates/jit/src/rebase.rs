@@ -43,38 +43,72 @@ pub(crate) fn rebase_offsets(
 ) -> Vec<Rebased> {
     let mut done: Vec<Rebased> = Vec::new();
     for p in first..last {
-        let Some(r) = candidate(insns, folds, first, last, p, fixed)
-            .filter(|r| (bit(r.iv) | bit(r.offset)) & leave == 0)
-        else {
+        let Some((r, edits)) = candidate(insns, folds, first, last, p, fixed) else {
             continue;
         };
-        if done
-            .iter()
-            .any(|d| [d.iv, d.offset].iter().any(|&x| x == r.iv || x == r.offset))
-        {
+        let taken = |x: Reg| done.iter().any(|d| d.iv == x || d.offset == x);
+        if (bit(r.iv) | bit(r.offset)) & leave != 0 || taken(r.iv) || taken(r.offset) {
             continue;
         }
-        let k = r.k as i64;
-        let before = insns.to_vec();
-        for i in (first..=last).filter(|&i| i != p && i != p + 1) {
-            if let Fold::Use { base, index, disp } = &mut folds[i] {
-                let named = (*base == r.iv) as i64 + (*index == Some(r.iv)) as i64;
-                *disp = (*disp as i64 - named * k) as i32;
-            }
-            if !folded(folds, i) && !self_copy(&before[i]) && reads(&before[i]) & bit(r.iv) != 0 {
-                let (insn, next) = shifted(&before, i, r.iv, k).expect("candidate checked it");
-                insns[i] = insn;
-                if let Some(next) = next {
-                    insns[i + 1] = next;
+        for edit in edits {
+            match edit {
+                Edit::Insn(i, insn) => insns[i] = insn,
+                Edit::Disp(i, new) => {
+                    if let Fold::Use { disp, .. } = &mut folds[i] {
+                        *disp = new;
+                    }
                 }
             }
-            if i > p + 1 {
-                insns[i] = rename(insns[i], r.offset, r.iv);
-            }
+        }
+        for insn in &mut insns[p + 2..=last] {
+            *insn = rename(*insn, r.offset, r.iv);
         }
         done.push(r);
     }
     done
+}
+
+/// One change that keeping `iv` ahead makes to the loop.
+enum Edit {
+    /// Instruction `i` becomes this.
+    Insn(usize, Insn),
+    /// The fold of access `i` gets this displacement.
+    Disp(usize, i32),
+}
+
+/// The changes that keep `iv` `k` ahead in the loop `first..=last` (outside the pair at `p`,
+/// `p + 1`); `None` if a read of `iv` cannot take `- k`.
+fn edits(
+    insns: &[Insn],
+    folds: &[Fold],
+    (first, last, p): (usize, usize, usize),
+    iv: Reg,
+    k: i64,
+    fixed: &dyn Fn(usize) -> bool,
+) -> Option<Vec<Edit>> {
+    let mut out = Vec::new();
+    for i in (first..=last).filter(|&i| i != p && i != p + 1) {
+        if let Fold::Use { base, index, disp } = folds[i] {
+            let named = (base == iv) as i64 + (index == Some(iv)) as i64;
+            if named != 0 {
+                out.push(Edit::Disp(i, i32::try_from(disp as i64 - named * k).ok()?));
+            }
+        }
+        if folded(folds, i) || self_copy(&insns[i]) || reads(&insns[i]) & bit(iv) == 0 {
+            continue;
+        }
+        // Of the instructions other transformations emit their own way, only a combined
+        // load's byte loads read `iv` here (as their base: both move alike).
+        if fixed(i) && !matches!(insns[i], Insn::Ldx { .. }) {
+            return None;
+        }
+        let (insn, next) = shifted(insns, i, iv, k)?;
+        out.push(Edit::Insn(i, insn));
+        if let Some(next) = next {
+            out.push(Edit::Insn(i + 1, next));
+        }
+    }
+    Some(out)
 }
 
 /// Whether instruction `i` is one of a `mov`/`add` pair folded into the addresses of the
@@ -137,9 +171,9 @@ fn shifted(insns: &[Insn], i: usize, iv: Reg, k: i64) -> Option<(Insn, Option<In
     Some((insn, None))
 }
 
-/// The pair at `p` if it can go: `d = iv; d += k` with `iv` written once in the loop, by a
-/// constant step before `p`; `d` dead at the loop head, read after the pair and not written
-/// there; every read of `iv` able to take `- k`.
+/// The pair at `p` if it can go, with the changes keeping `iv` ahead: `d = iv; d += k` with
+/// `iv` written once in the loop, by a constant step before `p`; `d` dead at the loop head,
+/// read after the pair and not written there; every read of `iv` able to take `- k`.
 fn candidate(
     insns: &[Insn],
     folds: &[Fold],
@@ -147,7 +181,7 @@ fn candidate(
     last: usize,
     p: usize,
     fixed: &dyn Fn(usize) -> bool,
-) -> Option<Rebased> {
+) -> Option<(Rebased, Vec<Edit>)> {
     let (
         Insn::Alu {
             width: Width::W64,
@@ -204,28 +238,16 @@ fn candidate(
     if (first..=last).any(|i| names_r0_unsaid(&insns[i])) {
         return None;
     }
-    let k64 = k as i64;
-    for i in (first..=last).filter(|&i| i != p && i != p + 1) {
-        if let Fold::Use { base, index, disp } = folds[i] {
-            let named = (base == iv) as i64 + (index == Some(iv)) as i64;
-            i32::try_from(disp as i64 - named * k64).ok()?;
-        }
-        if folded(folds, i) || self_copy(&insns[i]) || reads(&insns[i]) & bit(iv) == 0 {
-            continue;
-        }
-        // Of the instructions other transformations emit their own way, only a combined
-        // load's byte loads read `iv` here (as their base: both move alike).
-        if fixed(i) && !matches!(insns[i], Insn::Ldx { .. }) {
-            return None;
-        }
-        shifted(insns, i, iv, k64)?;
-    }
-    Some(Rebased {
-        def: p,
-        iv,
-        offset: d,
-        k,
-    })
+    let edits = edits(insns, folds, (first, last, p), iv, k as i64, fixed)?;
+    Some((
+        Rebased {
+            def: p,
+            iv,
+            offset: d,
+            k,
+        },
+        edits,
+    ))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `bpfkit disasm`: bytecode to text, or (`--jited`) the JIT's machine code of it.
 
-use super::input::{detect, load_program, Format};
+use super::input::{detect, program_from_bytes, read, Format};
 use anyhow::{Context, Result};
 use bpfkit_asm::{disassemble, DisasmOptions, Syntax};
 use bpfkit_isa::Insn;
@@ -57,7 +57,8 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let program = load_program(&args.input, args.format, args.program.as_deref())?;
+    let bytes = read(&args.input)?;
+    let program = program_from_bytes(&args.input, &bytes, args.format, args.program.as_deref())?;
     let decoded = bpfkit_isa::decode(&bpfkit_isa::encode(&program))?;
     let syntax = match args.syntax {
         SyntaxArg::Llvm => Syntax::Llvm,
@@ -71,7 +72,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .map(|d| d.pc)
             .zip(text.lines().map(str::to_string))
             .collect();
-        print!("{}", jited(&args, &program, &insns)?);
+        print!("{}", jited(&args, &bytes, &program, &insns)?);
         return Ok(ExitCode::SUCCESS);
     }
     opts.labels = args.labels;
@@ -80,12 +81,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `--jited` listing of `program` (read from `args.input`), whose instructions as text
-/// by slot are `insns`.
-fn jited(args: &Args, program: &[Insn], insns: &[(usize, String)]) -> Result<String> {
+/// The `--jited` listing of `program` (read from `args.input`, whose contents are `bytes`),
+/// whose instructions as text by slot are `insns`.
+fn jited(args: &Args, bytes: &[u8], program: &[Insn], insns: &[(usize, String)]) -> Result<String> {
     let path = &args.input;
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if matches!(detect(path, &bytes, args.format), Format::Elf) {
+    if matches!(detect(path, bytes, args.format), Format::Elf) {
         let verification = match args.unverified {
             true => Verification::Unverified,
             false => Verification::Verify,
@@ -93,7 +93,7 @@ fn jited(args: &Args, program: &[Insn], insns: &[(usize, String)]) -> Result<Str
         let object = Runtime::new()
             .engine(Engine::Jit)
             .verification(verification)
-            .load_bytes(&bytes)
+            .load_bytes(bytes)
             .with_context(|| path.display().to_string())?;
         let loaded = object.program(args.program.as_deref())?;
         let code = loaded

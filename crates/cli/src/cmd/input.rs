@@ -39,11 +39,25 @@ pub fn load_program(
     format: Option<Format>,
     program: Option<&str>,
 ) -> Result<Vec<Insn>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    match detect(path, &bytes, format) {
+    program_from_bytes(path, &read(path)?, format, program)
+}
+
+/// The contents of `path`.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// [`load_program`] of the contents `bytes` of `path`, already read.
+pub fn program_from_bytes(
+    path: &Path,
+    bytes: &[u8],
+    format: Option<Format>,
+    program: Option<&str>,
+) -> Result<Vec<Insn>> {
+    match detect(path, bytes, format) {
         Format::Elf => {
             let object =
-                bpfkit_object::Object::parse(&bytes).with_context(|| path.display().to_string())?;
+                bpfkit_object::Object::parse(bytes).with_context(|| path.display().to_string())?;
             let prog = match program {
                 Some(name) => object
                     .program(name)
@@ -56,11 +70,11 @@ pub fn load_program(
             Ok(prog.insns.clone())
         }
         Format::Asm => {
-            let text = std::str::from_utf8(&bytes)
+            let text = std::str::from_utf8(bytes)
                 .with_context(|| format!("{}: not UTF-8 text", path.display()))?;
             bpfkit_asm::assemble(text).with_context(|| path.display().to_string())
         }
-        Format::Raw => Ok(decode(&bytes)
+        Format::Raw => Ok(decode(bytes)
             .with_context(|| path.display().to_string())?
             .into_iter()
             .map(|d| d.insn)
