@@ -337,10 +337,11 @@ pub(crate) fn rename(insn: Insn, from: Reg, to: Reg) -> Insn {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn asm(text: &str) -> Vec<Insn> {
+    /// The instructions of uBPF-syntax assembly (the loop tests of `rebase` too).
+    pub(crate) fn asm(text: &str) -> Vec<Insn> {
         bpfkit_asm::assemble(text).unwrap()
     }
 

@@ -253,10 +253,7 @@ fn candidate(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn asm(text: &str) -> Vec<Insn> {
-        bpfkit_asm::assemble(text).unwrap()
-    }
+    use crate::coalesce::tests::asm;
 
     /// Rebases the loop that is the whole of `text`.
     fn run(text: &str) -> (Vec<Insn>, Vec<Rebased>) {
