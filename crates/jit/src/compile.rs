@@ -19,6 +19,7 @@ use crate::combine::{self, Combine};
 use crate::emit::{Emitted, Emitter, FETCH_BLOCK};
 use crate::error::JitError;
 use crate::fold::{self, Fold};
+use crate::frames::{self, LocalCall};
 use crate::known;
 use crate::rebase;
 use crate::specialize::{CallSites, Specialization};
@@ -156,6 +157,9 @@ pub(crate) struct Plan {
     /// Per loop emitted twice (by the index of its head): the additions `(iv, k)`, `iv +=
     /// k`, made as control falls into it, for the induction variables kept ahead.
     pub entry_moves: BTreeMap<usize, Vec<(Reg, i32)>>,
+    /// Per instruction index: how a local call there sets up its callee's frame (see
+    /// `frames`; all `Checked` but in unchecked code that zeroes no stack).
+    pub local_calls: Vec<LocalCall>,
 }
 
 impl Plan {
@@ -259,6 +263,7 @@ impl Plan {
             elided: vec![false; n],
             exit_moves: BTreeMap::new(),
             entry_moves: BTreeMap::new(),
+            local_calls: vec![LocalCall::Checked; n],
         })
     }
 
@@ -505,6 +510,15 @@ impl Plan {
             .any(|d| matches!(d.insn, Insn::Call(CallTarget::Reg(_))))
     }
 
+    /// Whether the code has a call besides local calls of the kinds `exempt` accepts.
+    pub(crate) fn has_calls_besides(&self, exempt: impl Fn(LocalCall) -> bool) -> bool {
+        self.insns.iter().enumerate().any(|(i, d)| match d.insn {
+            Insn::Call(CallTarget::Local(_)) => !exempt(self.local_calls[i]),
+            Insn::Call(_) => true,
+            _ => false,
+        })
+    }
+
     /// Index of the instruction a jump or local call at index `i` goes to.
     pub(crate) fn target(&self, i: usize) -> usize {
         self.targets[i] as usize
@@ -685,6 +699,16 @@ pub(crate) fn compile(
         false => 0,
     };
     plan.tail_callable = tail_callable && !options.checked;
+    // Inline loops move r10 themselves and tail calls reset it: their code keeps the checks.
+    let moves_frames_itself = plan.inline.iter().any(|s| {
+        matches!(
+            s,
+            Some(Specialization::Loop { .. } | Specialization::ArrayForEach { .. })
+        )
+    });
+    if !options.checked && plan.zero_need == 0 && !plan.tail_callable && !moves_frames_itself {
+        plan.local_calls = frames::local_calls(&insns, |i| plan.target(i), |i| plan.successors(i));
+    }
     // Tail-callable code always runs with the whole context (a tail call may enter it).
     // Specialised helper calls call nothing (but an inline `for_each` may fall back to the
     // helper, a pure or bound call calls Rust, which needs rsp aligned, and a plain call is
@@ -712,7 +736,7 @@ pub(crate) fn compile(
     // Set after `leaf`, which it refines.
     plan.stackless = plan.leaf
         && plan.named & 1 << 10 == 0
-        && !insns.iter().any(|insn| matches!(insn, Insn::Call(_)));
+        && !plan.has_calls_besides(|kind| kind == LocalCall::Frameless);
     let n = plan.insns.len();
     // Jump sites: the instructions, then the exits of unrolled loops (by their last index).
     let targets: Vec<Option<usize>> = (0..2 * n).map(|s| plan.site_target(s)).collect();

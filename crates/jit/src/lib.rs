@@ -18,8 +18,10 @@
 //! - The generated function *calls* the first instruction, so `exit` is a `ret` in every
 //!   function; a bpf-to-bpf call pushes r10 and those of r6–r9 the callee may write
 //!   (`usage`: found by following the callee's control flow), moves r10 one 512-byte frame
-//!   down and calls its target (at most 8 frames). Errors leave through a common exit that
-//!   restores rsp from the context, however deep the calls.
+//!   down and calls its target (at most 8 frames, checked at the call unless `frames`
+//!   proves the call graph acyclic and shallow enough; a callee that never names r10 and
+//!   calls no helper gets no frame). Errors leave through a common exit that restores rsp
+//!   from the context, however deep the calls.
 //! - Per run, only the stack bytes the program can reach are zeroed
 //!   ([`Program::stack_need`](bpfkit_vm::Program::stack_need)), and the stack is
 //!   registered in the memory map only when Rust code needs it (a helper call, a checked
@@ -160,6 +162,7 @@ mod ctx;
 mod emit;
 mod error;
 mod fold;
+mod frames;
 mod known;
 mod program;
 mod rebase;

@@ -28,6 +28,17 @@ fn input(len: usize) -> Vec<u8> {
 /// interpreter completes, also on unchecked code (same r0 and memory). Returns the
 /// interpreter's result.
 fn check(insns: &[Insn], mem: &[u8], context: &str) -> Result<u64, String> {
+    check_zeroing(insns, mem, context, true)
+}
+
+/// [`check`], with unchecked code compiled to zero its stack or not (`zero_stack`: for
+/// programs that never read a stack byte they did not write).
+fn check_zeroing(
+    insns: &[Insn],
+    mem: &[u8],
+    context: &str,
+    zero_stack: bool,
+) -> Result<u64, String> {
     let prog = Program::load(insns).unwrap_or_else(|e| panic!("{e}: {context}"));
     let config = Config {
         budget: 1 << 20,
@@ -48,7 +59,7 @@ fn check(insns: &[Insn], mem: &[u8], context: &str) -> Result<u64, String> {
             let unchecked = CompileOptions {
                 checked: false,
                 blind_constants,
-                zero_stack: true,
+                zero_stack,
             };
             let jit = JitProgram::compile(&prog, &unchecked).expect("compiles");
             let got = run(Engine::Jit(&jit), &mut bufs, mem, None, &config);
@@ -68,17 +79,25 @@ fn check_text(text: &str, mem: &[u8]) -> Result<u64, String> {
 }
 
 fn compiled(insns: &[Insn], checked: bool) -> JitProgram {
+    compiled_zeroing(insns, checked, true)
+}
+
+fn compiled_zeroing(insns: &[Insn], checked: bool, zero_stack: bool) -> JitProgram {
     let options = CompileOptions {
         checked,
         blind_constants: false,
-        zero_stack: true,
+        zero_stack,
     };
     JitProgram::from_insns(insns, &options).expect("compiles")
 }
 
 /// The unchecked code of `text`, disassembled (`None`: objdump absent, reported once).
 fn unchecked_listing(text: &str) -> Option<Vec<String>> {
-    let listing = disassemble(compiled(&asm(text), false).machine_code());
+    unchecked_listing_zeroing(text, true)
+}
+
+fn unchecked_listing_zeroing(text: &str, zero_stack: bool) -> Option<Vec<String>> {
+    let listing = disassemble(compiled_zeroing(&asm(text), false, zero_stack).machine_code());
     if listing.is_none() {
         eprintln!("skipping the code-shape checks: objdump not found");
     }
@@ -641,6 +660,67 @@ fn offset_induction_variables_match_the_interpreter() {
     }
 }
 
+/// Local calls whose depth is known (see the crate's `frames`): in code that zeroes no
+/// stack they check nothing, and a callee that never names r10 and calls no helper gets
+/// no frame. Each case runs on the interpreter, checked code, and unchecked code with and
+/// without zeroing; the listings must show which calls still move r10 and check.
+#[test]
+fn local_calls_of_known_depth_match_the_interpreter() {
+    let moves = |l: &[String]| count(l, |l| l.contains("sub $0x200,%rbp"));
+    // The compare with the context's lowest zeroed frame.
+    let checks = |l: &[String]| count(l, |l| l.contains("cmp 0x18(%r12),%r10"));
+    // (program, calls moving r10 and calls checking in code that zeroes no stack)
+    let cases = [
+        // The bench's call loop: no stack anywhere, so no zeroing either way.
+        (
+            "mov %r6, 5\nmov %r7, 0\nloop:\nmov %r1, %r6\ncall local f\nadd %r7, %r0\n\
+             sub %r6, 1\njne %r6, 0, loop\nmov %r0, %r7\nexit\n\
+             f:\nmov %r0, %r1\ncall local g\nadd %r0, 1\nexit\ng:\nand %r0, 7\nexit",
+            0,
+            0,
+        ),
+        // f gets no frame but passes a pointer into the main frame to g, which has one:
+        // g's frame lies right below the main function's and must not overlap it.
+        (
+            "stdw [%r10-8], 40\nmov %r1, %r10\nadd %r1, -8\ncall local f\n\
+             ldxdw %r1, [%r10-8]\nadd %r0, %r1\nexit\n\
+             f:\nmov %r2, 3\ncall local g\nexit\n\
+             g:\nstxdw [%r10-8], %r2\nstxdw [%r10-512], %r2\nldxdw %r0, [%r1+0]\n\
+             ldxdw %r3, [%r10-8]\nadd %r0, %r3\nadd %r3, 1\nstxdw [%r1+0], %r3\nexit",
+            1,
+            0,
+        ),
+        // Recursion: every call checks (seven nested calls here, eight frames: the limit).
+        (
+            "mov %r1, 6\ncall local f\nexit\n\
+             f:\nstxdw [%r10-8], %r1\njeq %r1, 0, +4\nsub %r1, 1\ncall local f\n\
+             ldxdw %r1, [%r10-8]\nadd %r0, %r1\nexit",
+            2,
+            2,
+        ),
+        // Seven nested calls, only the deepest with a frame.
+        (
+            "call local f0\nexit\nf0:\ncall local f1\nexit\nf1:\ncall local f2\nexit\n\
+             f2:\ncall local f3\nexit\nf3:\ncall local f4\nexit\nf4:\ncall local f5\n\
+             exit\nf5:\ncall local f6\nexit\nf6:\nstdw [%r10-8], 6\nldxdw %r0, [%r10-8]\nexit",
+            1,
+            0,
+        ),
+    ];
+    for (text, moving, checking) in cases {
+        let insns = asm(text);
+        for zero_stack in [false, true] {
+            check_zeroing(&insns, &[0; 8], text, zero_stack)
+                .unwrap_or_else(|e| panic!("{e}: {text}"));
+        }
+        let Some(unzeroed) = unchecked_listing_zeroing(text, false) else {
+            return;
+        };
+        assert_eq!(moves(&unzeroed), moving, "frames moved: {text}");
+        assert_eq!(checks(&unzeroed), checking, "frames checked: {text}");
+    }
+}
+
 /// One instruction (or a `mov`/`add` pair) of a generated loop body: the shapes the loop
 /// coalescing looks for (copies between accumulators, an induction step, its lagging
 /// copy, loads through both pointers and a pair based on the lag) mixed with any ALU.
@@ -737,6 +817,91 @@ proptest::proptest! {
             // An error (a load out of bounds) is the interpreter's, which checked code
             // matched; unchecked code runs only where the interpreter completes.
             let _ = check_text(&format!("mov %r2, {count}\n{text}"), &mem);
+        }
+    }
+}
+
+/// A program of `bodies.len()` functions (the first is the main function) from generated
+/// steps `(kind, a, b)`. Each function keeps in r9 a pointer to an 8-byte stack slot of an
+/// active frame that was written before (the main function's first, or one of the
+/// caller's), and reads no stack byte it did not write, so that unchecked code that zeroes
+/// no stack must agree with the interpreter. Functions call only later ones unless
+/// `cycles`, with r1 = r9 or a written slot of their own frame; `frames[i]`: function i
+/// uses a frame of its own (others never name r10, but may call helpers).
+fn call_graph_program(bodies: &[Vec<(u8, u8, u8)>], frames: &[bool], cycles: bool) -> String {
+    let n = bodies.len();
+    let mut text = String::from("stdw [%r10-8], 5\nmov %r1, %r10\nadd %r1, -8\n");
+    for (f, body) in bodies.iter().enumerate() {
+        if f > 0 {
+            text.push_str(&format!("f{f}:\n"));
+        }
+        text.push_str("mov %r9, %r1\n");
+        let mut written: Vec<u8> = Vec::new();
+        for &(kind, a, b) in body {
+            let r = [0, 6, 7][a as usize % 3];
+            let slot = 8 * (1 + b as usize % 4);
+            match kind % 7 {
+                0 => text.push_str(&format!("add %r{r}, {}\nxor %r0, %r{r}\n", b as i32 - 7)),
+                1 if frames[f] => {
+                    text.push_str(&format!("stxdw [%r10-{slot}], %r{r}\n"));
+                    written.push(slot as u8);
+                }
+                2 if frames[f] && !written.is_empty() => {
+                    let slot = written[b as usize % written.len()];
+                    text.push_str(&format!("ldxdw %r{r}, [%r10-{slot}]\nadd %r0, %r{r}\n"));
+                }
+                3 if a % 2 == 0 => text.push_str("ldxdw %r2, [%r9+0]\nadd %r0, %r2\n"),
+                3 => text.push_str(&format!("stxdw [%r9+0], %r{r}\n")),
+                4 => {
+                    let callee = match cycles {
+                        true => b as usize % n,
+                        false if f + 1 < n => f + 1 + b as usize % (n - f - 1),
+                        false => continue,
+                    };
+                    if callee == 0 {
+                        continue; // the main function is no call target
+                    }
+                    match written.first() {
+                        Some(&slot) if a % 2 == 0 => {
+                            text.push_str(&format!("mov %r1, %r10\nadd %r1, -{slot}\n"))
+                        }
+                        _ => text.push_str("mov %r1, %r9\n"),
+                    }
+                    text.push_str(&format!("call local f{callee}\nadd %r6, %r0\n"));
+                }
+                5 if a % 2 == 0 => {
+                    text.push_str("mov %r1, %r9\nmov %r2, 8\ncall 2\nadd %r7, %r0\n")
+                }
+                // 1 where the helper found the stack aligned: any `push` too many shows.
+                5 => text.push_str("call 9\nlsh %r0, 20\nadd %r7, %r0\n"),
+                _ => text.push_str(&format!("mov %r0, %r{r}\n")),
+            }
+        }
+        text.push_str("add %r0, %r6\nadd %r0, %r7\nexit\n");
+    }
+    text
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Random call graphs (acyclic or not, deep or not, functions with and without frames
+    /// of their own, helper calls here and there): checked and unchecked code, zeroing the
+    /// stack or not (which decides whether calls keep their frame checks, see `frames`),
+    /// must agree with the interpreter.
+    #[test]
+    fn random_call_graphs_match_the_interpreter(
+        bodies in proptest::collection::vec(
+            proptest::collection::vec((0u8..7, 0u8..6, 0u8..8), 0..7),
+            1..9,
+        ),
+        frames in proptest::collection::vec(proptest::bool::ANY, 9),
+        cycles in proptest::bool::weighted(0.2),
+    ) {
+        let text = call_graph_program(&bodies, &frames, cycles);
+        let insns = asm(&text);
+        for zero_stack in [false, true] {
+            let _ = check_zeroing(&insns, &input(16), &text, zero_stack);
         }
     }
 }

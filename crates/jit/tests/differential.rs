@@ -204,7 +204,7 @@ fn gen(functions: usize) -> impl Strategy<Value = Gen> {
         1 => (1..=functions).prop_map(Gen::Call),
         1 => (1..=functions).prop_map(Gen::CallxFunc),
         1 => prop::sample::select(vec![1, 3, 9, -1, i32::MAX, 0x0bf0_0000]).prop_map(Gen::CallxValue),
-        1 => prop::sample::select(vec![1, 2, 3, 4, 6, 7, 9]).prop_map(|id| Gen::Plain(Insn::Call(CallTarget::Helper(id)))),
+        1 => prop::sample::select(vec![1, 2, 3, 4, 6, 7, 9, 10]).prop_map(|id| Gen::Plain(Insn::Call(CallTarget::Helper(id)))),
         1 => Just(Gen::Plain(Insn::Exit)),
     ]
 }

@@ -23,6 +23,7 @@
 
 use super::{asm, callee_saved, Emitter, Stub};
 use crate::ctx::o;
+use crate::frames::LocalCall;
 use crate::program::jo;
 use crate::regs::{x, R10};
 use crate::specialize::Specialization;
@@ -258,7 +259,7 @@ impl Emitter<'_> {
             ; xor r8d, r8d
         );
         let writes = self.plan.callee_writes[target];
-        self.call_local(pc, Some(self.labels[target]), writes);
+        self.call_local(pc, Some(self.labels[target]), writes, LocalCall::Checked);
         asm!(self.asm
             ; mov r11, rax
             ; mov rax, [rsp]
@@ -316,7 +317,7 @@ impl Emitter<'_> {
             ; xor r8d, r8d
         );
         let writes = self.plan.callee_writes[target];
-        self.call_local(pc, Some(self.labels[target]), writes);
+        self.call_local(pc, Some(self.labels[target]), writes, LocalCall::Checked);
         asm!(self.asm
             ; add QWORD [rsp], 1
             ; test rax, rax
@@ -434,31 +435,46 @@ impl Emitter<'_> {
     }
 
     /// Calls the local function at `target`, or at the code address in r11 when `None`;
-    /// `writes` are the r6–r9 the callee may write (saved around the call with r10).
-    pub(super) fn call_local(&mut self, pc: u32, target: Option<DynamicLabel>, writes: RegSet) {
-        let (at, resume) = (self.asm.new_dynamic_label(), self.asm.new_dynamic_label());
-        // Frames are zeroed in order from the top, and all of them when a helper starts a
-        // callback, so "the callee's frame lies below the zeroed part" also covers "the callee
-        // would be a ninth frame": one compare serves both; the stub tells them apart.
-        asm!(self.asm
-            ; lea r10, [rbp - 2 * STACK_SIZE as i32]
-            ; cmp r10, [r12 + o::ZEROED_LOW]
-            ; jb =>at
-            ; =>resume
-            ; push rbp
-        );
+    /// `writes` are the r6–r9 the callee may write (saved around the call with r10, unless
+    /// `kind` is `Frameless`, which leaves r10 alone; see `frames`).
+    pub(super) fn call_local(
+        &mut self,
+        pc: u32,
+        target: Option<DynamicLabel>,
+        writes: RegSet,
+        kind: LocalCall,
+    ) {
+        if kind == LocalCall::Checked {
+            let (at, resume) = (self.asm.new_dynamic_label(), self.asm.new_dynamic_label());
+            // Frames are zeroed in order from the top, and all of them when a helper starts a
+            // callback, so "the callee's frame lies below the zeroed part" also covers "the
+            // callee would be a ninth frame": one compare serves both; the stub tells them
+            // apart.
+            asm!(self.asm
+                ; lea r10, [rbp - 2 * STACK_SIZE as i32]
+                ; cmp r10, [r12 + o::ZEROED_LOW]
+                ; jb =>at
+                ; =>resume
+            );
+            self.stubs.push(Stub::CallSlow { at, resume, pc });
+        }
+        let moves_r10 = kind != LocalCall::Frameless;
+        if moves_r10 {
+            asm!(self.asm; push rbp);
+        }
         let saved = callee_saved(writes);
         for &r in &saved {
             asm!(self.asm; push Rq(r));
         }
         // Keeps rsp ≡ 8 (mod 16) at function entry, for calls into Rust (helpers, the slow
         // path); leaf code calls none.
-        let pad = !self.plan.leaf && saved.len() % 2 == 1;
+        let pad = !self.plan.leaf && (saved.len() + moves_r10 as usize).is_multiple_of(2);
         if pad {
             asm!(self.asm; sub rsp, 8);
         }
-        asm!(self.asm; sub rbp, STACK_SIZE as i32);
-        self.stubs.push(Stub::CallSlow { at, resume, pc });
+        if moves_r10 {
+            asm!(self.asm; sub rbp, STACK_SIZE as i32);
+        }
         match target {
             Some(label) => asm!(self.asm; call =>label),
             None => asm!(self.asm; call r11),
@@ -469,7 +485,9 @@ impl Emitter<'_> {
         for &r in saved.iter().rev() {
             asm!(self.asm; pop Rq(r));
         }
-        asm!(self.asm; pop rbp);
+        if moves_r10 {
+            asm!(self.asm; pop rbp);
+        }
     }
 
     /// `callx`: a tagged function address (`lddw rN, <func>`) calls that slot's code through
@@ -497,7 +515,7 @@ impl Emitter<'_> {
             ; test r11, r11
             ; jz =>bad
         );
-        self.call_local(pc, None, CALLEE_SAVED);
+        self.call_local(pc, None, CALLEE_SAVED, LocalCall::Checked);
         asm!(self.asm
             ; jmp =>done
             ; =>helper

@@ -8,9 +8,10 @@
 
 use super::{asm, callee_saved, Emitter};
 use crate::ctx::{o, status};
+use crate::frames::LocalCall;
 use crate::regs::x;
 use crate::usage::{bit, RegSet, ALL, ARGS, CALLEE_SAVED};
-use bpfkit_isa::{Insn, Reg, STACK_SIZE};
+use bpfkit_isa::{Reg, STACK_SIZE};
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
 /// How the entry saves and sets up: the same for the main entry and the callback entry,
@@ -105,15 +106,16 @@ impl Emitter<'_> {
             true => callee_saved(CALLEE_SAVED),
             false => callee_saved(self.plan.named),
         };
-        let calls = self
-            .plan
-            .insns
-            .iter()
-            .any(|d| matches!(d.insn, Insn::Call(_)));
-        // Leaf code without calls cannot fail: it needs neither the context after the
-        // prologue nor r10 unless it names it, nor rsp aligned (it calls no Rust).
+        // Leaf code cannot fail but in a call that checks its frame: without one it needs no
+        // context after the prologue, nor rsp aligned (it calls no Rust), nor r10 unless it
+        // names it or a call moves it.
         let (uses_ctx, uses_r10, align) = match self.plan.leaf {
-            true => (calls, calls || self.plan.named & 1 << 10 != 0, false),
+            true => (
+                self.plan.has_calls_besides(|k| k != LocalCall::Checked),
+                self.plan.has_calls_besides(|k| k == LocalCall::Frameless)
+                    || self.plan.named & 1 << 10 != 0,
+                false,
+            ),
             false => (true, true, true),
         };
         let pushes = saved.len() + uses_ctx as usize + uses_r10 as usize;

@@ -337,7 +337,8 @@ impl<'p> Emitter<'p> {
             Insn::Call(CallTarget::Local(_)) => {
                 let target = self.plan.target(i);
                 let writes = self.plan.callee_writes[target];
-                self.call_local(pc, Some(self.labels[target]), writes);
+                let kind = self.plan.local_calls[i];
+                self.call_local(pc, Some(self.labels[target]), writes, kind);
             }
             Insn::Call(CallTarget::Reg(r)) => self.callx(pc, r),
             Insn::Call(CallTarget::Kfunc(_)) => {
