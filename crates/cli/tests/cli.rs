@@ -293,3 +293,51 @@ fn disasm_jited_options_need_jited_and_a_bad_program_is_an_error() {
     assert!(err.contains("bad.s: JIT: insn 0: jump target 6"), "{err}");
     assert_eq!(err.matches("jump target").count(), 1, "{err}");
 }
+
+#[test]
+fn run_gives_the_same_r0_on_both_engines_for_a_verified_program_with_local_calls() {
+    // Verified under the unprivileged stack rule, so the JIT's code zeroes no stack and its
+    // calls check no frame; f names no r10 (no frame of its own), g has one, right below
+    // the main function's, where main's slot must survive g's store at the same offset.
+    let text = "
+        r6 = r1
+        *(u64 *)(r10 - 8) = 40
+        r1 = r10
+        r1 += -8
+        call f
+        r1 = *(u64 *)(r10 - 8)
+        r0 += r1
+        r2 = *(u8 *)(r6 + 0)
+        r0 += r2
+        exit
+    f:
+        r2 = 3
+        call g
+        exit
+    g:
+        *(u64 *)(r10 - 8) = r2
+        r0 = *(u64 *)(r1 + 0)
+        r3 = *(u64 *)(r10 - 8)
+        r0 += r3
+        r3 += 1
+        *(u64 *)(r1 + 0) = r3
+        exit
+    ";
+    let d = tmpdir("frames");
+    let src = d.join("frames.s");
+    std::fs::write(&src, text).unwrap();
+    for engine in ["interp", "jit"] {
+        let o = bpfkit(&[
+            "run",
+            src.to_str().unwrap(),
+            "--mem-hex",
+            "05",
+            "--engine",
+            engine,
+        ]);
+        assert!(o.status.success(), "{engine}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("not verified"), "{}", stderr(&o));
+        // g returns 40 + 3 and leaves 4 in main's slot: 43 + 4 + 5.
+        assert_eq!(stdout(&o), "0x34\n", "{engine}");
+    }
+}

@@ -135,6 +135,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         }));
+        // As `test-run` does: a program proved never to read a stack byte it did not write
+        // (the kernel's unprivileged rule) needs no zeroed stack.
+        let writes_stack_first = verified
+            && mem_size(&mem).is_ok_and(|size| {
+                let env = bpfkit_verifier::envs::ConformanceEnv { size };
+                let strict = bpfkit_verifier::Options {
+                    allow_uninit_stack: false,
+                    ..bpfkit_verifier::Options::default()
+                };
+                bpfkit_verifier::verify_with(&insns, &env, &strict)
+                    .result
+                    .is_ok()
+            });
         prog.check_helpers(&ConformanceHelpers)
             .with_context(|| name.clone())?;
         let mut memory = MemoryMap::new();
@@ -151,6 +164,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 // Unchecked code only for what the verifier proved safe for this memory.
                 let options = CompileOptions {
                     checked: !verified,
+                    zero_stack: !writes_stack_first,
                     ..CompileOptions::default()
                 };
                 let jit = JitProgram::compile(&prog, &options).with_context(|| name.clone())?;
