@@ -10,7 +10,9 @@
 //! A callee that never names r10 and calls no helper needs no frame either: its call leaves
 //! r10 alone (no save, no move), so the frames of its own callees start right below its
 //! caller's. Nothing can tell: such a function cannot reach its frame, and no helper sees
-//! its r10 (helpers find the call depth from r10).
+//! its r10. Helpers called deeper count the frames above them from r10 and so miss the
+//! frameless ones; what asks the depth only asks whether it is more than none (a tail
+//! call from a function), which still holds, or bounds callbacks, which are excluded here.
 
 use crate::usage::{bit, named};
 use bpfkit_isa::{CallTarget, Insn, LdImm64Kind, Reg, MAX_CALL_FRAMES};
