@@ -14,7 +14,7 @@
 //! frameless ones; what asks the depth only asks whether it is more than none (a tail
 //! call from a function), which still holds, or bounds callbacks, which are excluded here.
 
-use crate::usage::{bit, named};
+use crate::usage::{bit, named, FunctionWalk};
 use bpfkit_isa::{CallTarget, Insn, LdImm64Kind, Reg, MAX_CALL_FRAMES};
 
 /// How a local call sets up its callee's frame.
@@ -42,9 +42,7 @@ struct Function {
 /// acyclic and within the frame limit. `target(i)` is the entry a local call at `i`
 /// enters; `successors(i)` the instructions control may reach next from `i` within its
 /// function (a call falls through).
-///
-/// Work is bounded: past about 16 visits per instruction in total (functions sharing code,
-/// only in unverified programs), every call stays `Checked`.
+/// Where the work bound of [`FunctionWalk`] is reached, every call stays `Checked`.
 pub(crate) fn local_calls(
     insns: &[Insn],
     target: impl Fn(usize) -> usize,
@@ -86,7 +84,7 @@ pub(crate) fn local_calls(
 }
 
 /// Per instruction index: the function entered there (the main function at 0 and every
-/// local call's target), or `None` when the work bound was reached.
+/// local call's target), or `None` when the work bound of [`FunctionWalk`] was reached.
 fn functions(
     insns: &[Insn],
     target: &impl Fn(usize) -> usize,
@@ -99,9 +97,7 @@ fn functions(
             .filter(|&i| matches!(call_of(&insns[i]), Some(CallTarget::Local(_))))
             .map(target),
     );
-    let mut budget = 16 * n + 1024;
-    let mut seen = vec![usize::MAX; n];
-    let mut stack = Vec::new();
+    let mut walk = FunctionWalk::new(n);
     for entry in entries {
         if functions[entry].is_some() {
             continue;
@@ -110,10 +106,7 @@ fn functions(
             needs_frame: false,
             callees: Vec::new(),
         };
-        stack.push(entry);
-        seen[entry] = entry;
-        while let Some(i) = stack.pop() {
-            budget = budget.checked_sub(1)?;
+        let whole = walk.walk(entry, successors, |i| {
             let insn = &insns[i];
             match call_of(insn) {
                 Some(CallTarget::Local(_)) => function.callees.push(target(i)),
@@ -121,12 +114,9 @@ fn functions(
                 None => {}
             }
             function.needs_frame |= named(insn) & bit(Reg::R10) != 0;
-            for next in successors(i).into_iter().flatten() {
-                if seen[next] != entry {
-                    seen[next] = entry;
-                    stack.push(next);
-                }
-            }
+        });
+        if !whole {
+            return None;
         }
         functions[entry] = Some(function);
     }

@@ -51,45 +51,79 @@ pub(crate) fn named(insn: &Insn) -> RegSet {
         }
 }
 
+/// Walks of the code each function reaches (see [`FunctionWalk::walk`]), sharing one bound
+/// on the work: past about 16 visits per instruction in total (many functions sharing
+/// code, only in unverified programs), walks stop short.
+pub(crate) struct FunctionWalk {
+    budget: usize,
+    /// Per instruction: the entry whose walk visited it last.
+    seen: Vec<usize>,
+    stack: Vec<usize>,
+}
+
+impl FunctionWalk {
+    pub(crate) fn new(n: usize) -> FunctionWalk {
+        FunctionWalk {
+            budget: 16 * n + 1024,
+            seen: vec![usize::MAX; n],
+            stack: Vec::new(),
+        }
+    }
+
+    /// Calls `visit` on each instruction reachable from `entry` without entering calls
+    /// (`successors(i)`: the instructions control may reach next from `i` within its
+    /// function). `false` when the bound cut the walk short (`visit` then saw only part).
+    pub(crate) fn walk(
+        &mut self,
+        entry: usize,
+        successors: &impl Fn(usize) -> [Option<usize>; 2],
+        mut visit: impl FnMut(usize),
+    ) -> bool {
+        self.stack.clear();
+        self.stack.push(entry);
+        self.seen[entry] = entry;
+        while let Some(i) = self.stack.pop() {
+            if self.budget == 0 {
+                return false;
+            }
+            self.budget -= 1;
+            visit(i);
+            for next in successors(i).into_iter().flatten() {
+                if self.seen[next] != entry {
+                    self.seen[next] = entry;
+                    self.stack.push(next);
+                }
+            }
+        }
+        true
+    }
+
+    /// Whether `entry` was walked from before.
+    pub(crate) fn walked(&self, entry: usize) -> bool {
+        self.seen[entry] == entry
+    }
+}
+
 /// For each instruction index: the r6–r9 that code reachable from it may write (computed
 /// for `entries`, the local-call targets; [`CALLEE_SAVED`] elsewhere). `successors(i)`
-/// gives the instructions control may reach next from `i` within its function.
-///
-/// Work is bounded: past about 16 visits per instruction in total (many functions sharing
-/// code, only in unverified programs), the remaining entries get all of r6–r9.
+/// gives the instructions control may reach next from `i` within its function. Entries
+/// the work bound of [`FunctionWalk`] cuts short get all of r6–r9.
 pub(crate) fn callee_writes(
     insns: &[Insn],
     entries: impl Iterator<Item = usize>,
     successors: impl Fn(usize) -> [Option<usize>; 2],
 ) -> Vec<RegSet> {
-    let n = insns.len();
-    let mut out = vec![CALLEE_SAVED; n];
-    let mut budget = 16 * n + 1024;
-    let mut seen = vec![usize::MAX; n];
-    let mut stack = Vec::new();
+    let mut out = vec![CALLEE_SAVED; insns.len()];
+    let mut walk = FunctionWalk::new(insns.len());
     for entry in entries {
-        if seen[entry] == entry {
+        if walk.walked(entry) {
             continue; // already computed
         }
         let mut set = 0;
-        stack.push(entry);
-        seen[entry] = entry;
-        while let Some(i) = stack.pop() {
-            if budget == 0 {
-                set = CALLEE_SAVED;
-                break;
-            }
-            budget -= 1;
-            set |= written(&insns[i]) & CALLEE_SAVED;
-            for next in successors(i).into_iter().flatten() {
-                if seen[next] != entry {
-                    seen[next] = entry;
-                    stack.push(next);
-                }
-            }
-        }
-        stack.clear();
-        out[entry] = set;
+        out[entry] = match walk.walk(entry, &successors, |i| set |= written(&insns[i])) {
+            true => set & CALLEE_SAVED,
+            false => CALLEE_SAVED,
+        };
     }
     out
 }

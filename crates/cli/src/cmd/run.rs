@@ -129,25 +129,26 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         let insns = load_program(&args.program, args.format, None)?;
         let prog = Program::load(&insns).with_context(|| name.clone())?;
+        // As `test-run` does: first under the kernel's unprivileged stack rule (a program
+        // proved never to read a stack byte it did not write needs no zeroed stack), then
+        // as a privileged loader.
+        let mut writes_stack_first = false;
         let verified = note_unverified(mem_size(&mem).and_then(|size| {
             let env = bpfkit_verifier::envs::ConformanceEnv { size };
+            let strict = bpfkit_verifier::Options {
+                allow_uninit_stack: false,
+                ..bpfkit_verifier::Options::default()
+            };
+            writes_stack_first = bpfkit_verifier::verify_with(&insns, &env, &strict)
+                .result
+                .is_ok();
+            if writes_stack_first {
+                return Ok(());
+            }
             bpfkit_verifier::verify(&insns, &env)
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         }));
-        // As `test-run` does: a program proved never to read a stack byte it did not write
-        // (the kernel's unprivileged rule) needs no zeroed stack.
-        let writes_stack_first = verified
-            && mem_size(&mem).is_ok_and(|size| {
-                let env = bpfkit_verifier::envs::ConformanceEnv { size };
-                let strict = bpfkit_verifier::Options {
-                    allow_uninit_stack: false,
-                    ..bpfkit_verifier::Options::default()
-                };
-                bpfkit_verifier::verify_with(&insns, &env, &strict)
-                    .result
-                    .is_ok()
-            });
         prog.check_helpers(&ConformanceHelpers)
             .with_context(|| name.clone())?;
         let mut memory = MemoryMap::new();
