@@ -135,12 +135,15 @@ fn llvm_syntax_matches_llvm_disassembler() {
     let (alu32, plain): (Vec<Insn>, Vec<Insn>) = base.into_iter().partition(needs_alu32);
     let mut checked = compare(MC14, None, &plain);
     checked += compare(MC14, Some("+alu32"), &alu32);
+    // (Without LLVM 19, the v4 forms, about 40, go unchecked.)
+    let mut least = 450;
     if tool_works(MC19) {
         checked += compare(MC19, None, &v4);
         // LLVM 19 prints the LLVM 14 forms the same way.
         compare(MC19, None, &plain);
+        least = 500;
     } else {
         eprintln!("skipping the v4 forms: {MC19} not found");
     }
-    assert!(checked > 500, "only {checked} forms checked");
+    assert!(checked > least, "only {checked} forms checked");
 }

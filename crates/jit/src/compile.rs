@@ -16,11 +16,14 @@
 use crate::blind::Blinder;
 use crate::coalesce;
 use crate::combine::{self, Combine};
+use crate::dead_stores;
 use crate::emit::{Emitted, Emitter, FETCH_BLOCK};
 use crate::error::JitError;
 use crate::fold::{self, Fold};
+use crate::forward;
 use crate::frames::{self, LocalCall};
 use crate::known;
+use crate::reassociate;
 use crate::rebase;
 use crate::specialize::{CallSites, Specialization};
 use crate::usage::{self, RegSet};
@@ -160,6 +163,11 @@ pub(crate) struct Plan {
     /// Per instruction index: how a local call there sets up its callee's frame (see
     /// `frames`; all `Checked` but in unchecked code that zeroes no stack).
     pub local_calls: Vec<LocalCall>,
+    /// Per instruction: the register a stack load reads instead of memory (see `forward`;
+    /// unchecked code only).
+    pub forwarded: Vec<Option<Reg>>,
+    /// Per instruction: a stack store no load reads (not emitted; see `dead_stores`).
+    pub dead_stores: Vec<bool>,
 }
 
 impl Plan {
@@ -264,6 +272,8 @@ impl Plan {
             exit_moves: BTreeMap::new(),
             entry_moves: BTreeMap::new(),
             local_calls: vec![LocalCall::Checked; n],
+            forwarded: vec![None; n],
+            dead_stores: vec![false; n],
         })
     }
 
@@ -468,7 +478,7 @@ impl Plan {
 
     /// Where control may go after instruction `i` inside its function (a local call
     /// continues after it; its callee is analysed on its own).
-    fn successors(&self, i: usize) -> [Option<usize>; 2] {
+    pub(crate) fn successors(&self, i: usize) -> [Option<usize>; 2] {
         // An inverted jump falls through past the `ja` it replaces.
         let skip = self.inverted[i] as usize;
         let next = (i + 1 + skip < self.insns.len()).then_some(i + 1 + skip);
@@ -638,11 +648,7 @@ pub(crate) fn compile(
             }
         }
     }
-    let insns: Vec<Insn> = plan.insns.iter().map(|d| d.insn).collect();
-    let entries = (0..plan.insns.len())
-        .filter(|&i| matches!(plan.insns[i].insn, Insn::Call(CallTarget::Local(_))))
-        .map(|i| plan.target(i));
-    plan.callee_writes = usage::callee_writes(&insns, entries, |i| plan.successors(i));
+    let mut insns: Vec<Insn> = plan.insns.iter().map(|d| d.insn).collect();
     if !options.checked {
         plan.invert_jumps_over_ja();
     }
@@ -666,8 +672,16 @@ pub(crate) fn compile(
             }
         };
         let successors = |i| plan.successors(i);
+        let mut live = fold::live_out(&insns, &successors, &in_function, &call_reads);
+        if let Some(l) = &live {
+            // Regrouping writes registers the code did not write there: liveness (and what
+            // callees write, below) must see the new code.
+            if reassociate::reassociate(&mut insns, &block_start, &l.out) {
+                live = fold::live_out(&insns, &successors, &in_function, &call_reads);
+            }
+        }
         let mut live_in = Vec::new();
-        if let Some(live) = fold::live_out(&insns, &successors, &in_function, &call_reads) {
+        if let Some(live) = live {
             if !options.blind_constants {
                 plan.folds = fold::folds(&insns, &block_start, &live.out);
             }
@@ -690,14 +704,25 @@ pub(crate) fn compile(
                 plan.call_keys.insert(i, key);
             }
         }
+        for (d, &insn) in plan.insns.iter_mut().zip(&insns) {
+            d.insn = insn;
+        }
         plan.mark_unrolled();
         plan.coalesce_loops(&live_in, !options.blind_constants);
     }
+    let entries = (0..plan.insns.len())
+        .filter(|&i| matches!(plan.insns[i].insn, Insn::Call(CallTarget::Local(_))))
+        .map(|i| plan.target(i));
+    plan.callee_writes = usage::callee_writes(&insns, entries, |i| plan.successors(i));
     plan.stack_need = program.stack_need();
     plan.zero_need = match options.checked || options.zero_stack {
         true => plan.stack_need,
         false => 0,
     };
+    if !options.checked && plan.stack_need < bpfkit_isa::STACK_SIZE {
+        plan.forwarded = forward::forwarded(&plan);
+        plan.dead_stores = dead_stores::dead_stores(&plan, &plan.forwarded);
+    }
     plan.tail_callable = tail_callable && !options.checked;
     // Inline loops move r10 themselves and tail calls reset it: their code keeps the checks.
     let moves_frames_itself = plan.inline.iter().any(|s| {

@@ -38,7 +38,9 @@
 //!   `lea`, multiplications by 3/5/9/2^n as `lea`/shifts, zero tests reusing the flags of
 //!   the previous operation (`emit::fuse`); in unchecked code also `rX = rY + rZ` that only
 //!   addresses memory folded into the accesses' operands (`fold`, by register liveness),
-//!   stack loads of a slot just stored turned into register moves (`emit::forward`),
+//!   stack loads of a slot just stored turned into register moves (`forward`), stack
+//!   stores no load can read left out (`dead_stores`), add chains into one register
+//!   regrouped so that it waits for one add (`reassociate`),
 //!   `if c goto +1; goto L` emitted as `if !c goto L`, two adjacent byte loads joined by
 //!   `<< 8` and `|` as one 16-bit load (`combine`), loops of one basic block emitted
 //!   twice (one taken jump per two iterations), register writes nothing reads left out and
@@ -159,12 +161,15 @@ mod code;
 mod combine;
 mod compile;
 mod ctx;
+mod dead_stores;
 mod emit;
 mod error;
 mod fold;
+mod forward;
 mod frames;
 mod known;
 mod program;
+mod reassociate;
 mod rebase;
 mod regs;
 mod runtime;

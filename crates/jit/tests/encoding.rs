@@ -9,9 +9,10 @@ use std::process::Command;
 
 /// The code of the instruction at slot 0 (unchecked: no checks or metering around it).
 /// The unchecked code of the first instruction of `asm`. A local call follows it, which
-/// (to the JIT's liveness) reads every register: results unread would not be computed.
+/// (to the JIT's liveness) reads every register, then a helper call, which may read the
+/// whole stack: results unread, stores to the stack included, would not be made.
 fn code_of(asm: &str) -> Vec<u8> {
-    let text = format!("{asm}\ncall keep\nexit\nkeep:\nexit\n");
+    let text = format!("{asm}\ncall keep\ncall 1\nexit\nkeep:\nexit\n");
     let insns = bpfkit_asm::assemble(&text).expect("assembles");
     let options = CompileOptions {
         checked: false,

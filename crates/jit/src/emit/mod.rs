@@ -130,8 +130,6 @@ pub(crate) struct Emitter<'p> {
     zf_of: Option<(u8, bool)>,
     /// The last instruction left r0 certainly not 0 (a pointer it computed).
     r0_nonzero: bool,
-    /// Stack slots whose value a register holds (see `forward`).
-    slots: Vec<forward::Slot>,
     /// Index of the instruction being emitted.
     cur: usize,
     /// The prologue runs straight into the first instruction (see `entry`).
@@ -179,7 +177,6 @@ impl<'p> Emitter<'p> {
             returned: asm.new_dynamic_label(),
             zf_of: None,
             r0_nonzero: false,
-            slots: Vec::new(),
             cur: 0,
             direct_entry: false,
             tail_entry: None,
@@ -266,36 +263,22 @@ impl<'p> Emitter<'p> {
         let straight = block.is_none() || !self.checked && !self.plan.jumped_to[i];
         let zf = self.zf_of.take().filter(|_| straight);
         let r0_nonzero = std::mem::take(&mut self.r0_nonzero) && straight;
-        let forwarding = self.forwarding();
+        if self.plan.dead_stores[i] {
+            // Nothing reads what it stores (see `dead_stores`); a store sets no flags.
+            self.zf_of = zf;
+            self.r0_nonzero = r0_nonzero;
+            return Ok(1);
+        }
         if self.fused_mov_add(i) {
-            if forwarding {
-                self.track_slots(i, block.is_some());
-                self.track_slots(i + 1, false);
-            }
             return Ok(2);
         }
         if let Combine::Load16 { dst, lower, swap } = self.plan.combines[i] {
             self.combined_load(self.plan.insns[i].pc as u32, dst, lower, swap);
             self.zf_of = None;
             self.bind_following(i, combine::LEN);
-            if forwarding {
-                for j in i..i + combine::LEN {
-                    self.track_slots(j, j == i && block.is_some());
-                }
-            }
             return Ok(combine::LEN);
         }
-        if forwarding {
-            if block.is_some() {
-                self.slots.clear();
-            }
-            let done = self.forwarded_load(i);
-            self.track_slots(i, false);
-            if done {
-                return Ok(1);
-            }
-        }
-        if self.dead_write(i) {
+        if self.forwarded_load(i) || self.dead_write(i) {
             return Ok(1);
         }
         if self.plan.skipped[i] {

@@ -1,6 +1,8 @@
 //! Shared by the differential tests: deterministic helpers and a two-engine runner.
 #![allow(dead_code)]
 
+pub mod check;
+
 use bpfkit_isa::{CallTarget, Insn};
 use bpfkit_jit::{CallSites, HostFn, JitProgram, Specialization};
 use bpfkit_vm::{
