@@ -69,9 +69,9 @@ pub(crate) fn dead_stores(plan: &Plan, forwarded: &[Option<Reg>]) -> Vec<bool> {
     // Walks block `b` backwards from the bytes live after it; marks dead stores if asked.
     let walk = |b: usize, mut live: Bytes, dead: Option<&mut Vec<bool>>| -> Bytes {
         let block = plan.blocks[b];
-        let (first, last) = (block.first as usize, (block.first + block.len) as usize);
+        let (first, end) = (block.first as usize, (block.first + block.len) as usize);
         let mut dead = dead;
-        for i in (first..last).rev() {
+        for i in (first..end).rev() {
             match plan.insns[i].insn {
                 Insn::Exit => live = exit_reads(i),
                 Insn::Ldx {
