@@ -721,7 +721,7 @@ pub(crate) fn compile(
     };
     if !options.checked && plan.stack_need < bpfkit_isa::STACK_SIZE {
         plan.forwarded = forward::forwarded(&plan);
-        plan.dead_stores = dead_stores::dead_stores(&plan, &plan.forwarded);
+        plan.dead_stores = dead_stores::dead_stores(&plan);
     }
     plan.tail_callable = tail_callable && !options.checked;
     // Inline loops move r10 themselves and tail calls reset it: their code keeps the checks.

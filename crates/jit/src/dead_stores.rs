@@ -54,9 +54,9 @@ impl Bytes {
 /// Passes over the blocks before the analysis gives up (no store is then dropped).
 const MAX_PASSES: usize = 32;
 
-/// Per instruction of `plan` (final, with its forwarded loads): whether it is a store to the
-/// stack no load can read. All false unless the plan's conditions for it hold.
-pub(crate) fn dead_stores(plan: &Plan, forwarded: &[Option<Reg>]) -> Vec<bool> {
+/// Per instruction of `plan` (final, its forwarded loads decided): whether it is a store to
+/// the stack no load can read. All false unless the plan's conditions for it hold.
+pub(crate) fn dead_stores(plan: &Plan) -> Vec<bool> {
     let n = plan.insns.len();
     let mut dead = vec![false; n];
     if plan.stack_need >= STACK_SIZE || plan.in_function.len() != n {
@@ -79,7 +79,7 @@ pub(crate) fn dead_stores(plan: &Plan, forwarded: &[Option<Reg>]) -> Vec<bool> {
                     off,
                     size,
                     ..
-                } if forwarded[i].is_none() => live = live.union(Bytes::range(off, size)),
+                } if plan.forwarded[i].is_none() => live = live.union(Bytes::range(off, size)),
                 Insn::Atomic {
                     dst: Reg::R10,
                     off,

@@ -27,15 +27,15 @@ pub(crate) fn reassociate(
             Some((width, acc, t, last)) if live_out[last] & usage::bit(t) == 0 => {
                 // Shift the terms onto `t`, then add `t` into `acc` last.
                 for j in i..last {
-                    let Insn::Alu { op, src, .. } = insns[j + 1] else {
-                        unreachable!("chain_at checked every operation");
-                    };
-                    insns[j] = Insn::Alu {
-                        width,
-                        op,
-                        dst: t,
-                        src,
-                    };
+                    // (`chain_at` checked that each is an ALU operation.)
+                    if let Insn::Alu { op, src, .. } = insns[j + 1] {
+                        insns[j] = Insn::Alu {
+                            width,
+                            op,
+                            dst: t,
+                            src,
+                        };
+                    }
                 }
                 insns[last] = Insn::Alu {
                     width,
